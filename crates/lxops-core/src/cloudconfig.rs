@@ -1,0 +1,2 @@
+//! `#cloud-config` files: parsing, OS types, and applying them inside an instance through
+//! [`crate::server::InstanceServer`].

@@ -1,0 +1,182 @@
+//! The API boundary: what lxops needs from an LXD-family instance server.
+//!
+//! [`InstanceServer`] is implemented by the LXD and Incus backend crates (over the REST API on
+//! the unix socket) and by [`fake::FakeServer`] (in memory, for planning and applier tests).
+//! Every method is scoped to one project: [`InstanceServer::for_project`] gives a view of the
+//! same connection in another project. Futures are `Send`, so operations on different
+//! instances can run concurrently on one multi-threaded tokio runtime.
+
+pub mod fake;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use types::*;
+
+/// Errors from an instance server. Backends map daemon replies onto these variants so that
+/// callers can take decisions ("not found" on delete, "already exists" on create) without
+/// parsing messages.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServerError {
+    /// The daemon could not be reached at all.
+    #[error("cannot connect to {server} at {socket}: {reason}\nhint: {hint}")]
+    Connect {
+        /// "LXD" or "Incus".
+        server: String,
+        /// The socket path that was tried.
+        socket: String,
+        /// The underlying error text.
+        reason: String,
+        /// What the user can do about it.
+        hint: String,
+    },
+    /// The object does not exist (HTTP 404 or the daemon's "not found").
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `instance "a1"`.
+        what: String,
+    },
+    /// The object already exists.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// What was created, e.g. `profile "a1.lxops"`.
+        what: String,
+    },
+    /// The daemon answered with an error.
+    #[error("{context}: {message}")]
+    Api {
+        /// What lxops was doing, e.g. `creating instance "a1"`.
+        context: String,
+        /// HTTP status or the envelope's `error_code`.
+        status: u16,
+        /// The daemon's own message.
+        message: String,
+    },
+    /// A background operation ended in failure.
+    #[error("{context}: {message}")]
+    OperationFailed {
+        /// What lxops was doing.
+        context: String,
+        /// The operation's `err` text.
+        message: String,
+    },
+    /// A wait ran out of time.
+    #[error("timed out after {after:?} {context}")]
+    Timeout {
+        /// What lxops was waiting for.
+        context: String,
+        /// How long it waited.
+        after: Duration,
+    },
+    /// The server lacks something lxops needs.
+    #[error("unsupported by this server: {0}")]
+    Unsupported(String),
+    /// Transport or protocol trouble (connection reset, bad JSON, ...).
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl ServerError {
+    /// True for [`ServerError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ServerError::NotFound { .. })
+    }
+    /// True for [`ServerError::AlreadyExists`].
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, ServerError::AlreadyExists { .. })
+    }
+}
+
+/// Result type of [`InstanceServer`] methods.
+pub type ServerResult<T> = Result<T, ServerError>;
+
+/// What lxops needs from an LXD or Incus server, scoped to one project.
+#[async_trait]
+pub trait InstanceServer: Send + Sync {
+    /// Which daemon family this is ("LXD" or "Incus"), for messages.
+    fn kind(&self) -> ServerKind;
+    /// The project this view works in.
+    fn project(&self) -> &str;
+    /// A view of the same server (same connection) in another project.
+    fn for_project(&self, project: &str) -> Arc<dyn InstanceServer>;
+    /// The operation timeout this server applies to every wait.
+    fn timeout(&self) -> Duration;
+
+    /// Server version, API extensions and similar facts.
+    async fn info(&self) -> ServerResult<ServerInfo>;
+    /// Whether a project of that name exists.
+    async fn project_exists(&self, name: &str) -> ServerResult<bool>;
+
+    // ---- profiles -------------------------------------------------------------------------
+    /// Names of all profiles in the project.
+    async fn profile_names(&self) -> ServerResult<Vec<String>>;
+    /// One profile, or `None` when it does not exist.
+    async fn profile(&self, name: &str) -> ServerResult<Option<Profile>>;
+    /// Creates a profile; [`ServerError::AlreadyExists`] when the name is taken.
+    async fn create_profile(&self, profile: &Profile) -> ServerResult<()>;
+    /// Replaces a profile's description, config and devices.
+    async fn update_profile(&self, profile: &Profile) -> ServerResult<()>;
+    /// Deletes a profile; [`ServerError::NotFound`] when it does not exist.
+    async fn delete_profile(&self, name: &str) -> ServerResult<()>;
+
+    // ---- instances ------------------------------------------------------------------------
+    /// Names of all instances in the project.
+    async fn instance_names(&self) -> ServerResult<Vec<String>>;
+    /// All instances in the project, with config and devices.
+    async fn instances(&self) -> ServerResult<Vec<Instance>>;
+    /// One instance, or `None` when it does not exist.
+    async fn instance(&self, name: &str) -> ServerResult<Option<Instance>>;
+    /// How the instance's uids/gids appear on the host (from `volatile.idmap.current`, or
+    /// `volatile.idmap.next` before the first start). Empty for privileged instances.
+    async fn instance_idmap(&self, name: &str) -> ServerResult<IdMap>;
+    /// Runtime state: status and network addresses.
+    async fn instance_state(&self, name: &str) -> ServerResult<InstanceState>;
+    /// Creates an instance (stopped) from an image or by copying another instance.
+    async fn create_instance(&self, new: &NewInstance) -> ServerResult<()>;
+    /// Replaces an instance's profiles, config, devices and description.
+    async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()>;
+    /// Starts a stopped instance.
+    async fn start_instance(&self, name: &str) -> ServerResult<()>;
+    /// Stops a running instance, cleanly within `timeout` or at once with `force`.
+    async fn stop_instance(&self, name: &str, stop: StopMode) -> ServerResult<()>;
+    /// Deletes a stopped instance.
+    async fn delete_instance(&self, name: &str) -> ServerResult<()>;
+    /// Renames a stopped instance.
+    async fn rename_instance(&self, name: &str, new_name: &str) -> ServerResult<()>;
+    /// Replaces the instance's root filesystem with a new image, keeping its profiles, config
+    /// and devices. The instance must be stopped.
+    async fn rebuild_instance(&self, name: &str, image: &ImageSource) -> ServerResult<()>;
+
+    // ---- snapshots ------------------------------------------------------------------------
+    /// The instance's snapshots, oldest first.
+    async fn snapshots(&self, instance: &str) -> ServerResult<Vec<Snapshot>>;
+    /// Creates a (stateless) snapshot.
+    async fn create_snapshot(&self, instance: &str, snapshot: &str) -> ServerResult<()>;
+    /// Restores the instance to a snapshot.
+    async fn restore_snapshot(&self, instance: &str, snapshot: &str) -> ServerResult<()>;
+    /// Deletes a snapshot.
+    async fn delete_snapshot(&self, instance: &str, snapshot: &str) -> ServerResult<()>;
+
+    // ---- inside the instance --------------------------------------------------------------
+    /// Runs a command (argv, no shell) and collects its exit status and output.
+    async fn exec(&self, instance: &str, request: &ExecRequest) -> ServerResult<ExecOutput>;
+    /// Writes (or appends to) a file; the parent directory must exist.
+    async fn write_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()>;
+    /// Creates one directory (not its parents); succeeds when it exists already.
+    async fn make_dir(&self, instance: &str, dir: &DirCreate) -> ServerResult<()>;
+    /// Reads a file, or `None` when it does not exist.
+    async fn read_file(&self, instance: &str, path: &str) -> ServerResult<Option<FileContent>>;
+    /// Deletes a file or an empty directory.
+    async fn delete_file(&self, instance: &str, path: &str) -> ServerResult<()>;
+
+    // ---- images and storage ---------------------------------------------------------------
+    /// Resolves an image source to its fingerprint, or `None` when there is no such image.
+    async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>>;
+    /// Publishes an instance or snapshot (`name` or `name/snap`) as an image.
+    async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String>;
+    /// A storage pool, or `None` when it does not exist.
+    async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>>;
+}

@@ -1,0 +1,638 @@
+//! An in-memory [`InstanceServer`] for fast tests of planning, execution and the cloud-config
+//! applier. It keeps profiles, instances, snapshots, images and guest files in maps and records
+//! every mutating call as a line of text, so tests can compare the call log with a golden list.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::*;
+
+/// Answers an exec request; the default answers every command with exit status 0.
+pub type ExecHandler = Arc<dyn Fn(&str, &ExecRequest) -> ExecOutput + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    profiles: BTreeMap<(String, String), Profile>,
+    instances: BTreeMap<(String, String), FakeInstance>,
+    images: BTreeMap<String, String>,
+    pools: BTreeMap<String, StoragePool>,
+    projects: Vec<String>,
+    calls: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct FakeInstance {
+    instance: Instance,
+    snapshots: Vec<Snapshot>,
+    files: BTreeMap<String, FileContent>,
+    idmap: IdMap,
+}
+
+/// The in-memory server. Clones share state.
+#[derive(Clone)]
+pub struct FakeServer {
+    project: String,
+    state: Arc<Mutex<State>>,
+    exec_handler: Arc<Mutex<Option<ExecHandler>>>,
+}
+
+impl Default for FakeServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeServer {
+    /// An empty server with the `default` project and profile.
+    pub fn new() -> Self {
+        let server = FakeServer {
+            project: "default".into(),
+            state: Arc::new(Mutex::new(State::default())),
+            exec_handler: Arc::new(Mutex::new(None)),
+        };
+        {
+            let mut state = server.lock();
+            state.projects.push("default".into());
+            state.profiles.insert(
+                ("default".into(), "default".into()),
+                Profile {
+                    name: "default".into(),
+                    ..Default::default()
+                },
+            );
+        }
+        server
+    }
+
+    /// Adds an image alias with a made-up fingerprint.
+    pub fn add_image(&self, alias: &str) {
+        let fingerprint = format!("{:0>64}", alias.len());
+        self.lock().images.insert(alias.into(), fingerprint);
+    }
+
+    /// Adds a project.
+    pub fn add_project(&self, name: &str) {
+        self.lock().projects.push(name.into());
+    }
+
+    /// Adds a storage pool.
+    pub fn add_pool(&self, pool: StoragePool) {
+        self.lock().pools.insert(pool.name.clone(), pool);
+    }
+
+    /// Sets how exec requests are answered.
+    pub fn set_exec_handler(&self, handler: ExecHandler) {
+        *self.exec_handler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handler);
+    }
+
+    /// Sets the id map that new instances get.
+    pub fn set_idmap(&self, instance: &str, idmap: IdMap) {
+        let key = (self.project.clone(), instance.to_string());
+        if let Some(i) = self.lock().instances.get_mut(&key) {
+            i.idmap = idmap;
+        }
+    }
+
+    /// The recorded mutating calls, one line each.
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Forgets the recorded calls.
+    pub fn clear_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    /// A file inside an instance, as the fake holds it.
+    pub fn file(&self, instance: &str, path: &str) -> Option<FileContent> {
+        let key = (self.project.clone(), instance.to_string());
+        self.lock()
+            .instances
+            .get(&key)
+            .and_then(|i| i.files.get(path).cloned())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, state: &mut State, call: String) {
+        let call = if self.project == "default" {
+            call
+        } else {
+            format!("[{}] {call}", self.project)
+        };
+        state.calls.push(call);
+    }
+
+    fn key(&self, name: &str) -> (String, String) {
+        (self.project.clone(), name.to_string())
+    }
+
+    fn not_found(kind: &str, name: &str) -> ServerError {
+        ServerError::NotFound {
+            what: format!("{kind} {name:?}"),
+        }
+    }
+}
+
+fn parent_dir(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+#[async_trait]
+impl InstanceServer for FakeServer {
+    fn kind(&self) -> ServerKind {
+        ServerKind::Fake
+    }
+
+    fn project(&self) -> &str {
+        &self.project
+    }
+
+    fn for_project(&self, project: &str) -> Arc<dyn InstanceServer> {
+        Arc::new(FakeServer {
+            project: project.to_string(),
+            state: self.state.clone(),
+            exec_handler: self.exec_handler.clone(),
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        DEFAULT_TIMEOUT
+    }
+
+    async fn info(&self) -> ServerResult<ServerInfo> {
+        Ok(ServerInfo {
+            server: "fake".into(),
+            version: "0".into(),
+            extensions: vec!["instances".into(), "instances_rebuild".into()],
+        })
+    }
+
+    async fn project_exists(&self, name: &str) -> ServerResult<bool> {
+        Ok(self.lock().projects.iter().any(|p| p == name))
+    }
+
+    async fn profile_names(&self) -> ServerResult<Vec<String>> {
+        let state = self.lock();
+        Ok(state
+            .profiles
+            .keys()
+            .filter(|(p, _)| *p == self.project)
+            .map(|(_, n)| n.clone())
+            .collect())
+    }
+
+    async fn profile(&self, name: &str) -> ServerResult<Option<Profile>> {
+        Ok(self.lock().profiles.get(&self.key(name)).cloned())
+    }
+
+    async fn create_profile(&self, profile: &Profile) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(&profile.name);
+        if state.profiles.contains_key(&key) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("profile {:?}", profile.name),
+            });
+        }
+        let devices: Vec<&str> = profile.devices.keys().map(String::as_str).collect();
+        self.record(
+            &mut state,
+            format!("create profile {} devices=[{}]", profile.name, devices.join(",")),
+        );
+        state.profiles.insert(key, profile.clone());
+        Ok(())
+    }
+
+    async fn update_profile(&self, profile: &Profile) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(&profile.name);
+        if !state.profiles.contains_key(&key) {
+            return Err(Self::not_found("profile", &profile.name));
+        }
+        self.record(&mut state, format!("update profile {}", profile.name));
+        state.profiles.insert(key, profile.clone());
+        Ok(())
+    }
+
+    async fn delete_profile(&self, name: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let in_use = state
+            .instances
+            .iter()
+            .any(|((p, _), i)| *p == self.project && i.instance.profiles.iter().any(|n| n == name));
+        if in_use {
+            return Err(ServerError::Api {
+                context: format!("deleting profile {name:?}"),
+                status: 400,
+                message: "Profile is currently in use".into(),
+            });
+        }
+        if state.profiles.remove(&self.key(name)).is_none() {
+            return Err(Self::not_found("profile", name));
+        }
+        self.record(&mut state, format!("delete profile {name}"));
+        Ok(())
+    }
+
+    async fn instance_names(&self) -> ServerResult<Vec<String>> {
+        let state = self.lock();
+        Ok(state
+            .instances
+            .keys()
+            .filter(|(p, _)| *p == self.project)
+            .map(|(_, n)| n.clone())
+            .collect())
+    }
+
+    async fn instances(&self) -> ServerResult<Vec<Instance>> {
+        let state = self.lock();
+        Ok(state
+            .instances
+            .iter()
+            .filter(|((p, _), _)| *p == self.project)
+            .map(|(_, i)| i.instance.clone())
+            .collect())
+    }
+
+    async fn instance(&self, name: &str) -> ServerResult<Option<Instance>> {
+        Ok(self
+            .lock()
+            .instances
+            .get(&self.key(name))
+            .map(|i| i.instance.clone()))
+    }
+
+    async fn instance_idmap(&self, name: &str) -> ServerResult<IdMap> {
+        self.lock()
+            .instances
+            .get(&self.key(name))
+            .map(|i| i.idmap.clone())
+            .ok_or_else(|| Self::not_found("instance", name))
+    }
+
+    async fn instance_state(&self, name: &str) -> ServerResult<InstanceState> {
+        let state = self.lock();
+        let instance = state
+            .instances
+            .get(&self.key(name))
+            .ok_or_else(|| Self::not_found("instance", name))?;
+        Ok(InstanceState {
+            status: instance.instance.status.clone(),
+            network: BTreeMap::new(),
+        })
+    }
+
+    async fn create_instance(&self, new: &NewInstance) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(&new.name);
+        if state.instances.contains_key(&key) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("instance {:?}", new.name),
+            });
+        }
+        for profile in &new.profiles {
+            if !state.profiles.contains_key(&self.key(profile)) {
+                return Err(Self::not_found("profile", profile));
+            }
+        }
+        if let InstanceSource::Image(image) = &new.source {
+            if image.remote.is_none() && !state.images.contains_key(&image.image) {
+                return Err(Self::not_found("image", &image.image));
+            }
+        }
+        self.record(
+            &mut state,
+            format!(
+                "create instance {} from {} profiles=[{}]",
+                new.name,
+                new.source,
+                new.profiles.join(",")
+            ),
+        );
+        let expanded_devices = new
+            .profiles
+            .iter()
+            .filter_map(|p| state.profiles.get(&self.key(p)))
+            .flat_map(|p| p.devices.clone())
+            .chain(new.devices.clone())
+            .collect();
+        let instance = Instance {
+            name: new.name.clone(),
+            status: "Stopped".into(),
+            profiles: new.profiles.clone(),
+            config: new.config.clone(),
+            devices: new.devices.clone(),
+            expanded_devices,
+            expanded_config: new.config.clone(),
+            description: new.description.clone(),
+            instance_type: if new.vm {
+                "virtual-machine".into()
+            } else {
+                "container".into()
+            },
+        };
+        let mut files = BTreeMap::new();
+        for dir in ["/", "/etc", "/root", "/home", "/tmp"] {
+            files.insert(
+                dir.to_string(),
+                FileContent {
+                    kind: FileKind::Directory,
+                    content: Vec::new(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o755,
+                },
+            );
+        }
+        state.instances.insert(
+            key,
+            FakeInstance {
+                instance,
+                files,
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(name);
+        if !state.instances.contains_key(&key) {
+            return Err(Self::not_found("instance", name));
+        }
+        self.record(
+            &mut state,
+            format!("update instance {name} profiles=[{}]", update.profiles.join(",")),
+        );
+        if let Some(i) = state.instances.get_mut(&key) {
+            i.instance.profiles = update.profiles.clone();
+            i.instance.config = update.config.clone();
+            i.instance.devices = update.devices.clone();
+            i.instance.description = update.description.clone();
+        }
+        Ok(())
+    }
+
+    async fn start_instance(&self, name: &str) -> ServerResult<()> {
+        self.set_status(name, "start", "Running")
+    }
+
+    async fn stop_instance(&self, name: &str, _stop: StopMode) -> ServerResult<()> {
+        self.set_status(name, "stop", "Stopped")
+    }
+
+    async fn delete_instance(&self, name: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(name);
+        match state.instances.get(&key) {
+            None => return Err(Self::not_found("instance", name)),
+            Some(i) if i.instance.is_running() => {
+                return Err(ServerError::Api {
+                    context: format!("deleting instance {name:?}"),
+                    status: 400,
+                    message: "Instance is running".into(),
+                })
+            }
+            Some(_) => {}
+        }
+        state.instances.remove(&key);
+        self.record(&mut state, format!("delete instance {name}"));
+        Ok(())
+    }
+
+    async fn rename_instance(&self, name: &str, new_name: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let mut instance = state
+            .instances
+            .remove(&self.key(name))
+            .ok_or_else(|| Self::not_found("instance", name))?;
+        instance.instance.name = new_name.to_string();
+        state.instances.insert(self.key(new_name), instance);
+        self.record(&mut state, format!("rename instance {name} {new_name}"));
+        Ok(())
+    }
+
+    async fn rebuild_instance(&self, name: &str, image: &ImageSource) -> ServerResult<()> {
+        let mut state = self.lock();
+        if !state.instances.contains_key(&self.key(name)) {
+            return Err(Self::not_found("instance", name));
+        }
+        self.record(&mut state, format!("rebuild instance {name} from {image}"));
+        Ok(())
+    }
+
+    async fn snapshots(&self, instance: &str) -> ServerResult<Vec<Snapshot>> {
+        self.lock()
+            .instances
+            .get(&self.key(instance))
+            .map(|i| i.snapshots.clone())
+            .ok_or_else(|| Self::not_found("instance", instance))
+    }
+
+    async fn create_snapshot(&self, instance: &str, snapshot: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if i.snapshots.iter().any(|s| s.name == snapshot) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("snapshot {instance}/{snapshot}"),
+            });
+        }
+        i.snapshots.push(Snapshot {
+            name: snapshot.to_string(),
+            created_at: String::new(),
+        });
+        self.record(&mut state, format!("snapshot {instance}/{snapshot}"));
+        Ok(())
+    }
+
+    async fn restore_snapshot(&self, instance: &str, snapshot: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if !i.snapshots.iter().any(|s| s.name == snapshot) {
+            return Err(Self::not_found("snapshot", &format!("{instance}/{snapshot}")));
+        }
+        self.record(&mut state, format!("restore {instance}/{snapshot}"));
+        Ok(())
+    }
+
+    async fn delete_snapshot(&self, instance: &str, snapshot: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        let before = i.snapshots.len();
+        i.snapshots.retain(|s| s.name != snapshot);
+        if i.snapshots.len() == before {
+            return Err(Self::not_found("snapshot", &format!("{instance}/{snapshot}")));
+        }
+        self.record(&mut state, format!("delete snapshot {instance}/{snapshot}"));
+        Ok(())
+    }
+
+    async fn exec(&self, instance: &str, request: &ExecRequest) -> ServerResult<ExecOutput> {
+        {
+            let mut state = self.lock();
+            let i = state
+                .instances
+                .get(&self.key(instance))
+                .ok_or_else(|| Self::not_found("instance", instance))?;
+            if !i.instance.is_running() {
+                return Err(ServerError::Api {
+                    context: format!("running a command in {instance:?}"),
+                    status: 400,
+                    message: "Instance is not running".into(),
+                });
+            }
+            let mut line = format!("exec {instance}: {}", request.argv.join(" "));
+            if !request.stdin.is_empty() {
+                line.push_str(&format!(" <<{}", String::from_utf8_lossy(&request.stdin)));
+            }
+            self.record(&mut state, line);
+        }
+        let handler = self
+            .exec_handler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(match handler {
+            Some(h) => h(instance, request),
+            None => ExecOutput::default(),
+        })
+    }
+
+    async fn write_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(instance);
+        let i = state
+            .instances
+            .get_mut(&key)
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if !i.files.contains_key(parent_dir(&file.path)) {
+            return Err(Self::not_found("directory", parent_dir(&file.path)));
+        }
+        let entry = i.files.entry(file.path.clone()).or_insert(FileContent {
+            kind: FileKind::File,
+            content: Vec::new(),
+            uid: 0,
+            gid: 0,
+            mode: 0o644,
+        });
+        if file.append {
+            entry.content.extend_from_slice(&file.content);
+        } else {
+            entry.content = file.content.clone();
+        }
+        if let Some(mode) = file.mode {
+            entry.mode = mode;
+        }
+        if let Some(uid) = file.uid {
+            entry.uid = uid;
+        }
+        if let Some(gid) = file.gid {
+            entry.gid = gid;
+        }
+        let line = format!(
+            "{} {instance}:{} mode={:04o} owner={}:{}",
+            if file.append { "append" } else { "write" },
+            file.path,
+            entry.mode,
+            entry.uid,
+            entry.gid
+        );
+        self.record(&mut state, line);
+        Ok(())
+    }
+
+    async fn make_dir(&self, instance: &str, dir: &DirCreate) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if !i.files.contains_key(parent_dir(&dir.path)) {
+            return Err(Self::not_found("directory", parent_dir(&dir.path)));
+        }
+        i.files.entry(dir.path.clone()).or_insert(FileContent {
+            kind: FileKind::Directory,
+            content: Vec::new(),
+            uid: dir.uid.unwrap_or(0),
+            gid: dir.gid.unwrap_or(0),
+            mode: dir.mode.unwrap_or(0o755),
+        });
+        let line = format!("mkdir {instance}:{}", dir.path);
+        self.record(&mut state, line);
+        Ok(())
+    }
+
+    async fn read_file(&self, instance: &str, path: &str) -> ServerResult<Option<FileContent>> {
+        let state = self.lock();
+        let i = state
+            .instances
+            .get(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        Ok(i.files.get(path).cloned())
+    }
+
+    async fn delete_file(&self, instance: &str, path: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if i.files.remove(path).is_none() {
+            return Err(Self::not_found("file", path));
+        }
+        self.record(&mut state, format!("delete file {instance}:{path}"));
+        Ok(())
+    }
+
+    async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>> {
+        Ok(self.lock().images.get(&image.image).cloned())
+    }
+
+    async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String> {
+        let mut state = self.lock();
+        let fingerprint = format!("{:0>64}", state.images.len() + 1);
+        for alias in &publish.aliases {
+            state.images.insert(alias.clone(), fingerprint.clone());
+        }
+        self.record(
+            &mut state,
+            format!("publish {} aliases=[{}]", publish.source, publish.aliases.join(",")),
+        );
+        Ok(fingerprint)
+    }
+
+    async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
+        Ok(self.lock().pools.get(name).cloned())
+    }
+}
+
+impl FakeServer {
+    fn set_status(&self, name: &str, verb: &str, status: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(name))
+            .ok_or_else(|| Self::not_found("instance", name))?;
+        i.instance.status = status.to_string();
+        self.record(&mut state, format!("{verb} instance {name}"));
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! The `#lxdops` -> `#lxops-v1` migrator.
