@@ -1,2 +1,115 @@
 //! The lxops command line, shared by `lxops-lxd` and `lxops-incus`: clap definitions, Go-style
 //! single-dash long flags, and one module per subcommand.
+//!
+//! A binary builds an [`App`] (its [`Backend`], the config-format migrators and the OS types)
+//! and calls [`main`]. Data goes to stdout, logs and errors to stderr.
+
+pub mod args;
+pub mod argv;
+mod commands;
+mod context;
+mod error;
+mod output;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+use lxops_core::cloudconfig::OsTypes;
+use lxops_core::config::Formats;
+
+pub use lxops_core::server::{Backend, ConnectOptions};
+pub use error::{CliError, ErrorKind};
+
+/// Everything a binary plugs in.
+pub struct App {
+    /// How to reach the daemon.
+    pub backend: Box<dyn Backend>,
+    /// Config formats: the current one plus registered migrators.
+    pub formats: Formats,
+    /// OS types for cloud-config.
+    pub os_types: OsTypes,
+}
+
+/// Runs lxops with the process arguments and returns the exit code.
+pub fn main(app: App) -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let code = run(app, args, &mut std::io::stdout().lock());
+    ExitCode::from(code)
+}
+
+/// Runs lxops with `args` (including the program name), writing data to `out`.
+/// Returns the exit status: 0 success, 1 failure, 2 bad input.
+pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
+    let program = program_name(args.first());
+    let command = args::Cli::command()
+        .name(program.clone())
+        .bin_name(program.clone())
+        .about(format!(
+            "Launch and maintain {} system containers from YAML config files.",
+            app.backend.server_name()
+        ));
+    let args = argv::normalize(&command, args);
+    let matches = match command.try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let cli = match args::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return 2;
+        }
+    };
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{program}: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let ctx = context::Context::new(app, cli.global.clone(), program.clone());
+    let result = runtime.block_on(commands::dispatch(&ctx, cli.command, out));
+    let _ = out.flush();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{program}: {e:#}");
+            e.exit_code()
+        }
+    }
+}
+
+fn program_name(arg0: Option<&OsString>) -> String {
+    arg0.and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("lxops")
+        .to_string()
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -6,6 +6,7 @@
 //! same connection in another project. Futures are `Send`, so operations on different
 //! instances can run concurrently on one multi-threaded tokio runtime.
 
+pub mod backend;
 pub mod fake;
 pub mod types;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use backend::{Backend, ConnectOptions};
 pub use types::*;
 
 /// Errors from an instance server. Backends map daemon replies onto these variants so that

@@ -1,0 +1,615 @@
+//! The command line, as clap types. Names and flags follow the original lxops so existing
+//! scripts keep working (`lxops launch -name a1 -P k=v x.yaml`); `--dry-run`, `--force` and
+//! `-j` are our additions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Launch and maintain LXD/Incus system containers from YAML config files.
+#[derive(Debug, Parser)]
+#[command(disable_help_subcommand = true, version, propagate_version = true)]
+pub struct Cli {
+    /// Options that apply to every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that apply to every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Unix socket of the daemon (default: found from the usual environment variables and paths).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Seconds to wait for any one server operation before giving up.
+    #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// More log output on stderr (repeat for more); RUST_LOG overrides.
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Options shared by commands that read config files for an instance.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Instance name (default: the config file's base name without its extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Project (default: the config's `project`, else the client's current project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Global properties file (default ~/.config/lxops/properties.yaml; "" for none).
+    #[arg(long, value_name = "FILE")]
+    pub properties: Option<PathBuf>,
+    /// A property, key=value (repeatable); overrides config and global properties.
+    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
+}
+
+/// Options of commands that change something.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ChangeArgs {
+    /// Print exactly what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Handle up to N config files at once (default 1: one at a time, in order).
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+}
+
+/// Config files, one instance each.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigFiles {
+    /// lxops config files.
+    #[arg(value_name = "CONFIG", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Options of commands that wait for an instance to come up.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Seconds to wait, after the start, until commands can run in the instance.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub poll: u64,
+    /// Extra seconds to sleep before configuring.
+    #[arg(long = "wait-configure", default_value_t = 0, value_name = "SECONDS")]
+    pub wait_configure: u64,
+    /// Trace (accepted for compatibility; use -v).
+    #[arg(short = 't', long = "trace", hide = true)]
+    pub trace: bool,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create filesystems, the instance profile and the instance, start it and apply cloud-config.
+    Launch(LaunchArgs),
+    /// Delete the instance and its profile; filesystems are kept.
+    Delete(DeleteArgs),
+    /// Delete the instance and its profile, and destroy its `destroy: true` filesystems.
+    Destroy(DeleteArgs),
+    /// Replace the instance's OS with the config's image; device data is kept.
+    Rebuild(LaunchArgs),
+    /// Rename an instance, its root filesystems and its profile.
+    Rename(RenameArgs),
+    /// Snapshot the instance's filesystems (and with -c the instance).
+    Snapshot(SnapshotArgs),
+    /// Roll the instance's filesystems (and with -c the instance) back to a snapshot.
+    Rollback(RollbackArgs),
+    /// Apply the config's cloud-config files to an existing instance.
+    Configure(ConfigureArgs),
+    /// Create the instance's filesystems and device directories.
+    CreateDevices(SimpleArgs),
+    /// Create the instance's lxops profile.
+    CreateProfile(SimpleArgs),
+    /// Profiles of config instances.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Global properties.
+    #[command(subcommand)]
+    Property(PropertyCommand),
+    /// Config files, without a server.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Information about a config's instance.
+    #[command(name = "i", subcommand)]
+    Info(InfoCommand),
+    /// Instances on the server.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Apply cloud-config files to instances.
+    Cloudconfig(CloudconfigArgs),
+    /// Publish an instance snapshot as an image.
+    Publish(PublishArgs),
+    /// Export a config's filesystems as tarballs.
+    Export(ExportArgs),
+    /// Import a config's filesystems from tarballs.
+    Import(ExportArgs),
+    /// The OS types known to the cloud-config applier.
+    Ostypes,
+    /// Print the version.
+    Version,
+    /// Documentation topics: config, filesystem, device, pattern, hostpath.
+    Help(HelpArgs),
+}
+
+/// `launch` and `rebuild`.
+#[derive(Debug, Clone, Args)]
+pub struct LaunchArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `delete` and `destroy`.
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Stop a running instance first (otherwise a running instance is refused).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `create-devices`, `create-profile`.
+#[derive(Debug, Clone, Args)]
+pub struct SimpleArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `configure`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigureArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Seconds to wait until commands can run in the instance.
+    #[arg(long = "poll-seconds", default_value_t = 20, value_name = "SECONDS")]
+    pub poll_seconds: u64,
+    /// Trace (accepted for compatibility; use -v).
+    #[arg(short = 't', long = "trace", hide = true)]
+    pub trace: bool,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `rename CONFIG NEWNAME`.
+#[derive(Debug, Clone, Args)]
+pub struct RenameArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The config file.
+    pub file: PathBuf,
+    /// The new instance name.
+    pub new_name: String,
+}
+
+/// `snapshot`.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Snapshot name (default: the UTC time, YYYYMMDDHHMMSS).
+    #[arg(short = 's', value_name = "NAME")]
+    pub snapshot: Option<String>,
+    /// Also snapshot the instance through the API.
+    #[arg(short = 'c')]
+    pub instance: bool,
+    /// Destroy the snapshot instead of creating it.
+    #[arg(short = 'd')]
+    pub destroy: bool,
+    /// With -d: destroy recursively (root filesystems only).
+    #[arg(short = 'R')]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `rollback`.
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Snapshot name.
+    #[arg(short = 's', value_name = "NAME", required = true)]
+    pub snapshot: String,
+    /// Also restore the instance snapshot through the API.
+    #[arg(short = 'c')]
+    pub instance: bool,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `profile ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// The profiles the config gives its instance.
+    List(ProfileConfigArgs),
+    /// Differences between the config's profiles and the instance's.
+    Diff(ProfileConfigArgs),
+    /// Set the instance's profiles to the config's.
+    Apply(ProfileChangeArgs),
+    /// Reorder the instance's profiles as in the config (same set only).
+    Reorder(ProfileChangeArgs),
+    /// Write profiles as YAML files.
+    Export(ProfileExportArgs),
+    /// Create or update profiles from YAML files (name = file base name).
+    Import(ProfileImportArgs),
+    /// Print the profile's name if it exists.
+    Exists(ProfileExistsArgs),
+}
+
+/// `profile list|diff`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileConfigArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `profile apply|reorder`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileChangeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `profile export`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileExportArgs {
+    /// Directory to write to.
+    #[arg(short = 'd', long = "dir", default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Export every profile.
+    #[arg(long)]
+    pub all: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Profile names.
+    pub profiles: Vec<String>,
+}
+
+/// `profile import`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileImportArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Profile YAML files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `profile exists`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileExistsArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Profile name.
+    pub profile: String,
+}
+
+/// `property ...`.
+#[derive(Debug, Subcommand)]
+pub enum PropertyCommand {
+    /// The global properties.
+    List(PropertyArgs),
+    /// Print one global property.
+    Get(PropertyGetArgs),
+    /// Set a property in the properties file.
+    Set(PropertySetArgs),
+    /// Print the properties file's path.
+    File(PropertyArgs),
+}
+
+/// Property file options.
+#[derive(Debug, Clone, Args)]
+pub struct PropertyArgs {
+    /// Global properties file (default ~/.config/lxops/properties.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub properties: Option<PathBuf>,
+    /// A property, key=value (repeatable).
+    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
+}
+
+/// `property get`.
+#[derive(Debug, Clone, Args)]
+pub struct PropertyGetArgs {
+    #[command(flatten)]
+    pub properties: PropertyArgs,
+    /// Property name.
+    pub key: String,
+}
+
+/// `property set`.
+#[derive(Debug, Clone, Args)]
+pub struct PropertySetArgs {
+    #[command(flatten)]
+    pub properties: PropertyArgs,
+    /// Property name.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// `config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read and merge config files, printing warnings.
+    Parse(ConfigReadArgs),
+    /// Print the merged config.
+    Print(ConfigReadArgs),
+    /// Print the merged config's properties.
+    Properties(ConfigReadArgs),
+    /// Print the packages of the config's cloud-config files.
+    Packages(ConfigReadArgs),
+    /// Print the config's cloud-config file paths.
+    #[command(name = "cloud-config")]
+    CloudConfig(ConfigReadArgs),
+    /// List included files recursively.
+    Includes(ConfigReadArgs),
+    /// Print the current and the supported older formats.
+    Formats,
+    /// Rewrite config files in the current format.
+    Convert(ConfigConvertArgs),
+}
+
+/// `config parse|print|...`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigReadArgs {
+    #[command(flatten)]
+    pub properties: PropertyArgs,
+    /// Do not follow includes or resolve paths.
+    #[arg(long)]
+    pub raw: bool,
+    /// Treat unknown keys as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Config files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `config convert`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigConvertArgs {
+    /// Output file (only with one input).
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Convert files that are already current.
+    #[arg(short = 'f')]
+    pub force: bool,
+    /// Config files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `i ...`.
+#[derive(Debug, Subcommand)]
+pub enum InfoCommand {
+    /// Check a config completely; print the instance name.
+    Verify(InfoVerifyArgs),
+    /// Print the config's description.
+    Description(InfoArgs),
+    /// Print the effective properties.
+    Properties(InfoArgs),
+    /// Print the instance's filesystems.
+    Filesystems(InfoArgs),
+    /// Print the instance's devices.
+    Devices(InfoArgs),
+    /// Print the config's project.
+    Project(InfoArgs),
+}
+
+/// `i description|properties|...`.
+#[derive(Debug, Clone, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `i verify`.
+#[derive(Debug, Clone, Args)]
+pub struct InfoVerifyArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Treat unknown keys as errors.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `instance ...`.
+#[derive(Debug, Subcommand)]
+pub enum InstanceCommand {
+    /// Print an instance's profiles.
+    Profiles(InstanceNamesArgs),
+    /// Wait until instances can run commands (and have an address if they have a NIC).
+    Wait(InstanceNamesArgs),
+    /// Print an instance's disk devices.
+    Devices(InstanceNamesArgs),
+    /// Print the MAC addresses of all instances.
+    Hwaddr(InstanceProjectArgs),
+    /// Print an instance as YAML.
+    Info(InstanceNamesArgs),
+    /// Print the global addresses of all instances.
+    Addresses(InstanceAddressesArgs),
+    /// Apply cloud-config files (stdin when none) to an instance.
+    Cloudconfig(InstanceCloudconfigArgs),
+}
+
+/// Instance names.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceNamesArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Instance names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// Only a project.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceProjectArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+/// `instance addresses`.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceAddressesArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Address family: inet or inet6.
+    #[arg(long, default_value = "inet")]
+    pub family: String,
+    /// Output format: csv or yaml.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// Print a header line (csv).
+    #[arg(long)]
+    pub headers: bool,
+}
+
+/// `instance cloudconfig`.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceCloudconfigArgs {
+    /// The instance.
+    #[arg(short = 'i', required = true, value_name = "INSTANCE")]
+    pub instance: String,
+    /// OS type (alpine, debian, ...).
+    #[arg(long)]
+    pub ostype: Option<String>,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// cloud-config files (stdin when none).
+    pub files: Vec<PathBuf>,
+}
+
+/// `cloudconfig`.
+#[derive(Debug, Clone, Args)]
+pub struct CloudconfigArgs {
+    /// The instance (then the arguments are files; stdin when none).
+    #[arg(short = 'i', value_name = "INSTANCE")]
+    pub instance: Option<String>,
+    /// The file (then the arguments are instances).
+    #[arg(short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// OS type (alpine, debian, ...).
+    #[arg(long)]
+    pub ostype: Option<String>,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Files (with -i) or instances (with -f).
+    pub args: Vec<String>,
+}
+
+/// `publish`.
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// Alias of the new image.
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Config file that supplies defaults.
+    #[arg(short = 'c', value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print what would be published and publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Image property `os`.
+    #[arg(long)]
+    pub os: Option<String>,
+    /// Image property `variant`.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Image property `release`.
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Image property `serial`.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Image property `description`.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Image property `name`.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Compression algorithm.
+    #[arg(long)]
+    pub compression: Option<String>,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// `instance/snapshot`, or `instance` followed by the snapshot.
+    #[arg(required = true, num_args = 1..=2)]
+    pub source: Vec<String>,
+}
+
+/// `export` and `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Directory of the tarballs.
+    #[arg(short = 'd', value_name = "DIR", required = true)]
+    pub dir: PathBuf,
+    /// Export from this ZFS snapshot.
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Print what would be done and do nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The config file.
+    pub file: PathBuf,
+}
+
+/// `help [TOPIC]`.
+#[derive(Debug, Clone, Args)]
+pub struct HelpArgs {
+    /// A topic (config, filesystem, device, pattern, hostpath) or a command name.
+    pub topic: Vec<String>,
+}

@@ -1,0 +1,59 @@
+//! What every command gets: the plugged-in [`App`], global options, and a lazily connected
+//! server (commands that need no daemon never connect).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lxops_core::server::{ConnectOptions, InstanceServer};
+use tokio::sync::OnceCell;
+
+use crate::args::GlobalArgs;
+use crate::error::{CliError, CliResult};
+use crate::App;
+
+/// Shared state of one lxops run.
+pub(crate) struct Context {
+    pub(crate) app: App,
+    pub(crate) global: GlobalArgs,
+    pub(crate) program: String,
+    server: OnceCell<Arc<dyn InstanceServer>>,
+}
+
+impl Context {
+    pub(crate) fn new(app: App, global: GlobalArgs, program: String) -> Self {
+        Context {
+            app,
+            global,
+            program,
+            server: OnceCell::new(),
+        }
+    }
+
+    /// Timeout of one server operation.
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_secs(self.global.timeout)
+    }
+
+    /// The server, in `project` (or the client's current project when `None` or empty).
+    pub(crate) async fn server(&self, project: Option<&str>) -> CliResult<Arc<dyn InstanceServer>> {
+        let server = self
+            .server
+            .get_or_try_init(|| async {
+                let options = ConnectOptions {
+                    socket: self.global.socket.clone(),
+                    project: None,
+                    timeout: self.timeout(),
+                };
+                self.app
+                    .backend
+                    .connect(&options)
+                    .await
+                    .map_err(CliError::failure)
+            })
+            .await?;
+        Ok(match project.filter(|p| !p.is_empty()) {
+            Some(p) if p != server.project() => server.for_project(p),
+            _ => server.clone(),
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! How a program reaches its daemon: the [`Backend`] a binary (or an embedding tool) picks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{ImageSource, InstanceServer, ServerError};
+
+/// How to connect.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// An explicit socket path, overriding discovery.
+    pub socket: Option<PathBuf>,
+    /// Project; `None` means the client's current project.
+    pub project: Option<String>,
+    /// Timeout of every server operation.
+    pub timeout: Duration,
+}
+
+/// A daemon family (LXD or Incus). Implemented by each backend crate.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// "LXD" or "Incus", for help and messages.
+    fn server_name(&self) -> &'static str;
+    /// Connects to the daemon.
+    async fn connect(&self, options: &ConnectOptions) -> Result<Arc<dyn InstanceServer>, ServerError>;
+    /// Parses an image name as the daemon's CLI would (`[remote:]alias`), using the user's
+    /// client config for remotes.
+    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError>;
+}
