@@ -80,12 +80,22 @@ mod tests {
 
     fn command() -> Command {
         Command::new("lxops")
-            .arg(Arg::new("verbose").long("verbose").short('v').action(ArgAction::SetTrue).global(true))
+            .arg(
+                Arg::new("verbose")
+                    .long("verbose")
+                    .short('v')
+                    .action(ArgAction::SetTrue)
+                    .global(true),
+            )
             .subcommand(
                 Command::new("launch")
                     .arg(Arg::new("name").long("name"))
                     .arg(Arg::new("prop").short('P').action(ArgAction::Append))
-                    .arg(Arg::new("dry-run").long("dry-run").action(ArgAction::SetTrue))
+                    .arg(
+                        Arg::new("dry-run")
+                            .long("dry-run")
+                            .action(ArgAction::SetTrue),
+                    )
                     .arg(Arg::new("files").num_args(0..)),
             )
     }
@@ -93,12 +103,30 @@ mod tests {
     #[test]
     fn rewrites_single_dash_long_flags_of_the_current_subcommand() {
         let cases: &[(&str, &str)] = &[
-            ("lxops launch -name a1 x.yaml", "lxops launch --name a1 x.yaml"),
-            ("lxops launch -name=a1 x.yaml", "lxops launch --name=a1 x.yaml"),
-            ("lxops launch --name a1 x.yaml", "lxops launch --name a1 x.yaml"),
-            ("lxops launch -P a=b -dry-run x.yaml", "lxops launch -P a=b --dry-run x.yaml"),
-            ("lxops launch -verbose x.yaml", "lxops launch --verbose x.yaml"),
-            ("lxops launch -name -dry-run", "lxops launch --name -dry-run"),
+            (
+                "lxops launch -name a1 x.yaml",
+                "lxops launch --name a1 x.yaml",
+            ),
+            (
+                "lxops launch -name=a1 x.yaml",
+                "lxops launch --name=a1 x.yaml",
+            ),
+            (
+                "lxops launch --name a1 x.yaml",
+                "lxops launch --name a1 x.yaml",
+            ),
+            (
+                "lxops launch -P a=b -dry-run x.yaml",
+                "lxops launch -P a=b --dry-run x.yaml",
+            ),
+            (
+                "lxops launch -verbose x.yaml",
+                "lxops launch --verbose x.yaml",
+            ),
+            (
+                "lxops launch -name -dry-run",
+                "lxops launch --name -dry-run",
+            ),
             ("lxops launch -- -name", "lxops launch -- -name"),
             ("lxops launch -nosuch x", "lxops launch -nosuch x"),
         ];

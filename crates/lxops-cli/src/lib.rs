@@ -6,9 +6,13 @@
 
 pub mod args;
 pub mod argv;
+#[allow(dead_code)] // the scaffolding is used as commands land
 mod commands;
+#[allow(dead_code)]
 mod context;
+#[allow(dead_code)]
 mod error;
+#[allow(dead_code)]
 mod output;
 
 use std::ffi::OsString;
@@ -19,8 +23,8 @@ use clap::{CommandFactory, FromArgMatches};
 use lxops_core::cloudconfig::OsTypes;
 use lxops_core::config::Formats;
 
-pub use lxops_core::server::{Backend, ConnectOptions};
 pub use error::{CliError, ErrorKind};
+pub use lxops_core::server::{Backend, ConnectOptions};
 
 /// Everything a binary plugs in.
 pub struct App {

@@ -25,7 +25,10 @@ pub trait Backend: Send + Sync {
     /// "LXD" or "Incus", for help and messages.
     fn server_name(&self) -> &'static str;
     /// Connects to the daemon.
-    async fn connect(&self, options: &ConnectOptions) -> Result<Arc<dyn InstanceServer>, ServerError>;
+    async fn connect(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<Arc<dyn InstanceServer>, ServerError>;
     /// Parses an image name as the daemon's CLI would (`[remote:]alias`), using the user's
     /// client config for remotes.
     fn image_source(&self, image: &str) -> Result<ImageSource, ServerError>;

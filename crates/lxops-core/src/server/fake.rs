@@ -205,7 +205,11 @@ impl InstanceServer for FakeServer {
         let devices: Vec<&str> = profile.devices.keys().map(String::as_str).collect();
         self.record(
             &mut state,
-            format!("create profile {} devices=[{}]", profile.name, devices.join(",")),
+            format!(
+                "create profile {} devices=[{}]",
+                profile.name,
+                devices.join(",")
+            ),
         );
         state.profiles.insert(key, profile.clone());
         Ok(())
@@ -371,7 +375,10 @@ impl InstanceServer for FakeServer {
         }
         self.record(
             &mut state,
-            format!("update instance {name} profiles=[{}]", update.profiles.join(",")),
+            format!(
+                "update instance {name} profiles=[{}]",
+                update.profiles.join(",")
+            ),
         );
         if let Some(i) = state.instances.get_mut(&key) {
             i.instance.profiles = update.profiles.clone();
@@ -464,7 +471,10 @@ impl InstanceServer for FakeServer {
             .get(&self.key(instance))
             .ok_or_else(|| Self::not_found("instance", instance))?;
         if !i.snapshots.iter().any(|s| s.name == snapshot) {
-            return Err(Self::not_found("snapshot", &format!("{instance}/{snapshot}")));
+            return Err(Self::not_found(
+                "snapshot",
+                &format!("{instance}/{snapshot}"),
+            ));
         }
         self.record(&mut state, format!("restore {instance}/{snapshot}"));
         Ok(())
@@ -479,7 +489,10 @@ impl InstanceServer for FakeServer {
         let before = i.snapshots.len();
         i.snapshots.retain(|s| s.name != snapshot);
         if i.snapshots.len() == before {
-            return Err(Self::not_found("snapshot", &format!("{instance}/{snapshot}")));
+            return Err(Self::not_found(
+                "snapshot",
+                &format!("{instance}/{snapshot}"),
+            ));
         }
         self.record(&mut state, format!("delete snapshot {instance}/{snapshot}"));
         Ok(())
@@ -614,7 +627,11 @@ impl InstanceServer for FakeServer {
         }
         self.record(
             &mut state,
-            format!("publish {} aliases=[{}]", publish.source, publish.aliases.join(",")),
+            format!(
+                "publish {} aliases=[{}]",
+                publish.source,
+                publish.aliases.join(",")
+            ),
         );
         Ok(fingerprint)
     }
