@@ -1,2 +1,71 @@
-//! Project automation.
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! Plain Rust and `std::process::Command`, in the style of rust-analyzer's xtask:
+//! `setup` installs and starts the real test environment, `test` and `ci` run the checks,
+//! `bench` compares lxops with the bare daemon CLIs, `demo` runs the README's demo.
+
+mod ci;
+mod cmd;
+mod setup;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup                       install and start LXD, Incus, zfs-fuse, btrfs and the test images
+  test                        setup, then unit tests, then the end-to-end tests
+  ci                          fmt, clippy, tidy checks, then test (what .ci/run runs)
+  bench [--runs N] [CASE...]  time lxops against bare lxc/incus (default: every case, 5 runs)
+  demo                        setup, then launch, show and delete examples/demo/demo.yaml
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        bail!("no command given");
+    };
+    match command.as_str() {
+        "setup" => {
+            no_args(command, rest)?;
+            setup::run()
+        }
+        "test" => {
+            no_args(command, rest)?;
+            ci::test()
+        }
+        "ci" => {
+            no_args(command, rest)?;
+            ci::ci()
+        }
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown command `{other}`")
+        }
+    }
+}
+
+fn no_args(command: &str, rest: &[String]) -> Result<()> {
+    if let Some(extra) = rest.first() {
+        bail!("`{command}` takes no arguments, got `{extra}`");
+    }
+    Ok(())
+}

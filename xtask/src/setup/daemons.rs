@@ -1,0 +1,118 @@
+//! LXD and Incus side by side: started detached (they outlive xtask), waited for, and
+//! initialised with a preseed (a `dir` pool `default`, a `default` profile holding only the
+//! root disk, no network) unless they already have a `default` pool.
+
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::cmd::{log, Cmd};
+
+use super::LOG_DIR;
+
+/// One of the two daemons the tests and benchmarks run against.
+pub struct Daemon {
+    /// Short name: `lxd` or `incus`.
+    pub name: &'static str,
+    /// Its command line client.
+    pub cli: &'static str,
+    /// The daemon's unix socket.
+    pub socket: &'static str,
+    /// The daemon program and its arguments (before `--logfile`).
+    start: &'static [&'static str],
+    /// The client's `waitready` and `init` subcommand prefix (`admin` for Incus).
+    admin: &'static [&'static str],
+}
+
+/// Both daemons.
+pub const DAEMONS: &[Daemon] = &[
+    Daemon {
+        name: "lxd",
+        cli: "lxc",
+        socket: "/var/lib/lxd/unix.socket",
+        start: &["lxd", "--group", "root"],
+        admin: &[],
+    },
+    Daemon {
+        name: "incus",
+        cli: "incus",
+        socket: "/var/lib/incus/unix.socket",
+        start: &["/usr/libexec/incus/incusd", "--group", "root"],
+        admin: &["admin"],
+    },
+];
+
+const PRESEED: &str = "\
+storage_pools:
+- name: default
+  driver: dir
+profiles:
+- name: default
+  description: lxops test profile (root disk only, no network)
+  devices:
+    root:
+      path: /
+      pool: default
+      type: disk
+";
+
+/// Starts and initialises both daemons.
+pub fn run() -> Result<()> {
+    for daemon in DAEMONS {
+        daemon.ensure_running()?;
+        daemon.ensure_initialised()?;
+    }
+    Ok(())
+}
+
+impl Daemon {
+    fn admin_cmd(&self) -> Cmd {
+        let program = if self.name == "lxd" { "lxd" } else { self.cli };
+        Cmd::new(program).args(self.admin)
+    }
+
+    fn ensure_running(&self) -> Result<()> {
+        if UnixStream::connect(self.socket).is_ok() {
+            log(self.name, format!("running ({})", self.socket));
+            return Ok(());
+        }
+        let log_file = Path::new(LOG_DIR).join(format!("{}.log", self.name));
+        let out_file = Path::new(LOG_DIR).join(format!("{}.out", self.name));
+        log(self.name, format!("starting, log {}", log_file.display()));
+        let (program, args) = self.start.split_first().context("empty daemon command")?;
+        Cmd::new(program)
+            .args(args)
+            .arg("--logfile")
+            .arg(&log_file)
+            .spawn_detached(&out_file)?;
+        self.admin_cmd()
+            .args(["waitready", "--timeout", "60"])
+            .run()
+            .with_context(|| {
+                format!(
+                    "{} did not become ready; see {}",
+                    self.name,
+                    log_file.display()
+                )
+            })
+    }
+
+    fn ensure_initialised(&self) -> Result<()> {
+        if Cmd::new(self.cli)
+            .args(["storage", "show", "default"])
+            .succeeds()
+        {
+            log(self.name, "storage pool `default` exists");
+            return Ok(());
+        }
+        log(
+            self.name,
+            "initialising with a preseed (dir pool `default`, no network)",
+        );
+        self.admin_cmd()
+            .args(["init", "--preseed"])
+            .stdin(PRESEED)
+            .run()
+    }
+}
