@@ -7,6 +7,8 @@
 mod ci;
 mod cmd;
 mod setup;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
