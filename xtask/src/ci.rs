@@ -17,6 +17,14 @@ pub fn project_root() -> PathBuf {
         .unwrap_or_else(|| manifest_dir.to_owned())
 }
 
+/// The cargo target directory (`$CARGO_TARGET_DIR` or `target/` in the workspace root).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => project_root().join(dir),
+        None => project_root().join("target"),
+    }
+}
+
 /// A `cargo` command run from the workspace root (the same cargo that runs xtask).
 pub fn cargo() -> Cmd {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

@@ -4,6 +4,7 @@
 //! `setup` installs and starts the real test environment, `test` and `ci` run the checks,
 //! `bench` compares lxops with the bare daemon CLIs, `demo` runs the README's demo.
 
+mod bench;
 mod ci;
 mod cmd;
 mod setup;
@@ -54,6 +55,7 @@ fn run(args: &[String]) -> Result<()> {
             no_args(command, rest)?;
             ci::ci()
         }
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -17,6 +17,8 @@ pub struct Daemon {
     pub name: &'static str,
     /// Its command line client.
     pub cli: &'static str,
+    /// The lxops binary built for it.
+    pub lxops: &'static str,
     /// The daemon's unix socket.
     pub socket: &'static str,
     /// The daemon program and its arguments (before `--logfile`).
@@ -30,6 +32,7 @@ pub const DAEMONS: &[Daemon] = &[
     Daemon {
         name: "lxd",
         cli: "lxc",
+        lxops: "lxops-lxd",
         socket: "/var/lib/lxd/unix.socket",
         start: &["lxd", "--group", "root"],
         admin: &[],
@@ -37,6 +40,7 @@ pub const DAEMONS: &[Daemon] = &[
     Daemon {
         name: "incus",
         cli: "incus",
+        lxops: "lxops-incus",
         socket: "/var/lib/incus/unix.socket",
         start: &["/usr/libexec/incus/incusd", "--group", "root"],
         admin: &["admin"],

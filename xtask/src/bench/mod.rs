@@ -1,0 +1,197 @@
+//! `cargo xtask bench [--runs N] [CASE...]`: times lxops against the bare `lxc`/`incus`
+//! commands on both daemons and prints a table per case (median, min, max, overhead vs bare).
+//!
+//! Each variant runs once to warm up, then `N` timed runs. The cases live in [`cases::CASES`].
+//! A variant whose command fails is reported with the command's stderr; the others still run.
+
+mod cases;
+mod stats;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::ci::{cargo, target_dir};
+use crate::cmd::log;
+use crate::setup::{self, daemons::DAEMONS};
+
+use cases::{Case, Variant, CASES};
+use stats::{Row, Summary};
+
+const DEFAULT_RUNS: usize = 5;
+
+/// Parses the bench arguments and runs the chosen cases (all when none are named).
+pub fn run(args: &[String]) -> Result<()> {
+    let (runs, names) = parse_args(args)?;
+    let chosen: Vec<&Case> = if names.is_empty() {
+        CASES.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                CASES.iter().find(|c| c.name == n).with_context(|| {
+                    let known: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+                    format!("unknown bench case `{n}`; cases: {}", known.join(", "))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    setup::run()?;
+    log("bench", "building release binaries");
+    cargo()
+        .args(["build", "--release", "-p", "lxops-lxd", "-p", "lxops-incus"])
+        .run()?;
+    let release = target_dir().join("release");
+    let mut failed = Vec::new();
+    for case in chosen {
+        let rows = run_case(case, runs, &release)?;
+        println!(
+            "\n{}: {} ({runs} runs after 1 warm-up)",
+            case.name, case.description
+        );
+        print!("{}", stats::table(&rows));
+        if rows.iter().any(|r| r.result.is_err()) {
+            failed.push(case.name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("some variants failed in: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn parse_args(args: &[String]) -> Result<(usize, Vec<String>)> {
+    let mut runs = DEFAULT_RUNS;
+    let mut names = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let value = match arg.as_str() {
+            "--runs" | "-n" => iter.next().map(String::as_str),
+            a if a.starts_with("--runs=") => a.strip_prefix("--runs="),
+            a if a.starts_with('-') => bail!("unknown bench option `{a}`; use --runs N"),
+            name => {
+                names.push(name.to_owned());
+                continue;
+            }
+        };
+        runs = value
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .context("--runs needs a positive number")?;
+    }
+    Ok((runs, names))
+}
+
+/// The placeholder values of one daemon's runs (see [`cases`]).
+struct Vars<'a> {
+    cli: &'a str,
+    lxops: &'a Path,
+    dir: &'a Path,
+}
+
+impl Vars<'_> {
+    /// The words of `line` with the placeholders filled in, `{name}` being `name`.
+    fn expand(&self, line: &str, name: &str) -> Vec<String> {
+        line.split_whitespace()
+            .map(|w| {
+                w.replace("{cli}", self.cli)
+                    .replace("{lxops}", &self.lxops.to_string_lossy())
+                    .replace("{dir}", &self.dir.to_string_lossy())
+                    .replace("{name}", name)
+            })
+            .collect()
+    }
+}
+
+fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
+    let dir =
+        std::env::temp_dir().join(format!("lxops-bench-{}-{}", std::process::id(), case.name));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (file, contents) in case.files {
+        let path = dir.join(file);
+        std::fs::write(&path, contents)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut rows = Vec::new();
+    for daemon in DAEMONS {
+        let lxops = release.join(daemon.lxops);
+        let mut baseline = None;
+        for (i, variant) in case.variants.iter().enumerate() {
+            log(
+                "bench",
+                format!("{} {} {}", case.name, daemon.name, variant.name),
+            );
+            let vars = Vars {
+                cli: daemon.cli,
+                lxops: &lxops,
+                dir: &dir,
+            };
+            let result = time_variant(variant, runs, &vars);
+            let result =
+                result.and_then(|times| Summary::of(&times).ok_or_else(|| "no runs".to_owned()));
+            if i == 0 {
+                baseline = result.as_ref().ok().map(|s| s.median);
+            }
+            rows.push(Row {
+                daemon: daemon.name.to_owned(),
+                variant: variant.name.to_owned(),
+                result,
+                baseline,
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(rows)
+}
+
+/// One warm-up and `runs` timed runs; the error is the failing command and its stderr.
+fn time_variant(variant: &Variant, runs: usize, vars: &Vars) -> Result<Vec<Duration>, String> {
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let name = format!("lxops-bench-{}-{run}", std::process::id());
+        let timed: Result<Duration, String> = (|| {
+            for line in variant.before {
+                exec(&vars.expand(line, &name))?;
+            }
+            let start = Instant::now();
+            for line in variant.timed {
+                exec(&vars.expand(line, &name))?;
+            }
+            Ok(start.elapsed())
+        })();
+        let mut cleanup = Ok(());
+        for line in variant.after {
+            if let Err(e) = exec(&vars.expand(line, &name)) {
+                cleanup = cleanup.and(Err(e));
+            }
+        }
+        let elapsed = timed?;
+        cleanup?;
+        if run > 0 {
+            times.push(elapsed);
+        }
+    }
+    Ok(times)
+}
+
+/// Runs one command quietly; the error names it and carries its stderr.
+fn exec(words: &[String]) -> Result<(), String> {
+    let (program, args) = words.split_first().ok_or("empty command")?;
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("`{}`: {e}", words.join(" ")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "`{}` ({}): {}",
+        words.join(" "),
+        out.status,
+        stderr.trim().replace('\n', " | ")
+    ))
+}
