@@ -9,13 +9,17 @@
 //! argv, never as shell strings built from user values. Secrets (file contents, password
 //! hashes, key material) never appear in `Display`, `Debug` or logs.
 
+mod accounts;
+mod apply;
 mod error;
 mod locate;
 mod model;
 mod os;
 mod parse;
+mod plan;
 mod step;
 
+pub use apply::apply_steps;
 pub use error::{ApplyError, CloudConfigError, PlanError, Problem};
 pub use model::{
     CloudConfig, Group, IdRef, Owner, Package, ParsedFile, RunCommand, Sensitive, SizeHint, User,
@@ -29,6 +33,7 @@ pub use parse::{
     decode, decode_bytes, is_valid_name, parse, parse_all, parse_file, parse_mode, parse_owner,
     ENCODINGS, HEADER, MODULES,
 };
+pub use plan::{plan, plan_all};
 pub use step::{Action, Command, FileStep, Module, Step, UserUpdate};
 
 /// Every package of the files, in order, without duplicates (`config packages`).
