@@ -1,13 +1,51 @@
 //! `#cloud-config` files: parsing, OS types, and applying them inside an instance through
-//! [`crate::server::InstanceServer`].
+//! [`crate::server::InstanceServer`], without cloud-init in the guest.
+//!
+//! The flow: [`parse_all`] reads and validates every file before anything runs;
+//! [`plan_all`] turns them into [`Step`]s for one [`OsType`] (per file, in the original's
+//! order: `write_files` not deferred, packages, groups and users, timezone, deferred
+//! `write_files`, `runcmd`); `--dry-run` prints the steps; `apply_steps` executes them.
+//! Files go through the file API with mode and owner set in the same call; commands run as
+//! argv, never as shell strings built from user values. Secrets (file contents, password
+//! hashes, key material) never appear in `Display`, `Debug` or logs.
 
-/// The registry of OS types that cloud-config applies to.
-#[derive(Debug, Default)]
-pub struct OsTypes {}
+mod accounts;
+mod apply;
+mod error;
+mod locate;
+mod model;
+mod os;
+mod parse;
+mod plan;
+mod step;
 
-impl OsTypes {
-    /// The built-in OS types.
-    pub fn builtin() -> Self {
-        OsTypes {}
+pub use apply::apply_steps;
+pub use error::{ApplyError, CloudConfigError, PlanError, Problem};
+pub use model::{
+    CloudConfig, Group, IdRef, Owner, Package, ParsedFile, RunCommand, Sensitive, SizeHint, User,
+    Warning, WriteFile,
+};
+pub use os::{
+    chpasswd, doas_file, sudoers_file, zoneinfo_link, Alpine, Debian, Fedora, Openwrt, OsType,
+    OsTypes, DEFAULT_DOAS_RULE, DEFAULT_SUDO_RULE,
+};
+pub use parse::{
+    decode, decode_bytes, is_valid_name, parse, parse_all, parse_file, parse_mode, parse_owner,
+    ENCODINGS, HEADER, MODULES,
+};
+pub use plan::{plan, plan_all};
+pub use step::{Action, Command, FileStep, Module, Step, UserUpdate};
+
+/// Every package of the files, in order, without duplicates (`config packages`).
+pub fn packages(files: &[ParsedFile]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for file in files {
+        for package in &file.config.packages {
+            let package = package.to_string();
+            if !all.contains(&package) {
+                all.push(package);
+            }
+        }
     }
+    all
 }

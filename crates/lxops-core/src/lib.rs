@@ -14,5 +14,6 @@
 pub mod cloudconfig;
 pub mod config;
 pub mod host;
+pub mod lifecycle;
 pub mod plan;
 pub mod server;

@@ -1,1 +1,224 @@
-//! Planning: from a merged config for one instance to the exact steps a command will take.
+//! The plan of one instance: the per-instance profile, the profile list, the instance source and
+//! options, all computed from the evaluated config and the resolved device directories before
+//! anything touches the host or the server. Its [`fmt::Display`] is what `--dry-run` prints.
+
+mod lxc_options;
+mod origin;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use lxc_options::{parse_lxc_options, LxcOptions};
+pub use origin::{parse_origin, Origin};
+
+use crate::server::{Device, Devices, ImageSource, InstanceSource, NewInstance, Profile};
+
+/// The name of the profile every instance gets when its config lists none.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// One disk device of the per-instance profile: a host directory mounted in the instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskDevice {
+    /// The device name (the config key).
+    pub name: String,
+    /// Where it is mounted inside the instance.
+    pub path: String,
+    /// The host directory.
+    pub source: PathBuf,
+    /// Mounted read-only.
+    pub readonly: bool,
+}
+
+impl DiskDevice {
+    fn to_device(&self) -> Device {
+        let mut device = Device::new();
+        device.insert("type".into(), "disk".into());
+        device.insert("path".into(), self.path.clone());
+        device.insert("source".into(), self.source.display().to_string());
+        if self.readonly {
+            device.insert("readonly".into(), "true".into());
+        }
+        device
+    }
+}
+
+/// The per-instance profile: the config's devices, described by the config file's path.
+pub fn lxops_profile(name: &str, config_file: &Path, devices: &[DiskDevice]) -> Profile {
+    let devices: Devices = devices
+        .iter()
+        .map(|d| (d.name.clone(), d.to_device()))
+        .collect();
+    Profile {
+        name: name.to_string(),
+        description: config_file.display().to_string(),
+        config: BTreeMap::new(),
+        devices,
+    }
+}
+
+/// The profiles an instance is created with: the config's (or `default` when it lists none),
+/// then the per-instance profile.
+pub fn instance_profiles(config_profiles: &[String], lxops_profile: &str) -> Vec<String> {
+    let mut profiles: Vec<String> = if config_profiles.is_empty() {
+        vec![DEFAULT_PROFILE.to_string()]
+    } else {
+        config_profiles.to_vec()
+    };
+    if !profiles.iter().any(|p| p == lxops_profile) {
+        profiles.push(lxops_profile.to_string());
+    }
+    profiles
+}
+
+/// How the instance of a plan comes to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// From an image (`image`).
+    Image(ImageSource),
+    /// A copy of another instance or snapshot (`origin`).
+    Copy(Origin),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Image(image) => write!(f, "image {image}"),
+            Source::Copy(origin) => write!(f, "copy of {origin}"),
+        }
+    }
+}
+
+/// Everything the server side of a launch needs, decided in advance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstancePlan {
+    /// The instance name.
+    pub name: String,
+    /// The project ("" = the client's current project).
+    pub project: String,
+    /// Profiles from the config that must exist on the server.
+    pub required_profiles: Vec<String>,
+    /// The per-instance profile.
+    pub profile: Profile,
+    /// The instance source.
+    pub source: Source,
+    /// The full profile list of the new instance.
+    pub profiles: Vec<String>,
+    /// Options from `lxc-options`.
+    pub options: LxcOptions,
+    /// Cloud-config files applied after the start.
+    pub cloud_config_files: Vec<PathBuf>,
+    /// The OS type for cloud-config.
+    pub ostype: String,
+}
+
+impl InstancePlan {
+    /// The create request of this plan.
+    pub fn new_instance(&self) -> NewInstance {
+        let source = match &self.source {
+            Source::Image(image) => InstanceSource::Image(image.clone()),
+            Source::Copy(origin) => InstanceSource::Copy {
+                source: origin.source(),
+                source_project: origin.project.clone(),
+                instance_only: true,
+            },
+        };
+        NewInstance {
+            name: self.name.clone(),
+            source,
+            profiles: self.profiles.clone(),
+            config: self.options.config.clone(),
+            devices: self.options.devices.clone(),
+            vm: self.options.vm,
+            description: String::new(),
+        }
+    }
+}
+
+impl fmt::Display for InstancePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let project = if self.project.is_empty() {
+            String::new()
+        } else {
+            format!(" in project {}", self.project)
+        };
+        if !self.required_profiles.is_empty() {
+            writeln!(
+                f,
+                "check profiles exist: {}",
+                self.required_profiles.join(", ")
+            )?;
+        }
+        writeln!(f, "create profile {}{project}", self.profile.name)?;
+        write_profile_devices(f, &self.profile)?;
+        writeln!(
+            f,
+            "create instance {}{project} from {} with profiles {}",
+            self.name,
+            self.source,
+            self.profiles.join(", ")
+        )?;
+        for (key, value) in &self.options.config {
+            writeln!(f, "  config {key}={value}")?;
+        }
+        for (name, device) in &self.options.devices {
+            writeln!(f, "  device {name} {}", format_device(device))?;
+        }
+        if self.options.vm {
+            writeln!(f, "  type virtual-machine")?;
+        }
+        writeln!(f, "start instance {}", self.name)?;
+        Ok(())
+    }
+}
+
+/// Writes one line per device of `profile`, sorted by name.
+pub fn write_profile_devices(f: &mut dyn fmt::Write, profile: &Profile) -> fmt::Result {
+    for (name, device) in &profile.devices {
+        writeln!(f, "  device {name}: {}", format_device(device))?;
+    }
+    Ok(())
+}
+
+fn format_device(device: &Device) -> String {
+    device
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The differences between an existing profile and the wanted one, one line each; empty when
+/// their devices and config are equal (descriptions are not compared).
+pub fn profile_differences(existing: &Profile, wanted: &Profile) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (name, device) in &wanted.devices {
+        match existing.devices.get(name) {
+            None => lines.push(format!("+ device {name}: {}", format_device(device))),
+            Some(old) if old != device => {
+                lines.push(format!("- device {name}: {}", format_device(old)));
+                lines.push(format!("+ device {name}: {}", format_device(device)));
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, device) in &existing.devices {
+        if !wanted.devices.contains_key(name) {
+            lines.push(format!("- device {name}: {}", format_device(device)));
+        }
+    }
+    for (key, value) in &wanted.config {
+        if existing.config.get(key) != Some(value) {
+            lines.push(format!("+ config {key}={value}"));
+        }
+    }
+    for (key, value) in &existing.config {
+        if !wanted.config.contains_key(key) {
+            lines.push(format!("- config {key}={value}"));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests;

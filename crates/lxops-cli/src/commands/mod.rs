@@ -1,6 +1,8 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command to its module.
 
 mod fleet;
+mod instance;
+mod profile;
 
 use std::io::Write;
 
@@ -12,13 +14,20 @@ use crate::error::{CliError, CliResult};
 pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Write) -> CliResult {
     match command {
         Command::Version => {
-            writeln!(out, "{} {}", ctx.program, env!("CARGO_PKG_VERSION"))
-                .map_err(|e| CliError::failure(anyhow::Error::new(e)))?;
-            Ok(())
+            writeln!(out, "{} {}", ctx.program, env!("CARGO_PKG_VERSION")).map_err(write_err)
         }
-        other => Err(CliError::failure(anyhow::anyhow!(
-            "{:?}: not implemented yet",
-            std::mem::discriminant(&other)
-        ))),
+        Command::Instance(command) => instance::run(ctx, command, out).await,
+        Command::Profile(command) => profile::run(ctx, command, out).await,
+        _ => Err(not_implemented("this command")),
     }
+}
+
+/// The error of a command that is not built yet.
+pub(crate) fn not_implemented(what: &str) -> CliError {
+    CliError::failure(anyhow::anyhow!("{what} is not implemented yet"))
+}
+
+/// Wraps a failure to write output.
+pub(crate) fn write_err(e: std::io::Error) -> CliError {
+    CliError::failure(anyhow::Error::new(e).context("writing output"))
 }

@@ -115,6 +115,16 @@ impl FakeServer {
             .and_then(|i| i.files.get(path).cloned())
     }
 
+    /// Puts a file (or directory) into an instance without recording a call: test set-up, or
+    /// an exec handler simulating what a command does. Does nothing when there is no such
+    /// instance.
+    pub fn set_file(&self, instance: &str, path: &str, file: FileContent) {
+        let key = (self.project.clone(), instance.to_string());
+        if let Some(i) = self.lock().instances.get_mut(&key) {
+            i.files.insert(path.to_string(), file);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

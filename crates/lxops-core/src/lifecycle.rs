@@ -1,0 +1,26 @@
+//! The server side of the instance lifecycle: the checks that run before anything changes, and
+//! the create, start/wait, delete, rebuild, rename and snapshot steps, each against an
+//! [`InstanceServer`](crate::server::InstanceServer). Host work (filesystems, device directories)
+//! and cloud-config are separate modules; the command layer sequences them.
+//!
+//! Every function reports what it does through a [`Progress`] and leaves nothing half-created:
+//! a launch that fails after creating the profile or the instance removes what it created.
+
+mod error;
+mod launch;
+mod progress;
+mod rebuild;
+mod remove;
+mod rename;
+mod wait;
+
+pub use error::LifecycleError;
+pub use launch::{check_launch, create_instance, undo_launch, Created, LaunchCheck, ProfileState};
+pub use progress::Progress;
+pub use rebuild::rebuild_instance;
+pub use remove::{check_delete, delete_instance, stop_if_running, DeleteCheck};
+pub use rename::{check_rename, rename_instance};
+pub use wait::{has_nic, start_and_wait, wait_ready, WaitOptions};
+
+#[cfg(test)]
+mod tests;

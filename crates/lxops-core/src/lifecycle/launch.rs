@@ -1,0 +1,191 @@
+//! The server side of `launch`: checks that run before anything changes, creating the
+//! per-instance profile and the stopped instance, and undoing what a failed launch created.
+
+use super::error::{in_project, LifecycleError};
+use super::progress::Progress;
+use crate::plan::{profile_differences, InstancePlan, Source};
+use crate::server::InstanceServer;
+
+/// Whether the per-instance profile must be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileState {
+    /// It does not exist yet.
+    Missing,
+    /// It exists with exactly the planned devices: reused (a re-run after a partial failure).
+    Identical,
+}
+
+/// What [`check_launch`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchCheck {
+    /// The per-instance profile's state.
+    pub profile: ProfileState,
+}
+
+/// What a launch created on the server, so a failure can undo exactly that.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Created {
+    /// The per-instance profile was created by this run.
+    pub profile: bool,
+    /// The instance was created by this run.
+    pub instance: bool,
+}
+
+/// Checks everything the server side of a launch needs, changing nothing: the instance does not
+/// exist, the listed profiles and the image (or origin) exist, and an existing per-instance
+/// profile equals the plan's.
+pub async fn check_launch(
+    server: &dyn InstanceServer,
+    plan: &InstancePlan,
+) -> Result<LaunchCheck, LifecycleError> {
+    let name = plan.name.as_str();
+    let existing = server
+        .instance(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?;
+    if existing.is_some() {
+        return Err(LifecycleError::InstanceExists {
+            instance: name.to_string(),
+            project: in_project(server.project()),
+        });
+    }
+    if !plan.required_profiles.is_empty() {
+        let names = server
+            .profile_names()
+            .await
+            .map_err(|e| LifecycleError::server(name, "listing profiles", e))?;
+        let missing: Vec<&str> = plan
+            .required_profiles
+            .iter()
+            .filter(|p| !names.contains(p) && **p != plan.profile.name)
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(LifecycleError::MissingProfiles {
+                instance: name.to_string(),
+                profiles: missing.join(", "),
+            });
+        }
+    }
+    match &plan.source {
+        Source::Image(image) => {
+            let found = server.image_fingerprint(image).await.map_err(|e| {
+                LifecycleError::server(name, format!("looking up image {image}"), e)
+            })?;
+            if found.is_none() {
+                return Err(LifecycleError::ImageMissing {
+                    instance: name.to_string(),
+                    image: image.to_string(),
+                });
+            }
+        }
+        Source::Copy(origin) => {
+            let source_server = match &origin.project {
+                Some(p) => server.for_project(p),
+                None => server.for_project(server.project()),
+            };
+            let found = source_server
+                .instance(&origin.instance)
+                .await
+                .map_err(|e| {
+                    LifecycleError::server(name, format!("looking up origin {origin}"), e)
+                })?;
+            let snapshot_found = match (&found, &origin.snapshot) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(_), Some(snap)) => source_server
+                    .snapshots(&origin.instance)
+                    .await
+                    .map_err(|e| {
+                        LifecycleError::server(name, format!("listing snapshots of {origin}"), e)
+                    })?
+                    .iter()
+                    .any(|s| &s.name == snap),
+            };
+            if !snapshot_found {
+                return Err(LifecycleError::OriginMissing {
+                    instance: name.to_string(),
+                    origin: origin.to_string(),
+                });
+            }
+        }
+    }
+    let profile = server
+        .profile(&plan.profile.name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "looking up the lxops profile", e))?;
+    let state = match profile {
+        None => ProfileState::Missing,
+        Some(existing) => {
+            let diff = profile_differences(&existing, &plan.profile);
+            if !diff.is_empty() {
+                return Err(LifecycleError::ProfileDiffers {
+                    instance: name.to_string(),
+                    profile: plan.profile.name.clone(),
+                    diff: diff.join("\n"),
+                });
+            }
+            ProfileState::Identical
+        }
+    };
+    Ok(LaunchCheck { profile: state })
+}
+
+/// Creates the per-instance profile (unless reused) and the instance, stopped. On failure,
+/// removes what it created and returns the error.
+pub async fn create_instance(
+    server: &dyn InstanceServer,
+    plan: &InstancePlan,
+    check: &LaunchCheck,
+    progress: &mut dyn Progress,
+) -> Result<Created, LifecycleError> {
+    let name = plan.name.as_str();
+    let mut created = Created::default();
+    if check.profile == ProfileState::Missing {
+        progress.step(&format!("create profile {}", plan.profile.name));
+        server.create_profile(&plan.profile).await.map_err(|e| {
+            LifecycleError::server(name, format!("creating profile {}", plan.profile.name), e)
+        })?;
+        created.profile = true;
+    } else {
+        progress.step(&format!("reuse identical profile {}", plan.profile.name));
+    }
+    progress.step(&format!(
+        "create instance {name} from {} with profiles {}",
+        plan.source,
+        plan.profiles.join(", ")
+    ));
+    if let Err(e) = server.create_instance(&plan.new_instance()).await {
+        undo_launch(server, name, &plan.profile.name, created, progress).await;
+        return Err(LifecycleError::server(name, "creating the instance", e));
+    }
+    created.instance = true;
+    Ok(created)
+}
+
+/// Removes what a failed launch created on the server: the instance (stopped by force) and the
+/// per-instance profile. Errors are reported as progress lines, since the launch error is the
+/// one that matters.
+pub async fn undo_launch(
+    server: &dyn InstanceServer,
+    name: &str,
+    profile: &str,
+    created: Created,
+    progress: &mut dyn Progress,
+) {
+    if created.instance {
+        let _ = server
+            .stop_instance(name, crate::server::StopMode::Force)
+            .await;
+        match server.delete_instance(name).await {
+            Ok(()) => progress.step(&format!("cleanup: deleted instance {name}")),
+            Err(e) => progress.step(&format!("cleanup: could not delete instance {name}: {e}")),
+        }
+    }
+    if created.profile {
+        match server.delete_profile(profile).await {
+            Ok(()) => progress.step(&format!("cleanup: deleted profile {profile}")),
+            Err(e) => progress.step(&format!("cleanup: could not delete profile {profile}: {e}")),
+        }
+    }
+}

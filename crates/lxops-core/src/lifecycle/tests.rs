@@ -1,0 +1,200 @@
+//! Lifecycle steps against the in-memory server: what is checked before anything changes, what
+//! is created, and what a failure leaves behind (nothing).
+
+use std::path::Path;
+
+use expect_test::expect;
+
+use super::*;
+use crate::plan::{instance_profiles, lxops_profile, DiskDevice, InstancePlan, LxcOptions, Source};
+use crate::server::fake::FakeServer;
+use crate::server::{ImageSource, InstanceServer};
+
+fn plan(name: &str, image: &str, profiles: &[&str]) -> InstancePlan {
+    let profiles: Vec<String> = profiles.iter().map(|s| s.to_string()).collect();
+    let lxops = format!("{name}.lxops");
+    let devices = [DiskDevice {
+        name: "data".into(),
+        path: "/data".into(),
+        source: format!("/srv/{name}/data").into(),
+        readonly: false,
+    }];
+    InstancePlan {
+        name: name.into(),
+        project: String::new(),
+        required_profiles: profiles.clone(),
+        profile: lxops_profile(&lxops, Path::new("/cfg/x.yaml"), &devices),
+        source: Source::Image(ImageSource::local(image)),
+        profiles: instance_profiles(&profiles, &lxops),
+        options: LxcOptions::default(),
+        cloud_config_files: vec![],
+        ostype: "alpine".into(),
+    }
+}
+
+async fn launch(server: &FakeServer, plan: &InstancePlan) -> Result<Vec<String>, LifecycleError> {
+    let mut lines: Vec<String> = Vec::new();
+    let check = check_launch(server, plan).await?;
+    create_instance(server, plan, &check, &mut lines).await?;
+    start_and_wait(server, &plan.name, &WaitOptions::default(), &mut lines).await?;
+    Ok(lines)
+}
+
+#[tokio::test]
+async fn launch_creates_profile_then_instance_then_starts() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    let lines = launch(&server, &plan("a1", "alpine", &[]))
+        .await
+        .expect("launch");
+    expect![[r#"
+        create profile a1.lxops
+        create instance a1 from image alpine with profiles default, a1.lxops
+        start instance a1"#]]
+    .assert_eq(&lines.join("\n"));
+    let instance = server
+        .instance("a1")
+        .await
+        .ok()
+        .flatten()
+        .expect("instance");
+    assert!(instance.is_running());
+}
+
+#[tokio::test]
+async fn launch_refusals_change_nothing() {
+    let cases = [
+        (
+            "missing image",
+            plan("a1", "nope", &[]),
+            "image nope not found",
+        ),
+        (
+            "missing profile",
+            plan("a1", "alpine", &["base"]),
+            "missing profiles: base",
+        ),
+    ];
+    for (what, plan, message) in cases {
+        let server = FakeServer::new();
+        server.add_image("alpine");
+        let err = launch(&server, &plan).await.expect_err(what).to_string();
+        assert!(err.contains(message), "{what}: {err}");
+        assert_eq!(server.instance_names().await.ok(), Some(vec![]), "{what}");
+        assert_eq!(
+            server.profile_names().await.ok(),
+            Some(vec!["default".to_string()]),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn relaunch_reuses_identical_profile_and_refuses_existing_instance() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    let p = plan("a1", "alpine", &[]);
+    server.create_profile(&p.profile).await.expect("profile");
+    let lines = launch(&server, &p).await.expect("launch");
+    assert_eq!(lines[0], "reuse identical profile a1.lxops");
+    let err = launch(&server, &p).await.expect_err("exists").to_string();
+    assert!(
+        err.contains("already exists") && err.contains("rebuild"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn launch_refuses_a_different_existing_profile() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    let p = plan("a1", "alpine", &[]);
+    let mut stale = p.profile.clone();
+    stale.devices.clear();
+    server.create_profile(&stale).await.expect("profile");
+    let err = launch(&server, &p).await.expect_err("differs").to_string();
+    assert!(err.contains("+ device data"), "{err}");
+    assert_eq!(server.instance_names().await.ok(), Some(vec![]));
+}
+
+#[tokio::test]
+async fn delete_refuses_running_instance_unless_forced() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    launch(&server, &plan("a1", "alpine", &[]))
+        .await
+        .expect("launch");
+    let err = check_delete(&server, "a1", false)
+        .await
+        .expect_err("running");
+    assert!(err.to_string().contains("is running"), "{err}");
+    assert!(server.instance("a1").await.ok().flatten().is_some());
+
+    let check = check_delete(&server, "a1", true).await.expect("forced");
+    let mut lines: Vec<String> = Vec::new();
+    delete_instance(&server, "a1", "a1.lxops", check, &mut lines)
+        .await
+        .expect("delete");
+    expect![[r#"
+        stop instance a1
+        delete instance a1
+        delete profile a1.lxops"#]]
+    .assert_eq(&lines.join("\n"));
+    assert!(server.instance("a1").await.ok().flatten().is_none());
+}
+
+#[tokio::test]
+async fn rebuild_stops_and_rebuilds_keeping_profiles() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    server.add_image("alpine-v2");
+    launch(&server, &plan("a1", "alpine", &[]))
+        .await
+        .expect("launch");
+    let mut lines: Vec<String> = Vec::new();
+    rebuild_instance(&server, "a1", &ImageSource::local("alpine-v2"), &mut lines)
+        .await
+        .expect("rebuild");
+    expect![[r#"
+        stop instance a1
+        rebuild instance a1 from image alpine-v2"#]]
+    .assert_eq(&lines.join("\n"));
+    let instance = server
+        .instance("a1")
+        .await
+        .ok()
+        .flatten()
+        .expect("instance");
+    assert_eq!(instance.profiles, vec!["default", "a1.lxops"]);
+    let err = rebuild_instance(&server, "a1", &ImageSource::local("nope"), &mut lines)
+        .await
+        .expect_err("missing image");
+    assert!(err.to_string().contains("image nope not found"), "{err}");
+}
+
+#[tokio::test]
+async fn rename_moves_the_instance_to_its_new_profile() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    let p = plan("a1", "alpine", &[]);
+    launch(&server, &p).await.expect("launch");
+    let new = plan("b1", "alpine", &[]);
+    let err = check_rename(&server, "a1", "b1", "b1.lxops")
+        .await
+        .expect_err("running");
+    assert!(err.to_string().contains("is running"), "{err}");
+    server
+        .stop_instance("a1", crate::server::StopMode::Force)
+        .await
+        .expect("stop");
+    check_rename(&server, "a1", "b1", "b1.lxops")
+        .await
+        .expect("check");
+    let mut lines: Vec<String> = Vec::new();
+    rename_instance(&server, "a1", "b1", "a1.lxops", &new.profile, &mut lines)
+        .await
+        .expect("rename");
+    let instance = server.instance("b1").await.ok().flatten().expect("b1");
+    assert_eq!(instance.profiles, vec!["default", "b1.lxops"]);
+    assert!(server.profile("a1.lxops").await.ok().flatten().is_none());
+}
