@@ -7,6 +7,7 @@
 mod bench;
 mod ci;
 mod cmd;
+mod demo;
 mod setup;
 #[cfg(test)]
 mod tidy;
@@ -56,6 +57,10 @@ fn run(args: &[String]) -> Result<()> {
             ci::ci()
         }
         "bench" => bench::run(rest),
+        "demo" => {
+            no_args(command, rest)?;
+            demo::run()
+        }
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
