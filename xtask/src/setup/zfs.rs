@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cmd::{log, Cmd};
 
@@ -16,21 +16,29 @@ pub fn run() -> Result<()> {
         return Ok(());
     }
     ensure_daemon()?;
+    // A restarted zfs-fuse imports the pools it knew by itself.
+    if Cmd::new("zpool").args(["list", ZFS_POOL]).succeeds() {
+        log(
+            "zfs",
+            format!("pool `{ZFS_POOL}` is back after starting zfs-fuse"),
+        );
+        return Ok(());
+    }
     let file = Path::new(STATE_DIR).join(format!("{ZFS_POOL}.zpool"));
     if file.exists() {
         log(
             "zfs",
             format!("importing pool `{ZFS_POOL}` from {}", file.display()),
         );
-        if Cmd::new("zpool")
+        return Cmd::new("zpool")
             .args(["import", "-d", STATE_DIR, ZFS_POOL])
             .run()
-            .is_ok()
-        {
-            return Ok(());
-        }
-        log("zfs", "import failed; recreating the pool file");
-        std::fs::remove_file(&file)?;
+            .with_context(|| {
+                format!(
+                    "cannot import pool `{ZFS_POOL}`; to start afresh, remove {} and run setup again",
+                    file.display()
+                )
+            });
     }
     log(
         "zfs",
