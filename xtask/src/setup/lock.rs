@@ -47,7 +47,7 @@ impl Lock {
                         );
                         announced = true;
                     }
-                    std::thread::sleep(Duration::from_secs(1));
+                    std::thread::sleep(Duration::from_millis(250));
                 }
                 Err(e) => {
                     return Err(e)
