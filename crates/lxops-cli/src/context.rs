@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lxops_core::cloudconfig::OsTypes;
 use lxops_core::server::{ConnectOptions, InstanceServer};
 use tokio::sync::OnceCell;
 
@@ -14,15 +15,18 @@ use crate::App;
 /// Shared state of one lxops run.
 pub(crate) struct Context {
     pub(crate) app: App,
+    pub(crate) os_types: Arc<OsTypes>,
     pub(crate) global: GlobalArgs,
     pub(crate) program: String,
     server: OnceCell<Arc<dyn InstanceServer>>,
 }
 
 impl Context {
-    pub(crate) fn new(app: App, global: GlobalArgs, program: String) -> Self {
+    pub(crate) fn new(mut app: App, global: GlobalArgs, program: String) -> Self {
+        let os_types = Arc::new(std::mem::take(&mut app.os_types));
         Context {
             app,
+            os_types,
             global,
             program,
             server: OnceCell::new(),

@@ -36,6 +36,18 @@ pub struct App {
     pub os_types: OsTypes,
 }
 
+impl App {
+    /// An app for `backend` with only the current config format (register migrators on
+    /// `formats`) and the built-in OS types (register more on `os_types`).
+    pub fn new(backend: Box<dyn Backend>) -> Self {
+        App {
+            backend,
+            formats: Formats::new(),
+            os_types: OsTypes::builtin(),
+        }
+    }
+}
+
 /// Runs lxops with the process arguments and returns the exit code.
 pub fn main(app: App) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -43,9 +55,14 @@ pub fn main(app: App) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Runs lxops with `args` (including the program name), writing data to `out`.
-/// Returns the exit status: 0 success, 1 failure, 2 bad input.
+/// Runs lxops with `args` (including the program name), writing data to `out` and errors to
+/// stderr. Returns the exit status: 0 success, 1 failure, 2 bad input.
 pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
+    run_with(app, args, out, &mut std::io::stderr())
+}
+
+/// Like [`run`], with the error message (and usage errors) written to `err`.
+pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let program = program_name(args.first());
     let command = args::Cli::command()
         .name(program.clone())
@@ -58,15 +75,18 @@ pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
     let matches = match command.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return code;
+            if e.use_stderr() {
+                let _ = write!(err, "{}", e.render());
+                return 2;
+            }
+            let _ = write!(out, "{}", e.render());
+            return 0;
         }
     };
     let cli = match args::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let _ = write!(err, "{}", e.render());
             return 2;
         }
     };
@@ -78,7 +98,7 @@ pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{program}: cannot start the async runtime: {e}");
+            let _ = writeln!(err, "{program}: cannot start the async runtime: {e}");
             return 1;
         }
     };
@@ -88,7 +108,7 @@ pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{program}: {e:#}");
+            let _ = writeln!(err, "{program}: {e:#}");
             e.exit_code()
         }
     }
