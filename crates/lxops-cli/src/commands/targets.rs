@@ -1,0 +1,107 @@
+//! Reading the config files of a command into evaluated instances, all of them before anything
+//! runs (so a bad file stops the command before any change), and building each one's [`Env`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lxops_core::config::{self, EvalOptions, LoadOptions, PropertyOptions, PropertySources};
+use lxops_core::host::{DryRunHost, HostRunner, SystemHost};
+use lxops_core::lifecycle::WaitOptions;
+use lxops_core::ops::{Env, OpsError};
+
+use crate::args::ConfigArgs;
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+
+/// One config file evaluated for one instance.
+pub(crate) struct Target {
+    /// The loaded (merged) config.
+    pub(crate) loaded: config::Loaded,
+    /// The evaluated instance.
+    pub(crate) instance: config::Instance,
+}
+
+/// Maps a config error to bad input (exit status 2).
+pub(crate) fn config_err(e: config::ConfigError) -> CliError {
+    CliError::input(e)
+}
+
+/// Maps an operation error to its class.
+pub(crate) fn ops_err(e: OpsError) -> CliError {
+    if e.is_input() {
+        CliError::input(e)
+    } else {
+        CliError::failure(e)
+    }
+}
+
+/// The property sources of `-properties` and `-P`.
+pub(crate) fn properties(args: &ConfigArgs) -> CliResult<PropertySources> {
+    PropertyOptions::from_args(args.properties.as_deref(), &args.property)
+        .load()
+        .map_err(config_err)
+}
+
+/// Loads and evaluates every file (with `include_source`: device-template, device-origin and
+/// origin must resolve too).
+pub(crate) fn load_targets(
+    ctx: &Context,
+    args: &ConfigArgs,
+    files: &[PathBuf],
+    include_source: bool,
+) -> CliResult<Vec<Target>> {
+    let sources = properties(args)?;
+    let names = config::instance_names(files, args.name.as_deref()).map_err(config_err)?;
+    let options = LoadOptions {
+        formats: &ctx.app.formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let eval = EvalOptions {
+        include_source,
+        project: args.project.clone(),
+    };
+    files
+        .iter()
+        .zip(names)
+        .map(|(file, name)| {
+            let loaded = config::load(file, &options).map_err(config_err)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            let instance = config::evaluate(&loaded, &name, &sources, &eval).map_err(config_err)?;
+            Ok(Target { loaded, instance })
+        })
+        .collect()
+}
+
+/// The operation environment of one instance: the server in its project and the host.
+pub(crate) async fn env(ctx: &Context, instance: &config::Instance, dry_run: bool, wait: WaitOptions) -> CliResult<Env> {
+    let server = ctx.server(Some(instance.project.as_str())).await?;
+    Ok(Env {
+        server,
+        host: host_for(dry_run),
+        os_types: ctx.os_types.clone(),
+        wait,
+        dry_run,
+    })
+}
+
+/// The host: real, or recording for `--dry-run`.
+pub(crate) fn host_for(dry_run: bool) -> Arc<dyn HostRunner> {
+    if dry_run {
+        Arc::new(DryRunHost::new())
+    } else {
+        Arc::new(SystemHost::new())
+    }
+}
+
+/// Waits of commands that start instances: `--poll` seconds until commands run, five minutes
+/// for an address (only instances with a NIC wait for one).
+pub(crate) fn wait_options(poll_seconds: u64) -> WaitOptions {
+    WaitOptions {
+        ready: std::time::Duration::from_secs(poll_seconds.max(1)),
+        network: std::time::Duration::from_secs(300),
+    }
+}

@@ -1,0 +1,56 @@
+//! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot,
+//! rollback, configure, create-devices, create-profile — sequencing the config, the host
+//! filesystems, the server lifecycle and cloud-config. Every operation validates everything
+//! before it changes anything, and `dry_run` stops right there, printing the steps.
+//!
+//! Operations on different instances are independent futures on one tokio runtime; the blocking
+//! host work runs on tokio's blocking pool.
+
+mod cloudconfig;
+mod devices;
+mod error;
+mod launch;
+mod maintain;
+mod remove;
+mod rename;
+
+use std::sync::Arc;
+
+pub use cloudconfig::{apply_files, detect_ostype, ostype_from_os_release};
+pub use devices::{device_setup, disk_devices, parse_owner, source_setup};
+pub use error::OpsError;
+pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch};
+pub use maintain::{configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions};
+pub use remove::{delete, destroy};
+pub use rename::rename;
+
+use crate::cloudconfig::OsTypes;
+use crate::host::HostRunner;
+use crate::lifecycle::WaitOptions;
+use crate::server::InstanceServer;
+
+/// What an operation works with.
+#[derive(Clone)]
+pub struct Env {
+    /// The server, in the instance's project.
+    pub server: Arc<dyn InstanceServer>,
+    /// The host (real, or recording for `--dry-run`).
+    pub host: Arc<dyn HostRunner>,
+    /// OS types for cloud-config.
+    pub os_types: Arc<OsTypes>,
+    /// How long to wait after starts.
+    pub wait: WaitOptions,
+    /// Print the steps and change nothing.
+    pub dry_run: bool,
+}
+
+/// Runs blocking host work on tokio's blocking pool.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, OpsError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, OpsError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| OpsError::Internal(format!("host task failed: {e}")))?
+}

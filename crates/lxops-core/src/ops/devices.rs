@@ -1,0 +1,150 @@
+//! From an evaluated config to the host's device setup, and from resolved device directories
+//! to the disk devices of the per-instance profile.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::error::OpsError;
+use crate::config::{self, DeviceDir};
+use crate::host::{self, CloneSource, DeviceDirSpec, DeviceSetup, DeviceSpec, FilesystemSpec, Owner};
+use crate::plan::DiskDevice;
+
+/// Parses `device-owner` (`uid:gid`, numeric).
+pub fn parse_owner(file: &str, owner: &str) -> Result<Owner, OpsError> {
+    let parsed = owner
+        .split_once(':')
+        .and_then(|(u, g)| Some((u.trim().parse().ok()?, g.trim().parse().ok()?)));
+    match parsed {
+        Some((uid, gid)) => Ok(Owner { uid, gid }),
+        None => Err(OpsError::Input(format!(
+            "{file}: device-owner {owner:?} is not UID:GID with numeric ids (e.g. 1000000:1000000)"
+        ))),
+    }
+}
+
+fn filesystem_spec(fs: &config::InstanceFilesystem) -> FilesystemSpec {
+    FilesystemSpec {
+        id: fs.id.clone(),
+        kind: match fs.kind {
+            config::FsKind::Zfs => host::FsKind::Zfs,
+            config::FsKind::Dir => host::FsKind::Dir,
+            config::FsKind::Btrfs => host::FsKind::Btrfs,
+        },
+        path: fs.path.clone(),
+        zfsproperties: fs.zfsproperties.clone(),
+        transient: fs.transient,
+        destroy: fs.destroy,
+    }
+}
+
+fn device_dir(dir: &DeviceDir) -> DeviceDirSpec {
+    match dir {
+        DeviceDir::Absolute(p) => DeviceDirSpec::Absolute(p.clone()),
+        DeviceDir::FilesystemRoot => DeviceDirSpec::FilesystemRoot,
+        DeviceDir::Relative(r) => DeviceDirSpec::Relative(r.clone()),
+    }
+}
+
+/// The device setup of a source instance (device-template, device-origin): its filesystems and
+/// devices, with no owner, templates or clone.
+pub fn source_setup(source: &config::Instance) -> DeviceSetup {
+    DeviceSetup {
+        filesystems: source.filesystems.iter().map(filesystem_spec).collect(),
+        devices: source
+            .devices
+            .iter()
+            .map(|d| DeviceSpec {
+                name: d.name.clone(),
+                filesystem: d.filesystem.clone(),
+                dir: device_dir(&d.dir),
+                template: None,
+            })
+            .collect(),
+        owner: None,
+        clone: None,
+    }
+}
+
+/// The device setup of `instance`. `templates` are the template instance's device directories
+/// (device-template), by device name; `origin` is the source instance of device-origin.
+pub fn device_setup(
+    instance: &config::Instance,
+    owner: Option<Owner>,
+    templates: Option<&BTreeMap<String, PathBuf>>,
+    origin: Option<(&config::Instance, &str)>,
+) -> Result<DeviceSetup, OpsError> {
+    let file = instance.file.display().to_string();
+    let transient: BTreeMap<&str, bool> = instance
+        .filesystems
+        .iter()
+        .map(|f| (f.id.as_str(), f.transient))
+        .collect();
+    let devices = instance
+        .devices
+        .iter()
+        .map(|d| {
+            let fs_transient = d
+                .filesystem
+                .as_deref()
+                .and_then(|f| transient.get(f).copied())
+                .unwrap_or(true);
+            let template = match templates {
+                Some(t) if !fs_transient && origin.is_none() => t.get(&d.name).cloned(),
+                _ => None,
+            };
+            DeviceSpec {
+                name: d.name.clone(),
+                filesystem: d.filesystem.clone(),
+                dir: device_dir(&d.dir),
+                template,
+            }
+        })
+        .collect();
+    let clone = match origin {
+        None => None,
+        Some((source, snapshot)) => {
+            let mut filesystems = BTreeMap::new();
+            for fs in &instance.filesystems {
+                let Some(src) = source.filesystems.iter().find(|s| s.id == fs.id) else {
+                    return Err(OpsError::Input(format!(
+                        "{file}: device-origin {}@{snapshot}: its config has no filesystem {:?}",
+                        source.name, fs.id
+                    )));
+                };
+                filesystems.insert(fs.id.clone(), (src.path.clone(), src.transient));
+            }
+            Some(CloneSource {
+                filesystems,
+                snapshot: snapshot.to_string(),
+            })
+        }
+    };
+    Ok(DeviceSetup {
+        filesystems: instance.filesystems.iter().map(filesystem_spec).collect(),
+        devices,
+        owner,
+        clone,
+    })
+}
+
+/// The disk devices of the per-instance profile: every config device with its host directory.
+pub fn disk_devices(
+    instance: &config::Instance,
+    sources: &BTreeMap<String, PathBuf>,
+) -> Result<Vec<DiskDevice>, OpsError> {
+    instance
+        .devices
+        .iter()
+        .map(|d| {
+            let source = sources.get(&d.name).cloned().ok_or_else(|| {
+                OpsError::Internal(format!("no host directory resolved for device {}", d.name))
+            })?;
+            Ok(DiskDevice {
+                name: d.name.clone(),
+                path: d.path.clone(),
+                source,
+                readonly: d.readonly,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,256 @@
+//! `launch` and `rebuild`: validate everything (config, cloud-config, host plan, server state),
+//! then create filesystems and device directories, the profile, the instance (stopped), fix
+//! device ownership from its id map, start it, wait, and apply cloud-config.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::devices::{device_setup, disk_devices, parse_owner, source_setup};
+use super::error::OpsError;
+use super::{blocking, Env};
+use crate::cloudconfig::{self, Step};
+use crate::config;
+use crate::host::{self, DevicePlan, DeviceSetup, HostRunner, Owner};
+use crate::lifecycle::{self, LaunchCheck, Progress};
+use crate::plan::{instance_profiles, lxops_profile, parse_lxc_options, parse_origin, InstancePlan, Source};
+use crate::server::ImageSource;
+
+/// The source instances a launch copies from, evaluated by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchSources {
+    /// The `device-template` instance.
+    pub template: Option<config::Instance>,
+    /// The `device-origin` instance and snapshot.
+    pub origin: Option<(config::Instance, String)>,
+}
+
+/// A launch that passed every check; [`launch`] carries it out.
+pub struct PreparedLaunch {
+    /// The evaluated config.
+    pub instance: config::Instance,
+    /// The host work.
+    pub devices: DevicePlan,
+    /// The server work.
+    pub plan: InstancePlan,
+    /// The cloud-config steps.
+    pub steps: Vec<Step>,
+    check: LaunchCheck,
+    owner: Option<Owner>,
+}
+
+/// Parses and plans the instance's cloud-config files (all of them, before anything runs).
+pub(crate) fn cloud_config_steps(env: &Env, instance: &config::Instance) -> Result<Vec<Step>, OpsError> {
+    if instance.cloud_config_files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let os = env.os_types.get(&instance.ostype).ok_or_else(|| {
+        OpsError::Input(format!(
+            "{}: ostype {:?} is not a known OS type (known: {}); it is needed to apply cloud-config files",
+            instance.file.display(),
+            instance.ostype,
+            env.os_types.names().join(", ")
+        ))
+    })?;
+    let files = cloudconfig::parse_all(&instance.cloud_config_files)?;
+    Ok(cloudconfig::plan_all(&files, os)?)
+}
+
+async fn resolve_templates(
+    host: Arc<dyn HostRunner>,
+    template: &config::Instance,
+) -> Result<BTreeMap<String, PathBuf>, OpsError> {
+    let setup = source_setup(template);
+    let name = template.name.clone();
+    blocking(move || host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))).await
+}
+
+/// Checks everything a launch needs and plans it, changing nothing.
+pub async fn prepare_launch(
+    env: &Env,
+    instance: config::Instance,
+    sources: LaunchSources,
+) -> Result<PreparedLaunch, OpsError> {
+    let file = instance.file.display().to_string();
+    let name = instance.name.clone();
+    let steps = cloud_config_steps(env, &instance)?;
+    let options = parse_lxc_options(&instance.lxc_options).map_err(|source| OpsError::LxcOptions {
+        file: file.clone(),
+        source,
+    })?;
+    let source = match instance.origin.as_deref().filter(|o| !o.is_empty()) {
+        Some(origin) => Source::Copy(parse_origin(origin).ok_or_else(|| {
+            OpsError::Input(format!("{file}: origin {origin:?} names no instance"))
+        })?),
+        None if instance.image.is_empty() => {
+            return Err(OpsError::Input(format!(
+                "{file}: image is empty: set `image` (or `origin`) in the config"
+            )))
+        }
+        None => Source::Image(image_source(&instance.image)),
+    };
+    let owner = match instance.device_owner.as_deref().filter(|o| !o.is_empty()) {
+        Some(o) => Some(parse_owner(&file, o)?),
+        None => None,
+    };
+    let templates = match (&sources.template, &sources.origin) {
+        (Some(t), None) => Some(resolve_templates(env.host.clone(), t).await?),
+        _ => None,
+    };
+    let origin = sources.origin.as_ref().map(|(i, s)| (i, s.as_str()));
+    let setup: DeviceSetup = device_setup(&instance, owner, templates.as_ref(), origin)?;
+    let host = env.host.clone();
+    let (devices, device_sources) = blocking(move || {
+        let plan = host::plan_devices(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
+        let sources = host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
+        Ok((plan, sources))
+    })
+    .await?;
+    let disks = disk_devices(&instance, &device_sources)?;
+    let profile = lxops_profile(&instance.profile, &instance.file, &disks);
+    let plan = InstancePlan {
+        name: instance.name.clone(),
+        project: instance.project.clone(),
+        required_profiles: instance.profiles.clone(),
+        profiles: instance_profiles(&instance.profiles, &instance.profile),
+        profile,
+        source,
+        options,
+        cloud_config_files: instance.cloud_config_files.clone(),
+        ostype: instance.ostype.clone(),
+    };
+    let check = lifecycle::check_launch(env.server.as_ref(), &plan).await?;
+    Ok(PreparedLaunch {
+        instance,
+        devices,
+        plan,
+        steps,
+        check,
+        owner,
+    })
+}
+
+/// An image reference as the server wants it (`remote:alias` keeps its remote part for the
+/// backend to resolve).
+fn image_source(image: &str) -> ImageSource {
+    ImageSource::local(image)
+}
+
+/// Carries out a prepared launch (or, with `env.dry_run`, prints its steps).
+pub async fn launch(env: &Env, prepared: PreparedLaunch, progress: &mut dyn Progress) -> Result<(), OpsError> {
+    let name = prepared.plan.name.clone();
+    progress.step(&format!("launch {name}"));
+    if env.dry_run {
+        print_lines(progress, &prepared.devices.to_string());
+        print_lines(progress, &prepared.plan.to_string());
+        for step in &prepared.steps {
+            progress.step(&step.to_string());
+        }
+        return Ok(());
+    }
+    let host = env.host.clone();
+    let devices = prepared.devices;
+    let host_name = name.clone();
+    let report = blocking(move || host::apply_devices(host.as_ref(), &devices).map_err(|e| OpsError::host(&host_name, e))).await?;
+    for fs in &report.created_filesystems {
+        progress.step(&format!("created filesystem {fs}"));
+    }
+    for dir in &report.created_dirs {
+        progress.step(&format!("created directory {}", dir.display()));
+    }
+    let server = env.server.as_ref();
+    let created = lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
+    let result = async {
+        if prepared.owner.is_none() && !report.created_dirs.is_empty() {
+            let idmap = server
+                .instance_idmap(&name)
+                .await
+                .map_err(|e| lifecycle::LifecycleError::server(&name, "reading the id map", e))?;
+            let owner = Owner {
+                uid: idmap.host_uid(0).unwrap_or(0),
+                gid: idmap.host_gid(0).unwrap_or(0),
+            };
+            progress.step(&format!("chown {}:{} new device directories", owner.uid, owner.gid));
+            let host = env.host.clone();
+            let dirs = report.created_dirs.clone();
+            let host_name = name.clone();
+            blocking(move || host::chown_paths(host.as_ref(), &dirs, owner).map_err(|e| OpsError::host(&host_name, e))).await?;
+        }
+        lifecycle::start_and_wait(server, &name, &env.wait, progress).await?;
+        Ok::<(), OpsError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        lifecycle::undo_launch(server, &name, &prepared.plan.profile.name, created, progress).await;
+        return Err(e);
+    }
+    apply_cloud_config(env, &name, &prepared.steps, progress).await
+}
+
+/// Applies planned cloud-config steps to a running instance.
+pub(crate) async fn apply_cloud_config(
+    env: &Env,
+    name: &str,
+    steps: &[Step],
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let mut report = |step: &Step| progress.step(&step.to_string());
+    cloudconfig::apply_steps(env.server.as_ref(), name, steps, &mut report)
+        .await
+        .map_err(|source| OpsError::CloudConfigApply {
+            instance: name.to_string(),
+            source,
+        })
+}
+
+pub(crate) fn print_lines(progress: &mut dyn Progress, text: &str) {
+    for line in text.lines() {
+        progress.step(line);
+    }
+}
+
+/// `rebuild`: replace the instance's OS with the config's image, keeping its profiles, devices
+/// and their data; then start it and apply cloud-config again.
+pub async fn rebuild(env: &Env, instance: &config::Instance, progress: &mut dyn Progress) -> Result<(), OpsError> {
+    let file = instance.file.display();
+    let name = instance.name.as_str();
+    if instance.origin.as_deref().is_some_and(|o| !o.is_empty()) {
+        return Err(OpsError::Input(format!(
+            "{file}: cannot rebuild an instance whose config has `origin`: delete and launch it instead"
+        )));
+    }
+    if instance.image.is_empty() {
+        return Err(OpsError::Input(format!("{file}: cannot rebuild without `image`")));
+    }
+    let steps = cloud_config_steps(env, instance)?;
+    let image = image_source(&instance.image);
+    progress.step(&format!("rebuild {name}"));
+    if env.dry_run {
+        let server = env.server.as_ref();
+        if server
+            .instance(name)
+            .await
+            .map_err(|e| lifecycle::LifecycleError::server(name, "looking up the instance", e))?
+            .is_none()
+        {
+            return Err(lifecycle::LifecycleError::InstanceMissing {
+                instance: name.to_string(),
+                project: String::new(),
+            }
+            .into());
+        }
+        progress.step(&format!("stop instance {name} if running"));
+        progress.step(&format!("rebuild instance {name} from image {image}"));
+        progress.step(&format!("start instance {name}"));
+        for step in &steps {
+            progress.step(&step.to_string());
+        }
+        return Ok(());
+    }
+    lifecycle::rebuild_instance(env.server.as_ref(), name, &image, progress).await?;
+    lifecycle::start_and_wait(env.server.as_ref(), name, &env.wait, progress).await?;
+    apply_cloud_config(env, name, &steps, progress).await
+}
