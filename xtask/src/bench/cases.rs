@@ -2,7 +2,9 @@
 //!
 //! Commands are whitespace-separated words with placeholders: `{cli}` (`lxc` or `incus`),
 //! `{lxops}` (the release `lxops-lxd` or `lxops-incus`), `{name}` (a fresh instance name per
-//! run) and `{dir}` (a temporary directory holding the case's `files`).
+//! run) and `{dir}` (a temporary directory holding the case's `files`). Cases that work on
+//! several instances set `count`: a command with `{i}` runs once per instance, and a word with
+//! `{all}` expands to one word per instance. File names and contents may use `{i}` and `{dir}`.
 
 /// One benchmark: variants of the same work, timed on each daemon.
 pub struct Case {
@@ -12,6 +14,8 @@ pub struct Case {
     pub description: &'static str,
     /// Files written into `{dir}` before the case runs: (file name, contents).
     pub files: &'static [(&'static str, &'static str)],
+    /// How many instances the case works on (`{i}` = 1..=count).
+    pub count: usize,
     /// The variants; the first is the bare baseline the others' overhead is relative to.
     pub variants: &'static [Variant],
 }
@@ -31,10 +35,12 @@ pub struct Variant {
 const MINIMAL_BUSYBOX: &str = "#lxops-v1\nostype: alpine\nimage: lxops-test-busybox\n";
 
 /// Every case, in the order `cargo xtask bench` runs them.
-pub const CASES: &[Case] = &[Case {
+pub const CASES: &[Case] = &[
+    Case {
     name: "launch-busybox",
     description: "create and start a busybox container",
     files: &[("busybox.yaml", MINIMAL_BUSYBOX)],
+    count: 1,
     variants: &[
         Variant {
             name: "bare",
@@ -49,4 +55,137 @@ pub const CASES: &[Case] = &[Case {
             after: &["{lxops} delete --force -name {name} {dir}/busybox.yaml"],
         },
     ],
-}];
+},
+    Case {
+        name: "launch-10x3-devices",
+        description: "launch 10 busybox containers with 3 disk devices each",
+        files: &[("lxbench-{i}.yaml", THREE_DEVICES)],
+        count: 10,
+        variants: &[
+            Variant {
+                name: "bare (CLI)",
+                before: &[],
+                timed: &[
+                    "mkdir -p {dir}/fs/lxbench-{i}/a {dir}/fs/lxbench-{i}/b {dir}/fs/lxbench-{i}/c",
+                    "chown 1000000:1000000 {dir}/fs/lxbench-{i}/a {dir}/fs/lxbench-{i}/b {dir}/fs/lxbench-{i}/c",
+                    "{cli} profile create lxbench-{i}.lxops",
+                    "{cli} profile device add lxbench-{i}.lxops a disk path=/a source={dir}/fs/lxbench-{i}/a",
+                    "{cli} profile device add lxbench-{i}.lxops b disk path=/b source={dir}/fs/lxbench-{i}/b",
+                    "{cli} profile device add lxbench-{i}.lxops c disk path=/c source={dir}/fs/lxbench-{i}/c",
+                    "{cli} launch lxops-test-busybox lxbench-{i} -p default -p lxbench-{i}.lxops",
+                ],
+                after: &[
+                    "{cli} delete --force lxbench-{i}",
+                    "{cli} profile delete lxbench-{i}.lxops",
+                    "rm -rf {dir}/fs",
+                ],
+            },
+            Variant {
+                name: "lxops -j 1",
+                before: &[],
+                timed: &["{lxops} launch {dir}/lxbench-{all}.yaml"],
+                after: &["{lxops} destroy --force {dir}/lxbench-{all}.yaml"],
+            },
+            Variant {
+                name: "lxops -j 10",
+                before: &[],
+                timed: &["{lxops} launch -j 10 {dir}/lxbench-{all}.yaml"],
+                after: &["{lxops} destroy --force -j 10 {dir}/lxbench-{all}.yaml"],
+            },
+        ],
+    },
+    Case {
+        name: "cloudconfig-20-files-3-users",
+        description: "apply a cloud-config with 20 files and 3 users to a running Debian container",
+        files: &[("cc.cfg", CLOUD_CONFIG)],
+        count: 1,
+        variants: &[
+            Variant {
+                name: "bare (CLI)",
+                before: &["{cli} launch lxops-test-debian {name}"],
+                timed: &[
+                    "{cli} exec {name} -- mkdir -p /srv/bench",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f01",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f02",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f03",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f04",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f05",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f06",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f07",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f08",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f09",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f10",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f11",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f12",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f13",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f14",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f15",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f16",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f17",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f18",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f19",
+                    "{cli} file push --mode 0644 {dir}/cc.cfg {name}/srv/bench/f20",
+                    "{cli} exec {name} -- useradd -m -s /bin/bash bench1",
+                    "{cli} exec {name} -- useradd -m -s /bin/bash bench2",
+                    "{cli} exec {name} -- useradd -m -s /bin/bash bench3",
+                ],
+                after: &["{cli} delete --force {name}"],
+            },
+            Variant {
+                name: "lxops",
+                before: &["{cli} launch lxops-test-debian {name}"],
+                timed: &["{lxops} cloudconfig --ostype debian -i {name} {dir}/cc.cfg"],
+                after: &["{cli} delete --force {name}"],
+            },
+        ],
+    },
+];
+
+/// A busybox config with one directory filesystem and three devices on it.
+const THREE_DEVICES: &str = "#lxops-v1
+ostype: alpine
+image: lxops-test-busybox
+filesystems:
+  fs:
+    pattern: {dir}/fs/(instance)
+    destroy: true
+devices:
+  a:
+    path: /a
+    filesystem: fs
+  b:
+    path: /b
+    filesystem: fs
+  c:
+    path: /c
+    filesystem: fs
+";
+
+/// 20 files and 3 users.
+const CLOUD_CONFIG: &str = "#cloud-config
+write_files:
+- {path: /srv/bench/f01, content: \"one\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f02, content: \"two\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f03, content: \"three\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f04, content: \"four\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f05, content: \"five\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f06, content: \"six\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f07, content: \"seven\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f08, content: \"eight\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f09, content: \"nine\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f10, content: \"ten\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f11, content: \"eleven\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f12, content: \"twelve\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f13, content: \"thirteen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f14, content: \"fourteen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f15, content: \"fifteen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f16, content: \"sixteen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f17, content: \"seventeen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f18, content: \"eighteen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f19, content: \"nineteen\\n\", permissions: \"0644\"}
+- {path: /srv/bench/f20, content: \"twenty\\n\", permissions: \"0644\"}
+users:
+- {name: bench1, shell: /bin/bash}
+- {name: bench2, shell: /bin/bash}
+- {name: bench3, shell: /bin/bash}
+";

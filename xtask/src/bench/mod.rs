@@ -1,7 +1,8 @@
 //! `cargo xtask bench [--runs N] [CASE...]`: times lxops against the bare `lxc`/`incus`
 //! commands on both daemons and prints a table per case (median, min, max, overhead vs bare).
 //!
-//! Each variant runs once to warm up, then `N` timed runs. The cases live in [`cases::CASES`].
+//! Each variant runs once to warm up, then `N` timed runs. The cases live in [`cases::CASES`];
+//! a case with `count > 1` works on that many instances (see [`Vars::expand_line`]).
 //! A variant whose command fails is reported with the command's stderr; the others still run.
 
 mod cases;
@@ -89,19 +90,52 @@ struct Vars<'a> {
     cli: &'a str,
     lxops: &'a Path,
     dir: &'a Path,
+    count: usize,
 }
 
 impl Vars<'_> {
-    /// The words of `line` with the placeholders filled in, `{name}` being `name`.
-    fn expand(&self, line: &str, name: &str) -> Vec<String> {
-        line.split_whitespace()
-            .map(|w| {
-                w.replace("{cli}", self.cli)
-                    .replace("{lxops}", &self.lxops.to_string_lossy())
-                    .replace("{dir}", &self.dir.to_string_lossy())
-                    .replace("{name}", name)
+    /// The commands of `line`: one, or with `{i}` one per instance (`i` = 1..=count). A word
+    /// with `{all}` becomes `count` words, one per instance, in the same command.
+    fn expand_line(&self, line: &str, name: &str) -> Vec<Vec<String>> {
+        let each: Vec<usize> = if line.contains("{i}") {
+            (1..=self.count).collect()
+        } else {
+            vec![0]
+        };
+        each.into_iter()
+            .map(|i| {
+                line.split_whitespace()
+                    .flat_map(|w| {
+                        let indices: Vec<usize> = if w.contains("{all}") {
+                            (1..=self.count).collect()
+                        } else {
+                            vec![i]
+                        };
+                        indices
+                            .into_iter()
+                            .map(|j| self.word(w, name, j))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
             })
             .collect()
+    }
+
+    fn word(&self, word: &str, name: &str, i: usize) -> String {
+        word.replace("{cli}", self.cli)
+            .replace("{lxops}", &self.lxops.to_string_lossy())
+            .replace("{dir}", &self.dir.to_string_lossy())
+            .replace("{name}", name)
+            .replace("{i}", &i.to_string())
+            .replace("{all}", &i.to_string())
+    }
+
+    /// Runs every command of `line`.
+    fn exec(&self, line: &str, name: &str) -> Result<(), String> {
+        for words in self.expand_line(line, name) {
+            exec(&words)?;
+        }
+        Ok(())
     }
 }
 
@@ -110,9 +144,15 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
         std::env::temp_dir().join(format!("lxops-bench-{}-{}", std::process::id(), case.name));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (file, contents) in case.files {
-        let path = dir.join(file);
-        std::fs::write(&path, contents)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        for i in 1..=case.count {
+            let file = file.replace("{i}", &i.to_string());
+            let contents = contents
+                .replace("{dir}", &dir.to_string_lossy())
+                .replace("{i}", &i.to_string());
+            let path = dir.join(file);
+            std::fs::write(&path, contents)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
     }
     let mut rows = Vec::new();
     for daemon in DAEMONS {
@@ -127,6 +167,7 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
                 cli: daemon.cli,
                 lxops: &lxops,
                 dir: &dir,
+                count: case.count,
             };
             let result = time_variant(variant, runs, &vars);
             let result =
@@ -153,17 +194,17 @@ fn time_variant(variant: &Variant, runs: usize, vars: &Vars) -> Result<Vec<Durat
         let name = format!("lxops-bench-{}-{run}", std::process::id());
         let timed: Result<Duration, String> = (|| {
             for line in variant.before {
-                exec(&vars.expand(line, &name))?;
+                vars.exec(line, &name)?;
             }
             let start = Instant::now();
             for line in variant.timed {
-                exec(&vars.expand(line, &name))?;
+                vars.exec(line, &name)?;
             }
             Ok(start.elapsed())
         })();
         let mut cleanup = Ok(());
         for line in variant.after {
-            if let Err(e) = exec(&vars.expand(line, &name)) {
+            if let Err(e) = vars.exec(line, &name) {
                 cleanup = cleanup.and(Err(e));
             }
         }
