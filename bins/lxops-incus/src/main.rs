@@ -1,2 +1,10 @@
-//! The lxops binary: wires a backend, the registered migrators and the shared CLI together.
-fn main() {}
+//! `lxops-incus`: lxops for Incus. Wires the Incus backend, the registered config-format migrators
+//! and the shared command line together; all logic lives in the library crates.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut app = lxops_cli::App::new(Box::new(lxops_backend_incus::Incus));
+    lxops_migrator_lxdops::register(&mut app.formats);
+    lxops_cli::main(app)
+}

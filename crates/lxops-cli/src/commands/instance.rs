@@ -22,7 +22,7 @@ pub(crate) async fn run(ctx: &Context, command: InstanceCommand, out: &mut dyn W
         InstanceCommand::Hwaddr(args) => hwaddr(ctx, args.project.as_deref(), out).await,
         InstanceCommand::Info(args) => info(ctx, args, out).await,
         InstanceCommand::Addresses(args) => addresses(ctx, args, out).await,
-        InstanceCommand::Cloudconfig(_) => Err(super::not_implemented("instance cloudconfig")),
+        InstanceCommand::Cloudconfig(args) => super::cloudconfig::instance(ctx, args, out).await,
     }
 }
 

@@ -1,8 +1,22 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command to its module.
 
+mod cloudconfig;
+mod configure;
+mod create_devices;
+mod create_profile;
+mod delete;
+mod export;
 mod fleet;
 mod instance;
+mod launch;
 mod profile;
+mod publish;
+mod profile_config;
+mod rebuild;
+mod rename;
+mod rollback;
+mod snapshot;
+mod targets;
 
 use std::io::Write;
 
@@ -16,7 +30,27 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
         Command::Version => {
             writeln!(out, "{} {}", ctx.program, env!("CARGO_PKG_VERSION")).map_err(write_err)
         }
+        Command::Launch(args) => launch::run(ctx, args, out).await,
+        Command::Rebuild(args) => rebuild::run(ctx, args, out).await,
+        Command::Delete(args) => delete::run(ctx, args, false, out).await,
+        Command::Destroy(args) => delete::run(ctx, args, true, out).await,
+        Command::Rename(args) => rename::run(ctx, args, out).await,
+        Command::Snapshot(args) => snapshot::run(ctx, args, out).await,
+        Command::Rollback(args) => rollback::run(ctx, args, out).await,
+        Command::Configure(args) => configure::run(ctx, args, out).await,
+        Command::CreateDevices(args) => create_devices::run(ctx, args, out).await,
+        Command::CreateProfile(args) => create_profile::run(ctx, args, out).await,
+        Command::Cloudconfig(args) => cloudconfig::run(ctx, args, out).await,
         Command::Instance(command) => instance::run(ctx, command, out).await,
+        Command::Publish(args) => publish::run(ctx, args, out).await,
+        Command::Export(args) => export::run(ctx, args, false, out).await,
+        Command::Import(args) => export::run(ctx, args, true, out).await,
+        Command::Ostypes => {
+            for name in ctx.os_types.names() {
+                writeln!(out, "{name}").map_err(write_err)?;
+            }
+            Ok(())
+        }
         Command::Profile(command) => profile::run(ctx, command, out).await,
         _ => Err(not_implemented("this command")),
     }

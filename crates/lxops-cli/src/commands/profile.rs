@@ -16,10 +16,10 @@ use crate::error::{CliError, CliResult, ResultExt};
 /// Runs one `profile` subcommand.
 pub(crate) async fn run(ctx: &Context, command: ProfileCommand, out: &mut dyn Write) -> CliResult {
     match command {
-        ProfileCommand::List(_) => Err(super::not_implemented("profile list")),
-        ProfileCommand::Diff(_) => Err(super::not_implemented("profile diff")),
-        ProfileCommand::Apply(_) => Err(super::not_implemented("profile apply")),
-        ProfileCommand::Reorder(_) => Err(super::not_implemented("profile reorder")),
+        ProfileCommand::List(args) => super::profile_config::list(ctx, args, out).await,
+        ProfileCommand::Diff(args) => super::profile_config::diff(ctx, args, out).await,
+        ProfileCommand::Apply(args) => super::profile_config::apply(ctx, args, false, out).await,
+        ProfileCommand::Reorder(args) => super::profile_config::apply(ctx, args, true, out).await,
         ProfileCommand::Export(args) => export(ctx, args, out).await,
         ProfileCommand::Import(args) => import(ctx, args, out).await,
         ProfileCommand::Exists(args) => exists(ctx, args, out).await,
