@@ -1,8 +1,12 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command to its module.
 
+mod config;
 mod fleet;
+mod help;
+mod info;
 mod instance;
 mod profile;
+mod property;
 
 use std::io::Write;
 
@@ -18,6 +22,10 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
         }
         Command::Instance(command) => instance::run(ctx, command, out).await,
         Command::Profile(command) => profile::run(ctx, command, out).await,
+        Command::Config(command) => config::run(ctx, command, out).await,
+        Command::Info(command) => info::run(ctx, command, out).await,
+        Command::Property(command) => property::run(ctx, command, out).await,
+        Command::Help(args) => help::run(ctx, args, out).await,
         _ => Err(not_implemented("this command")),
     }
 }
