@@ -30,7 +30,11 @@ impl Config {
     /// The config as `#lxops-v1` text.
     pub fn to_yaml(&self) -> String {
         let body = serde_yaml::to_string(self).unwrap_or_default();
-        let body = if body.trim() == "{}" { String::new() } else { body };
+        let body = if body.trim() == "{}" {
+            String::new()
+        } else {
+            body
+        };
         format!("{CURRENT}\n{body}")
     }
 }

@@ -161,7 +161,10 @@ fn evaluation_substitutes_with_builtins_over_cli_over_config_over_global() {
         assert_eq!(instance.devices[0].dir, DeviceDir::Relative("home".into()));
         assert_eq!(instance.devices[1].dir, DeviceDir::FilesystemRoot);
         for (k, v) in cli.iter() {
-            assert_eq!(instance.properties[*k], *v, "-P wins in effective properties");
+            assert_eq!(
+                instance.properties[*k], *v,
+                "-P wins in effective properties"
+            );
         }
     }
 }
@@ -191,5 +194,8 @@ fn instance_names_come_from_the_file_or_the_name_flag() {
         ["x".to_string()]
     );
     let err = instance_names(&files, Some("x")).unwrap_err().to_string();
-    assert!(err.contains("-name can be used with only one config file"), "{err}");
+    assert!(
+        err.contains("-name can be used with only one config file"),
+        "{err}"
+    );
 }

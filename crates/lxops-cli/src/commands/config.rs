@@ -136,8 +136,8 @@ fn convert(ctx: &Context, args: ConfigConvertArgs, out: &mut dyn Write) -> CliRe
             tracing::info!("{}: already {}; skipped", file.display(), config::CURRENT);
             continue;
         }
-        let read = config::parse_bytes(file, bytes, &ctx.app.formats, false)
-            .map_err(CliError::input)?;
+        let read =
+            config::parse_bytes(file, bytes, &ctx.app.formats, false).map_err(CliError::input)?;
         let target: PathBuf = args.output.clone().unwrap_or_else(|| file.clone());
         write_file(&target, &read.config.to_yaml())?;
         writeln!(out, "{}", target.display()).map_err(write_err)?;

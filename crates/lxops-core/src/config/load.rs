@@ -129,18 +129,19 @@ impl Merger<'_> {
             tracing::info!("ignoring duplicate include: {}", file.display());
             return Ok(());
         }
-        let read = read_file(file, self.options.formats, self.options.strict).map_err(|e| {
-            match (e, includer) {
-                (ConfigError::Read { source, .. }, Some(includer)) => {
-                    ConfigError::MissingInclude {
-                        file: includer.to_path_buf(),
-                        include: file.to_path_buf(),
-                        source,
+        let read =
+            read_file(file, self.options.formats, self.options.strict).map_err(|e| {
+                match (e, includer) {
+                    (ConfigError::Read { source, .. }, Some(includer)) => {
+                        ConfigError::MissingInclude {
+                            file: includer.to_path_buf(),
+                            include: file.to_path_buf(),
+                            source,
+                        }
                     }
+                    (e, _) => e,
                 }
-                (e, _) => e,
-            }
-        })?;
+            })?;
         tracing::info!("reading {}", file.display());
         if includer.is_some() {
             self.includes.push(file.to_path_buf());
@@ -266,7 +267,13 @@ impl Merger<'_> {
         self.result.cloud_config_files.extend(cloud_config_files);
         let mut maps = std::mem::take(&mut self.result);
         merge_map(self, file, "properties", &mut maps.properties, properties);
-        merge_map(self, file, "filesystems", &mut maps.filesystems, filesystems);
+        merge_map(
+            self,
+            file,
+            "filesystems",
+            &mut maps.filesystems,
+            filesystems,
+        );
         merge_map(self, file, "devices", &mut maps.devices, devices);
         self.result = maps;
     }

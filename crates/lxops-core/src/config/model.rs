@@ -47,13 +47,22 @@ pub struct Config {
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
     pub device_owner: String,
     /// Host filesystems by id.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "or_default")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "or_default"
+    )]
     pub filesystems: BTreeMap<String, Filesystem>,
     /// Disk devices by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "or_default")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "or_default"
+    )]
     pub devices: BTreeMap<String, Device>,
     /// Properties for `(name)` substitution.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "or_default")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "or_default"
+    )]
     pub properties: BTreeMap<String, String>,
     /// Other lxops files to merge (hostpaths, conditional).
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "or_default")]
@@ -78,7 +87,10 @@ pub struct Filesystem {
     )]
     pub kind: String,
     /// ZFS properties.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "or_default")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "or_default"
+    )]
     pub zfsproperties: BTreeMap<String, String>,
     /// Destroyed by `lxops destroy`.
     #[serde(deserialize_with = "boolean")]

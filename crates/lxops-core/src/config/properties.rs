@@ -247,11 +247,7 @@ mod tests {
         ];
         for (pattern, want) in cases {
             let got = substitute(pattern, &lookup);
-            assert_eq!(
-                got.as_deref().map_err(String::as_str),
-                *want,
-                "{pattern}"
-            );
+            assert_eq!(got.as_deref().map_err(String::as_str), *want, "{pattern}");
         }
     }
 }
