@@ -4,8 +4,11 @@
 
 use lxops_core::config::{evaluate, load, EvalOptions, Formats, LoadOptions, PropertySources};
 
-/// (case, files (name, text), substrings the error must contain)
-const CASES: &[(&str, &[(&str, &str)], &[&str])] = &[
+/// Files of a case: (name, text).
+type Files = &'static [(&'static str, &'static str)];
+
+/// (case, files, substrings the error must contain)
+const CASES: &[(&str, Files, &[&str])] = &[
     (
         "no header",
         &[("a1.yaml", "image: x\n")],

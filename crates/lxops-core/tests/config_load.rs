@@ -127,10 +127,16 @@ fn raw_reads_only_the_file_itself() {
     assert!(loaded.includes.is_empty());
 }
 
+/// Property pairs.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+/// A precedence case.
+type Case<'a> = (Pairs<'a>, Pairs<'a>, Option<&'a str>, &'a str);
+
 #[test]
 fn evaluation_substitutes_with_builtins_over_cli_over_config_over_global() {
     let formats = formats();
-    let cases: &[(&[(&str, &str)], &[(&str, &str)], Option<&str>, &str)] = &[
+    // (-P properties, global properties, -project, the data filesystem's path)
+    let cases: &[Case] = &[
         (&[], &[], None, "/top/a1"),
         (&[("root", "/cli")], &[("root", "/global")], None, "/cli/a1"),
         (&[], &[("root", "/global")], None, "/top/a1"),
