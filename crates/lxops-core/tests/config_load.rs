@@ -205,3 +205,68 @@ fn instance_names_come_from_the_file_or_the_name_flag() {
         "{err}"
     );
 }
+
+#[test]
+fn scalars_of_any_type_are_read_as_text_in_string_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a1.yaml");
+    std::fs::write(
+        &file,
+        "#lxops-v1\nimage: 3.18\ndevice-owner: 0644\nproperties:\n  uid: 1000\n  on: yes\nfilesystems:\n  a:\n    pattern: z/(instance)\n    zfsproperties:\n      compression: on\n      quota: 10\n    destroy: yes\n    transient: off\n",
+    )
+    .expect("write");
+    let formats = Formats::new();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let c = load(&file, &options).expect("loads").config;
+    assert_eq!(c.image, "3.18");
+    assert_eq!(c.device_owner, "0644");
+    assert_eq!(c.properties["uid"], "1000");
+    assert_eq!(c.properties["on"], "yes");
+    let fs = &c.filesystems["a"];
+    assert_eq!(fs.zfsproperties["compression"], "on");
+    assert_eq!(fs.zfsproperties["quota"], "10");
+    assert!(fs.destroy);
+    assert!(!fs.transient);
+}
+
+#[test]
+fn the_source_instance_comes_from_source_config_without_cli_properties() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("src.yaml"),
+        "#lxops-v1\nfilesystems:\n  data:\n    pattern: /srv/(where)/(instance)\nproperties:\n  where: src\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a1.yaml"),
+        "#lxops-v1\ndevice-template: (tmpl)\nsource-config: src.yaml\nproperties:\n  tmpl: t1\n  where: here\nfilesystems:\n  data:\n    pattern: /srv/(where)/(instance)\n",
+    )
+    .unwrap();
+    let formats = Formats::new();
+    let sources = sources(&[("where", "cli")], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let loaded = load(&dir.path().join("a1.yaml"), &options).expect("loads");
+    let eval = EvalOptions {
+        include_source: true,
+        project: None,
+    };
+    let instance = evaluate(&loaded, "a1", &sources, &eval).expect("valid");
+    assert_eq!(instance.device_template.as_deref(), Some("t1"));
+    assert_eq!(instance.filesystems[0].path, "/srv/cli/a1");
+    assert_eq!(instance.source_config, Some(dir.path().join("src.yaml")));
+    let source = lxops_core::config::evaluate_source(&loaded, &instance, "t1", &formats, &sources)
+        .expect("source");
+    assert_eq!(source.name, "t1");
+    assert_eq!(source.filesystems[0].path, "/srv/src/t1");
+}

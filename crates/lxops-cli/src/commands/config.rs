@@ -25,6 +25,9 @@ pub(crate) async fn run(ctx: &Context, command: ConfigCommand, out: &mut dyn Wri
         }
         ConfigCommand::Print(args) => {
             for loaded in load_all(ctx, &args)? {
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
                 write!(out, "{}", loaded.config.to_yaml()).map_err(write_err)?;
             }
             Ok(())

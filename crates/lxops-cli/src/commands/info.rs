@@ -89,7 +89,10 @@ fn each(
     out: &mut dyn Write,
     print: impl Fn(&Instance, &mut dyn Write) -> std::io::Result<()>,
 ) -> CliResult {
-    for (_, instance) in instances(ctx, config, files, false, false)? {
+    for (loaded, instance) in instances(ctx, config, files, false, false)? {
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
         print(&instance, out).map_err(write_err)?;
     }
     Ok(())

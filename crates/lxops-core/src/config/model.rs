@@ -157,19 +157,9 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// Any scalar as its text (`uid: 1000` is "1000"); null is "".
+/// Any scalar as its raw text (`uid: 1000` is "1000", `mode: 0644` is "0644"); null is "".
 fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    use serde::de::Error;
-    match serde_yaml::Value::deserialize(d)? {
-        serde_yaml::Value::Null => Ok(String::new()),
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        other => Err(D::Error::custom(format!(
-            "expected a string, found {}",
-            kind_of(&other)
-        ))),
-    }
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A YAML 1.1 boolean: true/false, yes/no, on/off, y/n (any case); null is false.
