@@ -215,10 +215,22 @@ pub fn set_property(file: &Path, key: &str, value: &str) -> Result<(), ConfigErr
         file: file.to_path_buf(),
         source,
     };
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o775)
+            .create(dir)
+            .map_err(io)?;
     }
-    std::fs::write(file, text).map_err(io)
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o664)
+        .open(file)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(io)
 }
 
 #[cfg(test)]
