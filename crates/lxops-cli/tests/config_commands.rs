@@ -288,3 +288,27 @@ fn the_demo_config_verifies() {
     ]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "demo\n", ""));
 }
+
+#[test]
+fn bad_input_exits_2_with_a_message_naming_the_file() {
+    let cases: &[(&str, &str)] = &[
+        ("image: x\n", "missing format header"),
+        ("#lxops-v7\n", "unknown config format `#lxops-v7`"),
+        ("#lxops-v1\nimage: x: y\n", "bad.yaml: line 2"),
+        ("#lxops-v1\nimage: (nope)\n", "unknown property (nope)"),
+        (
+            "#lxops-v1\ninclude: [nope.yaml]\n",
+            "nope.yaml` cannot be read",
+        ),
+        ("#lxops-v1\ncolour: red\n", "line 2: unknown key `colour`"),
+    ];
+    for (text, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path(), "bad.yaml");
+        std::fs::write(&file, text).unwrap();
+        let (code, out, err) = lxops(&["i", "verify", "--strict", "-properties", "", &file]);
+        assert_eq!((code, out.as_str()), (2, ""), "{text}");
+        assert!(err.contains(&file), "{text}: {err}");
+        assert!(err.contains(want), "{text}: {want} not in {err}");
+    }
+}
