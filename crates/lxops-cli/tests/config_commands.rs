@@ -312,3 +312,43 @@ fn bad_input_exits_2_with_a_message_naming_the_file() {
         assert!(err.contains(want), "{text}: {want} not in {err}");
     }
 }
+
+#[test]
+fn config_lists_cloud_config_files_includes_and_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(dir.path(), "c1.yaml");
+    std::fs::write(
+        &file,
+        "#lxops-v1\nostype: alpine\ninclude: [inc.yaml, (maybe)/x.yaml]\ncloud-config-files: [a.cfg]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("inc.yaml"),
+        "#lxops-v1\ncloud-config-files: [b.cfg]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a.cfg"),
+        "#cloud-config\npackages: [curl, git]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.cfg"),
+        "#cloud-config\npackages: [git, vim]\n",
+    )
+    .unwrap();
+    let run = |command: &str| {
+        let (code, out, err) = lxops(&["config", command, "-properties", "", &file]);
+        assert_eq!((code, err.as_str()), (0, ""), "{command}");
+        out
+    };
+    let d = dir.path().display();
+    assert_eq!(run("cloud-config"), format!("{d}/b.cfg\n{d}/a.cfg\n"));
+    assert_eq!(run("packages"), "git\nvim\ncurl\n");
+    assert_eq!(
+        run("includes"),
+        format!("{d}/inc.yaml\n{d}/(maybe)/x.yaml\n")
+    );
+    assert_eq!(run("properties"), "");
+    assert_eq!(run("parse"), format!("{file}: ok\n"));
+}
