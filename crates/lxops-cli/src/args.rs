@@ -42,7 +42,7 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub project: Option<String>,
     /// Global properties file (default ~/.config/lxops/properties.yaml; "" for none).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable); overrides config and global properties.
     #[arg(short = 'P', value_name = "KEY=VALUE")]
@@ -337,7 +337,7 @@ pub enum PropertyCommand {
 #[derive(Debug, Clone, Args)]
 pub struct PropertyArgs {
     /// Global properties file (default ~/.config/lxops/properties.yaml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable).
     #[arg(short = 'P', value_name = "KEY=VALUE")]
@@ -612,4 +612,10 @@ pub struct ExportArgs {
 pub struct HelpArgs {
     /// A topic (config, filesystem, device, pattern, hostpath) or a command name.
     pub topic: Vec<String>,
+}
+
+/// A path that may be empty (`-properties ""` means no file); clap's path parser refuses "".
+fn path_or_empty() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
 }

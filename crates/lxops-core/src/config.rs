@@ -1,13 +1,40 @@
-//! The config engine: reading `#lxops-v1` files (migrating older formats), includes and merging,
-//! `(name)` property substitution, and validation.
+//! The config engine: reading `#lxops-v1` files (migrating older formats through the
+//! [`Formats`] registry), includes and merging ([`load`]), `(name)` property substitution and
+//! validation for one instance ([`evaluate`]), and the `lxops help` topics ([`help`]).
 
-/// The registry of config formats: the current `#lxops-v1` plus registered migrators.
-#[derive(Debug, Default)]
-pub struct Formats {}
+mod error;
+mod evaluate;
+mod format;
+pub mod help;
+mod instance;
+mod load;
+mod model;
+mod properties;
+mod read;
 
-impl Formats {
-    /// Only the current format.
-    pub fn new() -> Self {
-        Formats {}
+pub use error::ConfigError;
+pub use evaluate::{
+    builtins, evaluate, evaluate_source, instance_names, EvalOptions, DEFAULT_PROFILE_PATTERN,
+};
+pub use format::{header_line, Formats, CURRENT};
+pub use instance::{DeviceDir, FsKind, Instance, InstanceDevice, InstanceFilesystem};
+pub use load::{load, raw_includes, LoadOptions, Loaded, RESERVED};
+pub use model::{Config, Device, Filesystem};
+pub use properties::{
+    default_dir, parse_properties, read_properties, set_property, substitute, PropertyOptions,
+    PropertySources,
+};
+pub use read::{parse_bytes, read_file, ReadFile};
+
+impl Config {
+    /// The config as `#lxops-v1` text.
+    pub fn to_yaml(&self) -> String {
+        let body = serde_yaml::to_string(self).unwrap_or_default();
+        let body = if body.trim() == "{}" {
+            String::new()
+        } else {
+            body
+        };
+        format!("{CURRENT}\n{body}")
     }
 }

@@ -1,17 +1,21 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command to its module.
 
 mod cloudconfig;
+mod config;
 mod configure;
 mod create_devices;
 mod create_profile;
 mod delete;
 mod export;
 mod fleet;
+mod help;
+mod info;
 mod instance;
 mod launch;
 mod profile;
-mod publish;
 mod profile_config;
+mod property;
+mod publish;
 mod rebuild;
 mod rename;
 mod rollback;
@@ -52,6 +56,10 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
             Ok(())
         }
         Command::Profile(command) => profile::run(ctx, command, out).await,
+        Command::Config(command) => config::run(ctx, command, out).await,
+        Command::Info(command) => info::run(ctx, command, out).await,
+        Command::Property(command) => property::run(ctx, command, out).await,
+        Command::Help(args) => help::run(ctx, args, out).await,
         _ => Err(not_implemented("this command")),
     }
 }

@@ -1,0 +1,133 @@
+//! `i ...`: information about a config's instance, without a server (verify, description,
+//! properties, filesystems, devices, project).
+
+use std::io::Write;
+
+use lxops_core::config::{self, EvalOptions, Instance, LoadOptions, Loaded};
+
+use super::config::{print_warnings, property_sources};
+use super::write_err;
+use crate::args::{ConfigArgs, ConfigFiles, InfoCommand, PropertyArgs};
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+use crate::output::table;
+
+/// Runs one `i` subcommand.
+pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write) -> CliResult {
+    match command {
+        InfoCommand::Verify(args) => {
+            for (loaded, instance) in instances(ctx, &args.config, &args.files, args.strict, true)?
+            {
+                print_warnings(&loaded, out)?;
+                writeln!(out, "{}", instance.name).map_err(write_err)?;
+            }
+            Ok(())
+        }
+        InfoCommand::Description(args) => each(ctx, &args.config, &args.files, out, |i, out| {
+            let text = &i.description;
+            if text.is_empty() || text.ends_with('\n') {
+                write!(out, "{text}")
+            } else {
+                writeln!(out, "{text}")
+            }
+        }),
+        InfoCommand::Properties(args) => each(ctx, &args.config, &args.files, out, |i, out| {
+            writeln!(out, "Effective Properties:")?;
+            let rows: Vec<Vec<String>> = i
+                .properties
+                .iter()
+                .map(|(k, v)| vec![k.clone(), v.clone()])
+                .collect();
+            table(out, &["KEY", "VALUE"], &rows)
+        }),
+        InfoCommand::Filesystems(args) => each(ctx, &args.config, &args.files, out, |i, out| {
+            let rows: Vec<Vec<String>> = i
+                .filesystems
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.id.clone(),
+                        f.kind.to_string(),
+                        f.path.clone(),
+                        f.transient.to_string(),
+                        f.destroy.to_string(),
+                    ]
+                })
+                .collect();
+            table(out, &["ID", "KIND", "PATH", "TRANSIENT", "DESTROY"], &rows)
+        }),
+        InfoCommand::Devices(args) => each(ctx, &args.config, &args.files, out, |i, out| {
+            let rows: Vec<Vec<String>> = i
+                .devices
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.name.clone(),
+                        d.path.clone(),
+                        d.filesystem.clone().unwrap_or_default(),
+                        d.dir.to_string(),
+                        d.readonly.to_string(),
+                    ]
+                })
+                .collect();
+            table(
+                out,
+                &["NAME", "PATH", "FILESYSTEM", "DIR", "READONLY"],
+                &rows,
+            )
+        }),
+        InfoCommand::Project(args) => each(ctx, &args.config, &args.files, out, |i, out| {
+            writeln!(out, "{}", i.project)
+        }),
+    }
+}
+
+fn each(
+    ctx: &Context,
+    config: &ConfigArgs,
+    files: &ConfigFiles,
+    out: &mut dyn Write,
+    print: impl Fn(&Instance, &mut dyn Write) -> std::io::Result<()>,
+) -> CliResult {
+    for (loaded, instance) in instances(ctx, config, files, false, false)? {
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        print(&instance, out).map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// Loads and evaluates every config file for its instance.
+pub(crate) fn instances(
+    ctx: &Context,
+    config: &ConfigArgs,
+    files: &ConfigFiles,
+    strict: bool,
+    include_source: bool,
+) -> CliResult<Vec<(Loaded, Instance)>> {
+    let sources = property_sources(&PropertyArgs {
+        properties: config.properties.clone(),
+        property: config.property.clone(),
+    })?;
+    let names =
+        config::instance_names(&files.files, config.name.as_deref()).map_err(CliError::input)?;
+    let options = LoadOptions {
+        formats: &ctx.app.formats,
+        sources: &sources,
+        strict,
+        raw: false,
+    };
+    let eval = EvalOptions {
+        include_source,
+        project: config.project.clone(),
+    };
+    let mut out = Vec::new();
+    for (file, name) in files.files.iter().zip(names) {
+        let loaded = config::load(file, &options).map_err(CliError::input)?;
+        let instance =
+            config::evaluate(&loaded, &name, &sources, &eval).map_err(CliError::input)?;
+        out.push((loaded, instance));
+    }
+    Ok(out)
+}

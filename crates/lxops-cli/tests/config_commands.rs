@@ -1,0 +1,354 @@
+//! The offline commands (`config`, `i`, `property`, `help`) run in-process through
+//! `run_with` with a backend that never connects: none of them may need a daemon.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use expect_test::expect;
+use lxops_cli::{run_with, App, Backend, ConnectOptions};
+use lxops_core::server::{ImageSource, InstanceServer, ServerError};
+
+/// A backend whose every connection fails.
+struct Offline;
+
+#[async_trait]
+impl Backend for Offline {
+    fn server_name(&self) -> &'static str {
+        "Offline"
+    }
+    async fn connect(&self, _: &ConnectOptions) -> Result<Arc<dyn InstanceServer>, ServerError> {
+        Err(ServerError::Unsupported("offline test backend".into()))
+    }
+    fn image_source(&self, _: &str) -> Result<ImageSource, ServerError> {
+        Err(ServerError::Unsupported("offline test backend".into()))
+    }
+}
+
+/// Runs lxops with `args` in `dir`-relative paths; returns (status, stdout, stderr).
+fn lxops(args: &[&str]) -> (u8, String, String) {
+    let mut app = App::new(Box::new(Offline));
+    lxops_migrator_lxdops::register(&mut app.formats);
+    let argv = std::iter::once("lxops")
+        .chain(args.iter().copied())
+        .map(Into::into)
+        .collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run_with(app, argv, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+const A1: &str = "#lxops-v1
+description: test instance
+ostype: alpine
+image: (img)
+project: p1
+properties:
+  img: from-config
+  root: /srv/lxops
+filesystems:
+  data:
+    pattern: (root)/(project_instance)
+    destroy: true
+  z:
+    pattern: pool/(instance)
+    transient: true
+devices:
+  home:
+    path: /home
+    filesystem: data
+  etc:
+    path: /etc/x
+    filesystem: z
+    dir: .
+    readonly: true
+include:
+- old.yaml
+";
+
+const OLD: &str = "#lxdops
+os:
+  name: debian
+profiles:
+- base
+";
+
+/// A temp dir with `a1.yaml`, `old.yaml` (#lxdops) and `global.yaml` properties.
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a1.yaml"), A1).unwrap();
+    std::fs::write(dir.path().join("old.yaml"), OLD).unwrap();
+    std::fs::write(
+        dir.path().join("global.yaml"),
+        "img: from-global\nextra: g\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+#[test]
+fn config_print_shows_the_merged_config() {
+    let dir = fixture();
+    let (code, out, err) = lxops(&[
+        "config",
+        "print",
+        "-properties",
+        "",
+        &path(dir.path(), "a1.yaml"),
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    expect![[r#"
+        #lxops-v1
+        description: test instance
+        ostype: alpine
+        image: (img)
+        project: p1
+        profiles:
+        - base
+        filesystems:
+          data:
+            pattern: (root)/(project_instance)
+            destroy: true
+          z:
+            pattern: pool/(instance)
+            destroy: false
+            transient: true
+        devices:
+          etc:
+            path: /etc/x
+            filesystem: z
+            dir: .
+            readonly: true
+          home:
+            path: /home
+            filesystem: data
+        properties:
+          img: from-config
+          root: /srv/lxops
+    "#]]
+    .assert_eq(&out);
+}
+
+#[test]
+fn i_filesystems_and_devices_print_tables() {
+    let dir = fixture();
+    let file = path(dir.path(), "a1.yaml");
+    let (code, out, err) = lxops(&["i", "filesystems", "-properties", "", &file]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    expect![[r#"
+        ID    KIND  PATH              TRANSIENT  DESTROY
+        data  dir   /srv/lxops/p1_a1  false      true
+        z     zfs   pool/a1           true       false
+    "#]]
+    .assert_eq(&out);
+    let (code, out, _) = lxops(&[
+        "i",
+        "devices",
+        "-name",
+        "b2",
+        "-project",
+        "default",
+        "-properties",
+        "",
+        &file,
+    ]);
+    assert_eq!(code, 0);
+    expect![[r#"
+        NAME  PATH    FILESYSTEM  DIR   READONLY
+        etc   /etc/x  z           .     true
+        home  /home   data        home  false
+    "#]]
+    .assert_eq(&out);
+}
+
+#[test]
+fn i_properties_layers_global_config_and_p() {
+    let dir = fixture();
+    let (code, out, err) = lxops(&[
+        "i",
+        "properties",
+        "-properties",
+        &path(dir.path(), "global.yaml"),
+        "-P",
+        "root=/cli",
+        &path(dir.path(), "a1.yaml"),
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    expect![[r#"
+        Effective Properties:
+        KEY    VALUE
+        extra  g
+        img    from-config
+        root   /cli
+    "#]]
+    .assert_eq(&out);
+}
+
+#[test]
+fn i_verify_prints_the_name_or_exits_2() {
+    let dir = fixture();
+    let file = path(dir.path(), "a1.yaml");
+    let (code, out, err) = lxops(&["i", "verify", "-properties", "", "-name", "a9", &file]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let warning = format!(
+        "warning: {}: ostype: \"alpine\" overrides \"debian\" from {}\n",
+        file,
+        path(dir.path(), "old.yaml")
+    );
+    assert_eq!(out, format!("{warning}a9\n"));
+
+    std::fs::write(dir.path().join("bad.yaml"), "#lxops-v1\nimage: (missing)\n").unwrap();
+    let (code, out, err) = lxops(&[
+        "i",
+        "verify",
+        "-properties",
+        "",
+        &path(dir.path(), "bad.yaml"),
+    ]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("bad.yaml: invalid config for instance bad"),
+        "{err}"
+    );
+    assert!(err.contains("image: unknown property (missing)"), "{err}");
+
+    let (code, _, err) = lxops(&["i", "verify", "-P", "novalue", &file]);
+    assert_eq!(code, 2);
+    assert!(err.contains("-P novalue: expected key=value"), "{err}");
+}
+
+#[test]
+fn config_formats_lists_current_and_migrated_formats() {
+    let (code, out, _) = lxops(&["config", "formats"]);
+    assert_eq!(code, 0);
+    expect![[r#"
+        current format: #lxops-v1
+        #lxdops
+    "#]]
+    .assert_eq(&out);
+}
+
+#[test]
+fn config_convert_rewrites_an_lxdops_file() {
+    let dir = fixture();
+    let old = path(dir.path(), "old.yaml");
+    let (code, out, _) = lxops(&["config", "convert", &old]);
+    assert_eq!((code, out), (0, format!("{old}\n")));
+    expect![[r#"
+        #lxops-v1
+        ostype: debian
+        profiles:
+        - base
+    "#]]
+    .assert_eq(&std::fs::read_to_string(&old).unwrap());
+}
+
+#[test]
+fn help_config_is_the_config_documentation() {
+    let (code, out, _) = lxops(&["help", "config"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, lxops_core::config::help::topic("config").unwrap());
+    assert!(out.contains("`device-template` (pattern)"), "{out}");
+    let (code, _, err) = lxops(&["help", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown topic or command"), "{err}");
+}
+
+#[test]
+fn property_set_get_list_use_the_properties_file() {
+    let dir = fixture();
+    let file = path(dir.path(), "props/p.yaml");
+    let (code, _, err) = lxops(&["property", "set", "-properties", &file, "k", "v"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let (_, out, _) = lxops(&["property", "get", "-properties", &file, "k"]);
+    assert_eq!(out, "v\n");
+    let (_, out, _) = lxops(&["property", "list", "-properties", &file]);
+    assert_eq!(out, "KEY  VALUE\nk    v\n");
+    let (_, out, _) = lxops(&["property", "file", "-properties", &file]);
+    assert_eq!(out, format!("{file}\n"));
+}
+
+#[test]
+fn the_demo_config_verifies() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo/demo.yaml");
+    let (code, out, err) = lxops(&[
+        "i",
+        "verify",
+        "-properties",
+        "",
+        &demo.display().to_string(),
+    ]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "demo\n", ""));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_message_naming_the_file() {
+    let cases: &[(&str, &str)] = &[
+        ("image: x\n", "missing format header"),
+        ("#lxops-v7\n", "unknown config format `#lxops-v7`"),
+        ("#lxops-v1\nimage: x: y\n", "bad.yaml: line 2"),
+        ("#lxops-v1\nimage: (nope)\n", "unknown property (nope)"),
+        (
+            "#lxops-v1\ninclude: [nope.yaml]\n",
+            "nope.yaml` cannot be read",
+        ),
+        ("#lxops-v1\ncolour: red\n", "line 2: unknown key `colour`"),
+    ];
+    for (text, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path(), "bad.yaml");
+        std::fs::write(&file, text).unwrap();
+        let (code, out, err) = lxops(&["i", "verify", "--strict", "-properties", "", &file]);
+        assert_eq!((code, out.as_str()), (2, ""), "{text}");
+        assert!(err.contains(&file), "{text}: {err}");
+        assert!(err.contains(want), "{text}: {want} not in {err}");
+    }
+}
+
+#[test]
+fn config_lists_cloud_config_files_includes_and_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(dir.path(), "c1.yaml");
+    std::fs::write(
+        &file,
+        "#lxops-v1\nostype: alpine\ninclude: [inc.yaml, (maybe)/x.yaml]\ncloud-config-files: [a.cfg]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("inc.yaml"),
+        "#lxops-v1\ncloud-config-files: [b.cfg]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a.cfg"),
+        "#cloud-config\npackages: [curl, git]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.cfg"),
+        "#cloud-config\npackages: [git, vim]\n",
+    )
+    .unwrap();
+    let run = |command: &str| {
+        let (code, out, err) = lxops(&["config", command, "-properties", "", &file]);
+        assert_eq!((code, err.as_str()), (0, ""), "{command}");
+        out
+    };
+    let d = dir.path().display();
+    assert_eq!(run("cloud-config"), format!("{d}/b.cfg\n{d}/a.cfg\n"));
+    assert_eq!(run("packages"), "git\nvim\ncurl\n");
+    assert_eq!(
+        run("includes"),
+        format!("{d}/inc.yaml\n{d}/(maybe)/x.yaml\n")
+    );
+    assert_eq!(run("properties"), "");
+    assert_eq!(run("parse"), format!("{file}: ok\n"));
+}

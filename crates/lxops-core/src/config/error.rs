@@ -1,0 +1,133 @@
+//! [`ConfigError`]: every way reading, merging or evaluating a config can fail. Each message
+//! names the file (and line where known) and says what to do.
+
+use std::path::PathBuf;
+
+/// A config problem. Every variant is bad input: nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read the file: {source}; check the path and its permissions", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The first line is not a `#...` header.
+    #[error("{}: line 1: missing format header; the first line must be `#lxops-v1` (or an older format such as `#lxdops`)", file.display())]
+    NoHeader {
+        /// The file.
+        file: PathBuf,
+    },
+    /// No migrator for the header.
+    #[error("{}: line 1: unknown config format `{header}`; supported formats: {known}; fix the first line", file.display())]
+    UnknownFormat {
+        /// The file.
+        file: PathBuf,
+        /// The header found.
+        header: String,
+        /// The supported headers, comma-separated.
+        known: String,
+    },
+    /// A migrator failed.
+    #[error("{}: migrating from `{header}` failed: {message}; fix the file or convert it by hand to #lxops-v1", file.display())]
+    Migration {
+        /// The file.
+        file: PathBuf,
+        /// The header being migrated.
+        header: String,
+        /// The migrator's message.
+        message: String,
+    },
+    /// Migrators produce a header that was already seen.
+    #[error("{}: config format migration loop: {chain}; the registered migrators for these formats lead back to each other", file.display())]
+    MigrationLoop {
+        /// The file.
+        file: PathBuf,
+        /// The headers in order, ` -> ` separated.
+        chain: String,
+    },
+    /// YAML syntax error or a value of the wrong type.
+    #[error("{}{}: {message}; fix the YAML", file.display(), line.map(|l| format!(": line {l}")).unwrap_or_default())]
+    Yaml {
+        /// The file.
+        file: PathBuf,
+        /// The 1-based line, when the parser knows it.
+        line: Option<usize>,
+        /// The parser's message.
+        message: String,
+    },
+    /// Unknown keys with `--strict`.
+    #[error("{}: unknown keys (strict mode): {}; remove or fix them", file.display(), keys.join("; "))]
+    UnknownKeys {
+        /// The file.
+        file: PathBuf,
+        /// `line N: key` descriptions.
+        keys: Vec<String>,
+    },
+    /// An include names a file that cannot be read.
+    #[error("{}: include `{}` cannot be read: {source}; fix the include path (relative paths are relative to the including file)", file.display(), include.display())]
+    MissingInclude {
+        /// The including file.
+        file: PathBuf,
+        /// The resolved include path.
+        include: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Includes form a cycle.
+    #[error("{}: include cycle: {chain}; remove one of these includes", file.display())]
+    IncludeCycle {
+        /// The file that closes the cycle.
+        file: PathBuf,
+        /// The files in order, ` -> ` separated.
+        chain: String,
+    },
+    /// A path uses a reserved character.
+    #[error("{}: path `{path}` contains the reserved character `{ch}`; remove it", file.display())]
+    ReservedCharacter {
+        /// The file.
+        file: PathBuf,
+        /// The path as written.
+        path: String,
+        /// The character.
+        ch: char,
+    },
+    /// A `-P` argument without `=`.
+    #[error("-P {arg}: expected key=value")]
+    PropertyArg {
+        /// The argument.
+        arg: String,
+    },
+    /// A property file that cannot be read or parsed.
+    #[error("{}: bad properties file: {message}; it must be a YAML map of names to values", file.display())]
+    PropertyFile {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The config fails validation.
+    #[error("{}: invalid config for instance {instance}:\n  {}", file.display(), problems.join("\n  "))]
+    Invalid {
+        /// The top config file.
+        file: PathBuf,
+        /// The instance name.
+        instance: String,
+        /// One line per problem, each saying what to fix.
+        problems: Vec<String>,
+    },
+    /// `-name` with more than one file.
+    #[error("-name can be used with only one config file ({count} given)")]
+    NameWithManyFiles {
+        /// How many files were given.
+        count: usize,
+    },
+    /// No instance name can be derived from the file name.
+    #[error("{}: cannot derive an instance name from the file name; use -name", file.display())]
+    NoInstanceName {
+        /// The file.
+        file: PathBuf,
+    },
+}

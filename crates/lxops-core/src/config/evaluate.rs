@@ -1,0 +1,378 @@
+//! [`evaluate`]: a loaded config for one instance: built-in properties, `(name)` substitution
+//! with precedence built-ins > `-P` > config > global, defaults, and validation (every problem
+//! of the config is reported at once).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use super::error::ConfigError;
+use super::format::Formats;
+use super::instance::{DeviceDir, FsKind, Instance, InstanceDevice, InstanceFilesystem};
+use super::load::{load, LoadOptions, Loaded};
+use super::properties::{substitute, PropertySources};
+
+/// The default per-instance profile pattern.
+pub const DEFAULT_PROFILE_PATTERN: &str = "(instance).lxops";
+
+/// Options of [`evaluate`].
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// device-template, device-origin and source-config must resolve too.
+    pub include_source: bool,
+    /// The `-project` flag; overrides the config's `project`.
+    pub project: Option<String>,
+}
+
+/// The built-in properties of an instance in a project ("" = default).
+pub fn builtins(name: &str, project: &str) -> BTreeMap<String, String> {
+    let default = project.is_empty() || project == "default";
+    let mut map = BTreeMap::new();
+    map.insert("instance".to_string(), name.to_string());
+    map.insert(
+        "project".to_string(),
+        if default { "default" } else { project }.to_string(),
+    );
+    map.insert(
+        "project/".to_string(),
+        if default {
+            String::new()
+        } else {
+            format!("{project}/")
+        },
+    );
+    map.insert(
+        "project_instance".to_string(),
+        if default {
+            name.to_string()
+        } else {
+            format!("{project}_{name}")
+        },
+    );
+    map
+}
+
+struct Evaluator<'a> {
+    builtins: BTreeMap<String, String>,
+    sources: &'a PropertySources,
+    config_properties: &'a BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Evaluator<'_> {
+    fn lookup(&self, key: &str) -> Option<String> {
+        self.builtins
+            .get(key)
+            .or_else(|| self.sources.cli.get(key))
+            .or_else(|| self.config_properties.get(key))
+            .or_else(|| self.sources.global.get(key))
+            .cloned()
+    }
+
+    /// Substitutes `pattern`; an unknown property is a problem when `required`.
+    fn pattern(&mut self, field: &str, pattern: &str, required: bool) -> Option<String> {
+        match substitute(pattern, &|k| self.lookup(k)) {
+            Ok(s) => Some(s),
+            Err(key) => {
+                if required {
+                    self.problems.push(format!(
+                        "{field}: unknown property ({key}) in {pattern:?}; define it in the config's `properties`, with -P {key}=VALUE, or in the global properties"
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn optional(&mut self, field: &str, pattern: &str, required: bool) -> Option<String> {
+        if pattern.is_empty() {
+            return None;
+        }
+        self.pattern(field, pattern, required)
+    }
+}
+
+/// The config evaluated for one instance: `(name)` substitution, built-ins, defaults,
+/// validation. `options.project` (the -project flag) overrides the config's project. With
+/// `include_source`, device-template / device-origin / source-config must resolve too.
+pub fn evaluate(
+    loaded: &Loaded,
+    name: &str,
+    sources: &PropertySources,
+    options: &EvalOptions,
+) -> Result<Instance, ConfigError> {
+    let config = &loaded.config;
+    let project = options
+        .project
+        .clone()
+        .unwrap_or_else(|| config.project.clone());
+    let mut ev = Evaluator {
+        builtins: builtins(name, &project),
+        sources,
+        config_properties: &config.properties,
+        problems: Vec::new(),
+    };
+    let src = options.include_source;
+    let image = ev.pattern("image", &config.image, true).unwrap_or_default();
+    let origin = ev.optional("origin", &config.origin, true);
+    let device_template = ev.optional("device-template", &config.device_template, src);
+    let device_origin = ev.optional("device-origin", &config.device_origin, src);
+    let profile_pattern = if config.profile_pattern.is_empty() {
+        DEFAULT_PROFILE_PATTERN
+    } else {
+        &config.profile_pattern
+    };
+    let profile = ev
+        .pattern("profile-pattern", profile_pattern, true)
+        .unwrap_or_default();
+    if profile.is_empty() && ev.problems.is_empty() {
+        ev.problems
+            .push("profile-pattern: the profile name is empty; set profile-pattern".to_string());
+    }
+    let device_owner = ev.optional("device-owner", &config.device_owner, true);
+
+    let mut filesystems = Vec::new();
+    for (id, fs) in &config.filesystems {
+        let field = format!("filesystems.{id}");
+        if id.is_empty() {
+            ev.problems
+                .push("filesystems: an empty filesystem id; give it a name".to_string());
+        }
+        let path = ev
+            .pattern(&format!("{field}.pattern"), &fs.pattern, true)
+            .unwrap_or_else(|| fs.pattern.clone());
+        if path.is_empty() {
+            ev.problems.push(format!(
+                "{field}.pattern: empty; give a ZFS dataset or an absolute directory"
+            ));
+        } else if has_parent_component(&path) {
+            ev.problems.push(format!(
+                "{field}.pattern: {path:?} contains `..`; use a path without `..`"
+            ));
+        }
+        let kind = match fs.kind.as_str() {
+            "btrfs" => FsKind::Btrfs,
+            "" if path.starts_with('/') => FsKind::Dir,
+            "" => FsKind::Zfs,
+            other => {
+                ev.problems.push(format!(
+                    "{field}.type: unknown type {other:?}; use btrfs, or leave it out (ZFS or directory by pattern)"
+                ));
+                FsKind::Dir
+            }
+        };
+        if kind == FsKind::Btrfs && !path.is_empty() && !path.starts_with('/') {
+            ev.problems.push(format!(
+                "{field}.pattern: a btrfs filesystem needs an absolute directory, not {path:?}"
+            ));
+        }
+        filesystems.push(InstanceFilesystem {
+            id: id.clone(),
+            kind,
+            path,
+            zfsproperties: fs.zfsproperties.clone(),
+            transient: fs.transient,
+            destroy: fs.destroy,
+        });
+    }
+
+    let mut devices = Vec::new();
+    let mut paths: BTreeMap<String, String> = BTreeMap::new();
+    for (dev_name, device) in &config.devices {
+        let field = format!("devices.{dev_name}");
+        if dev_name.is_empty() {
+            ev.problems
+                .push("devices: an empty device name; give it a name".to_string());
+        }
+        if !device.path.starts_with('/') {
+            ev.problems.push(format!(
+                "{field}.path: {:?} is not an absolute path in the instance; write it with a leading /",
+                device.path
+            ));
+        }
+        let normalized = device.path.trim_end_matches('/').to_string();
+        if let Some(other) = paths.insert(normalized, dev_name.clone()) {
+            ev.problems.push(format!(
+                "{field}.path: {:?} is also the path of device {other}; give each device its own path",
+                device.path
+            ));
+        }
+        let filesystem = Some(device.filesystem.clone()).filter(|f| !f.is_empty());
+        if let Some(fs) = &filesystem {
+            if !config.filesystems.contains_key(fs) {
+                let known: Vec<&str> = config.filesystems.keys().map(String::as_str).collect();
+                ev.problems.push(format!(
+                    "{field}.filesystem: unknown filesystem id {fs:?}; known ids: [{}]",
+                    known.join(", ")
+                ));
+            }
+        }
+        let dir = if device.dir == "." {
+            DeviceDir::FilesystemRoot
+        } else {
+            let dir = ev
+                .pattern(&format!("{field}.dir"), &device.dir, true)
+                .unwrap_or_else(|| device.dir.clone());
+            if dir.starts_with('/') {
+                DeviceDir::Absolute(PathBuf::from(dir))
+            } else if dir.is_empty() {
+                DeviceDir::Relative(dev_name.clone())
+            } else {
+                DeviceDir::Relative(dir)
+            }
+        };
+        match &dir {
+            DeviceDir::Absolute(p) if has_parent_component(&p.to_string_lossy()) => {
+                ev.problems.push(format!(
+                    "{field}.dir: {} contains `..`; use a path without `..`",
+                    p.display()
+                ))
+            }
+            DeviceDir::Relative(d) if has_parent_component(d) => ev.problems.push(format!(
+                "{field}.dir: {d:?} contains `..`; use a path without `..`"
+            )),
+            DeviceDir::FilesystemRoot | DeviceDir::Relative(_) if filesystem.is_none() => {
+                ev.problems.push(format!(
+                    "{field}: a relative dir needs a filesystem; set `filesystem`, or make `dir` an absolute host path"
+                ))
+            }
+            _ => {}
+        }
+        devices.push(InstanceDevice {
+            name: dev_name.clone(),
+            path: device.path.clone(),
+            filesystem,
+            dir,
+            readonly: device.readonly,
+        });
+    }
+
+    let mut seen = BTreeSet::new();
+    let duplicates: BTreeSet<&str> = config
+        .profiles
+        .iter()
+        .filter(|p| !seen.insert(p.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !duplicates.is_empty() {
+        ev.problems.push(format!(
+            "profiles: listed more than once: {}; list each profile once",
+            duplicates.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for file in &config.cloud_config_files {
+        if !file.is_file() {
+            ev.problems.push(format!(
+                "cloud-config-files: {} does not exist; fix the path (relative to the file that names it)",
+                file.display()
+            ));
+        }
+    }
+    if !config.cloud_config_files.is_empty() && config.ostype.is_empty() {
+        ev.problems.push(
+            "ostype: required with cloud-config files; set ostype (alpine, debian, ubuntu, openwrt, fedora)"
+                .to_string(),
+        );
+    }
+    if let Some(source) = &config.source_config {
+        if src && !source.is_file() {
+            ev.problems.push(format!(
+                "source-config: {} does not exist; fix the path (relative to the file that names it)",
+                source.display()
+            ));
+        }
+    }
+
+    if !ev.problems.is_empty() {
+        return Err(ConfigError::Invalid {
+            file: loaded.file.clone(),
+            instance: name.to_string(),
+            problems: ev.problems,
+        });
+    }
+    let mut properties = sources.global.clone();
+    properties.extend(config.properties.clone());
+    properties.extend(sources.cli.clone());
+    Ok(Instance {
+        name: name.to_string(),
+        file: loaded.file.clone(),
+        description: config.description.clone(),
+        project,
+        ostype: config.ostype.clone(),
+        image,
+        origin,
+        device_template,
+        device_origin,
+        source_config: config.source_config.clone(),
+        lxc_options: config.lxc_options.clone(),
+        profiles: config.profiles.clone(),
+        profile,
+        device_owner,
+        filesystems,
+        devices,
+        properties,
+        cloud_config_files: config.cloud_config_files.clone(),
+    })
+}
+
+/// The source instance `name` of device-template / device-origin: evaluated from the
+/// `source-config` file when `instance.source_config` is set (loaded with `formats`), else from
+/// the same loaded config; with instance = `name` and WITHOUT the -P (cli) properties.
+pub fn evaluate_source(
+    loaded: &Loaded,
+    instance: &Instance,
+    name: &str,
+    formats: &Formats,
+    sources: &PropertySources,
+) -> Result<Instance, ConfigError> {
+    let sources = sources.without_cli();
+    match &instance.source_config {
+        Some(path) => {
+            let source = load(
+                path,
+                &LoadOptions {
+                    formats,
+                    sources: &sources,
+                    strict: false,
+                    raw: false,
+                },
+            )?;
+            evaluate(&source, name, &sources, &EvalOptions::default())
+        }
+        None => evaluate(
+            loaded,
+            name,
+            &sources,
+            &EvalOptions {
+                include_source: false,
+                project: Some(instance.project.clone()),
+            },
+        ),
+    }
+}
+
+/// Instance names for files: `name` when given (error if given with more than one file), else
+/// each file's base name without its last extension.
+pub fn instance_names(files: &[PathBuf], name: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    if let Some(name) = name {
+        if files.len() > 1 {
+            return Err(ConfigError::NameWithManyFiles { count: files.len() });
+        }
+        return Ok(files.iter().map(|_| name.to_string()).collect());
+    }
+    files
+        .iter()
+        .map(|f| {
+            f.file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| ConfigError::NoInstanceName { file: f.clone() })
+        })
+        .collect()
+}
+
+fn has_parent_component(path: &str) -> bool {
+    Path::new(path)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+}

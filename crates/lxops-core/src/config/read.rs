@@ -1,0 +1,204 @@
+//! Reading one file: header and migration ([`Formats`]), YAML syntax and types (with lines),
+//! and unknown keys (warnings with lines, errors with `strict`).
+
+use std::path::Path;
+
+use serde_yaml::Value;
+
+use super::error::ConfigError;
+use super::format::Formats;
+use super::model::{Config, CONFIG_KEYS, DEVICE_KEYS, FILESYSTEM_KEYS};
+
+/// One file, read and migrated, not yet merged.
+#[derive(Debug, Clone)]
+pub struct ReadFile {
+    /// The file's config as written (paths not resolved).
+    pub config: Config,
+    /// Unknown-key warnings (`file: line N: unknown key ...`).
+    pub warnings: Vec<String>,
+    /// Headers it was migrated from (empty when it was `#lxops-v1`).
+    pub migrated_from: Vec<String>,
+}
+
+/// Reads `file` from disk; see [`parse_bytes`].
+pub fn read_file(file: &Path, formats: &Formats, strict: bool) -> Result<ReadFile, ConfigError> {
+    let bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    parse_bytes(file, bytes, formats, strict)
+}
+
+/// Parses the bytes of `file`: migrates to `#lxops-v1`, then decodes the YAML.
+pub fn parse_bytes(
+    file: &Path,
+    bytes: Vec<u8>,
+    formats: &Formats,
+    strict: bool,
+) -> Result<ReadFile, ConfigError> {
+    let (bytes, migrated_from) = formats.to_current(file, bytes)?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::Yaml {
+        file: file.to_path_buf(),
+        line: None,
+        message: format!("not UTF-8 text ({e})"),
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    let config = match &value {
+        Value::Null => Config::default(),
+        Value::Mapping(_) => serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?,
+        _ => {
+            return Err(ConfigError::Yaml {
+                file: file.to_path_buf(),
+                line: Some(2),
+                message: "the config must be a map of keys to values".to_string(),
+            })
+        }
+    };
+    let unknown = unknown_keys(&value, text);
+    if strict && !unknown.is_empty() {
+        return Err(ConfigError::UnknownKeys {
+            file: file.to_path_buf(),
+            keys: unknown,
+        });
+    }
+    let warnings = unknown
+        .into_iter()
+        .map(|k| format!("{}: {k} (ignored)", file.display()))
+        .collect();
+    Ok(ReadFile {
+        config,
+        warnings,
+        migrated_from,
+    })
+}
+
+fn yaml_error(file: &Path, e: &serde_yaml::Error) -> ConfigError {
+    let message = e.to_string();
+    // The parser appends " at line L column C"; the line goes into its own field.
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    ConfigError::Yaml {
+        file: file.to_path_buf(),
+        line: e.location().map(|l| l.line()),
+        message,
+    }
+}
+
+/// `line N: unknown key K` for every key the model does not know.
+fn unknown_keys(value: &Value, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Value::Mapping(top) = value else {
+        return out;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    for (key, v) in top {
+        let key = key_text(key);
+        if !CONFIG_KEYS.contains(&key.as_str()) {
+            out.push(describe(&lines, &[&key], &key));
+            continue;
+        }
+        let known = match key.as_str() {
+            "filesystems" => FILESYSTEM_KEYS,
+            "devices" => DEVICE_KEYS,
+            _ => continue,
+        };
+        let Value::Mapping(entries) = v else { continue };
+        for (id, entry) in entries {
+            let id = key_text(id);
+            let Value::Mapping(fields) = entry else {
+                continue;
+            };
+            for field in fields.keys() {
+                let field = key_text(field);
+                if !known.contains(&field.as_str()) {
+                    let name = format!("{key}.{id}.{field}");
+                    out.push(describe(&lines, &[&key, &id, &field], &name));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn describe(lines: &[&str], path: &[&str], name: &str) -> String {
+    match key_line(lines, path) {
+        Some(line) => format!("line {line}: unknown key `{name}`"),
+        None => format!("unknown key `{name}`"),
+    }
+}
+
+fn key_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// The 1-based line of a nested block-style key (`a:` then, indented below it, `b:`).
+pub(crate) fn key_line(lines: &[&str], path: &[&str]) -> Option<usize> {
+    let mut start = 0;
+    let mut parent_indent: Option<usize> = None;
+    let mut found = None;
+    for key in path {
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(start) {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            if let Some(p) = parent_indent {
+                if indent <= p {
+                    break;
+                }
+            } else if indent > 0 {
+                continue;
+            }
+            if is_key(trimmed, key) {
+                hit = Some((i, indent));
+                break;
+            }
+        }
+        let (i, indent) = hit?;
+        found = Some(i + 1);
+        start = i + 1;
+        parent_indent = Some(indent);
+    }
+    found
+}
+
+fn is_key(line: &str, key: &str) -> bool {
+    [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+        .iter()
+        .any(|k| {
+            line.strip_prefix(k.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nested_key_lines() {
+        let text = "#lxops-v1\nimage: x\nfilesystems:\n  a:\n    pattern: p\n    color: red\ndevices:\n  color:\n    path: /x\n";
+        let lines: Vec<&str> = text.lines().collect();
+        let cases: &[(&[&str], Option<usize>)] = &[
+            (&["image"], Some(2)),
+            (&["filesystems", "a", "color"], Some(6)),
+            (&["devices", "color"], Some(8)),
+            (&["devices", "color", "path"], Some(9)),
+            (&["color"], None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(key_line(&lines, path), *want, "{path:?}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Every bad input gives one error naming the file (and line where the parser knows it) and
+//! what to do; never a panic. Each case writes its files into a temporary directory and loads
+//! and evaluates `a1.yaml` as instance `a1`.
+
+use lxops_core::config::{evaluate, load, EvalOptions, Formats, LoadOptions, PropertySources};
+
+/// Files of a case: (name, text).
+type Files = &'static [(&'static str, &'static str)];
+
+/// (case, files, substrings the error must contain)
+const CASES: &[(&str, Files, &[&str])] = &[
+    (
+        "no header",
+        &[("a1.yaml", "image: x\n")],
+        &["a1.yaml: line 1: missing format header", "#lxops-v1"],
+    ),
+    (
+        "unknown format",
+        &[("a1.yaml", "#lxops-v9\nimage: x\n")],
+        &["a1.yaml: line 1: unknown config format `#lxops-v9`", "supported formats: #lxops-v1, #broken, #loop-a"],
+    ),
+    (
+        "migrator loop",
+        &[("a1.yaml", "#loop-a\n")],
+        &["a1.yaml: config format migration loop: #loop-a -> #loop-b -> #loop-a"],
+    ),
+    (
+        "failing migrator",
+        &[("a1.yaml", "#broken\n")],
+        &["a1.yaml: migrating from `#broken` failed: cannot migrate"],
+    ),
+    (
+        "yaml syntax error",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nprofiles: [a\n")],
+        &["a1.yaml: line ", "fix the YAML"],
+    ),
+    (
+        "wrong type",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nprofiles:\n  a: b\n")],
+        &["a1.yaml: line 4", "profiles"],
+    ),
+    (
+        "wrong bool",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: maybe\n")],
+        &["a1.yaml: line 4: filesystems.a: expected a boolean (true/false), found \"maybe\""],
+    ),
+    (
+        "unknown property",
+        &[("a1.yaml", "#lxops-v1\nimage: (nope)\n")],
+        &["a1.yaml: invalid config for instance a1", "image: unknown property (nope)", "-P nope=VALUE"],
+    ),
+    (
+        "unknown filesystem id",
+        &[("a1.yaml", "#lxops-v1\ndevices:\n  d:\n    path: /d\n    filesystem: fs\n")],
+        &["a1.yaml: invalid config", "devices.d.filesystem: unknown filesystem id \"fs\""],
+    ),
+    (
+        "duplicate device path",
+        &[("a1.yaml", "#lxops-v1\ndevices:\n  a:\n    path: /x\n    dir: /h/a\n  b:\n    path: /x/\n    dir: /h/b\n")],
+        &["a1.yaml: invalid config", "devices.b.path: \"/x/\" is also the path of device a"],
+    ),
+    (
+        "relative device path",
+        &[("a1.yaml", "#lxops-v1\ndevices:\n  a:\n    path: x\n    dir: /h/a\n")],
+        &["devices.a.path: \"x\" is not an absolute path"],
+    ),
+    (
+        "relative dir without filesystem",
+        &[("a1.yaml", "#lxops-v1\ndevices:\n  a:\n    path: /x\n")],
+        &["devices.a: a relative dir needs a filesystem"],
+    ),
+    (
+        "empty pattern",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    destroy: true\n")],
+        &["filesystems.a.pattern: empty"],
+    ),
+    (
+        "dot-dot pattern",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: /srv/../etc\n")],
+        &["filesystems.a.pattern: \"/srv/../etc\" contains `..`"],
+    ),
+    (
+        "duplicate profiles",
+        &[("a1.yaml", "#lxops-v1\nprofiles: [p, q]\ninclude: [b.yaml]\n"), ("b.yaml", "#lxops-v1\nprofiles: [p]\n")],
+        &["profiles: listed more than once: p"],
+    ),
+    (
+        "missing include",
+        &[("a1.yaml", "#lxops-v1\ninclude:\n- nope.yaml\n")],
+        &["a1.yaml: include `", "nope.yaml` cannot be read", "relative to the including file"],
+    ),
+    (
+        "missing cloud-config file",
+        &[("a1.yaml", "#lxops-v1\nostype: alpine\ncloud-config-files:\n- nope.cfg\n")],
+        &["a1.yaml: invalid config", "cloud-config-files: ", "nope.cfg does not exist"],
+    ),
+    (
+        "cloud-config without ostype",
+        &[("a1.yaml", "#lxops-v1\ncloud-config-files:\n- c.cfg\n"), ("c.cfg", "#cloud-config\n")],
+        &["ostype: required with cloud-config files"],
+    ),
+    (
+        "include cycle",
+        &[("a1.yaml", "#lxops-v1\ninclude: [b.yaml]\n"), ("b.yaml", "#lxops-v1\ninclude: [a1.yaml]\n")],
+        &["b.yaml: include cycle: ", "a1.yaml -> ", "b.yaml -> ", "remove one of these includes"],
+    ),
+    (
+        "reserved character",
+        &[("a1.yaml", "#lxops-v1\ninclude: ['x|b.yaml']\n")],
+        &["a1.yaml: path `x|b.yaml` contains the reserved character `|`"],
+    ),
+    (
+        "unknown key in strict mode",
+        &[("a1.yaml", "#lxops-v1\nimage: x\ncolour: red\nfilesystems:\n  a:\n    pattern: z/a\n    size: 1G\n")],
+        &["a1.yaml: unknown keys (strict mode): line 3: unknown key `colour`; line 7: unknown key `filesystems.a.size`"],
+    ),
+    (
+        "error in an included file names that file",
+        &[("a1.yaml", "#lxops-v1\ninclude: [b.yaml]\n"), ("b.yaml", "#lxops-v1\nimage: [x\n")],
+        &["b.yaml: line "],
+    ),
+];
+
+fn formats() -> Formats {
+    let mut formats = Formats::new();
+    formats.register("#loop-a", |_: &[u8]| Ok(b"#loop-b\n".to_vec()));
+    formats.register("#loop-b", |_: &[u8]| Ok(b"#loop-a\n".to_vec()));
+    formats.register("#broken", |_: &[u8]| Err("cannot migrate".to_string()));
+    formats
+}
+
+#[test]
+fn every_bad_input_gives_a_clear_error() {
+    let formats = formats();
+    let sources = PropertySources::default();
+    for (case, files, expected) in CASES {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in *files {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        let options = LoadOptions {
+            formats: &formats,
+            sources: &sources,
+            strict: true,
+            raw: false,
+        };
+        let result = load(&dir.path().join("a1.yaml"), &options).and_then(|loaded| {
+            let eval = EvalOptions {
+                include_source: true,
+                project: None,
+            };
+            evaluate(&loaded, "a1", &sources, &eval)
+        });
+        let err = match result {
+            Ok(_) => panic!("{case}: loaded without an error"),
+            Err(e) => e.to_string(),
+        };
+        for want in *expected {
+            assert!(err.contains(want), "{case}: {want:?} not in\n{err}");
+        }
+    }
+}
+
+#[test]
+fn unknown_keys_are_warnings_with_lines_when_not_strict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a1.yaml");
+    std::fs::write(&file, "#lxops-v1\r\nimage: x\r\nstop: true\r\n").expect("write");
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let loaded = load(&file, &options).expect("loads");
+    assert_eq!(loaded.config.image, "x");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(
+        loaded.warnings[0].ends_with("a1.yaml: line 3: unknown key `stop` (ignored)"),
+        "{:?}",
+        loaded.warnings
+    );
+}

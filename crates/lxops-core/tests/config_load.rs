@@ -1,0 +1,272 @@
+//! Loading configs: includes merged post-order with the includer winning (and warning),
+//! lists appended, duplicates skipped, conditional includes, per-file migration, and
+//! substitution precedence for one instance.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lxops_core::config::{
+    evaluate, instance_names, load, DeviceDir, EvalOptions, Formats, FsKind, LoadOptions,
+    PropertySources,
+};
+
+fn data(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/config")
+        .join(path)
+}
+
+fn formats() -> Formats {
+    let mut formats = Formats::new();
+    // A tiny #lxdops migrator for the core tests (the real one lives in its own crate).
+    formats.register("#lxdops", |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes)
+            .replacen("#lxdops", "#lxops-v1", 1)
+            .replace("os:\n  name:", "ostype:");
+        Ok(text.into_bytes())
+    });
+    formats
+}
+
+fn sources(cli: &[(&str, &str)], global: &[(&str, &str)]) -> PropertySources {
+    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    PropertySources {
+        global: map(global),
+        cli: map(cli),
+        files: Vec::new(),
+    }
+}
+
+#[test]
+fn includes_merge_post_order_with_the_includer_winning() {
+    let formats = formats();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let loaded = load(&data("merge/top.yaml"), &options).expect("loads");
+    let c = &loaded.config;
+    assert_eq!(c.description, "the top file");
+    assert_eq!(c.ostype, "alpine");
+    assert_eq!(c.image, "top-image");
+    assert_eq!(c.profiles, ["base", "top"]);
+    assert_eq!(c.properties["shared"], "from-top");
+    assert_eq!(c.properties["base-only"], "b");
+    assert_eq!(c.filesystems["data"].pattern, "(root)/(instance)");
+    assert!(c.filesystems.contains_key("tmp"));
+    assert_eq!(
+        c.cloud_config_files,
+        [data("merge/inc/base.cfg"), data("merge/top.cfg")]
+    );
+    assert_eq!(loaded.includes, [data("merge/inc/base.yaml")]);
+    assert_eq!(loaded.dropped.len(), 1, "{:?}", loaded.dropped);
+    let warnings = loaded.warnings.join("\n");
+    for expected in [
+        "ostype: \"alpine\" overrides \"debian\"",
+        "image: \"top-image\" overrides \"base-image\"",
+        "properties.shared overrides the entry",
+        "filesystems.data overrides the entry",
+    ] {
+        assert!(warnings.contains(expected), "{expected} not in\n{warnings}");
+    }
+    assert!(warnings.contains("base.yaml"), "{warnings}");
+}
+
+#[test]
+fn a_conditional_include_is_merged_when_its_property_is_defined() {
+    let formats = formats();
+    for (cli, global) in [
+        (vec![("site", "siteA")], vec![]),
+        (vec![], vec![("site", "siteA")]),
+    ] {
+        let sources = sources(&cli, &global);
+        let options = LoadOptions {
+            formats: &formats,
+            sources: &sources,
+            strict: false,
+            raw: false,
+        };
+        let loaded = load(&data("merge/top.yaml"), &options).expect("loads");
+        assert_eq!(loaded.config.profiles, ["base", "site", "top"]);
+        assert!(loaded.dropped.is_empty());
+        assert_eq!(loaded.includes.len(), 2);
+    }
+    // An empty value counts as undefined.
+    let sources = sources(&[("site", "")], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let loaded = load(&data("merge/top.yaml"), &options).expect("loads");
+    assert_eq!(loaded.config.profiles, ["base", "top"]);
+}
+
+#[test]
+fn raw_reads_only_the_file_itself() {
+    let formats = formats();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: true,
+    };
+    let loaded = load(&data("merge/top.yaml"), &options).expect("loads");
+    assert_eq!(loaded.config.include.len(), 3);
+    assert_eq!(loaded.config.profiles, ["top"]);
+    assert!(loaded.includes.is_empty());
+}
+
+/// Property pairs.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+/// A precedence case.
+type Case<'a> = (Pairs<'a>, Pairs<'a>, Option<&'a str>, &'a str);
+
+#[test]
+fn evaluation_substitutes_with_builtins_over_cli_over_config_over_global() {
+    let formats = formats();
+    // (-P properties, global properties, -project, the data filesystem's path)
+    let cases: &[Case] = &[
+        (&[], &[], None, "/top/a1"),
+        (&[("root", "/cli")], &[("root", "/global")], None, "/cli/a1"),
+        (&[], &[("root", "/global")], None, "/top/a1"),
+        (&[("instance", "nope")], &[], None, "/top/a1"),
+        (&[], &[], Some("p1"), "/top/a1"),
+    ];
+    for (cli, global, project, want) in cases {
+        let sources = sources(cli, global);
+        let options = LoadOptions {
+            formats: &formats,
+            sources: &sources,
+            strict: false,
+            raw: false,
+        };
+        let loaded = load(&data("merge/top.yaml"), &options).expect("loads");
+        let eval = EvalOptions {
+            include_source: true,
+            project: project.map(str::to_string),
+        };
+        let instance = evaluate(&loaded, "a1", &sources, &eval).expect("valid");
+        let data_fs = instance.filesystem("data").expect("data fs");
+        assert_eq!(data_fs.path, *want, "{cli:?} {global:?}");
+        assert_eq!(data_fs.kind, FsKind::Dir);
+        assert_eq!(instance.filesystem("tmp").unwrap().kind, FsKind::Dir);
+        assert_eq!(instance.project, project.unwrap_or(""));
+        assert_eq!(instance.profile, "a1.lxops");
+        assert_eq!(instance.devices[0].name, "home");
+        assert_eq!(instance.devices[0].dir, DeviceDir::Relative("home".into()));
+        assert_eq!(instance.devices[1].dir, DeviceDir::FilesystemRoot);
+        for (k, v) in cli.iter() {
+            assert_eq!(
+                instance.properties[*k], *v,
+                "-P wins in effective properties"
+            );
+        }
+    }
+}
+
+#[test]
+fn builtin_project_properties() {
+    let cases = [
+        ("", "default", "", "a1"),
+        ("default", "default", "", "a1"),
+        ("p1", "p1", "p1/", "p1_a1"),
+    ];
+    for (project, p, slash, pi) in cases {
+        let b = lxops_core::config::builtins("a1", project);
+        assert_eq!(b["instance"], "a1");
+        assert_eq!(b["project"], p);
+        assert_eq!(b["project/"], slash);
+        assert_eq!(b["project_instance"], pi);
+    }
+}
+
+#[test]
+fn instance_names_come_from_the_file_or_the_name_flag() {
+    let files = vec![PathBuf::from("d/a.b.yaml"), PathBuf::from("c1.yaml")];
+    assert_eq!(instance_names(&files, None).unwrap(), ["a.b", "c1"]);
+    assert_eq!(
+        instance_names(&files[..1], Some("x")).unwrap(),
+        ["x".to_string()]
+    );
+    let err = instance_names(&files, Some("x")).unwrap_err().to_string();
+    assert!(
+        err.contains("-name can be used with only one config file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scalars_of_any_type_are_read_as_text_in_string_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a1.yaml");
+    std::fs::write(
+        &file,
+        "#lxops-v1\nimage: 3.18\ndevice-owner: 0644\nproperties:\n  uid: 1000\n  on: yes\nfilesystems:\n  a:\n    pattern: z/(instance)\n    zfsproperties:\n      compression: on\n      quota: 10\n    destroy: yes\n    transient: off\n",
+    )
+    .expect("write");
+    let formats = Formats::new();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let c = load(&file, &options).expect("loads").config;
+    assert_eq!(c.image, "3.18");
+    assert_eq!(c.device_owner, "0644");
+    assert_eq!(c.properties["uid"], "1000");
+    assert_eq!(c.properties["on"], "yes");
+    let fs = &c.filesystems["a"];
+    assert_eq!(fs.zfsproperties["compression"], "on");
+    assert_eq!(fs.zfsproperties["quota"], "10");
+    assert!(fs.destroy);
+    assert!(!fs.transient);
+}
+
+#[test]
+fn the_source_instance_comes_from_source_config_without_cli_properties() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("src.yaml"),
+        "#lxops-v1\nfilesystems:\n  data:\n    pattern: /srv/(where)/(instance)\nproperties:\n  where: src\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a1.yaml"),
+        "#lxops-v1\ndevice-template: (tmpl)\nsource-config: src.yaml\nproperties:\n  tmpl: t1\n  where: here\nfilesystems:\n  data:\n    pattern: /srv/(where)/(instance)\n",
+    )
+    .unwrap();
+    let formats = Formats::new();
+    let sources = sources(&[("where", "cli")], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let loaded = load(&dir.path().join("a1.yaml"), &options).expect("loads");
+    let eval = EvalOptions {
+        include_source: true,
+        project: None,
+    };
+    let instance = evaluate(&loaded, "a1", &sources, &eval).expect("valid");
+    assert_eq!(instance.device_template.as_deref(), Some("t1"));
+    assert_eq!(instance.filesystems[0].path, "/srv/cli/a1");
+    assert_eq!(instance.source_config, Some(dir.path().join("src.yaml")));
+    let source = lxops_core::config::evaluate_source(&loaded, &instance, "t1", &formats, &sources)
+        .expect("source");
+    assert_eq!(source.name, "t1");
+    assert_eq!(source.filesystems[0].path, "/srv/src/t1");
+}

@@ -1,0 +1,73 @@
+//! Global properties: `properties.d/*.yaml` in name order, then `properties.yaml` (missing
+//! files are fine), `-properties FILE` instead, `-properties ""` for none, and `-P` pairs.
+//! One test only: it points `XDG_CONFIG_HOME` at a temporary directory.
+
+use std::path::Path;
+
+use lxops_core::config::{set_property, PropertyOptions};
+
+fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    map.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+#[test]
+fn global_properties_layer_properties_d_then_the_file_then_p() {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::env::set_var("XDG_CONFIG_HOME", home.path());
+    let dir = home.path().join("lxops");
+
+    // Nothing exists yet: an empty set, not an error.
+    let none = PropertyOptions::from_args(None, &[]).load().expect("loads");
+    assert!(none.global.is_empty());
+
+    std::fs::create_dir_all(dir.join("properties.d")).unwrap();
+    std::fs::write(dir.join("properties.d/b.yaml"), "a: from-b\nb: b\n").unwrap();
+    std::fs::write(dir.join("properties.d/a.yaml"), "a: from-a\nx: 1\n").unwrap();
+    std::fs::write(dir.join("properties.d/ignored.txt"), "a: txt\n").unwrap();
+    set_property(&dir.join("properties.yaml"), "b", "from-file").unwrap();
+
+    let cases: &[(Option<&Path>, &[&str], &[&str])] = &[
+        (None, &[], &["a=from-b", "b=from-file", "x=1"]),
+        (Some(Path::new("")), &[], &[]),
+        (
+            Some(&dir.join("properties.d/a.yaml")),
+            &["k=v=w"],
+            &["a=from-a", "x=1"],
+        ),
+    ];
+    for (file, p, want_global) in cases {
+        let pairs_in: Vec<String> = p.iter().map(|s| s.to_string()).collect();
+        let sources = PropertyOptions::from_args(*file, &pairs_in)
+            .load()
+            .expect("loads");
+        assert_eq!(pairs(&sources.global), *want_global, "{file:?}");
+        assert_eq!(pairs(&sources.cli), *p, "-P is split at the first =");
+    }
+    assert_eq!(
+        PropertyOptions::from_args(None, &[]).properties_file(),
+        Some(dir.join("properties.yaml"))
+    );
+
+    let err = PropertyOptions::from_args(None, &["novalue".to_string()])
+        .load()
+        .expect_err("bad -P");
+    assert_eq!(err.to_string(), "-P novalue: expected key=value");
+
+    let missing = dir.join("missing.yaml");
+    let err = PropertyOptions::from_args(Some(&missing), &[])
+        .load()
+        .expect_err("an explicit file must exist");
+    assert!(
+        err.to_string().contains("missing.yaml: cannot read"),
+        "{err}"
+    );
+
+    std::fs::write(dir.join("properties.d/c.yaml"), "[a, b]\n").unwrap();
+    let err = PropertyOptions::from_args(None, &[])
+        .load()
+        .expect_err("not a map");
+    assert!(
+        err.to_string().contains("c.yaml: bad properties file"),
+        "{err}"
+    );
+}
