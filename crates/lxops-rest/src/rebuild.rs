@@ -1,0 +1,120 @@
+//! Rebuilding an instance onto a new image, keeping its profiles, config and devices.
+//!
+//! With the `instances_rebuild` API extension (Incus 6) the native
+//! `POST /1.0/instances/NAME/rebuild` is used. Without it (LXD 5.0) the instance is deleted and
+//! recreated from the new image with the same profiles, devices and config, minus `image.*`
+//! and `volatile.*` (except `volatile.<nic>.hwaddr`, so that MAC addresses stay).
+//!
+//! Snapshots: Incus 6.0.4 refuses a native rebuild of an instance that has snapshots
+//! ("Failed rebuilding instance from image: Cannot remove an instance volume that has
+//! snapshots", verified on the dir pool; the instance and its snapshots are left intact), and
+//! the delete-and-recreate path would delete them. So an instance with snapshots is refused up
+//! front on every server, before anything is changed, with an error that names the snapshots
+//! and says what to do.
+
+use hyper::Method;
+use lxops_core::server::{
+    ConfigMap, ImageSource, InstanceServer, InstanceSource, NewInstance, ServerError, ServerResult,
+};
+use serde_json::json;
+
+use crate::remotes::image_source_json;
+use crate::server::RestServer;
+use crate::transport::RawRequest;
+
+/// The API extension that gates the native rebuild.
+pub const REBUILD_EXTENSION: &str = "instances_rebuild";
+
+/// The config a recreated instance keeps: no `image.*`, no `volatile.*` except
+/// `volatile.<nic>.hwaddr`.
+pub fn carried_config(config: &ConfigMap) -> ConfigMap {
+    config
+        .iter()
+        .filter(|(key, _)| {
+            if key.starts_with("image.") {
+                return false;
+            }
+            match key.strip_prefix("volatile.") {
+                Some(rest) => rest.ends_with(".hwaddr") && rest.split('.').count() == 2,
+                None => true,
+            }
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Rebuilds `name` from `image`.
+pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> ServerResult<()> {
+    let context = format!("rebuilding instance {name:?} from {image}");
+    let (current, _) = server.require_instance(name).await?;
+    if current.status.eq_ignore_ascii_case("running") {
+        return Err(ServerError::Api {
+            context,
+            status: 400,
+            message: "the instance is running; stop it first".into(),
+        });
+    }
+    let snapshots = server.snapshots(name).await?;
+    if !snapshots.is_empty() {
+        let names: Vec<&str> = snapshots.iter().map(|s| s.name.as_str()).collect();
+        return Err(ServerError::Api {
+            context,
+            status: 409,
+            message: format!(
+                "the instance has snapshots ({}); rebuilding would lose them ({} refuses to \
+                 replace a root volume that has snapshots, and recreating the instance deletes \
+                 them). Nothing was changed. Delete the snapshots first, or copy or publish them \
+                 to keep their data, then rebuild",
+                names.join(", "),
+                server.dialect().name
+            ),
+        });
+    }
+    let resolved = if image.remote.is_none() {
+        match server.image_fingerprint(image).await? {
+            Some(fingerprint) => ImageSource::local(fingerprint),
+            None => {
+                return Err(ServerError::NotFound {
+                    what: format!(
+                        "image {:?} (no such alias or fingerprint in the local image store)",
+                        image.image
+                    ),
+                })
+            }
+        }
+    } else {
+        image.clone()
+    };
+    let what = format!("instance {name:?}");
+    if server.conn.info.has_extension(REBUILD_EXTENSION) {
+        let body = json!({"source": image_source_json(&resolved)});
+        let request =
+            RawRequest::new(Method::POST, server.instance_url(name, "/rebuild")).json(&body);
+        return server.run(request, &context, &what).await.map(drop);
+    }
+    tracing::info!(
+        instance = name,
+        "no native rebuild: deleting and recreating the instance"
+    );
+    let new = NewInstance {
+        name: name.to_string(),
+        source: InstanceSource::Image(resolved),
+        profiles: current.profiles.clone(),
+        config: carried_config(&current.config),
+        devices: current.devices.clone(),
+        vm: current.instance_type == "virtual-machine",
+        description: current.description.clone(),
+    };
+    server.delete_instance(name).await?;
+    server
+        .create_instance(&new)
+        .await
+        .map_err(|e| ServerError::OperationFailed {
+            context: context.clone(),
+            message: format!(
+                "the old instance was deleted but creating the new one failed: {e}. Recreate it \
+             with profiles {:?} and image {image}",
+                new.profiles
+            ),
+        })
+}
