@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::dialect::Dialect;
 
 /// Looks up an environment variable (a function so that tests can supply their own).
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// The process environment.
 pub fn process_env(name: &str) -> Option<String> {
@@ -39,7 +39,7 @@ pub fn socket_path(
 }
 
 /// The client config directory: `<config_env>`, else the first of the dialect's directories
-/// under `$HOME` that exists, else the last of them (which then has no config file).
+/// under `$HOME` that exists, else the first of them (which then has no config file).
 pub fn config_dir(
     dialect: &Dialect,
     env: EnvLookup<'_>,
@@ -53,6 +53,6 @@ pub fn config_dir(
     candidates
         .iter()
         .find(|p| exists(p))
-        .or(candidates.last())
+        .or(candidates.first())
         .cloned()
 }

@@ -605,6 +605,18 @@ impl InstanceServer for RestServer {
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String> {
         let context = format!("publishing {:?} as an image", publish.source);
         let what = format!("image alias {:?}", publish.aliases.join(", "));
+        // An alias that is taken makes the operation fail *after* the image was created (left
+        // without alias), so check first.
+        for alias in &publish.aliases {
+            let existing = self
+                .image_fingerprint(&ImageSource::local(alias.clone()))
+                .await?;
+            if existing.is_some() {
+                return Err(ServerError::AlreadyExists {
+                    what: format!("image alias {alias:?}"),
+                });
+            }
+        }
         let body = Self::publish_body(publish);
         let request = RawRequest::new(Method::POST, self.url("/1.0/images")).json(&body);
         let op = self.run(request, &context, &what).await?;

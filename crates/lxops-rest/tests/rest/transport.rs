@@ -19,7 +19,7 @@ use crate::{fixture, INCUS, LXD};
 type DiscoveryCase<'a> = (
     &'a lxops_rest::Dialect,
     Option<&'a Path>,
-    &'a dyn Fn(&str) -> Option<String>,
+    lxops_rest::discovery::EnvLookup<'a>,
     &'a dyn Fn(&Path) -> bool,
     &'a str,
 );
