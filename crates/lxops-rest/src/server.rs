@@ -604,7 +604,11 @@ impl InstanceServer for RestServer {
 
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String> {
         let context = format!("publishing {:?} as an image", publish.source);
-        let what = format!("image alias {:?}", publish.aliases.join(", "));
+        let what = if publish.aliases.is_empty() {
+            format!("an image with the content of {:?}", publish.source)
+        } else {
+            format!("image alias {:?}", publish.aliases.join(", "))
+        };
         // An alias that is taken makes the operation fail *after* the image was created (left
         // without alias), so check first.
         for alias in &publish.aliases {
