@@ -20,6 +20,9 @@ pub struct Seen {
     pub body: Vec<u8>,
 }
 
+/// The `Etag` header of every reply.
+pub const ETAG: &str = "\"fake-etag\"";
+
 /// A reply: status and body (always JSON or raw bytes).
 pub type Route = Arc<dyn Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync>;
 
@@ -109,7 +112,7 @@ async fn serve(mut stream: UnixStream, route: Route, log: Arc<Mutex<Vec<Seen>>>)
         let (status, reply) = route(&seen);
         log.lock().unwrap().push(seen);
         let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n",
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\nEtag: {ETAG}\r\n\r\n",
             reply.len()
         );
         if stream.write_all(head.as_bytes()).await.is_err()

@@ -12,7 +12,7 @@ use lxops_core::server::{
 use lxops_rest::discovery::socket_path;
 use lxops_rest::RestServer;
 
-use crate::fake_daemon::{FakeDaemon, Seen};
+use crate::fake_daemon::{FakeDaemon, Seen, ETAG};
 use crate::{fixture, INCUS, LXD};
 
 /// (dialect, explicit socket, environment, which paths exist, expected socket)
@@ -122,6 +122,10 @@ fn incus_route(seen: &Seen) -> (u16, Vec<u8>) {
             (200, fixture("incus-image-alias.json"))
         }
         ("POST", p) if p.starts_with("/1.0/instances?") => (202, async_reply("op-create")),
+        ("GET", p) if p.starts_with("/1.0/profiles/fx-p1?") => (200, fixture("incus-profile.json")),
+        ("PUT", p) if p.starts_with("/1.0/profiles/fx-p1?") => {
+            (200, fixture("incus-profile-create.json"))
+        }
         // Incus: a failed operation is an error envelope under HTTP 200 ...
         ("GET", p) if p.starts_with("/1.0/operations/op-create/wait") => {
             (200, fixture("incus-wait-failure.json"))
@@ -228,4 +232,28 @@ async fn views_of_other_projects_share_the_connection() {
         requests.last().unwrap(),
         "GET /1.0/instances/fx-c1?project=p2"
     );
+}
+
+#[tokio::test]
+async fn updates_send_the_etag_they_read() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await;
+    let mut profile = server.profile("fx-p1").await.unwrap().unwrap();
+    profile.description = "changed".into();
+    server.update_profile(&profile).await.unwrap();
+    let put = daemon
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|s| s.method == "PUT")
+        .cloned()
+        .unwrap();
+    assert_eq!(put.path, "/1.0/profiles/fx-p1?project=p1");
+    assert!(put
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("if-match") && v == ETAG));
+    expect![[r#"{"config":{"user.x":"1"},"description":"changed","devices":{"d1":{"path":"/mnt/t","source":"/tmp","type":"disk"}}}"#]]
+        .assert_eq(&String::from_utf8_lossy(&put.body));
 }
