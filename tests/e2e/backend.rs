@@ -770,3 +770,93 @@ async fn a_wrong_socket_is_a_connect_error_naming_it() {
         );
     }
 }
+
+/// A project created with the daemon's CLI for one test, deleted (with its instance) on drop.
+struct TestProject {
+    daemon: Daemon,
+    name: String,
+    instance: String,
+}
+
+impl TestProject {
+    fn cli(daemon: Daemon) -> &'static str {
+        match daemon {
+            Daemon::Lxd => "lxc",
+            Daemon::Incus => "incus",
+        }
+    }
+
+    /// A project that shares the default project's images and profiles.
+    fn create(daemon: Daemon, instance: &str) -> TestProject {
+        let name = unique_name("t-proj");
+        let status = std::process::Command::new(Self::cli(daemon))
+            .args(["project", "create", &name])
+            .args([
+                "-c",
+                "features.images=false",
+                "-c",
+                "features.profiles=false",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{daemon}: creating project {name}");
+        TestProject {
+            daemon,
+            name,
+            instance: instance.to_string(),
+        }
+    }
+}
+
+impl Drop for TestProject {
+    fn drop(&mut self) {
+        let cli = Self::cli(self.daemon);
+        let _ = std::process::Command::new(cli)
+            .args(["delete", "--force", "--project", &self.name, &self.instance])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::process::Command::new(cli)
+            .args(["project", "delete", &self.name])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn views_of_another_project_work_there_and_only_there() {
+    for daemon in DAEMONS {
+        let server = connect(daemon).await;
+        let name = unique_name("t-inproj");
+        let project = TestProject::create(daemon, &name);
+        assert!(
+            server.project_exists(&project.name).await.unwrap(),
+            "{daemon}"
+        );
+        let view = server.for_project(&project.name);
+        assert_eq!(view.project(), project.name);
+        view.create_instance(&busybox(&name)).await.unwrap();
+        assert!(
+            view.instance_names().await.unwrap().contains(&name),
+            "{daemon}"
+        );
+        assert_eq!(server.instance(&name).await.unwrap(), None, "{daemon}");
+
+        view.start_instance(&name).await.unwrap();
+        let file = FileWrite {
+            path: "/root/p".into(),
+            content: b"in project".to_vec(),
+            ..Default::default()
+        };
+        view.write_file(&name, &file).await.unwrap();
+        let out = view
+            .exec(&name, &ExecRequest::argv(&["cat", "/root/p"]))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, b"in project", "{daemon}");
+        view.create_snapshot(&name, "s0").await.unwrap();
+        assert_eq!(view.snapshots(&name).await.unwrap().len(), 1, "{daemon}");
+        view.stop_instance(&name, StopMode::Force).await.unwrap();
+        view.delete_instance(&name).await.unwrap();
+        assert_eq!(view.instance(&name).await.unwrap(), None, "{daemon}");
+        drop(project);
+    }
+}
