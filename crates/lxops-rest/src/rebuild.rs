@@ -10,7 +10,13 @@
 //! snapshots", verified on the dir pool; the instance and its snapshots are left intact), and
 //! the delete-and-recreate path would delete them. So an instance with snapshots is refused up
 //! front on every server, before anything is changed, with an error that names the snapshots
-//! and says what to do.
+//! and says what to do. (The daemon's reply is recorded in
+//! `tests/data/incus-rebuild-with-snapshots-wait.json`; the end-to-end test
+//! `rebuild_refuses_an_instance_with_snapshots_and_loses_nothing` checks both daemons.)
+//!
+//! After a native rebuild, Incus's files API can answer 404 for a few seconds on the stopped
+//! instance (its cached file helper still points at the replaced root filesystem); starting
+//! the instance first avoids it.
 
 use hyper::Method;
 use lxops_core::server::{

@@ -118,3 +118,14 @@ fn an_lxd_wait_that_timed_out_reports_running() {
     let outcome = wait_outcome(parse_reply(200, body).unwrap()).unwrap();
     assert_eq!(outcome_summary(&outcome), "running Stopping instance");
 }
+
+/// Incus 6.0.4 (dir pool) refuses a native rebuild of an instance with snapshots and leaves
+/// it intact; lxops refuses such rebuilds itself before asking (see `rebuild.rs`).
+#[test]
+fn incus_refuses_a_native_rebuild_of_an_instance_with_snapshots() {
+    let reply = parse_reply(200, &fixture("incus-rebuild-with-snapshots-wait.json")).unwrap();
+    assert_eq!(
+        outcome_summary(&wait_outcome(reply).unwrap()),
+        "failure 500 (op known: false) Failed rebuilding instance from image: Cannot remove an instance volume that has snapshots"
+    );
+}

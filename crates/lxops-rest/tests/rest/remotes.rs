@@ -119,3 +119,22 @@ fn a_broken_config_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_users_config_file_is_found_through_the_config_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yml"), CONFIG).unwrap();
+    let conf = dir.path().display().to_string();
+    let env = move |name: &str| (name == "INCUS_CONF").then(|| conf.clone());
+    let source = lxops_rest::remotes::image_source(&INCUS, "mine:base", &env).unwrap();
+    assert_eq!(source.remote.unwrap().addr, "https://10.0.0.2:8443");
+    // Without a config file, only the built-in remotes are known.
+    let empty = tempfile::tempdir().unwrap();
+    let conf = empty.path().display().to_string();
+    let env = move |name: &str| (name == "LXD_CONF").then(|| conf.clone());
+    let err = lxops_rest::remotes::image_source(&LXD, "mine:base", &env).unwrap_err();
+    assert!(
+        err.to_string().contains("the built-in remotes of lxc"),
+        "{err}"
+    );
+}
