@@ -14,6 +14,8 @@ use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
 /// Time allowed for a plain (non-waiting) request.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+/// Pause between two waits that both found the operation running.
+const POLL_PAUSE: Duration = Duration::from_millis(100);
 /// Extra time a wait request gets beyond the server-side `?timeout=`.
 const WAIT_SLACK: Duration = Duration::from_secs(15);
 
@@ -163,6 +165,9 @@ impl Connection {
                             after: limit,
                         });
                     }
+                    // A daemon that answers "still running" at once must not be polled in a
+                    // tight loop.
+                    tokio::time::sleep(POLL_PAUSE.min(remaining)).await;
                 }
                 done => return Ok(done),
             }

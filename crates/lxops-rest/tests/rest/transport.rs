@@ -257,3 +257,47 @@ async fn updates_send_the_etag_they_read() {
     expect![[r#"{"config":{"user.x":"1"},"description":"changed","devices":{"d1":{"path":"/mnt/t","source":"/tmp","type":"disk"}}}"#]]
         .assert_eq(&String::from_utf8_lossy(&put.body));
 }
+
+fn running_op(id: &str) -> Vec<u8> {
+    format!(
+        r#"{{"type":"sync","status":"Success","status_code":200,"operation":"","error_code":0,"error":"","metadata":{{"id":"{id}","class":"task","description":"Starting instance","status":"Running","status_code":103,"metadata":null,"err":""}}}}"#
+    )
+    .into_bytes()
+}
+
+/// A daemon whose start operation never ends: LXD-style (`/wait` says Running) or
+/// Incus-style (`/wait` sends "context deadline exceeded" under HTTP 200; the operation
+/// itself is still Running).
+fn never_ending(incus_style: bool) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync {
+    move |seen: &Seen| {
+        match (seen.method.as_str(), seen.path.as_str()) {
+        ("GET", "/1.0") => (200, fixture("lxd-server.json")),
+        ("PUT", p) if p.contains("/state") => (202, async_reply("op-slow")),
+        ("GET", p) if p.starts_with("/1.0/operations/op-slow/wait") && incus_style => (
+            200,
+            br#"{"type":"error","error_code":500,"error":"context deadline exceeded","metadata":null}"#.to_vec(),
+        ),
+        ("GET", p) if p.starts_with("/1.0/operations/op-slow") => (200, running_op("op-slow")),
+        _ => (404, br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec()),
+    }
+    }
+}
+
+#[tokio::test]
+async fn a_wait_that_never_ends_is_a_timeout_on_both_daemon_styles() {
+    for incus_style in [false, true] {
+        let daemon = FakeDaemon::start(Arc::new(never_ending(incus_style)));
+        let options = ConnectOptions {
+            socket: Some(daemon.socket.clone()),
+            project: Some("default".into()),
+            timeout: Duration::from_millis(300),
+        };
+        let server = RestServer::connect(&LXD, &options).await.unwrap();
+        let err = server.start_instance("slow").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timed out after 300ms starting instance \"slow\"",
+            "incus style: {incus_style}"
+        );
+    }
+}
