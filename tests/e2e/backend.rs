@@ -860,3 +860,36 @@ async fn views_of_another_project_work_there_and_only_there() {
         drop(project);
     }
 }
+
+#[test]
+fn cleanup_deletes_instances_and_profiles_even_after_a_panic() {
+    for daemon in DAEMONS {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let name = unique_name("t-cleanup");
+        let profile = unique_name("t-cleanup-p");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut cleanup = Cleanup::new(daemon);
+            cleanup.instance(&name);
+            cleanup.profile(&profile);
+            runtime.block_on(async {
+                let server = connect(daemon).await;
+                let used = Profile {
+                    name: profile.clone(),
+                    ..Default::default()
+                };
+                server.create_profile(&used).await.unwrap();
+                let mut new = busybox(&name);
+                new.profiles.push(profile.clone());
+                server.create_instance(&new).await.unwrap();
+                server.start_instance(&name).await.unwrap();
+            });
+            panic!("a failing test");
+        }));
+        assert!(panicked.is_err());
+        runtime.block_on(async {
+            let server = connect(daemon).await;
+            assert_eq!(server.instance(&name).await.unwrap(), None, "{daemon}");
+            assert_eq!(server.profile(&profile).await.unwrap(), None, "{daemon}");
+        });
+    }
+}
