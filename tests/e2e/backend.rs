@@ -893,3 +893,31 @@ fn cleanup_deletes_instances_and_profiles_even_after_a_panic() {
         });
     }
 }
+
+/// The CLI tests connect in one short-lived runtime and use the server in others.
+#[test]
+fn a_server_connected_in_one_runtime_works_in_later_ones() {
+    let block_on = |future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    };
+    for daemon in DAEMONS {
+        let mut server = None;
+        block_on(Box::pin(async {
+            server = Some(connect(daemon).await);
+        }));
+        let server = server.unwrap();
+        for _ in 0..3 {
+            block_on(Box::pin(async {
+                assert!(server
+                    .profile_names()
+                    .await
+                    .unwrap()
+                    .contains(&"default".to_string()));
+            }));
+        }
+    }
+}
