@@ -1,9 +1,11 @@
 //! Rebuilding an instance onto a new image, keeping its profiles, config and devices.
 //!
 //! With the `instances_rebuild` API extension (Incus 6) the native
-//! `POST /1.0/instances/NAME/rebuild` is used. Without it (LXD 5.0) the instance is deleted and
-//! recreated from the new image with the same profiles, devices and config, minus `image.*`
-//! and `volatile.*` (except `volatile.<nic>.hwaddr`, so that MAC addresses stay).
+//! `POST /1.0/instances/NAME/rebuild` is used. Without it (LXD 5.0) the instance is recreated
+//! from the new image with the same profiles, devices and config, minus `image.*` and
+//! `volatile.*` (except `volatile.<nic>.hwaddr`, so that MAC addresses stay): the replacement
+//! is created under a temporary name first (so a missing or failing image changes nothing),
+//! then the old instance is deleted and the replacement renamed.
 //!
 //! Snapshots: Incus 6.0.4 refuses a native rebuild of an instance that has snapshots
 //! ("Failed rebuilding instance from image: Cannot remove an instance volume that has
@@ -98,12 +100,16 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
             RawRequest::new(Method::POST, server.instance_url(name, "/rebuild")).json(&body);
         return server.run(request, &context, &what).await.map(drop);
     }
+    // Create the replacement first, under a temporary name, so that a failing image pull or
+    // create leaves the old instance untouched; then delete the old one and rename.
+    let temporary = temporary_name(name);
     tracing::info!(
         instance = name,
-        "no native rebuild: deleting and recreating the instance"
+        temporary = %temporary,
+        "no native rebuild: recreating the instance from the new image"
     );
     let new = NewInstance {
-        name: name.to_string(),
+        name: temporary.clone(),
         source: InstanceSource::Image(resolved),
         profiles: current.profiles.clone(),
         config: carried_config(&current.config),
@@ -111,16 +117,33 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
         vm: current.instance_type == "virtual-machine",
         description: current.description.clone(),
     };
-    server.delete_instance(name).await?;
+    server.create_instance(&new).await?;
+    if let Err(e) = server.delete_instance(name).await {
+        if let Err(cleanup) = server.delete_instance(&temporary).await {
+            tracing::warn!("deleting the unused replacement {temporary:?}: {cleanup}");
+        }
+        return Err(e);
+    }
     server
-        .create_instance(&new)
+        .rename_instance(&temporary, name)
         .await
         .map_err(|e| ServerError::OperationFailed {
-            context: context.clone(),
+            context,
             message: format!(
-                "the old instance was deleted but creating the new one failed: {e}. Recreate it \
-             with profiles {:?} and image {image}",
-                new.profiles
+                "the rebuilt instance was created as {temporary:?} and the old one deleted, but                  renaming it failed: {e}. Rename {temporary:?} to {name:?}"
             ),
         })
+}
+
+/// A valid, unused-looking instance name for the replacement of `name` during a rebuild
+/// (instance names are at most 63 characters).
+pub fn temporary_name(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let suffix = format!("-rebuild-{:05x}", (nanos ^ std::process::id()) & 0xf_ffff);
+    let keep = 63 - suffix.len();
+    let base: String = name.chars().take(keep).collect();
+    format!("{base}{suffix}")
 }

@@ -5,7 +5,7 @@ use expect_test::expect;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use lxops_core::server::{FileKind, ImageSource, InstanceSource, NewInstance, PublishImage};
 use lxops_rest::files::{file_content, write_headers};
-use lxops_rest::rebuild::carried_config;
+use lxops_rest::rebuild::{carried_config, temporary_name};
 use lxops_rest::transport::RawResponse;
 use lxops_rest::RestServer;
 
@@ -117,4 +117,16 @@ fn rebuild_keeps_user_config_and_nic_hwaddr_only() {
         kept,
         vec!["security.nesting", "user.fx", "volatile.eth0.hwaddr"]
     );
+}
+
+#[test]
+fn the_rebuild_replacement_has_a_valid_temporary_name() {
+    let short = temporary_name("a1");
+    assert!(
+        short.starts_with("a1-rebuild-") && short.len() == "a1-rebuild-".len() + 5,
+        "{short}"
+    );
+    let long = temporary_name(&"x".repeat(63));
+    assert_eq!(long.len(), 63, "{long}");
+    assert!(long.contains("-rebuild-"), "{long}");
 }
