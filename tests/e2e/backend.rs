@@ -559,10 +559,19 @@ async fn rebuild_replaces_the_root_filesystem_and_keeps_the_config() {
             .unwrap_err();
         assert!(err.to_string().contains("running"), "{daemon}: {err}");
         server.stop_instance(&name, StopMode::Force).await.unwrap();
+        let missing = ImageSource::local(unique_name("no-such-image"));
+        let err = server.rebuild_instance(&name, &missing).await.unwrap_err();
+        assert!(err.is_not_found(), "{daemon}: {err}");
         server
             .rebuild_instance(&name, &ImageSource::local(BUSYBOX_V2))
             .await
             .unwrap();
+        let names = server.instance_names().await.unwrap();
+        let leftover = format!("{name}-rebuild-");
+        assert!(
+            !names.iter().any(|n| n.starts_with(&leftover)),
+            "{daemon}: {names:?}"
+        );
 
         let rebuilt = server.instance(&name).await.unwrap().unwrap();
         assert_eq!(
