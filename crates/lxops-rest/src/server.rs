@@ -459,14 +459,25 @@ impl InstanceServer for RestServer {
     }
 
     async fn start_instance(&self, name: &str) -> ServerResult<()> {
-        let body = json!({"action": "start"});
-        self.change_state(
-            name,
-            body,
-            self.conn.timeout,
-            format!("starting instance {name:?}"),
-        )
-        .await
+        let context = format!("starting instance {name:?}");
+        let start = || {
+            self.change_state(
+                name,
+                json!({"action": "start"}),
+                self.conn.timeout,
+                context.clone(),
+            )
+        };
+        match start().await {
+            // A daemon that stalls on accepting its own hook connections fails the start with
+            // "forkstart ... exit status 1" (rest-api notes, 11.3): a transient, retried once.
+            Err(ServerError::OperationFailed { message, .. }) if message.contains("forkstart") => {
+                tracing::warn!(instance = name, "start failed ({message}); retrying once");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                start().await
+            }
+            other => other,
+        }
     }
 
     async fn stop_instance(&self, name: &str, stop: StopMode) -> ServerResult<()> {

@@ -301,3 +301,37 @@ async fn a_wait_that_never_ends_is_a_timeout_on_both_daemon_styles() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_start_that_fails_in_forkstart_is_retried_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let route = move |seen: &Seen| {
+        match (seen.method.as_str(), seen.path.as_str()) {
+        ("GET", "/1.0") => (200, fixture("lxd-server.json")),
+        ("PUT", p) if p.contains("/state") => {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            (202, async_reply(&format!("op-start-{n}")))
+        }
+        ("GET", p) if p.starts_with("/1.0/operations/op-start-0/wait") => (
+            200,
+            br#"{"type":"sync","metadata":{"id":"op-start-0","status":"Failure","err":"Failed to run: /usr/bin/lxd forkstart a1 /var/lib/lxd/containers /var/log/lxd/a1/lxc.conf: exit status 1"}}"#.to_vec(),
+        ),
+        ("GET", p) if p.starts_with("/1.0/operations/op-start-1/wait") => (
+            200,
+            br#"{"type":"sync","metadata":{"id":"op-start-1","status":"Success","err":""}}"#.to_vec(),
+        ),
+        _ => (404, br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec()),
+    }
+    };
+    let daemon = FakeDaemon::start(Arc::new(route));
+    let options = ConnectOptions {
+        socket: Some(daemon.socket.clone()),
+        project: Some("default".into()),
+        timeout: Duration::from_secs(5),
+    };
+    let server = RestServer::connect(&LXD, &options).await.unwrap();
+    server.start_instance("a1").await.unwrap();
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+}
