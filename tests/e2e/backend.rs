@@ -930,3 +930,41 @@ fn a_server_connected_in_one_runtime_works_in_later_ones() {
         }
     }
 }
+
+#[tokio::test]
+async fn debian_instances_take_stdin_and_report_file_owners() {
+    for daemon in DAEMONS {
+        let server = connect(daemon).await;
+        let mut cleanup = Cleanup::new(daemon);
+        let name = unique_name("t-debian");
+        cleanup.instance(&name);
+        let source = InstanceSource::Image(ImageSource::local(lxops_tests::DEBIAN));
+        server
+            .create_instance(&new_instance(&name, source))
+            .await
+            .unwrap();
+        server.start_instance(&name).await.unwrap();
+        let mut request = ExecRequest::argv(&["tee", "/root/from-stdin"]);
+        request.stdin = b"debian stdin\n".to_vec();
+        let out = server.exec(&name, &request).await.unwrap();
+        assert_eq!(
+            (out.status, out.stdout.as_slice()),
+            (0, &b"debian stdin\n"[..]),
+            "{daemon}"
+        );
+        let read = server
+            .read_file(&name, "/root/from-stdin")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (read.uid, read.gid, read.content.as_slice()),
+            (0, 0, &b"debian stdin\n"[..])
+        );
+        assert_eq!(
+            sh(&server, &name, "cat /etc/lxops-test-release").await,
+            "v1\n",
+            "{daemon}"
+        );
+    }
+}

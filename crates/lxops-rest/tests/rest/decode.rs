@@ -126,3 +126,16 @@ fn names_come_from_resource_urls() {
     ];
     assert_eq!(names_from_urls(&urls), vec!["default", "a/b"]);
 }
+
+#[test]
+fn snapshots_decode_with_names_and_creation_times() {
+    for name in ["lxd-snapshots.json", "incus-snapshots.json"] {
+        let list: Vec<lxops_rest::model::SnapshotJson> =
+            serde_json::from_value(metadata(name)).unwrap();
+        let snapshots: Vec<lxops_core::server::Snapshot> =
+            list.into_iter().map(Into::into).collect();
+        let names: Vec<&str> = snapshots.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["s0", "s1"], "{name}");
+        assert!(snapshots[0].created_at < snapshots[1].created_at, "{name}");
+    }
+}
