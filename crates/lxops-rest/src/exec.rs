@@ -13,7 +13,7 @@ use lxops_core::server::{ExecOutput, ExecRequest, FileWrite, ServerError, Server
 use serde_json::{json, Map, Value};
 
 use crate::envelope::{OpOutcome, Operation};
-use crate::errors::{api_error, Subject};
+use crate::errors::Subject;
 use crate::server::RestServer;
 use crate::transport::RawRequest;
 
@@ -218,14 +218,17 @@ async fn take_log(
         )
         .await?;
     if response.status >= 400 {
-        let message = crate::envelope::parse_reply(response.status, &response.body)
-            .map(|r| format!("{r:?}"))
-            .unwrap_or_else(|e| e);
-        return Err(api_error(
-            subject,
-            response.status,
-            &format!("reading {url}: {message}"),
-        ));
+        let message = match crate::envelope::parse_reply(response.status, &response.body) {
+            Ok(crate::envelope::Reply::Error { message, .. }) => message,
+            Ok(_) => format!("HTTP {}", response.status),
+            Err(e) => e,
+        };
+        // Not `api_error`: a missing log must not read as a missing instance.
+        return Err(ServerError::Api {
+            context: subject.context.to_string(),
+            status: response.status,
+            message: format!("reading the command's output {url}: {message}"),
+        });
     }
     let content = response.body.to_vec();
     if let Err(e) = server
