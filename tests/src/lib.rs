@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lxops_core::server::{Backend, ConnectOptions, InstanceServer, StopMode};
+use lxops_core::server::{Backend, ConnectOptions, InstanceServer, ServerError, StopMode};
 
 /// A daemon under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,20 @@ pub const DEBIAN_V2: &str = "lxops-test-debian-v2";
 
 /// Connects to the daemon (default project); panics with a clear message if unreachable.
 pub async fn connect(daemon: Daemon) -> Arc<dyn InstanceServer> {
-    match daemon.backend().connect(&daemon.options()).await {
+    let backend = daemon.backend();
+    let mut result = backend.connect(&daemon.options()).await;
+    // The daemons sometimes stop answering for a while (seen when several test runs share
+    // them); a daemon that is down fails at once instead.
+    for _ in 0..2 {
+        match &result {
+            Err(ServerError::Timeout { .. }) => {
+                eprintln!("the {daemon} daemon did not answer; trying again");
+                result = backend.connect(&daemon.options()).await;
+            }
+            _ => break,
+        }
+    }
+    match result {
         Ok(server) => server,
         Err(e) => panic!(
             "cannot reach the {daemon} daemon at {}: {e}\n(run `cargo xtask setup` to start it)",
