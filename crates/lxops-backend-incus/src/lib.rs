@@ -65,4 +65,18 @@ mod tests {
             ImageSource::local("lxops-test-busybox")
         );
     }
+
+    #[test]
+    fn the_dialect_names_the_incus_socket_variables_and_headers() {
+        assert_eq!(
+            (DIALECT.socket_env, DIALECT.dir_env, DIALECT.config_env),
+            ("INCUS_SOCKET", "INCUS_DIR", "INCUS_CONF")
+        );
+        assert_eq!(DIALECT.project_env, Some("INCUS_PROJECT"));
+        assert_eq!(DIALECT.header_prefix, "X-Incus-");
+        assert!(DIALECT
+            .default_sockets
+            .contains(&"/var/lib/incus/unix.socket"));
+        assert!(DIALECT.connect_hint().contains("INCUS_SOCKET"));
+    }
 }

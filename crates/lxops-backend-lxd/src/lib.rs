@@ -85,4 +85,18 @@ mod tests {
             ImageSource::local("lxops-test-busybox")
         );
     }
+
+    #[test]
+    fn the_dialect_names_the_lxd_socket_variables_and_headers() {
+        assert_eq!(
+            (DIALECT.socket_env, DIALECT.dir_env, DIALECT.config_env),
+            ("LXD_SOCKET", "LXD_DIR", "LXD_CONF")
+        );
+        assert_eq!(DIALECT.project_env, None);
+        assert_eq!(DIALECT.header_prefix, "X-LXD-");
+        assert!(DIALECT
+            .default_sockets
+            .contains(&"/var/lib/lxd/unix.socket"));
+        assert!(DIALECT.connect_hint().contains("LXD_SOCKET"));
+    }
 }
