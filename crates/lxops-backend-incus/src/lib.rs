@@ -1,1 +1,82 @@
-//! The incus backend: socket discovery and the incus dialect of the shared REST client.
+//! The Incus backend: the Incus [`Dialect`] of the shared REST client, and [`Incus`], its
+//! [`Backend`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lxops_core::server::{
+    Backend, ConnectOptions, ImageSource, InstanceServer, ServerError, ServerKind,
+};
+use lxops_rest::{BuiltinRemote, Dialect};
+
+/// How Incus differs from the other LXD-family daemons.
+pub static DIALECT: Dialect = Dialect {
+    name: "Incus",
+    kind: ServerKind::Incus,
+    server_id: "incus",
+    cli: "incus",
+    // Incus accepts X-Incus-* and X-LXD-*, and answers with X-Incus-*.
+    header_prefix: "X-Incus-",
+    socket_env: "INCUS_SOCKET",
+    dir_env: "INCUS_DIR",
+    default_sockets: &["/run/incus/unix.socket", "/var/lib/incus/unix.socket"],
+    config_env: "INCUS_CONF",
+    config_dirs: &[".config/incus"],
+    project_env: Some("INCUS_PROJECT"),
+    remote_env: Some("INCUS_REMOTE"),
+    builtin_remotes: &[BuiltinRemote {
+        name: "images",
+        addr: "https://images.linuxcontainers.org",
+        protocol: "simplestreams",
+    }],
+};
+
+/// The Incus backend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Incus;
+
+#[async_trait]
+impl Backend for Incus {
+    fn server_name(&self) -> &'static str {
+        DIALECT.name
+    }
+
+    async fn connect(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<Arc<dyn InstanceServer>, ServerError> {
+        lxops_rest::connect(&DIALECT, options).await
+    }
+
+    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError> {
+        lxops_rest::image_source(&DIALECT, image)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incus_is_named_and_parses_local_images() {
+        assert_eq!(Incus.server_name(), "Incus");
+        assert_eq!(
+            Incus.image_source("local:lxops-test-busybox").unwrap(),
+            ImageSource::local("lxops-test-busybox")
+        );
+    }
+
+    #[test]
+    fn the_dialect_names_the_incus_socket_variables_and_headers() {
+        assert_eq!(
+            (DIALECT.socket_env, DIALECT.dir_env, DIALECT.config_env),
+            ("INCUS_SOCKET", "INCUS_DIR", "INCUS_CONF")
+        );
+        assert_eq!(DIALECT.project_env, Some("INCUS_PROJECT"));
+        assert_eq!(DIALECT.header_prefix, "X-Incus-");
+        assert!(DIALECT
+            .default_sockets
+            .contains(&"/var/lib/incus/unix.socket"));
+        assert!(DIALECT.connect_hint().contains("INCUS_SOCKET"));
+    }
+}

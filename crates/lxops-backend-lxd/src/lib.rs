@@ -1,1 +1,102 @@
-//! The lxd backend: socket discovery and the lxd dialect of the shared REST client.
+//! The LXD backend: the LXD [`Dialect`] of the shared REST client, and [`Lxd`], its
+//! [`Backend`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lxops_core::server::{
+    Backend, ConnectOptions, ImageSource, InstanceServer, ServerError, ServerKind,
+};
+use lxops_rest::{BuiltinRemote, Dialect};
+
+/// How LXD differs from the other LXD-family daemons.
+pub static DIALECT: Dialect = Dialect {
+    name: "LXD",
+    kind: ServerKind::Lxd,
+    server_id: "lxd",
+    cli: "lxc",
+    // LXD 5.0 accepts only X-LXD-* request headers (and answers with X-Lxd-*).
+    header_prefix: "X-LXD-",
+    socket_env: "LXD_SOCKET",
+    dir_env: "LXD_DIR",
+    default_sockets: &[
+        "/var/snap/lxd/common/lxd/unix.socket",
+        "/var/lib/lxd/unix.socket",
+    ],
+    config_env: "LXD_CONF",
+    config_dirs: &[
+        ".config/lxc",
+        "snap/lxd/common/config",
+        "snap/lxd/current/.config/lxc",
+    ],
+    // lxc 5.0 does not honour LXD_PROJECT or a remote variable.
+    project_env: None,
+    remote_env: None,
+    builtin_remotes: &[
+        BuiltinRemote {
+            name: "images",
+            addr: "https://images.linuxcontainers.org",
+            protocol: "simplestreams",
+        },
+        BuiltinRemote {
+            name: "ubuntu",
+            addr: "https://cloud-images.ubuntu.com/releases",
+            protocol: "simplestreams",
+        },
+        BuiltinRemote {
+            name: "ubuntu-daily",
+            addr: "https://cloud-images.ubuntu.com/daily",
+            protocol: "simplestreams",
+        },
+    ],
+};
+
+/// The LXD backend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lxd;
+
+#[async_trait]
+impl Backend for Lxd {
+    fn server_name(&self) -> &'static str {
+        DIALECT.name
+    }
+
+    async fn connect(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<Arc<dyn InstanceServer>, ServerError> {
+        lxops_rest::connect(&DIALECT, options).await
+    }
+
+    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError> {
+        lxops_rest::image_source(&DIALECT, image)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lxd_is_named_and_parses_local_images() {
+        assert_eq!(Lxd.server_name(), "LXD");
+        assert_eq!(
+            Lxd.image_source("lxops-test-busybox").unwrap(),
+            ImageSource::local("lxops-test-busybox")
+        );
+    }
+
+    #[test]
+    fn the_dialect_names_the_lxd_socket_variables_and_headers() {
+        assert_eq!(
+            (DIALECT.socket_env, DIALECT.dir_env, DIALECT.config_env),
+            ("LXD_SOCKET", "LXD_DIR", "LXD_CONF")
+        );
+        assert_eq!(DIALECT.project_env, None);
+        assert_eq!(DIALECT.header_prefix, "X-LXD-");
+        assert!(DIALECT
+            .default_sockets
+            .contains(&"/var/lib/lxd/unix.socket"));
+        assert!(DIALECT.connect_hint().contains("LXD_SOCKET"));
+    }
+}

@@ -176,6 +176,8 @@ pub trait InstanceServer: Send + Sync {
 
     // ---- images and storage ---------------------------------------------------------------
     /// Resolves an image source to its fingerprint, or `None` when there is no such image.
+    /// A backend that cannot reach a remote image server answers `Some("remote:alias")` for a
+    /// remote image: the daemon resolves it when the image is used.
     async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>>;
     /// Publishes an instance or snapshot (`name` or `name/snap`) as an image.
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String>;

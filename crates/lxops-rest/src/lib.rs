@@ -1,1 +1,37 @@
 //! The LXD-family `/1.0` REST API over a unix socket, shared by the LXD and Incus backends.
+//!
+//! [`RestServer`] implements `lxops_core::server::InstanceServer`; what differs between the
+//! daemons is data, a [`Dialect`], whose values live in the backend crates.
+
+pub mod client;
+pub mod dialect;
+pub mod discovery;
+pub mod envelope;
+pub mod errors;
+pub mod exec;
+pub mod files;
+pub mod model;
+pub mod rebuild;
+pub mod remotes;
+pub mod server;
+pub mod transport;
+
+use std::sync::Arc;
+
+use lxops_core::server::{ConnectOptions, ImageSource, InstanceServer, ServerResult};
+
+pub use dialect::{BuiltinRemote, Dialect};
+pub use server::RestServer;
+
+/// Connects to the daemon of `dialect` (for `Backend::connect`).
+pub async fn connect(
+    dialect: &'static Dialect,
+    options: &ConnectOptions,
+) -> ServerResult<Arc<dyn InstanceServer>> {
+    Ok(Arc::new(RestServer::connect(dialect, options).await?))
+}
+
+/// Parses `[remote:]image` with the user's client config (for `Backend::image_source`).
+pub fn image_source(dialect: &Dialect, image: &str) -> ServerResult<ImageSource> {
+    remotes::image_source(dialect, image, &discovery::process_env)
+}

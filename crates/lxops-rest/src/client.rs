@@ -1,0 +1,226 @@
+//! The shared connection: sends requests, classifies replies, waits for operations and maps
+//! failures onto `ServerError`.
+
+use std::time::{Duration, Instant};
+
+use hyper::Method;
+use lxops_core::server::{ServerError, ServerInfo, ServerResult};
+use serde_json::Value;
+
+use crate::dialect::Dialect;
+use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Operation, Reply};
+use crate::errors::{api_error, operation_error, Subject};
+use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
+
+/// Time allowed for a plain (non-waiting) request.
+const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+/// Pause between two waits that both found the operation running.
+const POLL_PAUSE: Duration = Duration::from_millis(100);
+/// Extra time a wait request gets beyond the server-side `?timeout=`.
+const WAIT_SLACK: Duration = Duration::from_secs(15);
+
+/// A classified reply with its `Etag`, if any.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A direct answer.
+    Sync {
+        /// Metadata.
+        value: Value,
+        /// `Etag` header.
+        etag: Option<String>,
+    },
+    /// A started operation.
+    Async(Operation),
+}
+
+/// One daemon connection, shared by every project view.
+#[derive(Debug)]
+pub struct Connection {
+    /// Transport over the socket.
+    pub transport: Transport,
+    /// The daemon family.
+    pub dialect: &'static Dialect,
+    /// Facts read at connect.
+    pub info: ServerInfo,
+    /// Timeout of every operation wait.
+    pub timeout: Duration,
+}
+
+impl Connection {
+    /// Sends a request and returns the raw reply, mapping transport failures.
+    pub async fn raw(
+        &self,
+        request: RawRequest,
+        limit: Duration,
+        context: &str,
+    ) -> ServerResult<RawResponse> {
+        self.transport
+            .send(request, limit)
+            .await
+            .map_err(|e| transport_error(self.dialect, &self.transport, e, context))
+    }
+
+    /// Sends a request and classifies the reply; error envelopes become errors.
+    pub async fn call(&self, request: RawRequest, subject: &Subject<'_>) -> ServerResult<Answer> {
+        let response = self.raw(request, REQUEST_LIMIT, subject.context).await?;
+        answer(response, subject)
+    }
+
+    /// Sends a request that must answer synchronously; returns its metadata.
+    pub async fn sync(&self, request: RawRequest, subject: &Subject<'_>) -> ServerResult<Value> {
+        match self.call(request, subject).await? {
+            Answer::Sync { value, .. } => Ok(value),
+            Answer::Async(op) => self
+                .wait_success(&op.id, subject)
+                .await
+                .map(|op| op.metadata.unwrap_or(Value::Null)),
+        }
+    }
+
+    /// Sends a request that may start an operation, and waits for it to succeed.
+    pub async fn run(&self, request: RawRequest, subject: &Subject<'_>) -> ServerResult<Operation> {
+        match self.call(request, subject).await? {
+            Answer::Sync { value, .. } => Ok(Operation {
+                status: "Success".into(),
+                metadata: Some(value),
+                ..Default::default()
+            }),
+            Answer::Async(op) => self.wait_success(&op.id, subject).await,
+        }
+    }
+
+    /// Waits for an operation and turns a failure into an error.
+    pub async fn wait_success(&self, id: &str, subject: &Subject<'_>) -> ServerResult<Operation> {
+        self.wait_success_for(id, self.timeout, subject).await
+    }
+
+    /// Like [`Connection::wait_success`] with an explicit time limit.
+    pub async fn wait_success_for(
+        &self,
+        id: &str,
+        limit: Duration,
+        subject: &Subject<'_>,
+    ) -> ServerResult<Operation> {
+        match self.wait(id, limit, subject).await? {
+            OpOutcome::Success(op) => Ok(op),
+            OpOutcome::Failure { code, message, .. } => {
+                Err(operation_error(subject, code, &message))
+            }
+            OpOutcome::Running(_) => Err(ServerError::Timeout {
+                context: subject.context.to_string(),
+                after: limit,
+            }),
+        }
+    }
+
+    /// Waits up to `limit` for an operation to end, with `/wait?timeout=N` requests.
+    /// Returns [`OpOutcome::Success`] or [`OpOutcome::Failure`], or a timeout error.
+    pub async fn wait(
+        &self,
+        id: &str,
+        limit: Duration,
+        subject: &Subject<'_>,
+    ) -> ServerResult<OpOutcome> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let seconds = remaining.as_secs_f64().ceil().max(1.0) as u64;
+            let request = RawRequest::new(
+                Method::GET,
+                format!("/1.0/operations/{id}/wait?timeout={seconds}"),
+            );
+            let response = self
+                .raw(
+                    request,
+                    Duration::from_secs(seconds) + WAIT_SLACK,
+                    subject.context,
+                )
+                .await?;
+            let reply = parse_reply(response.status, &response.body).map_err(protocol(subject))?;
+            let mut outcome = wait_outcome(reply).map_err(protocol(subject))?;
+            if let OpOutcome::Failure {
+                operation: None,
+                ref message,
+                ..
+            } = outcome
+            {
+                // Incus: the failed operation's object is not in the wait reply, and a wait
+                // that ran out of time looks like a failure. The operation itself tells.
+                if let Some(op) = self.operation(id).await {
+                    if op.status == "Running" {
+                        outcome = OpOutcome::Running(op);
+                    } else if let OpOutcome::Failure { operation, .. } = &mut outcome {
+                        *operation = Some(op);
+                    }
+                } else if is_wait_deadline(message) {
+                    outcome = OpOutcome::Running(Operation::default());
+                }
+            }
+            match outcome {
+                OpOutcome::Running(op) => {
+                    if Instant::now() >= deadline {
+                        tracing::debug!(id, status = %op.status, "operation still running");
+                        return Err(ServerError::Timeout {
+                            context: subject.context.to_string(),
+                            after: limit,
+                        });
+                    }
+                    // A daemon that answers "still running" at once must not be polled in a
+                    // tight loop.
+                    tokio::time::sleep(POLL_PAUSE.min(remaining)).await;
+                }
+                done => return Ok(done),
+            }
+        }
+    }
+
+    /// The operation object, if the daemon still knows it.
+    async fn operation(&self, id: &str) -> Option<Operation> {
+        let request = RawRequest::new(Method::GET, format!("/1.0/operations/{id}"));
+        let response = self.transport.send(request, REQUEST_LIMIT).await.ok()?;
+        match parse_reply(response.status, &response.body).ok()? {
+            Reply::Sync(value) => serde_json::from_value(value).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Classifies a raw reply into an [`Answer`], mapping error envelopes.
+pub fn answer(response: RawResponse, subject: &Subject<'_>) -> ServerResult<Answer> {
+    let etag = response.header("etag").map(str::to_string);
+    match parse_reply(response.status, &response.body).map_err(protocol(subject))? {
+        Reply::Sync(value) => Ok(Answer::Sync { value, etag }),
+        Reply::Async(op) => Ok(Answer::Async(op)),
+        Reply::Error { code, message } => Err(api_error(subject, code, &message)),
+    }
+}
+
+fn protocol<'a>(subject: &'a Subject<'_>) -> impl Fn(String) -> ServerError + 'a {
+    move |message| ServerError::Protocol(format!("{}: {message}", subject.context))
+}
+
+/// Maps a transport failure onto a [`ServerError`].
+pub fn transport_error(
+    dialect: &Dialect,
+    transport: &Transport,
+    error: TransportError,
+    context: &str,
+) -> ServerError {
+    match error {
+        TransportError::Connect(reason) => ServerError::Connect {
+            server: dialect.name.to_string(),
+            socket: transport.socket().display().to_string(),
+            reason,
+            hint: dialect.connect_hint(),
+        },
+        TransportError::Timeout(after) => ServerError::Timeout {
+            context: format!("{context} (no reply from {})", transport.socket().display()),
+            after,
+        },
+        TransportError::Other(reason) => ServerError::Protocol(format!(
+            "{context}: talking to {} at {}: {reason}",
+            dialect.name,
+            transport.socket().display()
+        )),
+    }
+}

@@ -1,0 +1,183 @@
+//! The files API: write (mode/uid/gid/append headers), read, mkdir and delete.
+//!
+//! Uploads are sent as `application/octet-stream`: with a form content type both daemons
+//! would swallow the body and create an empty file.
+
+use hyper::Method;
+use lxops_core::server::{DirCreate, FileContent, FileKind, FileWrite, ServerError, ServerResult};
+use serde_json::Value;
+
+use crate::client::answer;
+use crate::dialect::Dialect;
+use crate::errors::Subject;
+use crate::server::RestServer;
+use crate::transport::{encode, RawRequest, RawResponse};
+
+/// The request headers for a file or directory write.
+pub fn write_headers(
+    dialect: &Dialect,
+    kind: &str,
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    append: bool,
+) -> Vec<(String, String)> {
+    let p = dialect.header_prefix;
+    let mut headers = vec![
+        (
+            "Content-Type".to_string(),
+            "application/octet-stream".to_string(),
+        ),
+        (format!("{p}Type"), kind.to_string()),
+    ];
+    if let Some(mode) = mode {
+        headers.push((format!("{p}Mode"), format!("{mode:04o}")));
+    }
+    if let Some(uid) = uid {
+        headers.push((format!("{p}Uid"), uid.to_string()));
+    }
+    if let Some(gid) = gid {
+        headers.push((format!("{p}Gid"), gid.to_string()));
+    }
+    if kind == "file" {
+        let write = if append { "append" } else { "overwrite" };
+        headers.push((format!("{p}Write"), write.to_string()));
+    }
+    headers
+}
+
+fn files_url(server: &RestServer, instance: &str, path: &str) -> String {
+    server.instance_url(instance, &format!("/files?path={}", encode(path)))
+}
+
+async fn send(
+    server: &RestServer,
+    request: RawRequest,
+    subject: &Subject<'_>,
+) -> ServerResult<RawResponse> {
+    server
+        .conn
+        .raw(request, server.conn.timeout, subject.context)
+        .await
+}
+
+/// Writes a file.
+pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -> ServerResult<()> {
+    let context = format!("writing {} in instance {instance:?}", file.path);
+    let what = format!("directory of {} in instance {instance:?}", file.path);
+    let subject = Subject {
+        context: &context,
+        what: &what,
+    };
+    let mut request = RawRequest::new(Method::POST, files_url(server, instance, &file.path));
+    request.headers = write_headers(
+        server.dialect(),
+        "file",
+        file.mode,
+        file.uid,
+        file.gid,
+        file.append,
+    );
+    request.body = Some(file.content.clone().into());
+    answer(send(server, request, &subject).await?, &subject).map(drop)
+}
+
+/// Creates a directory; an existing one is fine.
+pub async fn make_dir(server: &RestServer, instance: &str, dir: &DirCreate) -> ServerResult<()> {
+    let context = format!("creating directory {} in instance {instance:?}", dir.path);
+    let what = format!("parent of {} in instance {instance:?}", dir.path);
+    let subject = Subject {
+        context: &context,
+        what: &what,
+    };
+    let mut request = RawRequest::new(Method::POST, files_url(server, instance, &dir.path));
+    request.headers = write_headers(
+        server.dialect(),
+        "directory",
+        Some(dir.mode.unwrap_or(0o755)),
+        dir.uid,
+        dir.gid,
+        false,
+    );
+    match answer(send(server, request, &subject).await?, &subject) {
+        Ok(_) | Err(ServerError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses an octal mode header (`0644`).
+pub fn parse_mode(text: &str) -> Option<u32> {
+    u32::from_str_radix(text.trim(), 8).ok()
+}
+
+/// Turns a successful `GET …/files` reply into [`FileContent`], reading the headers with the
+/// dialect's prefix.
+pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileContent, String> {
+    let p = dialect.header_prefix;
+    let header = |name: &str| response.header(&format!("{p}{name}"));
+    let number = |name: &str| {
+        header(name)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let kind = match header("Type").unwrap_or("file") {
+        "directory" => FileKind::Directory,
+        "symlink" => FileKind::Symlink,
+        _ => FileKind::File,
+    };
+    let content = if kind == FileKind::Directory {
+        let entries = match crate::envelope::parse_reply(response.status, &response.body)? {
+            crate::envelope::Reply::Sync(Value::Array(entries)) => entries,
+            crate::envelope::Reply::Sync(Value::Null) => Vec::new(),
+            other => return Err(format!("unexpected directory listing {other:?}")),
+        };
+        let names: Vec<&str> = entries.iter().filter_map(Value::as_str).collect();
+        names.join("\n").into_bytes()
+    } else {
+        response.body.to_vec()
+    };
+    Ok(FileContent {
+        kind,
+        content,
+        uid: number("Uid"),
+        gid: number("Gid"),
+        mode: header("Mode").and_then(parse_mode).unwrap_or(0),
+    })
+}
+
+/// Reads a file; `None` when it does not exist.
+pub async fn read_file(
+    server: &RestServer,
+    instance: &str,
+    path: &str,
+) -> ServerResult<Option<FileContent>> {
+    let context = format!("reading {path} in instance {instance:?}");
+    let what = format!("{path} in instance {instance:?}");
+    let subject = Subject {
+        context: &context,
+        what: &what,
+    };
+    let request = RawRequest::new(Method::GET, files_url(server, instance, path));
+    let response = send(server, request, &subject).await?;
+    if response.status == 404 {
+        return Ok(None);
+    }
+    if response.status >= 400 {
+        return answer(response, &subject).map(|_| None);
+    }
+    file_content(server.dialect(), &response)
+        .map(Some)
+        .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))
+}
+
+/// Deletes a file or an empty directory.
+pub async fn delete_file(server: &RestServer, instance: &str, path: &str) -> ServerResult<()> {
+    let context = format!("deleting {path} in instance {instance:?}");
+    let what = format!("{path} in instance {instance:?}");
+    let subject = Subject {
+        context: &context,
+        what: &what,
+    };
+    let request = RawRequest::new(Method::DELETE, files_url(server, instance, path));
+    answer(send(server, request, &subject).await?, &subject).map(drop)
+}

@@ -1,0 +1,183 @@
+//! The user's client config (`config.yml`): remotes for `remote:alias` images and the
+//! current project.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lxops_core::server::{ImageSource, RemoteImageServer, ServerError};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::dialect::Dialect;
+use crate::discovery::{config_dir, EnvLookup};
+
+/// The parts of the CLI's `config.yml` that lxops reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ClientConfig {
+    /// The remote used when none is named.
+    #[serde(rename = "default-remote")]
+    pub default_remote: String,
+    /// Remotes by name.
+    pub remotes: BTreeMap<String, RemoteEntry>,
+}
+
+/// One remote of `config.yml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RemoteEntry {
+    /// Address (`unix://` or `https://...`).
+    pub addr: String,
+    /// Protocol; empty means the daemon's own.
+    pub protocol: String,
+    /// Current project on this remote.
+    pub project: String,
+}
+
+impl ClientConfig {
+    /// Parses `config.yml` text; `source` names the file in errors.
+    pub fn parse(text: &str, source: &Path) -> Result<Self, ServerError> {
+        serde_yaml::from_str(text).map_err(|e| {
+            ServerError::Protocol(format!(
+                "{}: not a valid client config: {e}; fix or remove the file",
+                source.display()
+            ))
+        })
+    }
+
+    /// The built-in remotes of a CLI, as it behaves without a config file.
+    pub fn builtin(dialect: &Dialect) -> Self {
+        let mut remotes: BTreeMap<String, RemoteEntry> = dialect
+            .builtin_remotes
+            .iter()
+            .map(|r| {
+                (
+                    r.name.to_string(),
+                    RemoteEntry {
+                        addr: r.addr.to_string(),
+                        protocol: r.protocol.to_string(),
+                        project: String::new(),
+                    },
+                )
+            })
+            .collect();
+        remotes.insert(
+            "local".into(),
+            RemoteEntry {
+                addr: "unix://".into(),
+                ..Default::default()
+            },
+        );
+        ClientConfig {
+            default_remote: "local".into(),
+            remotes,
+        }
+    }
+
+    /// Reads the user's config (or the built-in one when there is no file).
+    pub fn load(
+        dialect: &Dialect,
+        env: EnvLookup<'_>,
+    ) -> Result<(Self, Option<PathBuf>), ServerError> {
+        let Some(dir) = config_dir(dialect, env, &|p| p.exists()) else {
+            return Ok((Self::builtin(dialect), None));
+        };
+        let file = dir.join("config.yml");
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Ok((Self::parse(&text, &file)?, Some(file))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((Self::builtin(dialect), None))
+            }
+            Err(e) => Err(ServerError::Protocol(format!(
+                "cannot read {}: {e}",
+                file.display()
+            ))),
+        }
+    }
+
+    /// The current project: the dialect's project variable, else the default remote's
+    /// `project`, else `default`.
+    pub fn current_project(&self, dialect: &Dialect, env: EnvLookup<'_>) -> String {
+        if let Some(project) = dialect.project_env.and_then(env) {
+            return project;
+        }
+        let remote = dialect
+            .remote_env
+            .and_then(env)
+            .unwrap_or_else(|| self.default_remote.clone());
+        self.remotes
+            .get(&remote)
+            .map(|r| r.project.clone())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "default".to_string())
+    }
+
+    /// Parses `[remote:]image` against these remotes. `local:` and names without a remote
+    /// are local images.
+    pub fn image_source(&self, image: &str, source: &str) -> Result<ImageSource, ServerError> {
+        let Some((remote, name)) = image.split_once(':') else {
+            return Ok(ImageSource::local(image));
+        };
+        let Some(entry) = self.remotes.get(remote) else {
+            return Err(ServerError::NotFound {
+                what: format!(
+                    "image remote {remote:?} (of image {image:?}; remotes come from {source})"
+                ),
+            });
+        };
+        if entry.addr.starts_with("unix:") {
+            return Ok(ImageSource::local(name));
+        }
+        Ok(ImageSource {
+            image: name.to_string(),
+            remote: Some(RemoteImageServer {
+                name: remote.to_string(),
+                addr: entry.addr.clone(),
+                protocol: if entry.protocol.is_empty() {
+                    "lxd".to_string()
+                } else {
+                    entry.protocol.clone()
+                },
+            }),
+        })
+    }
+}
+
+/// `Backend::image_source` for a dialect: reads the user's client config and parses `image`.
+pub fn image_source(
+    dialect: &Dialect,
+    image: &str,
+    env: EnvLookup<'_>,
+) -> Result<ImageSource, ServerError> {
+    if !image.contains(':') {
+        return Ok(ImageSource::local(image));
+    }
+    let (config, file) = ClientConfig::load(dialect, env)?;
+    let source = match file {
+        Some(file) => file.display().to_string(),
+        None => format!("the built-in remotes of {}", dialect.cli),
+    };
+    config.image_source(image, &source)
+}
+
+/// The `source` object of a create or rebuild request for an image.
+pub fn image_source_json(image: &ImageSource) -> Value {
+    let mut source = Map::new();
+    source.insert("type".into(), json!("image"));
+    if looks_like_fingerprint(&image.image) && image.remote.is_none() {
+        source.insert("fingerprint".into(), json!(image.image));
+    } else {
+        source.insert("alias".into(), json!(image.image));
+    }
+    if let Some(remote) = &image.remote {
+        source.insert("server".into(), json!(remote.addr));
+        source.insert("protocol".into(), json!(remote.protocol));
+        source.insert("mode".into(), json!("pull"));
+    }
+    Value::Object(source)
+}
+
+/// Whether a local image name is a fingerprint (prefix): at least 12 hex digits.
+pub fn looks_like_fingerprint(name: &str) -> bool {
+    name.len() >= 12 && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}

@@ -1,0 +1,337 @@
+//! Socket discovery, connect errors, and whole calls against the fake unix-socket daemon.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use expect_test::expect;
+use lxops_core::server::{
+    ConnectOptions, ExecRequest, ImageSource, InstanceServer, InstanceSource, NewInstance,
+    ServerError,
+};
+use lxops_rest::discovery::socket_path;
+use lxops_rest::RestServer;
+
+use crate::fake_daemon::{FakeDaemon, Seen, ETAG};
+use crate::{fixture, INCUS, LXD};
+
+/// (dialect, explicit socket, environment, which paths exist, expected socket)
+type DiscoveryCase<'a> = (
+    &'a lxops_rest::Dialect,
+    Option<&'a Path>,
+    lxops_rest::discovery::EnvLookup<'a>,
+    &'a dyn Fn(&Path) -> bool,
+    &'a str,
+);
+
+#[test]
+fn the_socket_is_explicit_then_env_then_the_first_existing_default() {
+    let none = |_: &str| None;
+    let socket_env = |n: &str| (n == "INCUS_SOCKET").then(|| "/s/incus.sock".to_string());
+    let both = |n: &str| match n {
+        "INCUS_SOCKET" => Some("/s/incus.sock".to_string()),
+        "INCUS_DIR" => Some("/d".to_string()),
+        _ => None,
+    };
+    let dir_env = |n: &str| (n == "LXD_DIR").then(|| "/d".to_string());
+    let exists_var_lib = |p: &Path| p.starts_with("/var/lib");
+    let nothing = |_: &Path| false;
+    let explicit = PathBuf::from("/x.sock");
+    let cases: Vec<DiscoveryCase<'_>> = vec![
+        (&INCUS, Some(&explicit), &both, &nothing, "/x.sock"),
+        (&INCUS, None, &both, &nothing, "/s/incus.sock"),
+        (&INCUS, None, &socket_env, &nothing, "/s/incus.sock"),
+        (&LXD, None, &dir_env, &nothing, "/d/unix.socket"),
+        (
+            &LXD,
+            None,
+            &none,
+            &exists_var_lib,
+            "/var/lib/lxd/unix.socket",
+        ),
+        (
+            &LXD,
+            None,
+            &none,
+            &nothing,
+            "/var/snap/lxd/common/lxd/unix.socket",
+        ),
+        (
+            &INCUS,
+            None,
+            &none,
+            &exists_var_lib,
+            "/var/lib/incus/unix.socket",
+        ),
+        (&INCUS, None, &none, &nothing, "/run/incus/unix.socket"),
+    ];
+    for (dialect, explicit, env, exists, expected) in cases {
+        assert_eq!(
+            socket_path(dialect, explicit, env, exists),
+            PathBuf::from(expected)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_socket_is_a_connect_error_with_a_hint() {
+    let options = ConnectOptions {
+        socket: Some("/nonexistent/lxops/unix.socket".into()),
+        project: Some("default".into()),
+        timeout: Duration::from_secs(5),
+    };
+    let err = RestServer::connect(&INCUS, &options).await.unwrap_err();
+    let ServerError::Connect {
+        server,
+        socket,
+        hint,
+        ..
+    } = &err
+    else {
+        panic!("not a connect error: {err:?}");
+    };
+    assert_eq!(server, "Incus");
+    assert_eq!(socket, "/nonexistent/lxops/unix.socket");
+    assert_eq!(
+        hint,
+        "is the Incus daemon running? start it, or set INCUS_SOCKET to its socket"
+    );
+}
+
+fn async_reply(id: &str) -> Vec<u8> {
+    format!(
+        r#"{{"type":"async","status":"Operation created","status_code":100,"operation":"/1.0/operations/{id}","error_code":0,"error":"","metadata":{{"id":"{id}","class":"task","description":"x","status":"Running","status_code":103,"metadata":null,"err":""}}}}"#
+    )
+    .into_bytes()
+}
+
+fn incus_route(seen: &Seen) -> (u16, Vec<u8>) {
+    let path = seen.path.as_str();
+    match (seen.method.as_str(), path) {
+        ("GET", "/1.0") => (200, fixture("incus-server.json")),
+        ("POST", p) if p.starts_with("/1.0/instances/fx-c1/exec") => (202, async_reply("op-exec")),
+        ("GET", p) if p.starts_with("/1.0/operations/op-exec/wait") => {
+            (200, fixture("incus-exec-wait.json"))
+        }
+        ("GET", p) if p.contains("/logs/exec-output/") && p.contains(".stdout") => {
+            (200, b"out\n".to_vec())
+        }
+        ("GET", p) if p.contains("/logs/exec-output/") => (200, b"err\n".to_vec()),
+        ("DELETE", p) if p.contains("/logs/") => (200, fixture("incus-exec-log-delete.json")),
+        ("GET", p) if p.starts_with("/1.0/images/aliases/lxops-test-busybox") => {
+            (200, fixture("incus-image-alias.json"))
+        }
+        ("POST", p) if p.starts_with("/1.0/instances?") => (202, async_reply("op-create")),
+        ("GET", p) if p.starts_with("/1.0/profiles/fx-p1?") => (200, fixture("incus-profile.json")),
+        ("PUT", p) if p.starts_with("/1.0/profiles/fx-p1?") => {
+            (200, fixture("incus-profile-create.json"))
+        }
+        // Incus: a failed operation is an error envelope under HTTP 200 ...
+        ("GET", p) if p.starts_with("/1.0/operations/op-create/wait") => {
+            (200, fixture("incus-wait-failure.json"))
+        }
+        // ... and the finished operation may already be gone.
+        ("GET", "/1.0/operations/op-create") => (
+            404,
+            br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec(),
+        ),
+        _ => (
+            404,
+            br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec(),
+        ),
+    }
+}
+
+async fn incus_server(daemon: &FakeDaemon) -> Arc<dyn InstanceServer> {
+    let options = ConnectOptions {
+        socket: Some(daemon.socket.clone()),
+        project: Some("p1".into()),
+        timeout: Duration::from_secs(10),
+    };
+    Arc::new(RestServer::connect(&INCUS, &options).await.unwrap())
+}
+
+#[tokio::test]
+async fn exec_reads_and_deletes_both_logs_in_the_project() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await;
+    assert!(server
+        .info()
+        .await
+        .unwrap()
+        .has_extension("instances_rebuild"));
+    let output = server
+        .exec("fx-c1", &ExecRequest::argv(&["sh", "-c", "x"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            output.status,
+            output.stdout.as_slice(),
+            output.stderr.as_slice()
+        ),
+        (3, &b"out\n"[..], &b"err\n"[..])
+    );
+    expect![[r#"
+        GET /1.0
+        POST /1.0/instances/fx-c1/exec?project=p1
+        GET /1.0/operations/op-exec/wait?timeout=10
+        GET /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stdout?project=p1
+        DELETE /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stdout?project=p1
+        GET /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stderr?project=p1
+        DELETE /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stderr?project=p1
+    "#]]
+    .assert_eq(&(daemon.requests().join("\n") + "\n"));
+    let post = daemon.seen.lock().unwrap()[1].clone();
+    assert!(post
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "application/json"));
+}
+
+#[tokio::test]
+async fn a_failed_wait_under_http_200_maps_to_already_exists() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await;
+    let new = NewInstance {
+        name: "fx-c1".into(),
+        source: InstanceSource::Image(ImageSource::local("lxops-test-busybox")),
+        profiles: vec!["default".into()],
+        config: Default::default(),
+        devices: Default::default(),
+        vm: false,
+        description: String::new(),
+    };
+    let err = server.create_instance(&new).await.unwrap_err();
+    assert_eq!(err.to_string(), "instance \"fx-c1\" already exists");
+    let create = daemon
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|s| s.method == "POST")
+        .cloned()
+        .unwrap();
+    // The alias was resolved first, so the request names the fingerprint.
+    assert!(String::from_utf8_lossy(&create.body).contains(r#""fingerprint":"d79666a0a098"#));
+}
+
+#[tokio::test]
+async fn views_of_other_projects_share_the_connection() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await;
+    let other = server.for_project("p2");
+    assert_eq!(other.project(), "p2");
+    let _ = other.instance("fx-c1").await.unwrap();
+    let requests = daemon.requests();
+    assert_eq!(
+        requests.iter().filter(|r| r.as_str() == "GET /1.0").count(),
+        1
+    );
+    assert_eq!(
+        requests.last().unwrap(),
+        "GET /1.0/instances/fx-c1?project=p2"
+    );
+}
+
+#[tokio::test]
+async fn updates_send_the_etag_they_read() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await;
+    let mut profile = server.profile("fx-p1").await.unwrap().unwrap();
+    profile.description = "changed".into();
+    server.update_profile(&profile).await.unwrap();
+    let put = daemon
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|s| s.method == "PUT")
+        .cloned()
+        .unwrap();
+    assert_eq!(put.path, "/1.0/profiles/fx-p1?project=p1");
+    assert!(put
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("if-match") && v == ETAG));
+    expect![[r#"{"config":{"user.x":"1"},"description":"changed","devices":{"d1":{"path":"/mnt/t","source":"/tmp","type":"disk"}}}"#]]
+        .assert_eq(&String::from_utf8_lossy(&put.body));
+}
+
+fn running_op(id: &str) -> Vec<u8> {
+    format!(
+        r#"{{"type":"sync","status":"Success","status_code":200,"operation":"","error_code":0,"error":"","metadata":{{"id":"{id}","class":"task","description":"Starting instance","status":"Running","status_code":103,"metadata":null,"err":""}}}}"#
+    )
+    .into_bytes()
+}
+
+/// A daemon whose start operation never ends: LXD-style (`/wait` says Running) or
+/// Incus-style (`/wait` sends "context deadline exceeded" under HTTP 200; the operation
+/// itself is still Running).
+fn never_ending(incus_style: bool) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync {
+    move |seen: &Seen| {
+        match (seen.method.as_str(), seen.path.as_str()) {
+        ("GET", "/1.0") => (200, fixture("lxd-server.json")),
+        ("PUT", p) if p.contains("/state") => (202, async_reply("op-slow")),
+        ("GET", p) if p.starts_with("/1.0/operations/op-slow/wait") && incus_style => (
+            200,
+            br#"{"type":"error","error_code":500,"error":"context deadline exceeded","metadata":null}"#.to_vec(),
+        ),
+        ("GET", p) if p.starts_with("/1.0/operations/op-slow") => (200, running_op("op-slow")),
+        _ => (404, br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec()),
+    }
+    }
+}
+
+#[tokio::test]
+async fn a_wait_that_never_ends_is_a_timeout_on_both_daemon_styles() {
+    for incus_style in [false, true] {
+        let daemon = FakeDaemon::start(Arc::new(never_ending(incus_style)));
+        let options = ConnectOptions {
+            socket: Some(daemon.socket.clone()),
+            project: Some("default".into()),
+            timeout: Duration::from_millis(300),
+        };
+        let server = RestServer::connect(&LXD, &options).await.unwrap();
+        let err = server.start_instance("slow").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timed out after 300ms starting instance \"slow\"",
+            "incus style: {incus_style}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_start_that_fails_in_forkstart_is_retried_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let route = move |seen: &Seen| {
+        match (seen.method.as_str(), seen.path.as_str()) {
+        ("GET", "/1.0") => (200, fixture("lxd-server.json")),
+        ("PUT", p) if p.contains("/state") => {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            (202, async_reply(&format!("op-start-{n}")))
+        }
+        ("GET", p) if p.starts_with("/1.0/operations/op-start-0/wait") => (
+            200,
+            br#"{"type":"sync","metadata":{"id":"op-start-0","status":"Failure","err":"Failed to run: /usr/bin/lxd forkstart a1 /var/lib/lxd/containers /var/log/lxd/a1/lxc.conf: exit status 1"}}"#.to_vec(),
+        ),
+        ("GET", p) if p.starts_with("/1.0/operations/op-start-1/wait") => (
+            200,
+            br#"{"type":"sync","metadata":{"id":"op-start-1","status":"Success","err":""}}"#.to_vec(),
+        ),
+        _ => (404, br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec()),
+    }
+    };
+    let daemon = FakeDaemon::start(Arc::new(route));
+    let options = ConnectOptions {
+        socket: Some(daemon.socket.clone()),
+        project: Some("default".into()),
+        timeout: Duration::from_secs(5),
+    };
+    let server = RestServer::connect(&LXD, &options).await.unwrap();
+    server.start_instance("a1").await.unwrap();
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+}
