@@ -274,6 +274,14 @@ pub fn export_filesystems(
     validate::absolute_dir("export directory", dir)?;
     if let Some(snapshot) = snapshot {
         validate::snapshot_name(snapshot)?;
+        if let Some(fs) = fss.iter().find(|fs| !driver_of(fs).can_snapshot()) {
+            return Err(HostError::Unsupported {
+                operation: "export from a snapshot",
+                kind: fs.kind,
+                id: fs.id.clone(),
+                hint: "it has no snapshots; export it without a snapshot",
+            });
+        }
     }
     let view = HostView::new(host);
     host.mkdir_p(dir)?;
