@@ -203,12 +203,20 @@ impl FsDriver for BtrfsDriver {
         if !snapshots.is_empty() {
             view.host.mkdir_p(&snapshots_dir(new_path))?;
         }
+        // A read-only subvolume cannot be moved to another directory: snapshot it anew.
         let old_prefix = format!("{}@", base_name(Path::new(&old.path)));
         for snapshot in snapshots {
             let name = base_name(&snapshot);
             let snap = name.strip_prefix(&old_prefix).unwrap_or(&name);
-            view.host
-                .rename(&snapshot, &btrfs_snapshot_dir(new_path, snap))?;
+            let to = btrfs_snapshot_dir(new_path, snap);
+            view.host.run(&btrfs(&[
+                "subvolume",
+                "snapshot",
+                "-r",
+                &path_str(&snapshot),
+                &path_str(&to),
+            ]))?;
+            delete(view.host, &snapshot)?;
         }
         Ok(())
     }

@@ -64,6 +64,64 @@ pub(crate) fn run_retrying_busy(
     }
 }
 
+/// Runs a command that needs `dataset` (and the datasets inside it) unmounted: `destroy`,
+/// `rename`, `rollback`. ZFS over FUSE often says "dataset is busy" when it unmounts by itself
+/// while `zfs umount` works, so on "busy" the datasets are unmounted (innermost first) and the
+/// command is retried with a bounded backoff. Afterwards the datasets are mounted again
+/// (outermost first) under `remount_prefix` (the new name after a rename), or under their old
+/// names when the command failed; `remount_prefix: None` mounts nothing after a success.
+fn run_unmounted(
+    host: &dyn HostRunner,
+    command: &HostCommand,
+    dataset: &str,
+    remount_prefix: Option<&str>,
+) -> Result<(), HostError> {
+    match host.run(command) {
+        Err(e) if e.is_busy() => {}
+        other => return other,
+    }
+    let listed = host
+        .query(&HostCommand::plain(
+            "zfs",
+            [
+                "list",
+                "-H",
+                "-o",
+                "name",
+                "-r",
+                "-t",
+                "filesystem",
+                dataset,
+            ],
+        ))
+        .unwrap_or_default();
+    let mut names: Vec<String> = listed.lines().map(|l| l.trim().to_string()).collect();
+    if names.is_empty() {
+        names.push(dataset.to_string());
+    }
+    names.sort();
+    for name in names.iter().rev() {
+        if let Err(e) = host.run(&zfs(vec!["umount".into(), name.clone()])) {
+            tracing::debug!(dataset = %name, "zfs umount: {e}");
+        }
+    }
+    let result = run_retrying_busy(host, command);
+    let remount: Vec<String> = match (&result, remount_prefix) {
+        (Ok(()), None) => Vec::new(),
+        (Ok(()), Some(prefix)) => names
+            .iter()
+            .map(|n| format!("{prefix}{}", &n[dataset.len()..]))
+            .collect(),
+        (Err(_), _) => names,
+    };
+    for name in remount {
+        if let Err(e) = host.run(&zfs(vec!["mount".into(), name.clone()])) {
+            tracing::warn!(dataset = %name, "could not mount again: {e}");
+        }
+    }
+    result
+}
+
 fn zfs(args: Vec<String>) -> HostCommand {
     HostCommand::privileged("zfs", args)
 }
@@ -218,7 +276,7 @@ impl FsDriver for ZfsDriver {
             "-r".to_string(),
             format!("{}@{snapshot}", fs.path),
         ];
-        run_retrying_busy(host, &zfs(args))
+        run_unmounted(host, &zfs(args), &fs.path, Some(&fs.path))
     }
 
     fn rename(
@@ -228,12 +286,12 @@ impl FsDriver for ZfsDriver {
         new: &FilesystemSpec,
     ) -> Result<(), HostError> {
         let args = vec!["rename".to_string(), old.path.clone(), new.path.clone()];
-        run_retrying_busy(view.host, &zfs(args))
+        run_unmounted(view.host, &zfs(args), &old.path, Some(&new.path))
     }
 
     fn destroy(&self, host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<(), HostError> {
         let args = vec!["destroy".to_string(), "-r".to_string(), fs.path.clone()];
-        run_retrying_busy(host, &zfs(args))
+        run_unmounted(host, &zfs(args), &fs.path, None)
     }
 
     /// ZFS over FUSE has no `.zfs/snapshot` directory and cannot mount snapshots, so the
@@ -337,11 +395,34 @@ mod tests {
     }
 
     #[test]
-    fn busy_is_retried_until_it_succeeds() {
+    fn busy_unmounts_and_retries_until_it_succeeds() {
         let host = FakeHost::new().failing("zfs destroy -r tank/a", "dataset is busy", 3);
         ZfsDriver.destroy(&host, &fs("tank/a")).unwrap();
-        assert_eq!(host.commands().len(), 4);
-        assert_eq!(host.slept_ms(), 250 + 500 + 1000);
+        expect_test::expect![[r#"
+            zfs destroy -r tank/a
+            zfs list -H -o name -r -t filesystem tank/a
+            zfs umount tank/a
+            zfs destroy -r tank/a
+            zfs destroy -r tank/a
+            zfs destroy -r tank/a"#]]
+        .assert_eq(&host.commands().join("\n"));
+        assert_eq!(host.slept_ms(), 250 + 500);
+    }
+
+    #[test]
+    fn a_busy_rename_mounts_the_new_name_again() {
+        let host = FakeHost::new().failing("zfs rename tank/a tank/b", "dataset is busy", 1);
+        let view = HostView::new(&host);
+        ZfsDriver
+            .rename(&view, &fs("tank/a"), &fs("tank/b"))
+            .unwrap();
+        expect_test::expect![[r#"
+            zfs rename tank/a tank/b
+            zfs list -H -o name -r -t filesystem tank/a
+            zfs umount tank/a
+            zfs rename tank/a tank/b
+            zfs mount tank/b"#]]
+        .assert_eq(&host.commands().join("\n"));
     }
 
     #[test]
