@@ -222,7 +222,7 @@ fn zfs_create_chown_template_and_keep_existing_data() {
         )
     );
     let report = apply_devices(&host, &plan).unwrap();
-    assert_eq!(report.created_filesystems, [home.path.clone()]);
+    assert_eq!(report.created_filesystems, vec![home.path.clone()]);
     assert_eq!(report.created_dirs, [dir.clone(), dir.join("user")]);
     assert!(zfs_exists(&home.path));
     let out = sh(
@@ -286,7 +286,8 @@ fn zfs_clone_from_snapshot_and_copy() {
     apply_devices(&host, &plan_devices(&host, &first).unwrap()).unwrap();
     let source_dir = mountpoint(&source.path);
     std::fs::write(source_dir.join("user/data"), "cloned data").unwrap();
-    let snapshots = ops::snapshot_filesystems(&host, &[source.clone()], "s1", false).unwrap();
+    let snapshots =
+        ops::snapshot_filesystems(&host, std::slice::from_ref(&source), "s1", false).unwrap();
     assert_eq!(snapshots, [format!("{}@s1", source.path)]);
 
     let target = fs("home", FsKind::Zfs, &format!("{}/a2/home", guard.0));
@@ -302,7 +303,7 @@ fn zfs_clone_from_snapshot_and_copy() {
     };
     let plan = plan_devices(&host, &clone_setup).unwrap();
     let report = apply_devices(&host, &plan).unwrap();
-    assert_eq!(report.created_filesystems, [target.path.clone()]);
+    assert_eq!(report.created_filesystems, vec![target.path.clone()]);
     assert!(report.created_dirs.is_empty(), "{:?}", report.created_dirs);
     let target_dir = mountpoint(&target.path);
     assert_eq!(
@@ -325,7 +326,13 @@ fn zfs_clone_from_snapshot_and_copy() {
         snapshot: "s1".into(),
         ..CopyOptions::default()
     };
-    let done = ops::copy_filesystems(&host, &[source.clone()], &[copy.clone()], &options).unwrap();
+    let done = ops::copy_filesystems(
+        &host,
+        std::slice::from_ref(&source),
+        std::slice::from_ref(&copy),
+        &options,
+    )
+    .unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(
         std::fs::read_to_string(mountpoint(&copy.path).join("user/data")).unwrap(),
@@ -342,19 +349,20 @@ fn zfs_snapshot_rollback_rename_list_destroy() {
     apply_devices(&host, &plan_devices(&host, &setup).unwrap()).unwrap();
     let dir = mountpoint(&a.path);
     std::fs::write(dir.join("file"), "before").unwrap();
-    ops::snapshot_filesystems(&host, &[a.clone()], "s1", false).unwrap();
+    ops::snapshot_filesystems(&host, std::slice::from_ref(&a), "s1", false).unwrap();
     std::fs::write(dir.join("file"), "after").unwrap();
     std::fs::write(dir.join("extra"), "x").unwrap();
-    let rolled = ops::rollback_filesystems(&host, &[a.clone()], "s1").unwrap();
+    let rolled = ops::rollback_filesystems(&host, std::slice::from_ref(&a), "s1").unwrap();
     assert_eq!(rolled, [format!("{}@s1", a.path)]);
     assert_eq!(std::fs::read_to_string(dir.join("file")).unwrap(), "before");
     assert!(!dir.join("extra").exists());
 
-    let destroyed = ops::destroy_snapshots(&host, &[a.clone()], "s1", false).unwrap();
+    let destroyed = ops::destroy_snapshots(&host, std::slice::from_ref(&a), "s1", false).unwrap();
     assert_eq!(destroyed, [format!("{}@s1", a.path)]);
 
     let b = fs("a", FsKind::Zfs, &format!("{}/r1/b", guard.0));
-    let renamed = ops::rename_filesystems(&host, &[a.clone()], &[b.clone()]).unwrap();
+    let renamed =
+        ops::rename_filesystems(&host, std::slice::from_ref(&a), std::slice::from_ref(&b)).unwrap();
     assert_eq!(renamed, [format!("{} -> {}", a.path, b.path)]);
     assert!(!zfs_exists(&a.path) && zfs_exists(&b.path));
     assert_eq!(
@@ -370,7 +378,7 @@ fn zfs_snapshot_rollback_rename_list_destroy() {
     assert!(list.to_string().starts_with("ID"), "{list}");
 
     let destroyed = ops::destroy_filesystems(&host, &[a.clone(), b.clone()]).unwrap();
-    assert_eq!(destroyed, [b.path.clone()]);
+    assert_eq!(destroyed, vec![b.path.clone()]);
     assert!(!zfs_exists(&b.path));
 }
 
@@ -391,12 +399,12 @@ fn export_import_round_trip_zfs_and_dir() {
         std::fs::write(dir.join("f"), "payload").unwrap();
         std::os::unix::fs::chown(dir.join("f"), Some(1_000_033), Some(1_000_034)).unwrap();
     }
-    ops::snapshot_filesystems(&host, &[z.clone()], "x1", false).unwrap();
+    ops::snapshot_filesystems(&host, std::slice::from_ref(&z), "x1", false).unwrap();
     std::fs::write(zdir.join("f"), "after the snapshot").unwrap();
 
     let archives = tmp.path().join("archives");
-    ops::export_filesystems(&host, &[d.clone()], &archives, None).unwrap();
-    ops::export_filesystems(&host, &[z.clone()], &archives, Some("x1")).unwrap();
+    ops::export_filesystems(&host, std::slice::from_ref(&d), &archives, None).unwrap();
+    ops::export_filesystems(&host, std::slice::from_ref(&z), &archives, Some("x1")).unwrap();
     assert!(archives.join("z.tar.gz").is_file() && archives.join("d.tar.gz").is_file());
 
     let z2 = fs("z", FsKind::Zfs, &format!("{}/e2/z", guard.0));
@@ -428,29 +436,34 @@ fn btrfs_create_snapshot_rollback_rename_destroy() {
     assert_eq!(owner_mode(&path).0, OWNER.uid);
     std::fs::write(path.join("user/f"), "before").unwrap();
 
-    let snaps = ops::snapshot_filesystems(&host, &[home.clone()], "s1", false).unwrap();
+    let snaps = ops::snapshot_filesystems(&host, std::slice::from_ref(&home), "s1", false).unwrap();
     let snap_dir = guard.0.join("i1/.lxops-snapshots/home@s1");
     assert_eq!(snaps, [snap_dir.display().to_string()]);
     std::fs::write(path.join("user/f"), "after").unwrap();
-    ops::rollback_filesystems(&host, &[home.clone()], "s1").unwrap();
+    ops::rollback_filesystems(&host, std::slice::from_ref(&home), "s1").unwrap();
     assert_eq!(
         std::fs::read_to_string(path.join("user/f")).unwrap(),
         "before"
     );
     std::fs::write(path.join("user/g"), "writable after rollback").unwrap();
 
-    let list = ops::list_filesystems(&host, &[home.clone()]).unwrap();
+    let list = ops::list_filesystems(&host, std::slice::from_ref(&home)).unwrap();
     assert!(list.rows[0].exists);
 
     let new_path = guard.0.join("i2/home");
     std::fs::create_dir_all(guard.0.join("i2")).unwrap();
     let renamed_fs = fs("home", FsKind::Btrfs, new_path.to_str().unwrap());
-    ops::rename_filesystems(&host, &[home.clone()], &[renamed_fs.clone()]).unwrap();
+    ops::rename_filesystems(
+        &host,
+        std::slice::from_ref(&home),
+        std::slice::from_ref(&renamed_fs),
+    )
+    .unwrap();
     assert!(new_path.join("user/f").is_file() && !path.exists());
     assert!(guard.0.join("i2/.lxops-snapshots/home@s1").is_dir());
 
-    let destroyed = ops::destroy_filesystems(&host, &[renamed_fs.clone()]).unwrap();
-    assert_eq!(destroyed, [renamed_fs.path.clone()]);
+    let destroyed = ops::destroy_filesystems(&host, std::slice::from_ref(&renamed_fs)).unwrap();
+    assert_eq!(destroyed, vec![renamed_fs.path.clone()]);
     assert!(!new_path.exists());
     assert!(!guard.0.join("i2/.lxops-snapshots/home@s1").exists());
 }
