@@ -142,3 +142,31 @@ pub struct DeviceSetup {
     /// device-origin, if set.
     pub clone: Option<CloneSource>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync_static<T: Send + Sync + 'static>() {}
+    fn send_static<T: Send + 'static>() {}
+
+    #[test]
+    fn errors_and_plans_can_cross_threads_and_runners_are_objects() {
+        send_sync_static::<HostError>();
+        send_static::<DevicePlan>();
+        send_static::<ApplyReport>();
+        let runners: Vec<Box<dyn HostRunner>> =
+            vec![Box::new(SystemHost::new()), Box::new(DryRunHost::new())];
+        assert_eq!(runners.len(), 2);
+    }
+
+    #[test]
+    fn kinds_and_owners_print_like_the_config() {
+        let kinds: Vec<String> = [FsKind::Zfs, FsKind::Dir, FsKind::Btrfs]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(kinds, ["zfs", "dir", "btrfs"]);
+        assert_eq!(Owner { uid: 1, gid: 2 }.to_string(), "1:2");
+    }
+}

@@ -18,7 +18,7 @@ fn no_snapshots(fs: &FilesystemSpec, operation: &'static str) -> HostError {
     }
 }
 
-/// Renames a directory-like filesystem; the new path must not exist.
+/// Renames a directory-like filesystem (its new parent is created); the new path must not exist.
 pub(crate) fn rename_dir(
     view: &HostView<'_>,
     old: &FilesystemSpec,
@@ -29,6 +29,9 @@ pub(crate) fn rename_dir(
         return Err(HostError::AlreadyExists {
             path: to.to_path_buf(),
         });
+    }
+    if let Some(parent) = to.parent() {
+        view.host.mkdir_p(parent)?;
     }
     view.host.rename(Path::new(&old.path), to)
 }

@@ -189,7 +189,8 @@ pub fn rollback_filesystems(
     Ok(done)
 }
 
-/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename`, a directory move).
+/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
+/// a created parent).
 /// Filesystems inside another renamed one move with it and are skipped. Returns `old -> new`
 /// for each rename.
 pub fn rename_filesystems(

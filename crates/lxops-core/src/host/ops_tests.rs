@@ -106,7 +106,8 @@ fn rename_moves_outer_filesystems_only() {
         fs("b", FsKind::Btrfs, "/b/a1/home"),
     ];
     expect![[r#"
-        zfs rename tank/a1 tank/a2
+        zfs rename -p tank/a1 tank/a2
+        mkdir -p /d
         rename /d/a1 -> /d/a2
         => ["tank/a1 -> tank/a2", "/d/a1 -> /d/a2"]"#]]
     .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new)));

@@ -285,7 +285,12 @@ impl FsDriver for ZfsDriver {
         old: &FilesystemSpec,
         new: &FilesystemSpec,
     ) -> Result<(), HostError> {
-        let args = vec!["rename".to_string(), old.path.clone(), new.path.clone()];
+        let args = vec![
+            "rename".to_string(),
+            "-p".to_string(),
+            old.path.clone(),
+            new.path.clone(),
+        ];
         run_unmounted(view.host, &zfs(args), &old.path, Some(&new.path))
     }
 
@@ -411,16 +416,16 @@ mod tests {
 
     #[test]
     fn a_busy_rename_mounts_the_new_name_again() {
-        let host = FakeHost::new().failing("zfs rename tank/a tank/b", "dataset is busy", 1);
+        let host = FakeHost::new().failing("zfs rename -p tank/a tank/b", "dataset is busy", 1);
         let view = HostView::new(&host);
         ZfsDriver
             .rename(&view, &fs("tank/a"), &fs("tank/b"))
             .unwrap();
         expect_test::expect![[r#"
-            zfs rename tank/a tank/b
+            zfs rename -p tank/a tank/b
             zfs list -H -o name -r -t filesystem tank/a
             zfs umount tank/a
-            zfs rename tank/a tank/b
+            zfs rename -p tank/a tank/b
             zfs mount tank/b"#]]
         .assert_eq(&host.commands().join("\n"));
     }
