@@ -98,7 +98,8 @@ pub trait HostRunner: Send + Sync {
     fn read_dir(&self, path: &Path) -> Result<Vec<String>, HostError>;
     /// Runs a command that changes the host.
     fn run(&self, command: &HostCommand) -> Result<(), HostError>;
-    /// Runs `commands[0] | commands[1] | ...`; fails when any of them fails.
+    /// Runs `commands[0] | commands[1] | ...`; fails when any of them fails (the first failure
+    /// in pipeline order is reported).
     fn run_pipeline(&self, commands: &[HostCommand]) -> Result<(), HostError>;
     /// `mkdir -p`.
     fn mkdir_p(&self, path: &Path) -> Result<(), HostError>;
@@ -218,7 +219,7 @@ impl HostRunner for SystemHost {
             .collect::<Vec<_>>()
             .join(" | ");
         tracing::info!(command = %line, "run pipeline");
-        let mut children = Vec::new();
+        let mut children: Vec<(&HostCommand, std::process::Child)> = Vec::new();
         let mut previous: Option<std::process::ChildStdout> = None;
         for (i, command) in commands.iter().enumerate() {
             let mut process = command.to_command(self.as_root);
@@ -230,17 +231,40 @@ impl HostRunner for SystemHost {
                 process.stdout(Stdio::piped());
             }
             process.stderr(Stdio::piped());
-            let mut child = process.spawn().map_err(|e| spawn_error(command, e))?;
-            previous = child.stdout.take();
-            children.push((command, child));
+            match process.spawn() {
+                Ok(mut child) => {
+                    previous = child.stdout.take();
+                    children.push((command, child));
+                }
+                Err(e) => {
+                    for (_, mut child) in children {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    return Err(spawn_error(command, e));
+                }
+            }
         }
+        // Read every stderr on its own thread so no process blocks on a full pipe.
+        let readers: Vec<_> = children
+            .iter_mut()
+            .map(|(_, child)| {
+                let stderr = child.stderr.take();
+                std::thread::spawn(move || {
+                    let mut text = Vec::new();
+                    if let Some(mut stderr) = stderr {
+                        let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+                    }
+                    text
+                })
+            })
+            .collect();
         let mut first_error = None;
-        for (command, child) in children {
-            let output = child
-                .wait_with_output()
-                .map_err(|e| spawn_error(command, e))?;
-            if !output.status.success() && first_error.is_none() {
-                first_error = Some(failed(command, output.status, &output.stderr));
+        for ((command, mut child), reader) in children.into_iter().zip(readers) {
+            let status = child.wait().map_err(|e| spawn_error(command, e))?;
+            let stderr = reader.join().unwrap_or_default();
+            if !status.success() && first_error.is_none() {
+                first_error = Some(failed(command, status, &stderr));
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -308,4 +332,52 @@ impl HostRunner for SystemHost {
 /// A path as a command argument.
 pub(crate) fn path_str(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_command_shows_its_line_and_stderr() {
+        let host = SystemHost::new();
+        let err = host
+            .run(&HostCommand::plain("sh", ["-c", "echo oops >&2; exit 3"]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sh -c 'echo oops >&2; exit 3'` failed (exit status: 3): oops"
+        );
+        let err = host
+            .run(&HostCommand::plain("no-such-program-lxops", ["x"]))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("could not run `no-such-program-lxops x`: No such file or directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pipeline_passes_data_and_reports_the_failing_side() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let host = SystemHost::new();
+        host.run_pipeline(&[
+            HostCommand::plain("echo", ["through the pipe"]),
+            HostCommand::plain("sh", ["-c".to_string(), format!("cat > {}", out.display())]),
+        ])
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "through the pipe\n");
+        let err = host
+            .run_pipeline(&[
+                HostCommand::plain("echo", ["x"]),
+                HostCommand::plain("sh", ["-c", "cat >/dev/null; echo bad >&2; exit 1"]),
+            ])
+            .unwrap_err();
+        assert!(
+            err.to_string().ends_with("failed (exit status: 1): bad"),
+            "{err}"
+        );
+    }
 }
