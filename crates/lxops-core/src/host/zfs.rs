@@ -87,7 +87,7 @@ fn run_unmounted(
                 "list",
                 "-H",
                 "-o",
-                "name",
+                "name,mounted",
                 "-r",
                 "-t",
                 "filesystem",
@@ -95,8 +95,14 @@ fn run_unmounted(
             ],
         ))
         .unwrap_or_default();
-    let mut names: Vec<String> = listed.lines().map(|l| l.trim().to_string()).collect();
-    if names.is_empty() {
+    let rows: Vec<(&str, &str)> = listed.lines().filter_map(|l| l.split_once('\t')).collect();
+    // Only what is mounted now is unmounted and mounted again.
+    let mut names: Vec<String> = rows
+        .iter()
+        .filter(|(_, mounted)| mounted.trim() == "yes")
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if rows.is_empty() {
         names.push(dataset.to_string());
     }
     names.sort();
@@ -405,7 +411,7 @@ mod tests {
         ZfsDriver.destroy(&host, &fs("tank/a")).unwrap();
         expect_test::expect![[r#"
             zfs destroy -r tank/a
-            zfs list -H -o name -r -t filesystem tank/a
+            zfs list -H -o name,mounted -r -t filesystem tank/a
             zfs umount tank/a
             zfs destroy -r tank/a
             zfs destroy -r tank/a
@@ -423,7 +429,7 @@ mod tests {
             .unwrap();
         expect_test::expect![[r#"
             zfs rename -p tank/a tank/b
-            zfs list -H -o name -r -t filesystem tank/a
+            zfs list -H -o name,mounted -r -t filesystem tank/a
             zfs umount tank/a
             zfs rename -p tank/a tank/b
             zfs mount tank/b"#]]
