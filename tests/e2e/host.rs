@@ -447,6 +447,17 @@ fn btrfs_create_snapshot_rollback_rename_destroy() {
     );
     std::fs::write(path.join("user/g"), "writable after rollback").unwrap();
 
+    let archives = guard.0.join("archives");
+    ops::export_filesystems(&host, std::slice::from_ref(&home), &archives, Some("s1")).unwrap();
+    let listing = sh(
+        "tar",
+        &["-tzf", archives.join("home.tar.gz").to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&listing.stdout).contains("./user/f"),
+        "{listing:?}"
+    );
+
     let list = ops::list_filesystems(&host, std::slice::from_ref(&home)).unwrap();
     assert!(list.rows[0].exists);
 
@@ -546,6 +557,17 @@ fn dry_run_records_and_changes_nothing() {
         ]
     );
     assert!(!zfs_exists(&home.path));
+
+    // Filesystem commands record too: a real dataset survives a dry-run destroy.
+    let real = SystemHost::new();
+    apply_devices(&real, &plan_devices(&real, &setup).unwrap()).unwrap();
+    let destroyed = ops::destroy_filesystems(&host, std::slice::from_ref(&home)).unwrap();
+    assert_eq!(destroyed, vec![home.path.clone()]);
+    assert_eq!(
+        host.recorded().last().unwrap(),
+        &format!("zfs destroy -r {}", home.path)
+    );
+    assert!(zfs_exists(&home.path));
 }
 
 #[test]

@@ -58,6 +58,24 @@ impl fmt::Display for Owner {
     }
 }
 
+impl std::str::FromStr for Owner {
+    type Err = HostError;
+
+    /// Parses `uid:gid` (numbers), as in the config's `device-owner`.
+    fn from_str(value: &str) -> Result<Self, HostError> {
+        let invalid = || HostError::Invalid {
+            what: "device-owner".into(),
+            value: value.into(),
+            reason: "write it as UID:GID with numbers, e.g. 1000000:1000000".into(),
+        };
+        let (uid, gid) = value.trim().split_once(':').ok_or_else(invalid)?;
+        Ok(Owner {
+            uid: uid.parse().map_err(|_| invalid())?,
+            gid: gid.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
 /// The kind of a host filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsKind {
@@ -168,5 +186,22 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["zfs", "dir", "btrfs"]);
         assert_eq!(Owner { uid: 1, gid: 2 }.to_string(), "1:2");
+    }
+
+    #[test]
+    fn owners_parse_from_uid_colon_gid() {
+        let cases = [
+            ("1000000:1000001", "Ok(Owner { uid: 1000000, gid: 1000001 })"),
+            (" 0:0 ", "Ok(Owner { uid: 0, gid: 0 })"),
+            ("1000", "Err(device-owner `1000` is invalid: write it as UID:GID with numbers, e.g. 1000000:1000000)"),
+            ("root:root", "Err(device-owner `root:root` is invalid: write it as UID:GID with numbers, e.g. 1000000:1000000)"),
+        ];
+        for (text, want) in cases {
+            let got = match text.parse::<Owner>() {
+                Ok(owner) => format!("Ok({owner:?})"),
+                Err(e) => format!("Err({e})"),
+            };
+            assert_eq!(got, want, "{text}");
+        }
     }
 }

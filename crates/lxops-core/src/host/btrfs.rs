@@ -246,6 +246,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_clone_is_a_writable_snapshot_of_the_snapshot() {
+        let host =
+            crate::host::fake::FakeHost::new().with_dirs(&["/b/a1/.lxops-snapshots/home@s1"]);
+        let fs = crate::host::FilesystemSpec {
+            id: "home".into(),
+            kind: crate::host::FsKind::Btrfs,
+            path: "/b/a2/home".into(),
+            zfsproperties: Default::default(),
+            transient: false,
+            destroy: false,
+        };
+        assert_eq!(
+            BtrfsDriver.describe_clone(&fs, "/b/a1/home", "s1"),
+            "btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a2/home"
+        );
+        BtrfsDriver
+            .clone_from(&host, &fs, "/b/a1/home", "s1")
+            .unwrap();
+        assert_eq!(
+            host.log(),
+            [
+                "mkdir -p /b/a2",
+                "btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a2/home"
+            ]
+        );
+        let err = BtrfsDriver
+            .clone_from(&host, &fs, "/b/a1/home", "nope")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "btrfs snapshot /b/a1/.lxops-snapshots/home@nope does not exist"
+        );
+    }
+
+    #[test]
     fn snapshots_live_in_a_sibling_directory() {
         assert_eq!(
             btrfs_snapshot_dir(Path::new("/b/inst/home"), "s1"),
