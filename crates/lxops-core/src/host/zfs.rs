@@ -1,7 +1,8 @@
 //! The ZFS driver: real `zfs` commands. A dataset's directory is its `mountpoint` as ZFS reports
 //! it (for a dataset not created yet: its nearest existing ancestor's mountpoint plus the rest of
-//! the name). "dataset is busy" failures of destroy, rollback and rename are retried with a
-//! bounded backoff (about 30 s in all).
+//! the name). When destroy, rollback or rename fail with "dataset is busy", the datasets are
+//! unmounted with `zfs umount` and the command is retried with a bounded backoff (about 30 s in
+//! all); the last error is reported. `zfs list` runs at most once per call (see `HostView`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -204,7 +205,12 @@ impl FsDriver for ZfsDriver {
                 });
             }
         }
-        unreachable_pool(fs, pool)
+        // Not reached: the pool itself is an ancestor in the list. Kept as an error, no panic.
+        Err(HostError::MissingPool {
+            id: fs.id.clone(),
+            pool: pool.to_string(),
+            dataset: fs.path.clone(),
+        })
     }
 
     fn contains(&self, parent: &FilesystemSpec, child: &FilesystemSpec) -> bool {
@@ -341,16 +347,6 @@ impl FsDriver for ZfsDriver {
         }
         result.and(cleanup)
     }
-}
-
-fn unreachable_pool(fs: &FilesystemSpec, pool: &str) -> Result<FsState, HostError> {
-    // The pool itself is in the list (checked above), so an ancestor was found; kept as an
-    // error rather than a panic.
-    Err(HostError::MissingPool {
-        id: fs.id.clone(),
-        pool: pool.to_string(),
-        dataset: fs.path.clone(),
-    })
 }
 
 #[cfg(test)]
