@@ -24,15 +24,27 @@ impl Outcome {
     /// Panics with both outputs unless the run succeeded.
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "lxops failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "lxops failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Panics unless the run failed with `code` and its error mentions `text`.
     #[track_caller]
     pub fn fails(self, code: u8, text: &str) -> Self {
-        assert_eq!(self.code, code, "expected exit {code}:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(self.stderr.contains(text), "expected {text:?} in:\n{}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(text),
+            "expected {text:?} in:\n{}",
+            self.stderr
+        );
         self
     }
 }
@@ -90,12 +102,16 @@ pub fn sh(server: &Arc<dyn InstanceServer>, instance: &str, script: &str) -> Str
 
 /// Whether the instance exists.
 pub fn instance_exists(server: &Arc<dyn InstanceServer>, name: &str) -> bool {
-    block_on(server.instance(name)).expect("instance lookup").is_some()
+    block_on(server.instance(name))
+        .expect("instance lookup")
+        .is_some()
 }
 
 /// Whether the profile exists.
 pub fn profile_exists(server: &Arc<dyn InstanceServer>, name: &str) -> bool {
-    block_on(server.profile(name)).expect("profile lookup").is_some()
+    block_on(server.profile(name))
+        .expect("profile lookup")
+        .is_some()
 }
 
 /// Writes `text` to `dir/name` and returns the path as a string.

@@ -22,7 +22,11 @@ fn local_repository(dir: &Path) -> String {
         "Package: lxops-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: lxops tests <t@example.invalid>\nDescription: lxops test package\n",
     )
     .expect("control");
-    std::fs::write(root.join("usr/share/lxops-hello/hello"), "hello from a package\n").expect("file");
+    std::fs::write(
+        root.join("usr/share/lxops-hello/hello"),
+        "hello from a package\n",
+    )
+    .expect("file");
     let deb = dir.join("lxops-hello_1.0_all.deb");
     let status = Command::new("dpkg-deb")
         .args(["--root-owner-group", "--build"])
@@ -30,7 +34,11 @@ fn local_repository(dir: &Path) -> String {
         .arg(&deb)
         .output()
         .expect("dpkg-deb");
-    assert!(status.status.success(), "dpkg-deb: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let bytes = std::fs::read(&deb).expect("deb");
     let sha256 = run(&["sha256sum", &deb.display().to_string()]);
     let sha256 = sha256.split_whitespace().next().expect("sum");
@@ -46,14 +54,24 @@ fn local_repository(dir: &Path) -> String {
 
 #[track_caller]
 fn run(argv: &[&str]) -> String {
-    let out = Command::new(argv[0]).args(&argv[1..]).output().expect("spawn");
-    assert!(out.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn gzip_b64(text: &str) -> String {
     let out = Command::new("sh")
-        .args(["-c", &format!("printf '%s' '{text}' | gzip -c | base64 -w0")])
+        .args([
+            "-c",
+            &format!("printf '%s' '{text}' | gzip -c | base64 -w0"),
+        ])
         .output()
         .expect("gzip");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -148,32 +166,96 @@ fn debian_launch_applies_every_module_in_order_and_reapplies() {
             "write_files\ndeferred write_files\nruncmd-string\nruncmd-list",
             "{daemon}: module order (files before packages, deferred files before runcmd)"
         );
-        assert_eq!(sh(&server, &name, "cat /usr/share/lxops-hello/hello"), "hello from a package", "{daemon}: offline package install");
-        assert_eq!(sh(&server, &name, "stat -c '%a %U:%G' /srv/plain"), "640 daemon:daemon", "{daemon}");
+        assert_eq!(
+            sh(&server, &name, "cat /usr/share/lxops-hello/hello"),
+            "hello from a package",
+            "{daemon}: offline package install"
+        );
+        assert_eq!(
+            sh(&server, &name, "stat -c '%a %U:%G' /srv/plain"),
+            "640 daemon:daemon",
+            "{daemon}"
+        );
         assert_eq!(sh(&server, &name, "cat /srv/b64"), "hello b64", "{daemon}");
         assert_eq!(sh(&server, &name, "cat /srv/gz"), "hello gzip", "{daemon}");
-        assert_eq!(sh(&server, &name, "cat /srv/appended"), "one\ntwo", "{daemon}");
-        assert_eq!(sh(&server, &name, "cat /srv/deferred"), "deferred", "{daemon}");
+        assert_eq!(
+            sh(&server, &name, "cat /srv/appended"),
+            "one\ntwo",
+            "{daemon}"
+        );
+        assert_eq!(
+            sh(&server, &name, "cat /srv/deferred"),
+            "deferred",
+            "{daemon}"
+        );
 
         let groups = sh(&server, &name, "id -nG alice");
         for g in ["alice", "ops", "admins"] {
-            assert!(groups.split_whitespace().any(|x| x == g), "{daemon}: alice in {g}: {groups}");
+            assert!(
+                groups.split_whitespace().any(|x| x == g),
+                "{daemon}: alice in {g}: {groups}"
+            );
         }
-        assert!(sh(&server, &name, "getent passwd alice | cut -d: -f5").starts_with("Alice A"), "{daemon}: gecos");
-        assert_eq!(sh(&server, &name, "getent passwd alice | cut -d: -f7"), "/bin/bash", "{daemon}: shell");
-        assert_eq!(sh(&server, &name, "stat -c '%a %U' /home/alice/.ssh"), "700 alice", "{daemon}: .ssh");
-        assert_eq!(sh(&server, &name, "stat -c '%a %U' /home/alice/.ssh/authorized_keys"), "600 alice", "{daemon}: keys");
-        assert!(sh(&server, &name, "cat /home/alice/.ssh/authorized_keys").contains("alice@test"), "{daemon}");
-        assert_eq!(sh(&server, &name, "stat -c %a /etc/sudoers.d/alice"), "440", "{daemon}: sudo drop-in");
-        assert!(sh(&server, &name, "cat /etc/sudoers.d/alice").contains("alice ALL=(ALL) NOPASSWD:ALL"), "{daemon}");
+        assert!(
+            sh(&server, &name, "getent passwd alice | cut -d: -f5").starts_with("Alice A"),
+            "{daemon}: gecos"
+        );
+        assert_eq!(
+            sh(&server, &name, "getent passwd alice | cut -d: -f7"),
+            "/bin/bash",
+            "{daemon}: shell"
+        );
+        assert_eq!(
+            sh(&server, &name, "stat -c '%a %U' /home/alice/.ssh"),
+            "700 alice",
+            "{daemon}: .ssh"
+        );
+        assert_eq!(
+            sh(
+                &server,
+                &name,
+                "stat -c '%a %U' /home/alice/.ssh/authorized_keys"
+            ),
+            "600 alice",
+            "{daemon}: keys"
+        );
+        assert!(
+            sh(&server, &name, "cat /home/alice/.ssh/authorized_keys").contains("alice@test"),
+            "{daemon}"
+        );
+        assert_eq!(
+            sh(&server, &name, "stat -c %a /etc/sudoers.d/alice"),
+            "440",
+            "{daemon}: sudo drop-in"
+        );
+        assert!(
+            sh(&server, &name, "cat /etc/sudoers.d/alice").contains("alice ALL=(ALL) NOPASSWD:ALL"),
+            "{daemon}"
+        );
         assert_eq!(sh(&server, &name, "id -u bob"), "2001", "{daemon}: uid");
-        assert_eq!(sh(&server, &name, "test -e /home/bob && echo yes || echo no"), "no", "{daemon}: no_create_home");
-        assert_eq!(sh(&server, &name, "readlink /etc/localtime"), "/usr/share/zoneinfo/Europe/Athens", "{daemon}: timezone");
+        assert_eq!(
+            sh(&server, &name, "test -e /home/bob && echo yes || echo no"),
+            "no",
+            "{daemon}: no_create_home"
+        );
+        assert_eq!(
+            sh(&server, &name, "readlink /etc/localtime"),
+            "/usr/share/zoneinfo/Europe/Athens",
+            "{daemon}: timezone"
+        );
 
         // Re-applying the same files succeeds and changes nothing that matters.
         lxops(daemon, &["configure", "-name", &name, &config]).ok();
-        assert_eq!(sh(&server, &name, "id -u bob"), "2001", "{daemon}: re-apply");
-        assert_eq!(sh(&server, &name, "grep -c runcmd-string /srv/order"), "2", "{daemon}: runcmd runs again");
+        assert_eq!(
+            sh(&server, &name, "id -u bob"),
+            "2001",
+            "{daemon}: re-apply"
+        );
+        assert_eq!(
+            sh(&server, &name, "grep -c runcmd-string /srv/order"),
+            "2",
+            "{daemon}: runcmd runs again"
+        );
     }
 }
 
@@ -192,14 +274,25 @@ fn failing_command_stops_the_apply_with_file_module_and_status() {
         let config = write_config(
             dir.path(),
             "c.yaml",
-            &format!("#lxops-v1\nostype: alpine\nimage: {}\ncloud-config-files:\n- fail.cfg\n", lxops_tests::BUSYBOX),
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\ncloud-config-files:\n- fail.cfg\n",
+                lxops_tests::BUSYBOX
+            ),
         );
         let out = lxops(daemon, &["launch", "-name", &name, &config]).fails(1, "fail.cfg");
         for text in ["runcmd", "3", "broken"] {
-            assert!(out.stderr.contains(text), "{daemon}: {text:?} in {}", out.stderr);
+            assert!(
+                out.stderr.contains(text),
+                "{daemon}: {text:?} in {}",
+                out.stderr
+            );
         }
         assert_eq!(sh(&server, &name, "cat /srv-first"), "first", "{daemon}");
-        assert_eq!(sh(&server, &name, "test -e /srv-never && echo yes || echo no"), "no", "{daemon}: stopped at the failure");
+        assert_eq!(
+            sh(&server, &name, "test -e /srv-never && echo yes || echo no"),
+            "no",
+            "{daemon}: stopped at the failure"
+        );
     }
 }
 
@@ -213,7 +306,10 @@ fn cloudconfig_command_dry_run_and_busybox_alpine_users() {
         let config = write_config(
             dir.path(),
             "c.yaml",
-            &format!("#lxops-v1\nostype: alpine\nimage: {}\n", lxops_tests::BUSYBOX),
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\n",
+                lxops_tests::BUSYBOX
+            ),
         );
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
         let file = write_config(
@@ -223,15 +319,39 @@ fn cloudconfig_command_dry_run_and_busybox_alpine_users() {
         );
 
         let dry = lxops(daemon, &["cloudconfig", "--dry-run", "-i", &name, &file]).ok();
-        assert!(dry.stdout.contains("/etc/motd"), "{daemon}: dry run prints the write: {}", dry.stdout);
-        assert!(dry.stdout.contains("carol"), "{daemon}: dry run prints the user: {}", dry.stdout);
-        assert_eq!(sh(&server, &name, "test -e /etc/motd && echo yes || echo no"), "no", "{daemon}: dry run wrote nothing");
+        assert!(
+            dry.stdout.contains("/etc/motd"),
+            "{daemon}: dry run prints the write: {}",
+            dry.stdout
+        );
+        assert!(
+            dry.stdout.contains("carol"),
+            "{daemon}: dry run prints the user: {}",
+            dry.stdout
+        );
+        assert_eq!(
+            sh(&server, &name, "test -e /etc/motd && echo yes || echo no"),
+            "no",
+            "{daemon}: dry run wrote nothing"
+        );
 
         lxops(daemon, &["cloudconfig", "-f", &file, &name]).ok();
-        assert_eq!(sh(&server, &name, "stat -c %a /etc/motd"), "600", "{daemon}");
-        assert_eq!(sh(&server, &name, "grep -c '^carol:' /etc/passwd"), "1", "{daemon}: user created");
+        assert_eq!(
+            sh(&server, &name, "stat -c %a /etc/motd"),
+            "600",
+            "{daemon}"
+        );
+        assert_eq!(
+            sh(&server, &name, "grep -c '^carol:' /etc/passwd"),
+            "1",
+            "{daemon}: user created"
+        );
         lxops(daemon, &["instance", "cloudconfig", "-i", &name, &file]).ok();
-        assert_eq!(sh(&server, &name, "grep -c '^carol:' /etc/passwd"), "1", "{daemon}: re-apply keeps one user");
+        assert_eq!(
+            sh(&server, &name, "grep -c '^carol:' /etc/passwd"),
+            "1",
+            "{daemon}: re-apply keeps one user"
+        );
     }
 }
 
@@ -242,12 +362,22 @@ fn malformed_cloud_config_is_refused_before_launch() {
     let name = unique_name("t-ccm");
     let _cleanup = Cleanup::new(&server, &[&name]);
     let dir = tempfile::tempdir().expect("tempdir");
-    write_config(dir.path(), "bad.cfg", "#cloud-config\nwrite_files:\n- path: relative/path\n  content: x\n");
+    write_config(
+        dir.path(),
+        "bad.cfg",
+        "#cloud-config\nwrite_files:\n- path: relative/path\n  content: x\n",
+    );
     let config = write_config(
         dir.path(),
         "c.yaml",
-        &format!("#lxops-v1\nostype: alpine\nimage: {}\ncloud-config-files:\n- bad.cfg\n", lxops_tests::BUSYBOX),
+        &format!(
+            "#lxops-v1\nostype: alpine\nimage: {}\ncloud-config-files:\n- bad.cfg\n",
+            lxops_tests::BUSYBOX
+        ),
     );
     lxops(daemon, &["launch", "-name", &name, &config]).fails(2, "bad.cfg");
-    assert!(!crate::cli::instance_exists(&server, &name), "nothing launched");
+    assert!(
+        !crate::cli::instance_exists(&server, &name),
+        "nothing launched"
+    );
 }

@@ -91,7 +91,10 @@ fn remove_btrfs_tree(dir: &Path) {
             .arg(&sv)
             .args(["ro", "false"])
             .status();
-        let _ = Command::new("btrfs").args(["subvolume", "delete"]).arg(&sv).output();
+        let _ = Command::new("btrfs")
+            .args(["subvolume", "delete"])
+            .arg(&sv)
+            .output();
     }
 }
 
@@ -170,41 +173,92 @@ fn three_kinds_root_owned_and_kept_across_rebuild_delete_and_relaunch() {
         let server = server(daemon);
         let name = unique_name("t-dev");
         let _cleanup = Cleanup::new(&server, &[&name]);
-        let config = write_config(area.dir.path(), "c.yaml", &three_kinds(&area, lxops_tests::BUSYBOX));
+        let config = write_config(
+            area.dir.path(),
+            "c.yaml",
+            &three_kinds(&area, lxops_tests::BUSYBOX),
+        );
 
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
-        assert!(dataset_exists(&format!("{}/{name}", area.zfs)), "{daemon}: dataset created");
+        assert!(
+            dataset_exists(&format!("{}/{name}", area.zfs)),
+            "{daemon}: dataset created"
+        );
         assert_eq!(
-            host(&["zfs", "get", "-H", "-o", "value", "compression", &format!("{}/{name}", area.zfs)]),
+            host(&[
+                "zfs",
+                "get",
+                "-H",
+                "-o",
+                "value",
+                "compression",
+                &format!("{}/{name}", area.zfs)
+            ]),
             "on",
             "{daemon}: zfsproperties applied"
         );
         for dir in ["/home", "/var/log/app", "/data"] {
-            assert_eq!(sh(&server, &name, &format!("stat -c %u:%g {dir}")), "0:0", "{daemon}: {dir} root-owned inside");
-            sh(&server, &name, &format!("echo {daemon}-{name} > {dir}/keep"));
+            assert_eq!(
+                sh(&server, &name, &format!("stat -c %u:%g {dir}")),
+                "0:0",
+                "{daemon}: {dir} root-owned inside"
+            );
+            sh(
+                &server,
+                &name,
+                &format!("echo {daemon}-{name} > {dir}/keep"),
+            );
         }
 
         let v2 = format!("img={}", lxops_tests::BUSYBOX_V2);
         lxops(daemon, &["rebuild", "-name", &name, "-P", &v2, &config]).ok();
-        assert_eq!(sh(&server, &name, "cat /etc/lxops-test-release"), "v2", "{daemon}: rebuilt");
+        assert_eq!(
+            sh(&server, &name, "cat /etc/lxops-test-release"),
+            "v2",
+            "{daemon}: rebuilt"
+        );
         for dir in ["/home", "/var/log/app", "/data"] {
-            assert_eq!(sh(&server, &name, &format!("cat {dir}/keep")), format!("{daemon}-{name}"), "{daemon}: {dir} kept by rebuild");
+            assert_eq!(
+                sh(&server, &name, &format!("cat {dir}/keep")),
+                format!("{daemon}-{name}"),
+                "{daemon}: {dir} kept by rebuild"
+            );
         }
 
         let out = lxops(daemon, &["delete", "--force", "-name", &name, &config]).ok();
-        assert!(out.stdout.contains("remaining filesystems"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("remaining filesystems"),
+            "{}",
+            out.stdout
+        );
         assert!(!instance_exists(&server, &name));
-        assert!(dataset_exists(&format!("{}/{name}", area.zfs)), "{daemon}: delete keeps datasets");
+        assert!(
+            dataset_exists(&format!("{}/{name}", area.zfs)),
+            "{daemon}: delete keeps datasets"
+        );
 
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
         for dir in ["/home", "/var/log/app", "/data"] {
-            assert_eq!(sh(&server, &name, &format!("cat {dir}/keep")), format!("{daemon}-{name}"), "{daemon}: {dir} reused by relaunch");
+            assert_eq!(
+                sh(&server, &name, &format!("cat {dir}/keep")),
+                format!("{daemon}-{name}"),
+                "{daemon}: {dir} reused by relaunch"
+            );
         }
 
         lxops(daemon, &["destroy", "--force", "-name", &name, &config]).ok();
-        assert!(!dataset_exists(&format!("{}/{name}", area.zfs)), "{daemon}: destroy: true dataset destroyed");
-        assert!(!area.dir.path().join(&name).exists(), "{daemon}: destroy: true directory removed");
-        assert!(area.btrfs.join(&name).join("log").join("keep").exists(), "{daemon}: the btrfs filesystem without destroy stays");
+        assert!(
+            !dataset_exists(&format!("{}/{name}", area.zfs)),
+            "{daemon}: destroy: true dataset destroyed"
+        );
+        assert!(
+            !area.dir.path().join(&name).exists(),
+            "{daemon}: destroy: true directory removed"
+        );
+        assert!(
+            area.btrfs.join(&name).join("log").join("keep").exists(),
+            "{daemon}: the btrfs filesystem without destroy stays"
+        );
     }
 }
 
@@ -216,21 +270,49 @@ fn snapshot_and_rollback_restore_device_data() {
         let server = server(daemon);
         let name = unique_name("t-snap");
         let _cleanup = Cleanup::new(&server, &[&name]);
-        let config = write_config(area.dir.path(), "c.yaml", &three_kinds(&area, lxops_tests::BUSYBOX));
+        let config = write_config(
+            area.dir.path(),
+            "c.yaml",
+            &three_kinds(&area, lxops_tests::BUSYBOX),
+        );
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
-        sh(&server, &name, "echo before > /home/f; echo before > /var/log/app/f");
+        sh(
+            &server,
+            &name,
+            "echo before > /home/f; echo before > /var/log/app/f",
+        );
 
         lxops(daemon, &["snapshot", "-s", "s1", "-name", &name, &config]).ok();
-        sh(&server, &name, "echo after > /home/f; echo after > /var/log/app/f");
-        let stop = crate::cli::block_on(server.stop_instance(&name, lxops_core::server::StopMode::Force));
+        sh(
+            &server,
+            &name,
+            "echo after > /home/f; echo after > /var/log/app/f",
+        );
+        let stop =
+            crate::cli::block_on(server.stop_instance(&name, lxops_core::server::StopMode::Force));
         stop.expect("stop");
         lxops(daemon, &["rollback", "-s", "s1", "-name", &name, &config]).ok();
         crate::cli::block_on(server.start_instance(&name)).expect("start");
-        assert_eq!(sh(&server, &name, "cat /home/f"), "before", "{daemon}: zfs rolled back");
-        assert_eq!(sh(&server, &name, "cat /var/log/app/f"), "before", "{daemon}: btrfs rolled back");
+        assert_eq!(
+            sh(&server, &name, "cat /home/f"),
+            "before",
+            "{daemon}: zfs rolled back"
+        );
+        assert_eq!(
+            sh(&server, &name, "cat /var/log/app/f"),
+            "before",
+            "{daemon}: btrfs rolled back"
+        );
 
-        lxops(daemon, &["snapshot", "-d", "-s", "s1", "-name", &name, &config]).ok();
-        assert!(!dataset_exists(&format!("{}/{name}@s1", area.zfs)), "{daemon}: snapshot destroyed");
+        lxops(
+            daemon,
+            &["snapshot", "-d", "-s", "s1", "-name", &name, &config],
+        )
+        .ok();
+        assert!(
+            !dataset_exists(&format!("{}/{name}@s1", area.zfs)),
+            "{daemon}: snapshot destroyed"
+        );
     }
 }
 
@@ -251,21 +333,53 @@ fn device_template_copies_and_device_origin_clones() {
         );
         let base_file = write_config(area.dir.path(), "base.yaml", &base);
         lxops(daemon, &["launch", "-name", &template, &base_file]).ok();
-        sh(&server, &template, "mkdir /home/u && echo seeded > /home/u/f && chmod 700 /home/u");
-        lxops(daemon, &["snapshot", "-s", "seed", "-name", &template, &base_file]).ok();
+        sh(
+            &server,
+            &template,
+            "mkdir /home/u && echo seeded > /home/u/f && chmod 700 /home/u",
+        );
+        lxops(
+            daemon,
+            &["snapshot", "-s", "seed", "-name", &template, &base_file],
+        )
+        .ok();
 
         let with_template = format!("{base}device-template: {template}\n");
         let file = write_config(area.dir.path(), "copy.yaml", &with_template);
         lxops(daemon, &["launch", "-name", &copy, &file]).ok();
-        assert_eq!(sh(&server, &copy, "cat /home/u/f"), "seeded", "{daemon}: template copied");
-        assert_eq!(sh(&server, &copy, "stat -c %a:%u /home/u"), "700:0", "{daemon}: modes and owners kept");
+        assert_eq!(
+            sh(&server, &copy, "cat /home/u/f"),
+            "seeded",
+            "{daemon}: template copied"
+        );
+        assert_eq!(
+            sh(&server, &copy, "stat -c %a:%u /home/u"),
+            "700:0",
+            "{daemon}: modes and owners kept"
+        );
 
         let with_origin = format!("{base}device-origin: {template}@seed\n");
         let file = write_config(area.dir.path(), "clone.yaml", &with_origin);
         lxops(daemon, &["launch", "-name", &clone, &file]).ok();
-        assert_eq!(sh(&server, &clone, "cat /home/u/f"), "seeded", "{daemon}: origin cloned");
-        let origin = host(&["zfs", "get", "-H", "-o", "value", "origin", &format!("{}/{clone}", area.zfs)]);
-        assert_eq!(origin, format!("{}/{template}@seed", area.zfs), "{daemon}: a real ZFS clone");
+        assert_eq!(
+            sh(&server, &clone, "cat /home/u/f"),
+            "seeded",
+            "{daemon}: origin cloned"
+        );
+        let origin = host(&[
+            "zfs",
+            "get",
+            "-H",
+            "-o",
+            "value",
+            "origin",
+            &format!("{}/{clone}", area.zfs),
+        ]);
+        assert_eq!(
+            origin,
+            format!("{}/{template}@seed", area.zfs),
+            "{daemon}: a real ZFS clone"
+        );
 
         for n in [&clone, &copy, &template] {
             lxops(daemon, &["delete", "--force", "-name", n, &base_file]).ok();
@@ -282,17 +396,33 @@ fn rename_keeps_device_data() {
         let old = unique_name("t-ren");
         let new = unique_name("t-ren");
         let _cleanup = Cleanup::new(&server, &[&old, &new]);
-        let config = write_config(area.dir.path(), "c.yaml", &three_kinds(&area, lxops_tests::BUSYBOX));
+        let config = write_config(
+            area.dir.path(),
+            "c.yaml",
+            &three_kinds(&area, lxops_tests::BUSYBOX),
+        );
         lxops(daemon, &["launch", "-name", &old, &config]).ok();
-        sh(&server, &old, "echo mine > /home/f; echo mine > /data/f; echo mine > /var/log/app/f");
-        crate::cli::block_on(server.stop_instance(&old, lxops_core::server::StopMode::Force)).expect("stop");
+        sh(
+            &server,
+            &old,
+            "echo mine > /home/f; echo mine > /data/f; echo mine > /var/log/app/f",
+        );
+        crate::cli::block_on(server.stop_instance(&old, lxops_core::server::StopMode::Force))
+            .expect("stop");
 
         lxops(daemon, &["rename", "-name", &old, &config, &new]).ok();
         assert!(!instance_exists(&server, &old), "{daemon}: old name gone");
-        assert!(dataset_exists(&format!("{}/{new}", area.zfs)), "{daemon}: dataset renamed");
+        assert!(
+            dataset_exists(&format!("{}/{new}", area.zfs)),
+            "{daemon}: dataset renamed"
+        );
         crate::cli::block_on(server.start_instance(&new)).expect("start");
         for f in ["/home/f", "/data/f", "/var/log/app/f"] {
-            assert_eq!(sh(&server, &new, &format!("cat {f}")), "mine", "{daemon}: {f} kept by rename");
+            assert_eq!(
+                sh(&server, &new, &format!("cat {f}")),
+                "mine",
+                "{daemon}: {f} kept by rename"
+            );
         }
     }
 }
@@ -305,15 +435,26 @@ fn failed_launch_never_removes_existing_data() {
         let server = server(daemon);
         let name = unique_name("t-fail");
         let _cleanup = Cleanup::new(&server, &[&name]);
-        let config = write_config(area.dir.path(), "c.yaml", &three_kinds(&area, "no-such-image"));
+        let config = write_config(
+            area.dir.path(),
+            "c.yaml",
+            &three_kinds(&area, "no-such-image"),
+        );
         // The filesystems exist with data from an earlier life of the instance.
         let existing = area.dir.path().join(&name);
         std::fs::create_dir_all(&existing).expect("dir");
         std::fs::write(existing.join("old"), "data").expect("write");
 
         lxops(daemon, &["launch", "-name", &name, &config]).fails(1, "no-such-image");
-        assert!(!instance_exists(&server, &name), "{daemon}: nothing half-created");
-        assert_eq!(std::fs::read_to_string(existing.join("old")).expect("kept"), "data", "{daemon}: data kept");
+        assert!(
+            !instance_exists(&server, &name),
+            "{daemon}: nothing half-created"
+        );
+        assert_eq!(
+            std::fs::read_to_string(existing.join("old")).expect("kept"),
+            "data",
+            "{daemon}: data kept"
+        );
     }
 }
 
@@ -335,6 +476,9 @@ fn bad_patterns_are_refused_before_anything_changes() {
         let out = lxops(daemon, &["launch", "-name", &name, &config]);
         assert_ne!(out.code, 0, "{pattern}: refused");
         assert!(out.stderr.contains(message), "{pattern}: {}", out.stderr);
-        assert!(!instance_exists(&server(daemon), &name), "{pattern}: nothing created");
+        assert!(
+            !instance_exists(&server(daemon), &name),
+            "{pattern}: nothing created"
+        );
     }
 }

@@ -26,30 +26,60 @@ fn launch_rebuild_delete_keeps_device_data() {
         let config = write_config(dir.path(), "c.yaml", &busybox_config(dir.path()));
 
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
-        assert_eq!(sh(&server, &name, "cat /etc/lxops-test-release"), "v1", "{daemon:?}");
-        assert_eq!(sh(&server, &name, "stat -c %u:%g /data"), "0:0", "{daemon:?}: device dir root-owned inside");
+        assert_eq!(
+            sh(&server, &name, "cat /etc/lxops-test-release"),
+            "v1",
+            "{daemon:?}"
+        );
+        assert_eq!(
+            sh(&server, &name, "stat -c %u:%g /data"),
+            "0:0",
+            "{daemon:?}: device dir root-owned inside"
+        );
         sh(&server, &name, "echo precious > /data/keep");
         assert!(profile_exists(&server, &format!("{name}.lxops")));
 
         let v2 = format!("img={}", lxops_tests::BUSYBOX_V2);
         lxops(daemon, &["rebuild", "-name", &name, "-P", &v2, &config]).ok();
-        assert_eq!(sh(&server, &name, "cat /etc/lxops-test-release"), "v2", "{daemon:?}: rebuilt");
-        assert_eq!(sh(&server, &name, "cat /data/keep"), "precious", "{daemon:?}: data kept");
+        assert_eq!(
+            sh(&server, &name, "cat /etc/lxops-test-release"),
+            "v2",
+            "{daemon:?}: rebuilt"
+        );
+        assert_eq!(
+            sh(&server, &name, "cat /data/keep"),
+            "precious",
+            "{daemon:?}: data kept"
+        );
 
         lxops(daemon, &["delete", "-name", &name, &config]).fails(1, "is running");
-        assert!(instance_exists(&server, &name), "{daemon:?}: refused delete touched nothing");
+        assert!(
+            instance_exists(&server, &name),
+            "{daemon:?}: refused delete touched nothing"
+        );
 
         let out = lxops(daemon, &["delete", "--force", "-name", &name, &config]).ok();
-        assert!(out.stdout.contains("remaining filesystems"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("remaining filesystems"),
+            "{}",
+            out.stdout
+        );
         assert!(!instance_exists(&server, &name));
         assert!(!profile_exists(&server, &format!("{name}.lxops")));
         let keep = dir.path().join("fs").join(&name).join("data").join("keep");
         assert!(keep.exists(), "{daemon:?}: delete keeps the filesystem");
 
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
-        assert_eq!(sh(&server, &name, "cat /data/keep"), "precious", "{daemon:?}: relaunch reuses data");
+        assert_eq!(
+            sh(&server, &name, "cat /data/keep"),
+            "precious",
+            "{daemon:?}: relaunch reuses data"
+        );
         lxops(daemon, &["destroy", "--force", "-name", &name, &config]).ok();
-        assert!(!dir.path().join("fs").join(&name).exists(), "{daemon:?}: destroy removed it");
+        assert!(
+            !dir.path().join("fs").join(&name).exists(),
+            "{daemon:?}: destroy removed it"
+        );
     }
 }
 
@@ -63,11 +93,18 @@ fn dry_run_changes_nothing() {
         let config = write_config(dir.path(), "c.yaml", &busybox_config(dir.path()));
         let out = lxops(daemon, &["launch", "--dry-run", "-name", &name, &config]).ok();
         for expected in ["create profile", "create instance", "start instance"] {
-            assert!(out.stdout.contains(expected), "{daemon:?}: {expected:?} in\n{}", out.stdout);
+            assert!(
+                out.stdout.contains(expected),
+                "{daemon:?}: {expected:?} in\n{}",
+                out.stdout
+            );
         }
         assert!(!instance_exists(&server, &name));
         assert!(!profile_exists(&server, &format!("{name}.lxops")));
-        assert!(!dir.path().join("fs").exists(), "{daemon:?}: no directory created");
+        assert!(
+            !dir.path().join("fs").exists(),
+            "{daemon:?}: no directory created"
+        );
     }
 }
 
@@ -79,11 +116,17 @@ fn launch_with_missing_image_leaves_nothing() {
         let _cleanup = Cleanup::new(&server, &[&name]);
         let dir = tempfile::tempdir().expect("tempdir");
         let config = write_config(dir.path(), "c.yaml", &busybox_config(dir.path()));
-        lxops(daemon, &["launch", "-name", &name, "-P", "img=no-such-image", &config])
-            .fails(1, "image no-such-image not found");
+        lxops(
+            daemon,
+            &["launch", "-name", &name, "-P", "img=no-such-image", &config],
+        )
+        .fails(1, "image no-such-image not found");
         assert!(!instance_exists(&server, &name));
         assert!(!profile_exists(&server, &format!("{name}.lxops")));
-        assert!(!dir.path().join("fs").exists(), "{daemon:?}: no directory created");
+        assert!(
+            !dir.path().join("fs").exists(),
+            "{daemon:?}: no directory created"
+        );
     }
 }
 
@@ -97,7 +140,11 @@ fn relaunch_reuses_profile_and_refuses_existing_instance() {
         let config = write_config(dir.path(), "c.yaml", &busybox_config(dir.path()));
         lxops(daemon, &["create-profile", "-name", &name, &config]).ok();
         let out = lxops(daemon, &["launch", "-name", &name, &config]).ok();
-        assert!(out.stdout.contains("reuse identical profile"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("reuse identical profile"),
+            "{}",
+            out.stdout
+        );
         lxops(daemon, &["launch", "-name", &name, &config]).fails(1, "already exists");
     }
 }
@@ -135,16 +182,31 @@ fn instance_snapshot_and_rollback() {
         let config = write_config(
             dir.path(),
             "c.yaml",
-            &format!("#lxops-v1\nostype: alpine\nimage: {}\n", lxops_tests::BUSYBOX),
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\n",
+                lxops_tests::BUSYBOX
+            ),
         );
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
         sh(&server, &name, "echo before > /root/state");
-        lxops(daemon, &["snapshot", "-c", "-s", "s1", "-name", &name, &config]).ok();
+        lxops(
+            daemon,
+            &["snapshot", "-c", "-s", "s1", "-name", &name, &config],
+        )
+        .ok();
         sh(&server, &name, "echo after > /root/state");
         crate::cli::block_on(server.stop_instance(&name, lxops_core::server::StopMode::Force))
             .expect("stop");
-        lxops(daemon, &["rollback", "-c", "-s", "s1", "-name", &name, &config]).ok();
+        lxops(
+            daemon,
+            &["rollback", "-c", "-s", "s1", "-name", &name, &config],
+        )
+        .ok();
         crate::cli::block_on(server.start_instance(&name)).expect("start");
-        assert_eq!(sh(&server, &name, "cat /root/state"), "before", "{daemon:?}");
+        assert_eq!(
+            sh(&server, &name, "cat /root/state"),
+            "before",
+            "{daemon:?}"
+        );
     }
 }

@@ -1,3 +1,8 @@
 //! End-to-end tests against real daemons.
 
 mod backend;
+mod cli;
+mod cloudconfig;
+mod devices;
+mod host;
+mod lifecycle;

@@ -15,5 +15,6 @@ pub mod cloudconfig;
 pub mod config;
 pub mod host;
 pub mod lifecycle;
+pub mod ops;
 pub mod plan;
 pub mod server;

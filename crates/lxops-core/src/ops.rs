@@ -20,7 +20,9 @@ pub use cloudconfig::{apply_files, detect_ostype, ostype_from_os_release};
 pub use devices::{device_setup, disk_devices, parse_owner, source_setup};
 pub use error::OpsError;
 pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch};
-pub use maintain::{configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions};
+pub use maintain::{
+    configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions,
+};
 pub use remove::{delete, destroy};
 pub use rename::rename;
 

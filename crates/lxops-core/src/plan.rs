@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use lxc_options::{parse_lxc_options, LxcOptions};
+pub use lxc_options::{parse_lxc_options, LxcOptions, LxcOptionsError};
 pub use origin::{parse_origin, Origin};
 
 use crate::server::{Device, Devices, ImageSource, InstanceSource, NewInstance, Profile};

@@ -9,8 +9,38 @@ use crate::cmd::{log, Cmd};
 
 use super::{LOG_DIR, STATE_DIR, ZFS_POOL};
 
-/// Starts zfs-fuse and creates (or imports) the pool unless `zpool list <pool>` works.
+/// Starts zfs-fuse, creates (or imports) the pool unless `zpool list <pool>` works, and makes
+/// sure its datasets are mounted.
 pub fn run() -> Result<()> {
+    ensure_pool()?;
+    ensure_mounted()
+}
+
+/// A restarted zfs-fuse finds the old daemon's FUSE mount of the pool still there ("Transport
+/// endpoint is not connected") and cannot mount over it: unmount that and mount the datasets.
+fn ensure_mounted() -> Result<()> {
+    let mountpoint = Path::new("/").join(ZFS_POOL);
+    let mounted = Cmd::new("zfs")
+        .args(["get", "-H", "-o", "value", "mounted", ZFS_POOL])
+        .read()
+        .is_ok_and(|out| out.trim() == "yes");
+    if mounted && std::fs::read_dir(&mountpoint).is_ok() {
+        return Ok(());
+    }
+    log(
+        "zfs",
+        format!(
+            "mounting {} again (stale or missing mount)",
+            mountpoint.display()
+        ),
+    );
+    // Fails harmlessly when nothing is mounted there.
+    let _ = Cmd::new("umount").arg("-l").arg(&mountpoint).run();
+    Cmd::new("zfs").args(["mount", "-a"]).run()
+}
+
+/// Creates or imports the pool unless `zpool list <pool>` works.
+fn ensure_pool() -> Result<()> {
     if Cmd::new("zpool").args(["list", ZFS_POOL]).succeeds() {
         log("zfs", format!("pool `{ZFS_POOL}` exists"));
         return Ok(());

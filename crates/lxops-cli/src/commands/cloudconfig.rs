@@ -26,21 +26,53 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
     match (&args.instance, &args.file) {
         (Some(instance), None) => {
             let files = read_files(&args.args.iter().map(PathBuf::from).collect::<Vec<_>>())?;
-            apply(ctx, args.project.as_deref(), args.change.dry_run, vec![instance.clone()], files, args.ostype.as_deref(), 1, out).await
+            apply(
+                ctx,
+                args.project.as_deref(),
+                args.change.dry_run,
+                vec![instance.clone()],
+                files,
+                args.ostype.as_deref(),
+                1,
+                out,
+            )
+            .await
         }
         (None, Some(file)) => {
             if args.args.is_empty() {
-                return Err(CliError::input(anyhow::anyhow!("cloudconfig -f FILE: name the instances to apply it to")));
+                return Err(CliError::input(anyhow::anyhow!(
+                    "cloudconfig -f FILE: name the instances to apply it to"
+                )));
             }
             let files = read_files(std::slice::from_ref(file))?;
-            apply(ctx, args.project.as_deref(), args.change.dry_run, args.args.clone(), files, args.ostype.as_deref(), args.change.jobs, out).await
+            apply(
+                ctx,
+                args.project.as_deref(),
+                args.change.dry_run,
+                args.args.clone(),
+                files,
+                args.ostype.as_deref(),
+                args.change.jobs,
+                out,
+            )
+            .await
         }
         (Some(_), Some(_)) if !args.args.is_empty() => Err(CliError::input(anyhow::anyhow!(
             "cloudconfig: with both -i and -f, give no other arguments"
         ))),
         (Some(instance), Some(file)) => {
             let files = read_files(std::slice::from_ref(file))?;
-            apply(ctx, args.project.as_deref(), args.change.dry_run, vec![instance.clone()], files, args.ostype.as_deref(), 1, out).await
+            apply(
+                ctx,
+                args.project.as_deref(),
+                args.change.dry_run,
+                vec![instance.clone()],
+                files,
+                args.ostype.as_deref(),
+                1,
+                out,
+            )
+            .await
         }
         (None, None) => Err(CliError::input(anyhow::anyhow!(
             "cloudconfig: use -i INSTANCE [FILE...] or -f FILE INSTANCE..."
@@ -49,18 +81,32 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
 }
 
 /// Runs `instance cloudconfig`.
-pub(crate) async fn instance(ctx: &Context, args: InstanceCloudconfigArgs, out: &mut dyn Write) -> CliResult {
+pub(crate) async fn instance(
+    ctx: &Context,
+    args: InstanceCloudconfigArgs,
+    out: &mut dyn Write,
+) -> CliResult {
     let files = read_files(&args.files)?;
-    apply(ctx, args.project.as_deref(), args.change.dry_run, vec![args.instance.clone()], files, args.ostype.as_deref(), 1, out).await
+    apply(
+        ctx,
+        args.project.as_deref(),
+        args.change.dry_run,
+        vec![args.instance.clone()],
+        files,
+        args.ostype.as_deref(),
+        1,
+        out,
+    )
+    .await
 }
 
 /// Parses the files (all before anything runs), or stdin when there are none.
 fn read_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
     if paths.is_empty() {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::input(anyhow::anyhow!("reading cloud-config from stdin: {e}")))?;
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            CliError::input(anyhow::anyhow!("reading cloud-config from stdin: {e}"))
+        })?;
         return cloudconfig::parse(&text, Path::new("<stdin>"))
             .map(|f| vec![f])
             .map_err(CliError::input);

@@ -13,13 +13,20 @@ use crate::error::CliResult;
 /// Runs `create-devices`.
 pub(crate) async fn run(ctx: &Context, args: SimpleArgs, out: &mut dyn Write) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
-    run_all(targets, args.change.jobs, out, |target, mut buffer| async move {
-        let result = async {
-            let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-            ops::create_devices(&env, &target.instance, &mut buffer).await.map_err(ops_err)
-        }
-        .await;
-        (buffer, result)
-    })
+    run_all(
+        targets,
+        args.change.jobs,
+        out,
+        |target, mut buffer| async move {
+            let result = async {
+                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
+                ops::create_devices(&env, &target.instance, &mut buffer)
+                    .await
+                    .map_err(ops_err)
+            }
+            .await;
+            (buffer, result)
+        },
+    )
     .await
 }

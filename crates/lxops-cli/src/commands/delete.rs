@@ -12,20 +12,30 @@ use crate::context::Context;
 use crate::error::CliResult;
 
 /// Runs `delete` (or, with `destroy`, `destroy`).
-pub(crate) async fn run(ctx: &Context, args: DeleteArgs, destroy: bool, out: &mut dyn Write) -> CliResult {
+pub(crate) async fn run(
+    ctx: &Context,
+    args: DeleteArgs,
+    destroy: bool,
+    out: &mut dyn Write,
+) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
-    run_all(targets, args.change.jobs, out, |target, mut buffer| async move {
-        let result = async {
-            let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-            if destroy {
-                ops::destroy(&env, &target.instance, args.force, &mut buffer).await
-            } else {
-                ops::delete(&env, &target.instance, args.force, &mut buffer).await
+    run_all(
+        targets,
+        args.change.jobs,
+        out,
+        |target, mut buffer| async move {
+            let result = async {
+                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
+                if destroy {
+                    ops::destroy(&env, &target.instance, args.force, &mut buffer).await
+                } else {
+                    ops::delete(&env, &target.instance, args.force, &mut buffer).await
+                }
+                .map_err(ops_err)
             }
-            .map_err(ops_err)
-        }
-        .await;
-        (buffer, result)
-    })
+            .await;
+            (buffer, result)
+        },
+    )
     .await
 }

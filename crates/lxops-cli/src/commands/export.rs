@@ -13,7 +13,12 @@ use crate::context::Context;
 use crate::error::{CliError, CliResult};
 
 /// Runs `export` (or, with `import`, `import`).
-pub(crate) async fn run(ctx: &Context, args: ExportArgs, import: bool, out: &mut dyn Write) -> CliResult {
+pub(crate) async fn run(
+    ctx: &Context,
+    args: ExportArgs,
+    import: bool,
+    out: &mut dyn Write,
+) -> CliResult {
     let files = ConfigFiles {
         files: vec![args.file.clone()],
     };
@@ -26,8 +31,14 @@ pub(crate) async fn run(ctx: &Context, args: ExportArgs, import: bool, out: &mut
             .collect();
         for fs in &fss {
             let verb = if import { "import" } else { "export" };
-            writeln!(out, "{verb} {} {} {}", fs.id, fs.path, args.dir.join(format!("{}.tar.gz", fs.id)).display())
-                .map_err(write_err)?;
+            writeln!(
+                out,
+                "{verb} {} {} {}",
+                fs.id,
+                fs.path,
+                args.dir.join(format!("{}.tar.gz", fs.id)).display()
+            )
+            .map_err(write_err)?;
         }
         if args.dry_run {
             continue;

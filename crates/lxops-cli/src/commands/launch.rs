@@ -22,20 +22,30 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
         prepared.push((target, launch_sources));
     }
     let wait = wait_options(args.wait.poll);
-    run_all(prepared, args.change.jobs, out, |(target, launch_sources), mut buffer| async move {
-        let result = async {
-            let env = env(ctx, &target.instance, args.change.dry_run, wait).await?;
-            let prepared = ops::prepare_launch(&env, target.instance, launch_sources)
-                .await
-                .map_err(ops_err)?;
-            if args.wait.wait_configure > 0 && !args.change.dry_run {
-                tracing::info!("will sleep {} s before configuring", args.wait.wait_configure);
+    run_all(
+        prepared,
+        args.change.jobs,
+        out,
+        |(target, launch_sources), mut buffer| async move {
+            let result = async {
+                let env = env(ctx, &target.instance, args.change.dry_run, wait).await?;
+                let prepared = ops::prepare_launch(&env, target.instance, launch_sources)
+                    .await
+                    .map_err(ops_err)?;
+                if args.wait.wait_configure > 0 && !args.change.dry_run {
+                    tracing::info!(
+                        "will sleep {} s before configuring",
+                        args.wait.wait_configure
+                    );
+                }
+                ops::launch(&env, prepared, &mut buffer)
+                    .await
+                    .map_err(ops_err)
             }
-            ops::launch(&env, prepared, &mut buffer).await.map_err(ops_err)
-        }
-        .await;
-        (buffer, result)
-    })
+            .await;
+            (buffer, result)
+        },
+    )
     .await
 }
 
@@ -48,18 +58,32 @@ pub(crate) fn launch_sources(
     let instance = &target.instance;
     let mut result = LaunchSources::default();
     if let Some(origin) = instance.device_origin.as_deref().filter(|o| !o.is_empty()) {
-        let (name, snapshot) = origin.split_once('@').filter(|(_, s)| !s.is_empty()).ok_or_else(|| {
-            crate::error::CliError::input(anyhow::anyhow!(
-                "{}: device-origin {origin:?} must be INSTANCE@SNAPSHOT",
-                instance.file.display()
-            ))
-        })?;
-        let source = config::evaluate_source(&target.loaded, instance, name, &ctx.app.formats, sources)
-            .map_err(config_err)?;
+        let (name, snapshot) = origin
+            .split_once('@')
+            .filter(|(_, s)| !s.is_empty())
+            .ok_or_else(|| {
+                crate::error::CliError::input(anyhow::anyhow!(
+                    "{}: device-origin {origin:?} must be INSTANCE@SNAPSHOT",
+                    instance.file.display()
+                ))
+            })?;
+        let source =
+            config::evaluate_source(&target.loaded, instance, name, &ctx.app.formats, sources)
+                .map_err(config_err)?;
         result.origin = Some((source, snapshot.to_string()));
-    } else if let Some(template) = instance.device_template.as_deref().filter(|t| !t.is_empty()) {
-        let source = config::evaluate_source(&target.loaded, instance, template, &ctx.app.formats, sources)
-            .map_err(config_err)?;
+    } else if let Some(template) = instance
+        .device_template
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    {
+        let source = config::evaluate_source(
+            &target.loaded,
+            instance,
+            template,
+            &ctx.app.formats,
+            sources,
+        )
+        .map_err(config_err)?;
         result.template = Some(source);
     }
     Ok(result)

@@ -60,13 +60,7 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
         Command::Info(command) => info::run(ctx, command, out).await,
         Command::Property(command) => property::run(ctx, command, out).await,
         Command::Help(args) => help::run(ctx, args, out).await,
-        _ => Err(not_implemented("this command")),
     }
-}
-
-/// The error of a command that is not built yet.
-pub(crate) fn not_implemented(what: &str) -> CliError {
-    CliError::failure(anyhow::anyhow!("{what} is not implemented yet"))
 }
 
 /// Wraps a failure to write output.

@@ -48,20 +48,39 @@ pub(crate) async fn diff(ctx: &Context, args: ProfileConfigArgs, out: &mut dyn W
         let only_config: Vec<&String> = want.iter().filter(|p| !have.contains(p)).collect();
         let only_instance: Vec<&String> = have.iter().filter(|p| !want.contains(p)).collect();
         if !only_config.is_empty() {
-            writeln!(out, "{name}: profiles only in config: {}", join(&only_config)).map_err(write_err)?;
+            writeln!(
+                out,
+                "{name}: profiles only in config: {}",
+                join(&only_config)
+            )
+            .map_err(write_err)?;
         }
         if !only_instance.is_empty() {
-            writeln!(out, "{name}: profiles only in instance: {}", join(&only_instance)).map_err(write_err)?;
+            writeln!(
+                out,
+                "{name}: profiles only in instance: {}",
+                join(&only_instance)
+            )
+            .map_err(write_err)?;
         }
         if only_config.is_empty() && only_instance.is_empty() && want != have {
-            writeln!(out, "{name}: profiles in different order: {}", have.join(", ")).map_err(write_err)?;
+            writeln!(
+                out,
+                "{name}: profiles in different order: {}",
+                have.join(", ")
+            )
+            .map_err(write_err)?;
         }
     }
     Ok(())
 }
 
 fn join(names: &[&String]) -> String {
-    names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `profile apply` (set the config's profiles) and `profile reorder` (only when the sets agree).

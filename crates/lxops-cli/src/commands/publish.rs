@@ -46,13 +46,24 @@ pub(crate) async fn run(ctx: &Context, args: PublishArgs, out: &mut dyn Write) -
     let mut description = args.description.clone().unwrap_or_default();
     let mut variant = args.variant.clone().unwrap_or_default();
     if let Some(config) = &args.config {
-        let targets = load_targets(ctx, &ConfigArgs::default(), std::slice::from_ref(config), false)?;
+        let targets = load_targets(
+            ctx,
+            &ConfigArgs::default(),
+            std::slice::from_ref(config),
+            false,
+        )?;
         if let Some(t) = targets.first() {
             if os.is_empty() {
                 os = t.instance.ostype.clone();
             }
             if description.is_empty() {
-                description = t.instance.description.lines().next().unwrap_or_default().to_string();
+                description = t
+                    .instance
+                    .description
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
             }
             if variant.is_empty() {
                 variant = t.instance.name.clone();
@@ -81,10 +92,19 @@ pub(crate) async fn run(ctx: &Context, args: PublishArgs, out: &mut dyn Write) -
     for (key, value) in [
         ("architecture", std::env::consts::ARCH.to_string()),
         ("description", description),
-        ("name", args.name.clone().unwrap_or_else(|| instance.clone())),
+        (
+            "name",
+            args.name.clone().unwrap_or_else(|| instance.clone()),
+        ),
         ("os", os),
-        ("release", args.release.clone().unwrap_or_else(|| version.clone())),
-        ("serial", args.serial.clone().unwrap_or_else(|| version.clone())),
+        (
+            "release",
+            args.release.clone().unwrap_or_else(|| version.clone()),
+        ),
+        (
+            "serial",
+            args.serial.clone().unwrap_or_else(|| version.clone()),
+        ),
         ("variant", variant),
     ] {
         if !value.is_empty() {
@@ -117,7 +137,12 @@ mod tests {
 
     #[test]
     fn versions_in_instance_names() {
-        for (name, version) in [("alpine-3.18", Some("3.18")), ("web2", None), ("db-12-1x", Some("12-1")), ("x", None)] {
+        for (name, version) in [
+            ("alpine-3.18", Some("3.18")),
+            ("web2", None),
+            ("db-12-1x", Some("12-1")),
+            ("x", None),
+        ] {
             assert_eq!(version_in(name).as_deref(), version, "{name}");
         }
     }

@@ -25,7 +25,9 @@ pub(crate) async fn run(ctx: &Context, args: RenameArgs, out: &mut dyn Write) ->
     let new = config::evaluate(&old.loaded, &args.new_name, &sources, &eval).map_err(config_err)?;
     let env = env(ctx, &old.instance, args.change.dry_run, wait_options(20)).await?;
     let mut buffer: Vec<u8> = Vec::new();
-    let result = ops::rename(&env, &old.instance, &new, &mut buffer).await.map_err(ops_err);
+    let result = ops::rename(&env, &old.instance, &new, &mut buffer)
+        .await
+        .map_err(ops_err);
     out.write_all(&buffer).map_err(super::write_err)?;
     result
 }

@@ -15,15 +15,20 @@ use crate::error::CliResult;
 pub(crate) async fn run(ctx: &Context, args: RollbackArgs, out: &mut dyn Write) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
     let snapshot = args.snapshot.as_str();
-    run_all(targets, args.change.jobs, out, |target, mut buffer| async move {
-        let result = async {
-            let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-            ops::rollback(&env, &target.instance, snapshot, args.instance, &mut buffer)
-                .await
-                .map_err(ops_err)
-        }
-        .await;
-        (buffer, result)
-    })
+    run_all(
+        targets,
+        args.change.jobs,
+        out,
+        |target, mut buffer| async move {
+            let result = async {
+                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
+                ops::rollback(&env, &target.instance, snapshot, args.instance, &mut buffer)
+                    .await
+                    .map_err(ops_err)
+            }
+            .await;
+            (buffer, result)
+        },
+    )
     .await
 }

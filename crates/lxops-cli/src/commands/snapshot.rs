@@ -19,7 +19,12 @@ fn timestamp() -> String {
         .unwrap_or(0);
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -46,14 +51,21 @@ pub(crate) async fn run(ctx: &Context, args: SnapshotArgs, out: &mut dyn Write) 
         recursive: args.recursive,
     };
     let options = &options;
-    run_all(targets, args.change.jobs, out, |target, mut buffer| async move {
-        let result = async {
-            let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-            ops::snapshot(&env, &target.instance, options, &mut buffer).await.map_err(ops_err)
-        }
-        .await;
-        (buffer, result)
-    })
+    run_all(
+        targets,
+        args.change.jobs,
+        out,
+        |target, mut buffer| async move {
+            let result = async {
+                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
+                ops::snapshot(&env, &target.instance, options, &mut buffer)
+                    .await
+                    .map_err(ops_err)
+            }
+            .await;
+            (buffer, result)
+        },
+    )
     .await
 }
 
@@ -63,7 +75,11 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        for (days, date) in [(0, (1970, 1, 1)), (19_723, (2024, 1, 1)), (20_785, (2026, 11, 28))] {
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (19_723, (2024, 1, 1)),
+            (20_785, (2026, 11, 28)),
+        ] {
             assert_eq!(civil_from_days(days), date, "{days}");
         }
     }

@@ -77,7 +77,12 @@ pub(crate) fn load_targets(
 }
 
 /// The operation environment of one instance: the server in its project and the host.
-pub(crate) async fn env(ctx: &Context, instance: &config::Instance, dry_run: bool, wait: WaitOptions) -> CliResult<Env> {
+pub(crate) async fn env(
+    ctx: &Context,
+    instance: &config::Instance,
+    dry_run: bool,
+    wait: WaitOptions,
+) -> CliResult<Env> {
     let server = ctx.server(Some(instance.project.as_str())).await?;
     Ok(Env {
         server,

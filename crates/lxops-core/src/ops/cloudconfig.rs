@@ -118,7 +118,11 @@ mod tests {
             ("ID=gentoo\n", None),
         ];
         for (text, expected) in cases {
-            assert_eq!(ostype_from_os_release(text, &types).as_deref(), expected, "{text}");
+            assert_eq!(
+                ostype_from_os_release(text, &types).as_deref(),
+                expected,
+                "{text}"
+            );
         }
     }
 }

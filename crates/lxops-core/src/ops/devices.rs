@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use super::error::OpsError;
 use crate::config::{self, DeviceDir};
-use crate::host::{self, CloneSource, DeviceDirSpec, DeviceSetup, DeviceSpec, FilesystemSpec, Owner};
+use crate::host::{
+    self, CloneSource, DeviceDirSpec, DeviceSetup, DeviceSpec, FilesystemSpec, Owner,
+};
 use crate::plan::DiskDevice;
 
 /// Parses `device-owner` (`uid:gid`, numeric).

@@ -33,9 +33,9 @@ pub enum OpsError {
     CloudConfigApply {
         /// The instance.
         instance: String,
-        /// Why.
+        /// Why (boxed: it carries the failed command's output).
         #[source]
-        source: ApplyError,
+        source: Box<ApplyError>,
     },
     /// Host filesystem work failed or was refused.
     #[error("{instance}: {source}")]
@@ -47,14 +47,21 @@ pub enum OpsError {
         source: HostError,
     },
     /// A server step failed or was refused.
+    /// Boxed: server errors carry the request and the daemon's message.
     #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Lifecycle(Box<LifecycleError>),
     /// Bad input found by the operation itself.
     #[error("{0}")]
     Input(String),
     /// A bug or an environment failure.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<LifecycleError> for OpsError {
+    fn from(e: LifecycleError) -> Self {
+        OpsError::Lifecycle(Box::new(e))
+    }
 }
 
 impl OpsError {

@@ -13,7 +13,9 @@ use crate::cloudconfig::{self, Step};
 use crate::config;
 use crate::host::{self, DevicePlan, DeviceSetup, HostRunner, Owner};
 use crate::lifecycle::{self, LaunchCheck, Progress};
-use crate::plan::{instance_profiles, lxops_profile, parse_lxc_options, parse_origin, InstancePlan, Source};
+use crate::plan::{
+    instance_profiles, lxops_profile, parse_lxc_options, parse_origin, InstancePlan, Source,
+};
 use crate::server::ImageSource;
 
 /// The source instances a launch copies from, evaluated by the caller.
@@ -40,7 +42,10 @@ pub struct PreparedLaunch {
 }
 
 /// Parses and plans the instance's cloud-config files (all of them, before anything runs).
-pub(crate) fn cloud_config_steps(env: &Env, instance: &config::Instance) -> Result<Vec<Step>, OpsError> {
+pub(crate) fn cloud_config_steps(
+    env: &Env,
+    instance: &config::Instance,
+) -> Result<Vec<Step>, OpsError> {
     if instance.cloud_config_files.is_empty() {
         return Ok(Vec::new());
     }
@@ -62,7 +67,10 @@ async fn resolve_templates(
 ) -> Result<BTreeMap<String, PathBuf>, OpsError> {
     let setup = source_setup(template);
     let name = template.name.clone();
-    blocking(move || host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))).await
+    blocking(move || {
+        host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))
+    })
+    .await
 }
 
 /// Checks everything a launch needs and plans it, changing nothing.
@@ -74,10 +82,11 @@ pub async fn prepare_launch(
     let file = instance.file.display().to_string();
     let name = instance.name.clone();
     let steps = cloud_config_steps(env, &instance)?;
-    let options = parse_lxc_options(&instance.lxc_options).map_err(|source| OpsError::LxcOptions {
-        file: file.clone(),
-        source,
-    })?;
+    let options =
+        parse_lxc_options(&instance.lxc_options).map_err(|source| OpsError::LxcOptions {
+            file: file.clone(),
+            source,
+        })?;
     let source = match instance.origin.as_deref().filter(|o| !o.is_empty()) {
         Some(origin) => Source::Copy(parse_origin(origin).ok_or_else(|| {
             OpsError::Input(format!("{file}: origin {origin:?} names no instance"))
@@ -101,8 +110,10 @@ pub async fn prepare_launch(
     let setup: DeviceSetup = device_setup(&instance, owner, templates.as_ref(), origin)?;
     let host = env.host.clone();
     let (devices, device_sources) = blocking(move || {
-        let plan = host::plan_devices(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
-        let sources = host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
+        let plan =
+            host::plan_devices(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
+        let sources =
+            host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
         Ok((plan, sources))
     })
     .await?;
@@ -137,7 +148,11 @@ fn image_source(image: &str) -> ImageSource {
 }
 
 /// Carries out a prepared launch (or, with `env.dry_run`, prints its steps).
-pub async fn launch(env: &Env, prepared: PreparedLaunch, progress: &mut dyn Progress) -> Result<(), OpsError> {
+pub async fn launch(
+    env: &Env,
+    prepared: PreparedLaunch,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
     let name = prepared.plan.name.clone();
     progress.step(&format!("launch {name}"));
     if env.dry_run {
@@ -151,7 +166,10 @@ pub async fn launch(env: &Env, prepared: PreparedLaunch, progress: &mut dyn Prog
     let host = env.host.clone();
     let devices = prepared.devices;
     let host_name = name.clone();
-    let report = blocking(move || host::apply_devices(host.as_ref(), &devices).map_err(|e| OpsError::host(&host_name, e))).await?;
+    let report = blocking(move || {
+        host::apply_devices(host.as_ref(), &devices).map_err(|e| OpsError::host(&host_name, e))
+    })
+    .await?;
     for fs in &report.created_filesystems {
         progress.step(&format!("created filesystem {fs}"));
     }
@@ -159,7 +177,8 @@ pub async fn launch(env: &Env, prepared: PreparedLaunch, progress: &mut dyn Prog
         progress.step(&format!("created directory {}", dir.display()));
     }
     let server = env.server.as_ref();
-    let created = lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
+    let created =
+        lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
     let result = async {
         if prepared.owner.is_none() && !report.created_dirs.is_empty() {
             let idmap = server
@@ -170,18 +189,32 @@ pub async fn launch(env: &Env, prepared: PreparedLaunch, progress: &mut dyn Prog
                 uid: idmap.host_uid(0).unwrap_or(0),
                 gid: idmap.host_gid(0).unwrap_or(0),
             };
-            progress.step(&format!("chown {}:{} new device directories", owner.uid, owner.gid));
+            progress.step(&format!(
+                "chown {}:{} new device directories",
+                owner.uid, owner.gid
+            ));
             let host = env.host.clone();
             let dirs = report.created_dirs.clone();
             let host_name = name.clone();
-            blocking(move || host::chown_paths(host.as_ref(), &dirs, owner).map_err(|e| OpsError::host(&host_name, e))).await?;
+            blocking(move || {
+                host::chown_paths(host.as_ref(), &dirs, owner)
+                    .map_err(|e| OpsError::host(&host_name, e))
+            })
+            .await?;
         }
         lifecycle::start_and_wait(server, &name, &env.wait, progress).await?;
         Ok::<(), OpsError>(())
     }
     .await;
     if let Err(e) = result {
-        lifecycle::undo_launch(server, &name, &prepared.plan.profile.name, created, progress).await;
+        lifecycle::undo_launch(
+            server,
+            &name,
+            &prepared.plan.profile.name,
+            created,
+            progress,
+        )
+        .await;
         return Err(e);
     }
     apply_cloud_config(env, &name, &prepared.steps, progress).await
@@ -202,7 +235,7 @@ pub(crate) async fn apply_cloud_config(
         .await
         .map_err(|source| OpsError::CloudConfigApply {
             instance: name.to_string(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -214,7 +247,11 @@ pub(crate) fn print_lines(progress: &mut dyn Progress, text: &str) {
 
 /// `rebuild`: replace the instance's OS with the config's image, keeping its profiles, devices
 /// and their data; then start it and apply cloud-config again.
-pub async fn rebuild(env: &Env, instance: &config::Instance, progress: &mut dyn Progress) -> Result<(), OpsError> {
+pub async fn rebuild(
+    env: &Env,
+    instance: &config::Instance,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
     let file = instance.file.display();
     let name = instance.name.as_str();
     if instance.origin.as_deref().is_some_and(|o| !o.is_empty()) {
@@ -223,7 +260,9 @@ pub async fn rebuild(env: &Env, instance: &config::Instance, progress: &mut dyn 
         )));
     }
     if instance.image.is_empty() {
-        return Err(OpsError::Input(format!("{file}: cannot rebuild without `image`")));
+        return Err(OpsError::Input(format!(
+            "{file}: cannot rebuild without `image`"
+        )));
     }
     let steps = cloud_config_steps(env, instance)?;
     let image = image_source(&instance.image);

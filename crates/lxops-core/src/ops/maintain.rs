@@ -47,17 +47,24 @@ pub async fn create_devices(
     let dry_run = env.dry_run;
     progress.step(&format!("create-devices {name}"));
     let text = blocking(move || {
-        let plan = host::plan_devices(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
+        let plan =
+            host::plan_devices(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))?;
         if dry_run {
             return Ok(plan.to_string());
         }
-        let report = host::apply_devices(host.as_ref(), &plan).map_err(|e| OpsError::host(&name, e))?;
+        let report =
+            host::apply_devices(host.as_ref(), &plan).map_err(|e| OpsError::host(&name, e))?;
         let mut lines: Vec<String> = report
             .created_filesystems
             .iter()
             .map(|f| format!("created filesystem {f}"))
             .collect();
-        lines.extend(report.created_dirs.iter().map(|d| format!("created directory {}", d.display())));
+        lines.extend(
+            report
+                .created_dirs
+                .iter()
+                .map(|d| format!("created directory {}", d.display())),
+        );
         Ok(lines.join("\n"))
     })
     .await?;
@@ -75,14 +82,20 @@ pub async fn create_profile(
     let name = instance.name.clone();
     let setup = source_setup(instance);
     let host = env.host.clone();
-    let sources = blocking(move || host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))).await?;
-    let profile = lxops_profile(&instance.profile, &instance.file, &disk_devices(instance, &sources)?);
+    let sources = blocking(move || {
+        host::device_sources(host.as_ref(), &setup).map_err(|e| OpsError::host(&name, e))
+    })
+    .await?;
+    let profile = lxops_profile(
+        &instance.profile,
+        &instance.file,
+        &disk_devices(instance, &sources)?,
+    );
     let server = env.server.as_ref();
     let name = instance.name.as_str();
-    let existing = server
-        .profile(&profile.name)
-        .await
-        .map_err(|e| LifecycleError::server(name, format!("looking up profile {}", profile.name), e))?;
+    let existing = server.profile(&profile.name).await.map_err(|e| {
+        LifecycleError::server(name, format!("looking up profile {}", profile.name), e)
+    })?;
     if let Some(existing) = existing {
         let diff = profile_differences(&existing, &profile);
         if diff.is_empty() {
@@ -103,10 +116,9 @@ pub async fn create_profile(
         print_lines(progress, &text);
         return Ok(());
     }
-    server
-        .create_profile(&profile)
-        .await
-        .map_err(|e| LifecycleError::server(name, format!("creating profile {}", profile.name), e))?;
+    server.create_profile(&profile).await.map_err(|e| {
+        LifecycleError::server(name, format!("creating profile {}", profile.name), e)
+    })?;
     Ok(())
 }
 
@@ -133,7 +145,9 @@ pub async fn snapshot(
 ) -> Result<(), OpsError> {
     let name = instance.name.clone();
     if options.name.is_empty() {
-        return Err(OpsError::Input("snapshot: the snapshot name (-s) is empty".into()));
+        return Err(OpsError::Input(
+            "snapshot: the snapshot name (-s) is empty".into(),
+        ));
     }
     if options.recursive && !options.destroy {
         return Err(OpsError::Input("snapshot: -R is only valid with -d".into()));
@@ -143,7 +157,11 @@ pub async fn snapshot(
         .into_iter()
         .filter(|f| !f.transient)
         .collect();
-    let verb = if options.destroy { "destroy snapshot" } else { "snapshot" };
+    let verb = if options.destroy {
+        "destroy snapshot"
+    } else {
+        "snapshot"
+    };
     if options.instance {
         progress.step(&format!("{verb} instance {name}/{}", options.name));
         if !env.dry_run {
@@ -153,7 +171,9 @@ pub async fn snapshot(
             } else {
                 server.create_snapshot(&name, &options.name).await
             };
-            result.map_err(|e| LifecycleError::server(&name, format!("{verb} {}", options.name), e))?;
+            result.map_err(|e| {
+                LifecycleError::server(&name, format!("{verb} {}", options.name), e)
+            })?;
         }
     }
     for fs in &fss {
@@ -185,7 +205,9 @@ pub async fn rollback(
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     if snapshot.is_empty() {
-        return Err(OpsError::Input("rollback: the snapshot name (-s) is empty".into()));
+        return Err(OpsError::Input(
+            "rollback: the snapshot name (-s) is empty".into(),
+        ));
     }
     let name = instance.name.clone();
     let fss: Vec<_> = source_setup(instance)
@@ -215,7 +237,9 @@ pub async fn rollback(
         env.server
             .restore_snapshot(&name, snapshot)
             .await
-            .map_err(|e| LifecycleError::server(&name, format!("restoring snapshot {snapshot}"), e))?;
+            .map_err(|e| {
+                LifecycleError::server(&name, format!("restoring snapshot {snapshot}"), e)
+            })?;
     }
     Ok(())
 }

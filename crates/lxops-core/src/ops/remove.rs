@@ -58,7 +58,8 @@ async fn list_remaining(
     let host = env.host.clone();
     let name = instance.name.clone();
     let rows = blocking(move || {
-        host::ops::list_filesystems(host.as_ref(), &setup.filesystems).map_err(|e| OpsError::host(&name, e))
+        host::ops::list_filesystems(host.as_ref(), &setup.filesystems)
+            .map_err(|e| OpsError::host(&name, e))
     })
     .await?;
     progress.step("remaining filesystems:");
@@ -105,6 +106,10 @@ pub async fn destroy(
     }
     let host = env.host.clone();
     let owned = name.to_string();
-    blocking(move || host::ops::destroy_filesystems(host.as_ref(), &doomed).map_err(|e| OpsError::host(&owned, e))).await?;
+    blocking(move || {
+        host::ops::destroy_filesystems(host.as_ref(), &doomed)
+            .map_err(|e| OpsError::host(&owned, e))
+    })
+    .await?;
     Ok(())
 }

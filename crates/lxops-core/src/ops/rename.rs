@@ -30,7 +30,10 @@ pub async fn rename(
             }
         }
         progress.step(&format!("create profile {}", new.profile));
-        progress.step(&format!("replace profile {} with {}", old.profile, new.profile));
+        progress.step(&format!(
+            "replace profile {} with {}",
+            old.profile, new.profile
+        ));
         return Ok(());
     }
     let host = env.host.clone();
@@ -48,6 +51,14 @@ pub async fn rename(
     })
     .await?;
     let profile = lxops_profile(&new.profile, &new.file, &disk_devices(new, &sources)?);
-    lifecycle::rename_instance(server, &old.name, &new.name, &old.profile, &profile, progress).await?;
+    lifecycle::rename_instance(
+        server,
+        &old.name,
+        &new.name,
+        &old.profile,
+        &profile,
+        progress,
+    )
+    .await?;
     Ok(())
 }

@@ -1,0 +1,186 @@
+//! A fake [`HostRunner`] for unit tests: an in-memory set of directories and ZFS datasets,
+//! every spawned command and file change recorded as one line, scripted failures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{HostCommand, HostError, HostRunner, Owner, PathKind};
+
+#[derive(Default)]
+struct State {
+    dirs: BTreeSet<PathBuf>,
+    datasets: BTreeMap<String, String>,
+    log: Vec<(bool, String)>,
+    failures: Vec<(String, String, usize)>,
+    slept: Duration,
+}
+
+/// The fake host.
+#[derive(Default)]
+pub(crate) struct FakeHost {
+    state: Mutex<State>,
+}
+
+impl FakeHost {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Existing directories (their parents exist too).
+    pub fn with_dirs(self, dirs: &[&str]) -> Self {
+        for dir in dirs {
+            self.add_dir(Path::new(dir));
+        }
+        self
+    }
+
+    /// Existing ZFS datasets with their mountpoints (directories for absolute mountpoints).
+    pub fn with_datasets(self, datasets: &[(&str, &str)]) -> Self {
+        for (name, mountpoint) in datasets {
+            self.state
+                .lock()
+                .unwrap()
+                .datasets
+                .insert(name.to_string(), mountpoint.to_string());
+            if mountpoint.starts_with('/') {
+                self.add_dir(Path::new(mountpoint));
+            }
+        }
+        self
+    }
+
+    /// `command` fails `times` times with `stderr`.
+    pub fn failing(self, command: &str, stderr: &str, times: usize) -> Self {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .push((command.into(), stderr.into(), times));
+        self
+    }
+
+    fn add_dir(&self, dir: &Path) {
+        let mut state = self.state.lock().unwrap();
+        for ancestor in dir.ancestors() {
+            state.dirs.insert(ancestor.to_path_buf());
+        }
+    }
+
+    fn log_line(&self, spawned: bool, line: String) -> Result<(), HostError> {
+        let mut state = self.state.lock().unwrap();
+        state.log.push((spawned, line.clone()));
+        if let Some(failure) = state.failures.iter_mut().find(|f| f.0 == line && f.2 > 0) {
+            failure.2 -= 1;
+            return Err(HostError::CommandFailed {
+                command: line,
+                status: "exit status: 1".into(),
+                stderr: failure.1.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The spawned commands (queries and changes), in order.
+    pub fn commands(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state
+            .log
+            .iter()
+            .filter(|(spawned, _)| *spawned)
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    /// Everything done: spawned commands and file changes, in order.
+    pub fn log(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state.log.iter().map(|(_, l)| l.clone()).collect()
+    }
+
+    /// The total time waited.
+    pub fn slept_ms(&self) -> u128 {
+        self.state.lock().unwrap().slept.as_millis()
+    }
+}
+
+impl HostRunner for FakeHost {
+    fn query(&self, command: &HostCommand) -> Result<String, HostError> {
+        let line = command.to_string();
+        self.log_line(true, line.clone())?;
+        if line == "zfs list -H -o name,mountpoint -t filesystem" {
+            let state = self.state.lock().unwrap();
+            return Ok(state
+                .datasets
+                .iter()
+                .map(|(n, m)| format!("{n}\t{m}\n"))
+                .collect());
+        }
+        Ok(String::new())
+    }
+
+    fn path_kind(&self, path: &Path) -> Result<Option<PathKind>, HostError> {
+        let state = self.state.lock().unwrap();
+        Ok(state.dirs.contains(path).then_some(PathKind::Dir))
+    }
+
+    fn read_dir(&self, path: &Path) -> Result<Vec<String>, HostError> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .dirs
+            .iter()
+            .filter(|d| d.parent() == Some(path))
+            .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect())
+    }
+
+    fn run(&self, command: &HostCommand) -> Result<(), HostError> {
+        self.log_line(true, command.to_string())
+    }
+
+    fn run_pipeline(&self, commands: &[HostCommand]) -> Result<(), HostError> {
+        let line = commands
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        self.log_line(true, line)
+    }
+
+    fn mkdir_p(&self, path: &Path) -> Result<(), HostError> {
+        self.log_line(false, format!("mkdir -p {}", path.display()))?;
+        self.add_dir(path);
+        Ok(())
+    }
+
+    fn chown(&self, path: &Path, owner: Owner) -> Result<(), HostError> {
+        self.log_line(false, format!("chown {owner} {}", path.display()))
+    }
+
+    fn copy_tree(&self, from: &Path, to: &Path) -> Result<(), HostError> {
+        self.log_line(
+            false,
+            format!("copy {} -> {}", from.display(), to.display()),
+        )
+    }
+
+    fn remove_tree(&self, path: &Path) -> Result<(), HostError> {
+        self.log_line(false, format!("remove {}", path.display()))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError> {
+        self.log_line(
+            false,
+            format!("rename {} -> {}", from.display(), to.display()),
+        )
+    }
+
+    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError> {
+        self.log_line(false, format!("shiftids {shift} {}", dir.display()))
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.state.lock().unwrap().slept += duration;
+    }
+}

@@ -1,0 +1,416 @@
+//! Filesystem commands on the filesystems they are given (callers leave out transient ones where
+//! the original does): list, snapshot, destroy snapshots, rollback, rename, destroy, export,
+//! import, copy (`zfs send | zfs receive`, optionally through ssh) and shiftids.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::driver::{driver_of, HostView};
+use super::runner::path_str;
+use super::validate;
+use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner};
+
+/// One row of [`FilesystemList`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilesystemRow {
+    /// The filesystem id.
+    pub id: String,
+    /// Its kind.
+    pub kind: FsKind,
+    /// Its path (dataset or directory).
+    pub path: String,
+    /// Its directory, when known.
+    pub dir: Option<PathBuf>,
+    /// Whether it exists.
+    pub exists: bool,
+}
+
+/// The filesystems and whether they exist; [`fmt::Display`] prints a table
+/// `ID KIND PATH DIR EXISTS`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilesystemList {
+    /// The rows, in the order given.
+    pub rows: Vec<FilesystemRow>,
+}
+
+impl fmt::Display for FilesystemList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut table = vec![["ID", "KIND", "PATH", "DIR", "EXISTS"].map(str::to_string)];
+        for row in &self.rows {
+            table.push([
+                row.id.clone(),
+                row.kind.to_string(),
+                row.path.clone(),
+                row.dir
+                    .as_ref()
+                    .map_or("-".to_string(), |d| d.display().to_string()),
+                if row.exists { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        let widths: Vec<usize> = (0..5)
+            .map(|c| table.iter().map(|r| r[c].len()).max().unwrap_or(0))
+            .collect();
+        for row in &table {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:w$}"))
+                .collect();
+            writeln!(f, "{}", line.join("  ").trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Options of [`copy_filesystems`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CopyOptions {
+    /// The snapshot to send (`<from>@<snapshot>`); it must exist.
+    pub snapshot: String,
+    /// Send from this ssh host (`ssh HOST sudo zfs send ...`).
+    pub from_host: Option<String>,
+    /// Receive on this ssh host (`ssh HOST sudo zfs receive ...`).
+    pub to_host: Option<String>,
+}
+
+/// Whether each filesystem exists and where its directory is. A dataset whose pool is missing
+/// is listed as not existing.
+pub fn list_filesystems(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+) -> Result<FilesystemList, HostError> {
+    let view = HostView::new(host);
+    let mut rows = Vec::new();
+    for fs in fss {
+        driver_of(fs).validate(fs)?;
+        let (exists, dir) = match driver_of(fs).probe(&view, fs) {
+            Ok(state) => (state.exists, state.dir),
+            Err(HostError::MissingPool { .. }) => (false, None),
+            Err(e) => return Err(e),
+        };
+        rows.push(FilesystemRow {
+            id: fs.id.clone(),
+            kind: fs.kind,
+            path: fs.path.clone(),
+            dir,
+            exists,
+        });
+    }
+    Ok(FilesystemList { rows })
+}
+
+/// The filesystems that can take snapshots, sorted by path; the others are skipped with a
+/// warning. An error when none of a non-empty list can.
+fn snapshot_capable(fss: &[FilesystemSpec]) -> Result<Vec<&FilesystemSpec>, HostError> {
+    let mut capable: Vec<&FilesystemSpec> = Vec::new();
+    for fs in fss {
+        driver_of(fs).validate(fs)?;
+        if driver_of(fs).can_snapshot() {
+            capable.push(fs);
+        } else {
+            tracing::warn!(id = %fs.id, kind = %fs.kind, "skipped: this filesystem cannot take snapshots");
+        }
+    }
+    if capable.is_empty() && !fss.is_empty() {
+        let ids: Vec<&str> = fss.iter().map(|fs| fs.id.as_str()).collect();
+        return Err(HostError::NothingToSnapshot {
+            ids: ids.join(", "),
+        });
+    }
+    capable.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(capable)
+}
+
+/// Leaves out filesystems inside another one of the list (a recursive operation on the outer
+/// one covers them).
+fn roots_only<'a>(fss: &[&'a FilesystemSpec]) -> Vec<&'a FilesystemSpec> {
+    fss.iter()
+        .filter(|fs| {
+            !fss.iter()
+                .any(|outer| outer.kind == fs.kind && driver_of(outer).contains(outer, fs))
+        })
+        .copied()
+        .collect()
+}
+
+/// Snapshots every filesystem that can (`zfs snapshot [-r] fs@snap`, a read-only btrfs
+/// snapshot), sorted by path; plain directories are skipped with a warning. Returns the
+/// snapshots made. With `recursive`, filesystems inside another listed one are covered by it.
+pub fn snapshot_filesystems(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    snapshot: &str,
+    recursive: bool,
+) -> Result<Vec<String>, HostError> {
+    validate::snapshot_name(snapshot)?;
+    let mut capable = snapshot_capable(fss)?;
+    if recursive {
+        capable = roots_only(&capable);
+    }
+    capable
+        .into_iter()
+        .map(|fs| driver_of(fs).snapshot(host, fs, snapshot, recursive))
+        .collect()
+}
+
+/// Destroys the snapshot `snapshot` of every filesystem that can have one (sorted by path);
+/// with `recursive`, also of the datasets inside (`zfs destroy -r`), on the outermost listed
+/// filesystems only. Returns the snapshots destroyed.
+pub fn destroy_snapshots(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    snapshot: &str,
+    recursive: bool,
+) -> Result<Vec<String>, HostError> {
+    validate::snapshot_name(snapshot)?;
+    let mut capable = snapshot_capable(fss)?;
+    if recursive {
+        capable = roots_only(&capable);
+    }
+    capable
+        .into_iter()
+        .map(|fs| driver_of(fs).destroy_snapshot(host, fs, snapshot, recursive))
+        .collect()
+}
+
+/// Rolls every filesystem that can back to `snapshot` (`zfs rollback -r`; btrfs: the subvolume
+/// is replaced by a writable snapshot of the snapshot). Returns the filesystems rolled back.
+pub fn rollback_filesystems(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    snapshot: &str,
+) -> Result<Vec<String>, HostError> {
+    validate::snapshot_name(snapshot)?;
+    let mut done = Vec::new();
+    for fs in snapshot_capable(fss)? {
+        driver_of(fs).rollback(host, fs, snapshot)?;
+        done.push(format!("{}@{snapshot}", fs.path));
+    }
+    Ok(done)
+}
+
+/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
+/// a created parent).
+/// Filesystems inside another renamed one move with it and are skipped. Returns `old -> new`
+/// for each rename.
+pub fn rename_filesystems(
+    host: &dyn HostRunner,
+    old: &[FilesystemSpec],
+    new: &[FilesystemSpec],
+) -> Result<Vec<String>, HostError> {
+    if old.len() != new.len() {
+        return Err(HostError::Mismatch {
+            reason: format!("{} old and {} new filesystems", old.len(), new.len()),
+        });
+    }
+    for (o, n) in old.iter().zip(new) {
+        if o.kind != n.kind || o.id != n.id {
+            return Err(HostError::Mismatch {
+                reason: format!(
+                    "old `{}` ({}) and new `{}` ({}) differ in id or kind",
+                    o.id, o.kind, n.id, n.kind
+                ),
+            });
+        }
+        driver_of(o).validate(o)?;
+        driver_of(n).validate(n)?;
+    }
+    let all: Vec<&FilesystemSpec> = old.iter().collect();
+    let roots = roots_only(&all);
+    let view = HostView::new(host);
+    let mut done = Vec::new();
+    for (o, n) in old.iter().zip(new) {
+        if o.path == n.path || !roots.iter().any(|r| r.path == o.path) {
+            continue;
+        }
+        driver_of(o).rename(&view, o, n)?;
+        done.push(format!("{} -> {}", o.path, n.path));
+    }
+    Ok(done)
+}
+
+/// Destroys the filesystems that exist, with their content and snapshots (inner ones first).
+/// The only function that deletes filesystems. Returns the paths destroyed.
+pub fn destroy_filesystems(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+) -> Result<Vec<String>, HostError> {
+    let view = HostView::new(host);
+    let mut sorted: Vec<&FilesystemSpec> = fss.iter().collect();
+    sorted.sort_by(|a, b| b.path.cmp(&a.path));
+    let mut existing = Vec::new();
+    for fs in sorted {
+        driver_of(fs).validate(fs)?;
+        match driver_of(fs).probe(&view, fs) {
+            Ok(state) if state.exists => existing.push(fs),
+            Ok(_) | Err(HostError::MissingPool { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut destroyed = Vec::new();
+    for fs in existing {
+        driver_of(fs).destroy(host, fs)?;
+        destroyed.push(fs.path.clone());
+    }
+    Ok(destroyed)
+}
+
+fn tar(args: Vec<String>) -> HostCommand {
+    HostCommand::privileged("tar", args)
+}
+
+fn archive_path(dir: &Path, fs: &FilesystemSpec) -> PathBuf {
+    dir.join(format!("{}.tar.gz", fs.id))
+}
+
+/// Writes `DIR/<id>.tar.gz` for each filesystem (numeric owners kept), from the filesystem's
+/// directory or, with `snapshot`, from that snapshot (ZFS: through a temporary clone; btrfs:
+/// the snapshot subvolume; plain directories cannot).
+pub fn export_filesystems(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    dir: &Path,
+    snapshot: Option<&str>,
+) -> Result<(), HostError> {
+    validate::absolute_dir("export directory", dir)?;
+    if let Some(snapshot) = snapshot {
+        validate::snapshot_name(snapshot)?;
+        if let Some(fs) = fss.iter().find(|fs| !driver_of(fs).can_snapshot()) {
+            return Err(HostError::Unsupported {
+                operation: "export from a snapshot",
+                kind: fs.kind,
+                id: fs.id.clone(),
+                hint: "it has no snapshots; export it without a snapshot",
+            });
+        }
+    }
+    let view = HostView::new(host);
+    host.mkdir_p(dir)?;
+    for fs in fss {
+        driver_of(fs).validate(fs)?;
+        let archive = archive_path(dir, fs);
+        let mut write = |source: &Path| {
+            host.run(&tar(vec![
+                "-czf".into(),
+                path_str(&archive),
+                "--numeric-owner".into(),
+                "-C".into(),
+                path_str(source),
+                ".".into(),
+            ]))
+        };
+        match snapshot {
+            None => {
+                let state = driver_of(fs).probe(&view, fs)?;
+                if !state.exists {
+                    return Err(HostError::Missing {
+                        what: "filesystem",
+                        path: PathBuf::from(&fs.path),
+                    });
+                }
+                write(&state.require_dir(fs)?)?;
+            }
+            Some(snapshot) => driver_of(fs).with_snapshot_dir(&view, fs, snapshot, &mut write)?,
+        }
+    }
+    Ok(())
+}
+
+/// Extracts `DIR/<id>.tar.gz` into each filesystem (numeric owners kept), creating the
+/// filesystems that do not exist.
+pub fn import_filesystems(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    dir: &Path,
+) -> Result<(), HostError> {
+    let view = HostView::new(host);
+    let mut sorted: Vec<&FilesystemSpec> = fss.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for fs in sorted {
+        driver_of(fs).validate(fs)?;
+        let archive = archive_path(dir, fs);
+        if host.path_kind(&archive)?.is_none() {
+            return Err(HostError::Missing {
+                what: "archive",
+                path: archive,
+            });
+        }
+        let state = driver_of(fs).probe(&view, fs)?;
+        let target = state.require_dir(fs)?;
+        if !state.exists {
+            driver_of(fs).create(host, fs)?;
+        }
+        host.run(&tar(vec![
+            "-xzf".into(),
+            path_str(&archive),
+            "--numeric-owner".into(),
+            "-C".into(),
+            path_str(&target),
+        ]))?;
+    }
+    Ok(())
+}
+
+fn zfs_on(host: Option<&str>, args: Vec<String>) -> HostCommand {
+    match host {
+        None => HostCommand::privileged("zfs", args),
+        Some(host) => {
+            let mut remote = vec![host.to_string(), "sudo".into(), "zfs".into()];
+            remote.extend(args);
+            HostCommand::plain("ssh", remote)
+        }
+    }
+}
+
+/// Copies each `from[i]@snapshot` to `to[i]` with `zfs send | zfs receive`, each side run
+/// through `ssh HOST` when [`CopyOptions`] names a host. ZFS only. Returns `from@snap -> to`.
+pub fn copy_filesystems(
+    host: &dyn HostRunner,
+    from: &[FilesystemSpec],
+    to: &[FilesystemSpec],
+    options: &CopyOptions,
+) -> Result<Vec<String>, HostError> {
+    validate::snapshot_name(&options.snapshot)?;
+    if from.len() != to.len() {
+        return Err(HostError::Mismatch {
+            reason: format!("{} source and {} target filesystems", from.len(), to.len()),
+        });
+    }
+    for fs in from.iter().chain(to) {
+        if fs.kind != FsKind::Zfs {
+            return Err(HostError::Unsupported {
+                operation: "copy-filesystems",
+                kind: fs.kind,
+                id: fs.id.clone(),
+                hint: "only zfs filesystems can be sent; copy the directory instead",
+            });
+        }
+        driver_of(fs).validate(fs)?;
+    }
+    let mut done = Vec::new();
+    for (source, target) in from.iter().zip(to) {
+        let name = format!("{}@{}", source.path, options.snapshot);
+        let send = zfs_on(
+            options.from_host.as_deref(),
+            vec!["send".into(), name.clone()],
+        );
+        let receive = zfs_on(
+            options.to_host.as_deref(),
+            vec!["receive".into(), target.path.clone()],
+        );
+        host.run_pipeline(&[send, receive])?;
+        done.push(format!("{name} -> {}", target.path));
+    }
+    Ok(done)
+}
+
+/// Adds `shift` to every uid and gid below `shift` in the tree `dir` (root included, symlinks
+/// skipped), like `lxops shiftids`.
+pub fn shiftids(host: &dyn HostRunner, dir: &Path, shift: u32) -> Result<(), HostError> {
+    validate::absolute_dir("shiftids directory", dir)?;
+    host.shift_ids(dir, shift)
+}
+
+#[cfg(test)]
+#[path = "ops_tests.rs"]
+mod tests;

@@ -1,0 +1,189 @@
+//! Unit tests of the filesystem commands: the exact commands each runs on a fake host.
+
+use std::collections::BTreeMap;
+
+use expect_test::expect;
+
+use super::*;
+use crate::host::fake::FakeHost;
+
+fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
+    FilesystemSpec {
+        id: id.into(),
+        kind,
+        path: path.into(),
+        zfsproperties: BTreeMap::new(),
+        transient: false,
+        destroy: true,
+    }
+}
+
+fn host() -> FakeHost {
+    FakeHost::new()
+        .with_datasets(&[
+            ("tank", "/tank"),
+            ("tank/a1", "/tank/a1"),
+            ("tank/a1/home", "/tank/a1/home"),
+        ])
+        .with_dirs(&["/d/a1", "/b/a1/home", "/b/a1/.lxops-snapshots/home@s1"])
+}
+
+fn mixed() -> Vec<FilesystemSpec> {
+    vec![
+        fs("home", FsKind::Zfs, "tank/a1/home"),
+        fs("root", FsKind::Zfs, "tank/a1"),
+        fs("dir", FsKind::Dir, "/d/a1"),
+        fs("b", FsKind::Btrfs, "/b/a1/home"),
+    ]
+}
+
+fn run(f: impl FnOnce(&FakeHost) -> Result<Vec<String>, HostError>) -> String {
+    let host = host();
+    let result = match f(&host) {
+        Ok(done) => format!("=> {done:?}"),
+        Err(e) => format!("=> error: {e}"),
+    };
+    format!("{}\n{result}", host.log().join("\n"))
+}
+
+#[test]
+fn snapshot_skips_dirs_and_sorts_by_path() {
+    expect![[r#"
+        mkdir -p /b/a1/.lxops-snapshots
+        btrfs subvolume snapshot -r /b/a1/home /b/a1/.lxops-snapshots/home@s2
+        zfs snapshot tank/a1@s2
+        zfs snapshot tank/a1/home@s2
+        => ["/b/a1/.lxops-snapshots/home@s2", "tank/a1@s2", "tank/a1/home@s2"]"#]]
+    .assert_eq(&run(|h| snapshot_filesystems(h, &mixed(), "s2", false)));
+}
+
+#[test]
+fn recursive_snapshot_covers_inner_datasets() {
+    expect![[r#"
+        mkdir -p /b/a1/.lxops-snapshots
+        btrfs subvolume snapshot -r /b/a1/home /b/a1/.lxops-snapshots/home@s2
+        zfs snapshot -r tank/a1@s2
+        => ["/b/a1/.lxops-snapshots/home@s2", "tank/a1@s2"]"#]]
+    .assert_eq(&run(|h| snapshot_filesystems(h, &mixed(), "s2", true)));
+}
+
+#[test]
+fn only_dirs_cannot_be_snapshotted() {
+    expect![[r#"
+
+        => error: none of the filesystems [dir] can take snapshots (plain directories cannot); use zfs or btrfs filesystems"#]]
+    .assert_eq(&run(|h| {
+        snapshot_filesystems(h, &[fs("dir", FsKind::Dir, "/d/a1")], "s1", false)
+    }));
+}
+
+#[test]
+fn destroy_snapshots_and_rollback() {
+    expect![[r#"
+        btrfs subvolume delete /b/a1/.lxops-snapshots/home@s1
+        zfs destroy -r tank/a1@s1
+        => ["/b/a1/.lxops-snapshots/home@s1", "tank/a1@s1"]"#]]
+    .assert_eq(&run(|h| destroy_snapshots(h, &mixed(), "s1", true)));
+    expect![[r#"
+        btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a1/.lxops-snapshots/home.rollback-PID
+        btrfs subvolume delete /b/a1/home
+        rename /b/a1/.lxops-snapshots/home.rollback-PID -> /b/a1/home
+        zfs rollback -r tank/a1@s1
+        zfs rollback -r tank/a1/home@s1
+        => ["/b/a1/home@s1", "tank/a1@s1", "tank/a1/home@s1"]"#]]
+    .assert_eq(
+        &run(|h| rollback_filesystems(h, &mixed(), "s1"))
+            .replace(&std::process::id().to_string(), "PID"),
+    );
+}
+
+#[test]
+fn rename_moves_outer_filesystems_only() {
+    let new = vec![
+        fs("home", FsKind::Zfs, "tank/a2/home"),
+        fs("root", FsKind::Zfs, "tank/a2"),
+        fs("dir", FsKind::Dir, "/d/a2"),
+        fs("b", FsKind::Btrfs, "/b/a1/home"),
+    ];
+    expect![[r#"
+        zfs rename -p tank/a1 tank/a2
+        mkdir -p /d
+        rename /d/a1 -> /d/a2
+        => ["tank/a1 -> tank/a2", "/d/a1 -> /d/a2"]"#]]
+    .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new)));
+    expect![[r#"
+
+        => error: cannot pair filesystems: 4 old and 1 new filesystems"#]]
+    .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new[..1])));
+}
+
+#[test]
+fn destroy_destroys_existing_filesystems_inner_first() {
+    let mut fss = mixed();
+    fss.push(fs("gone", FsKind::Zfs, "tank/a1/gone"));
+    fss.push(fs("nopool", FsKind::Zfs, "nopool/x"));
+    expect![[r#"
+        zfs list -H -o name,mountpoint -t filesystem
+        zfs destroy -r tank/a1/home
+        zfs destroy -r tank/a1
+        remove /d/a1
+        btrfs subvolume delete /b/a1/.lxops-snapshots/home@s1
+        btrfs subvolume delete /b/a1/home
+        => ["tank/a1/home", "tank/a1", "/d/a1", "/b/a1/home"]"#]]
+    .assert_eq(&run(|h| destroy_filesystems(h, &fss)));
+}
+
+#[test]
+fn export_import_and_copy_commands() {
+    let fss = vec![
+        fs("home", FsKind::Zfs, "tank/a1/home"),
+        fs("dir", FsKind::Dir, "/d/a1"),
+    ];
+    expect![[r#"
+        mkdir -p /x
+        zfs list -H -o name,mountpoint -t filesystem
+        tar -czf /x/home.tar.gz --numeric-owner -C /tank/a1/home .
+        tar -czf /x/dir.tar.gz --numeric-owner -C /d/a1 .
+        => []"#]]
+    .assert_eq(&run(|h| {
+        export_filesystems(h, &fss, Path::new("/x"), None).map(|()| vec![])
+    }));
+    expect![[r#"
+
+        => error: export from a snapshot is not supported for dir filesystem `dir`: it has no snapshots; export it without a snapshot"#]]
+    .assert_eq(&run(|h| {
+        export_filesystems(h, &fss[1..], Path::new("/x"), Some("s1")).map(|()| vec![])
+    }));
+    let options = CopyOptions {
+        snapshot: "s1".into(),
+        from_host: None,
+        to_host: Some("backup".into()),
+    };
+    expect![[r#"
+        zfs send tank/a1/home@s1 | ssh backup sudo zfs receive tank/b1/home
+        => ["tank/a1/home@s1 -> tank/b1/home"]"#]]
+    .assert_eq(&run(|h| {
+        copy_filesystems(
+            h,
+            &fss[..1],
+            &[fs("home", FsKind::Zfs, "tank/b1/home")],
+            &options,
+        )
+    }));
+}
+
+#[test]
+fn list_shows_a_table() {
+    let host = host();
+    let mut fss = mixed();
+    fss.push(fs("nopool", FsKind::Zfs, "nopool/x"));
+    expect![[r#"
+        ID      KIND   PATH          DIR            EXISTS
+        home    zfs    tank/a1/home  /tank/a1/home  yes
+        root    zfs    tank/a1       /tank/a1       yes
+        dir     dir    /d/a1         /d/a1          yes
+        b       btrfs  /b/a1/home    /b/a1/home     yes
+        nopool  zfs    nopool/x      -              no
+    "#]]
+    .assert_eq(&list_filesystems(&host, &fss).unwrap().to_string());
+}

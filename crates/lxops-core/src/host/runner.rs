@@ -1,0 +1,383 @@
+//! The [`HostRunner`] trait (every piece of host work goes through it) and [`SystemHost`], which
+//! does the work: commands are spawned (privileged ones through `sudo` unless we are root), file
+//! work is done in Rust.
+
+use std::fmt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::copy_tree::{copy_tree, shift_ids};
+use super::{HostError, Owner};
+
+/// One command line to run on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCommand {
+    /// The program, e.g. `zfs`.
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Needs root: run through `sudo` when we are not root.
+    pub privileged: bool,
+}
+
+impl HostCommand {
+    /// A privileged command (`zfs create`, `btrfs subvolume ...`, `tar`).
+    pub fn privileged<I, S>(program: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        HostCommand {
+            program: program.to_string(),
+            args: args.into_iter().map(Into::into).collect(),
+            privileged: true,
+        }
+    }
+
+    /// An unprivileged command (`zfs list`, `ssh`).
+    pub fn plain<I, S>(program: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        HostCommand {
+            privileged: false,
+            ..HostCommand::privileged(program, args)
+        }
+    }
+
+    fn to_command(&self, as_root: bool) -> Command {
+        if self.privileged && !as_root {
+            let mut command = Command::new("sudo");
+            command.arg(&self.program).args(&self.args);
+            command
+        } else {
+            let mut command = Command::new(&self.program);
+            command.args(&self.args);
+            command
+        }
+    }
+}
+
+impl fmt::Display for HostCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.program)?;
+        for arg in &self.args {
+            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"$\\|".contains(c))
+            {
+                write!(f, " '{}'", arg.replace('\'', r"'\''"))?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What is at a path (symlinks followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A directory.
+    Dir,
+    /// Anything else.
+    Other,
+}
+
+/// Does host work. Object safe: callers take `&dyn HostRunner`.
+///
+/// Read-only methods ([`HostRunner::query`], [`HostRunner::path_kind`]) always really run;
+/// the others change the host (or, in [`super::DryRunHost`], are only recorded).
+pub trait HostRunner: Send + Sync {
+    /// Runs a read-only command (e.g. `zfs list`) and returns its standard output.
+    fn query(&self, command: &HostCommand) -> Result<String, HostError>;
+    /// What is at `path`, or `None` when nothing is there.
+    fn path_kind(&self, path: &Path) -> Result<Option<PathKind>, HostError>;
+    /// The names in directory `path`, sorted.
+    fn read_dir(&self, path: &Path) -> Result<Vec<String>, HostError>;
+    /// Runs a command that changes the host.
+    fn run(&self, command: &HostCommand) -> Result<(), HostError>;
+    /// Runs `commands[0] | commands[1] | ...`; fails when any of them fails (the first failure
+    /// in pipeline order is reported).
+    fn run_pipeline(&self, commands: &[HostCommand]) -> Result<(), HostError>;
+    /// `mkdir -p`.
+    fn mkdir_p(&self, path: &Path) -> Result<(), HostError>;
+    /// `chown uid:gid` (not recursive; a symlink itself, not its target).
+    fn chown(&self, path: &Path, owner: Owner) -> Result<(), HostError>;
+    /// Copies the tree `from` into the directory `to` like `rsync -a from/ to/`: content, modes,
+    /// owners, symlinks, timestamps, including the top directory's own mode and owner.
+    fn copy_tree(&self, from: &Path, to: &Path) -> Result<(), HostError>;
+    /// Removes a file or a whole tree.
+    fn remove_tree(&self, path: &Path) -> Result<(), HostError>;
+    /// Renames (moves) `from` to `to` on the same filesystem.
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError>;
+    /// Adds `shift` to every uid and gid below `shift` in the tree (symlinks skipped).
+    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError>;
+    /// Waits before a retry (a fake runner need not wait).
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// Does the host work for real.
+#[derive(Debug, Clone)]
+pub struct SystemHost {
+    as_root: bool,
+}
+
+impl SystemHost {
+    /// A runner for this process: root runs commands directly, anyone else through `sudo`.
+    pub fn new() -> Self {
+        // The owner of /proc/self is the effective uid of this process.
+        let as_root = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        SystemHost { as_root }
+    }
+
+    fn sudo_fallback(&self, command: HostCommand) -> Result<(), HostError> {
+        tracing::debug!(%command, "not root: running through sudo");
+        self.run(&command)
+    }
+}
+
+impl Default for SystemHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn spawn_error(command: &HostCommand, source: std::io::Error) -> HostError {
+    HostError::Spawn {
+        command: command.to_string(),
+        program: command.program.clone(),
+        source,
+    }
+}
+
+fn failed(command: &HostCommand, status: std::process::ExitStatus, stderr: &[u8]) -> HostError {
+    HostError::CommandFailed {
+        command: command.to_string(),
+        status: status.to_string(),
+        stderr: String::from_utf8_lossy(stderr).trim().to_string(),
+    }
+}
+
+impl HostRunner for SystemHost {
+    fn query(&self, command: &HostCommand) -> Result<String, HostError> {
+        tracing::debug!(%command, "query");
+        let output = command
+            .to_command(self.as_root)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| spawn_error(command, e))?;
+        if !output.status.success() {
+            return Err(failed(command, output.status, &output.stderr));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn path_kind(&self, path: &Path) -> Result<Option<PathKind>, HostError> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Ok(Some(PathKind::Dir)),
+            Ok(_) => Ok(Some(PathKind::Other)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::io("inspect", path, e)),
+        }
+    }
+
+    fn read_dir(&self, path: &Path) -> Result<Vec<String>, HostError> {
+        let entries =
+            std::fs::read_dir(path).map_err(|e| HostError::io("read directory", path, e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| HostError::io("read directory", path, e))?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn run(&self, command: &HostCommand) -> Result<(), HostError> {
+        tracing::info!(%command, "run");
+        let output = command
+            .to_command(self.as_root)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| spawn_error(command, e))?;
+        if !output.status.success() {
+            return Err(failed(command, output.status, &output.stderr));
+        }
+        Ok(())
+    }
+
+    fn run_pipeline(&self, commands: &[HostCommand]) -> Result<(), HostError> {
+        let line = commands
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        tracing::info!(command = %line, "run pipeline");
+        let mut children: Vec<(&HostCommand, std::process::Child)> = Vec::new();
+        let mut previous: Option<std::process::ChildStdout> = None;
+        for (i, command) in commands.iter().enumerate() {
+            let mut process = command.to_command(self.as_root);
+            process.stdin(match previous.take() {
+                Some(out) => Stdio::from(out),
+                None => Stdio::null(),
+            });
+            if i + 1 < commands.len() {
+                process.stdout(Stdio::piped());
+            }
+            process.stderr(Stdio::piped());
+            match process.spawn() {
+                Ok(mut child) => {
+                    previous = child.stdout.take();
+                    children.push((command, child));
+                }
+                Err(e) => {
+                    for (_, mut child) in children {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    return Err(spawn_error(command, e));
+                }
+            }
+        }
+        // Read every stderr on its own thread so no process blocks on a full pipe.
+        let readers: Vec<_> = children
+            .iter_mut()
+            .map(|(_, child)| {
+                let stderr = child.stderr.take();
+                std::thread::spawn(move || {
+                    let mut text = Vec::new();
+                    if let Some(mut stderr) = stderr {
+                        let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+                    }
+                    text
+                })
+            })
+            .collect();
+        let mut first_error = None;
+        for ((command, mut child), reader) in children.into_iter().zip(readers) {
+            let status = child.wait().map_err(|e| spawn_error(command, e))?;
+            let stderr = reader.join().unwrap_or_default();
+            if !status.success() && first_error.is_none() {
+                first_error = Some(failed(command, status, &stderr));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn mkdir_p(&self, path: &Path) -> Result<(), HostError> {
+        if !self.as_root {
+            return self.sudo_fallback(HostCommand::privileged("mkdir", ["-p", &path_str(path)]));
+        }
+        std::fs::create_dir_all(path).map_err(|e| HostError::io("create directory", path, e))
+    }
+
+    fn chown(&self, path: &Path, owner: Owner) -> Result<(), HostError> {
+        if !self.as_root {
+            return self.sudo_fallback(HostCommand::privileged(
+                "chown",
+                ["-h".to_string(), owner.to_string(), path_str(path)],
+            ));
+        }
+        std::os::unix::fs::lchown(path, Some(owner.uid), Some(owner.gid))
+            .map_err(|e| HostError::io("change the owner of", path, e))
+    }
+
+    fn copy_tree(&self, from: &Path, to: &Path) -> Result<(), HostError> {
+        if !self.as_root {
+            return self.sudo_fallback(HostCommand::privileged(
+                "rsync",
+                [
+                    "-a".to_string(),
+                    format!("{}/", path_str(from)),
+                    format!("{}/", path_str(to)),
+                ],
+            ));
+        }
+        copy_tree(from, to)
+    }
+
+    fn remove_tree(&self, path: &Path) -> Result<(), HostError> {
+        if !self.as_root {
+            return self.sudo_fallback(HostCommand::privileged("rm", ["-rf", &path_str(path)]));
+        }
+        let result = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+            Ok(_) => std::fs::remove_file(path),
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| HostError::io("remove", path, e))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError> {
+        if !self.as_root {
+            return self.sudo_fallback(HostCommand::privileged(
+                "mv",
+                ["-T".to_string(), path_str(from), path_str(to)],
+            ));
+        }
+        std::fs::rename(from, to).map_err(|e| HostError::io("rename", from, e))
+    }
+
+    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError> {
+        shift_ids(dir, shift)
+    }
+}
+
+/// A path as a command argument.
+pub(crate) fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_command_shows_its_line_and_stderr() {
+        let host = SystemHost::new();
+        let err = host
+            .run(&HostCommand::plain("sh", ["-c", "echo oops >&2; exit 3"]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sh -c 'echo oops >&2; exit 3'` failed (exit status: 3): oops"
+        );
+        let err = host
+            .run(&HostCommand::plain("no-such-program-lxops", ["x"]))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("could not run `no-such-program-lxops x`: No such file or directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pipeline_passes_data_and_reports_the_failing_side() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let host = SystemHost::new();
+        host.run_pipeline(&[
+            HostCommand::plain("echo", ["through the pipe"]),
+            HostCommand::plain("sh", ["-c".to_string(), format!("cat > {}", out.display())]),
+        ])
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "through the pipe\n");
+        let err = host
+            .run_pipeline(&[
+                HostCommand::plain("echo", ["x"]),
+                HostCommand::plain("sh", ["-c", "cat >/dev/null; echo bad >&2; exit 1"]),
+            ])
+            .unwrap_err();
+        assert!(
+            err.to_string().ends_with("failed (exit status: 1): bad"),
+            "{err}"
+        );
+    }
+}
