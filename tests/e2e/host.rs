@@ -522,7 +522,15 @@ fn dirs_keep_existing_data_and_chown_later() {
         "data"
     );
 
-    ops::shiftids(&host, &root.join("x"), 1_000_000).unwrap();
+    ops::shiftids(
+        &host,
+        &root.join("x"),
+        Owner {
+            uid: 1_000_000,
+            gid: 1_000_000,
+        },
+    )
+    .unwrap();
     assert_eq!(owner_mode(&root.join("x")).0, 1_000_000);
     assert_eq!(owner_mode(&root.join("x/y/keep")).0, 1_000_000);
     assert_eq!(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use filetime::FileTime;
 
-use super::HostError;
+use super::{HostError, Owner};
 
 /// Copies the content of `from` into the directory `to` (created if missing), like
 /// `rsync -a from/ to/`: regular files, directories and symlinks with their modes, owners and
@@ -99,18 +99,19 @@ fn set_attributes(path: &Path, meta: &fs::Metadata) -> Result<(), HostError> {
         .map_err(|e| HostError::io("set the times of", path, e))
 }
 
-/// For every entry of the tree (the root included, symlinks skipped): a uid below `shift` gets
-/// `shift` added, and so does a gid; ids at or above `shift` stay.
-pub(crate) fn shift_ids(dir: &Path, shift: u32) -> Result<(), HostError> {
+/// For every entry of the tree (the root included, symlinks skipped): a uid below `shift.uid`
+/// gets `shift.uid` added, and a gid below `shift.gid` gets `shift.gid`; other ids stay.
+pub(crate) fn shift_ids(dir: &Path, shift: Owner) -> Result<(), HostError> {
     let meta = fs::symlink_metadata(dir).map_err(|e| HostError::io("inspect", dir, e))?;
     if meta.file_type().is_symlink() {
         return Ok(());
     }
-    let shifted = |id: u32| if id < shift { id + shift } else { id };
+    let shifted = |id: u32, by: u32| if id < by { id + by } else { id };
     let (uid, gid) = (meta.uid(), meta.gid());
-    if shifted(uid) != uid || shifted(gid) != gid {
+    let (new_uid, new_gid) = (shifted(uid, shift.uid), shifted(gid, shift.gid));
+    if new_uid != uid || new_gid != gid {
         // chown clears set-id bits: restore the mode afterwards.
-        std::os::unix::fs::chown(dir, Some(shifted(uid)), Some(shifted(gid)))
+        std::os::unix::fs::chown(dir, Some(new_uid), Some(new_gid))
             .map_err(|e| HostError::io("change the owner of", dir, e))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(meta.mode() & 0o7777))
             .map_err(|e| HostError::io("change the mode of", dir, e))?;
@@ -222,7 +223,14 @@ mod tests {
         std::os::unix::fs::chown(root.join("low"), Some(5), Some(6)).unwrap();
         std::os::unix::fs::chown(root.join("high"), Some(1_000_005), Some(7)).unwrap();
         std::os::unix::fs::lchown(root.join("link"), Some(1), Some(1)).unwrap();
-        shift_ids(&root, 1_000_000).unwrap();
+        shift_ids(
+            &root,
+            Owner {
+                uid: 1_000_000,
+                gid: 1_000_000,
+            },
+        )
+        .unwrap();
         let ids = |p: &str| {
             let m = fs::symlink_metadata(root.join(p)).unwrap();
             (m.uid(), m.gid())

@@ -87,7 +87,7 @@ impl HostRunner for DryRunHost {
         Ok(())
     }
 
-    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError> {
+    fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
         self.record(format!("shiftids {shift} {}", dir.display()));
         Ok(())
     }

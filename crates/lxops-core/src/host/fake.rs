@@ -176,7 +176,7 @@ impl HostRunner for FakeHost {
         )
     }
 
-    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError> {
+    fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
         self.log_line(false, format!("shiftids {shift} {}", dir.display()))
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::driver::{driver_of, HostView};
 use super::runner::path_str;
 use super::validate;
-use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner};
+use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner, Owner};
 
 /// One row of [`FilesystemList`].
 #[derive(Debug, Clone, PartialEq)]
@@ -404,9 +404,9 @@ pub fn copy_filesystems(
     Ok(done)
 }
 
-/// Adds `shift` to every uid and gid below `shift` in the tree `dir` (root included, symlinks
-/// skipped), like `lxops shiftids`.
-pub fn shiftids(host: &dyn HostRunner, dir: &Path, shift: u32) -> Result<(), HostError> {
+/// Adds `shift.uid` to every uid below it and `shift.gid` to every gid below it in the tree
+/// `dir` (root included, symlinks skipped), like `lxops shiftids -u UID -g GID`.
+pub fn shiftids(host: &dyn HostRunner, dir: &Path, shift: Owner) -> Result<(), HostError> {
     validate::absolute_dir("shiftids directory", dir)?;
     host.shift_ids(dir, shift)
 }

@@ -112,8 +112,9 @@ pub trait HostRunner: Send + Sync {
     fn remove_tree(&self, path: &Path) -> Result<(), HostError>;
     /// Renames (moves) `from` to `to` on the same filesystem.
     fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError>;
-    /// Adds `shift` to every uid and gid below `shift` in the tree (symlinks skipped).
-    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError>;
+    /// Adds `shift.uid` to every uid below it and `shift.gid` to every gid below it, in the
+    /// whole tree (symlinks skipped).
+    fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError>;
     /// Waits before a retry (a fake runner need not wait).
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
@@ -324,7 +325,7 @@ impl HostRunner for SystemHost {
         std::fs::rename(from, to).map_err(|e| HostError::io("rename", from, e))
     }
 
-    fn shift_ids(&self, dir: &Path, shift: u32) -> Result<(), HostError> {
+    fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
         shift_ids(dir, shift)
     }
 }
