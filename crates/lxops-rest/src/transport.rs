@@ -1,5 +1,14 @@
-//! HTTP over the daemon's unix socket: one pooled keep-alive hyper client, a timeout on every
-//! request, raw replies.
+//! HTTP over the daemon's unix socket: one hyper client, one connection per request, a timeout
+//! on every request, raw replies.
+//!
+//! Why no keep-alive pool: LXD and Incus accept connections on their unix socket in one loop
+//! that peeks at the first bytes of each new connection (to tell TLS from plain HTTP) before it
+//! accepts the next one. hyper's pool may open a connection for a request, hand the request to
+//! an idle connection that became free first, and park the new, silent one in the pool. That
+//! silent connection stalls the daemon's accept loop until the pool's idle timeout (90 s), and
+//! with it the daemon's own `callhook` requests, so container starts fail with "Failed to run
+//! lxc.hook.pre-start". With no idle connections kept, such a connection is closed at once.
+//! A unix-socket connect costs microseconds.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +18,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
-use hyperlocal::{UnixClientExt, UnixConnector, Uri};
+use hyper_util::rt::TokioExecutor;
+use hyperlocal::{UnixConnector, Uri};
 
 /// A reply before envelope parsing.
 #[derive(Debug, Clone)]
@@ -79,7 +89,7 @@ impl RawRequest {
     }
 }
 
-/// The connection to one daemon socket (cheap to share: hyper pools keep-alive connections).
+/// The connection to one daemon socket (cheap to share).
 #[derive(Clone)]
 pub struct Transport {
     client: Client<UnixConnector, Full<Bytes>>,
@@ -98,7 +108,9 @@ impl Transport {
     /// A transport for the socket at `socket` (nothing is connected yet).
     pub fn new(socket: &Path) -> Self {
         Transport {
-            client: Client::unix(),
+            client: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build(UnixConnector),
             socket: socket.to_path_buf(),
         }
     }
