@@ -69,6 +69,9 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
         context: &context,
         what: &what,
     };
+    if !file.append {
+        remove_if_permissions_differ(server, instance, file, &subject).await?;
+    }
     let mut request = RawRequest::new(Method::POST, files_url(server, instance, &file.path));
     request.headers = write_headers(
         server.dialect(),
@@ -80,6 +83,37 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
     );
     request.body = Some(file.content.clone().into());
     answer(send(server, request, &subject).await?, &subject).map(drop)
+}
+
+/// Both daemons keep an existing file's mode and owner when the file API overwrites it, even
+/// when the request sets them (verified on LXD 5.0.2 and Incus 6.0.4). So a regular file whose
+/// mode or owner differs from what `file` asks for is deleted first, and the write creates it
+/// anew with the requested ones. One `HEAD` request when nothing differs.
+async fn remove_if_permissions_differ(
+    server: &RestServer,
+    instance: &str,
+    file: &FileWrite,
+    subject: &Subject<'_>,
+) -> ServerResult<()> {
+    if file.mode.is_none() && file.uid.is_none() && file.gid.is_none() {
+        return Ok(());
+    }
+    let url = files_url(server, instance, &file.path);
+    let response = send(server, RawRequest::new(Method::HEAD, url), subject).await?;
+    if response.status >= 400 {
+        // Missing (404) or not readable: the write itself reports real problems.
+        return Ok(());
+    }
+    let existing = file_meta(server.dialect(), &response);
+    let differs = file
+        .mode
+        .is_some_and(|m| m & 0o7777 != existing.mode & 0o7777)
+        || file.uid.is_some_and(|u| u != existing.uid)
+        || file.gid.is_some_and(|g| g != existing.gid);
+    if existing.kind == FileKind::File && differs {
+        delete_file(server, instance, &file.path).await?;
+    }
+    Ok(())
 }
 
 /// Creates a directory; an existing one is fine.
@@ -110,9 +144,9 @@ pub fn parse_mode(text: &str) -> Option<u32> {
     u32::from_str_radix(text.trim(), 8).ok()
 }
 
-/// Turns a successful `GET …/files` reply into [`FileContent`], reading the headers with the
-/// dialect's prefix.
-pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileContent, String> {
+/// The kind, owner and mode a `GET` or `HEAD …/files` reply announces in its headers, read
+/// with the dialect's prefix. `content` is left empty.
+fn file_meta(dialect: &Dialect, response: &RawResponse) -> FileContent {
     let p = dialect.header_prefix;
     let header = |name: &str| response.header(&format!("{p}{name}"));
     let number = |name: &str| {
@@ -125,7 +159,20 @@ pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileCon
         "symlink" => FileKind::Symlink,
         _ => FileKind::File,
     };
-    let content = if kind == FileKind::Directory {
+    FileContent {
+        kind,
+        content: Vec::new(),
+        uid: number("Uid"),
+        gid: number("Gid"),
+        mode: header("Mode").and_then(parse_mode).unwrap_or(0),
+    }
+}
+
+/// Turns a successful `GET …/files` reply into [`FileContent`], reading the headers with the
+/// dialect's prefix.
+pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileContent, String> {
+    let mut file = file_meta(dialect, response);
+    file.content = if file.kind == FileKind::Directory {
         let entries = match crate::envelope::parse_reply(response.status, &response.body)? {
             crate::envelope::Reply::Sync(Value::Array(entries)) => entries,
             crate::envelope::Reply::Sync(Value::Null) => Vec::new(),
@@ -136,13 +183,7 @@ pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileCon
     } else {
         response.body.to_vec()
     };
-    Ok(FileContent {
-        kind,
-        content,
-        uid: number("Uid"),
-        gid: number("Gid"),
-        mode: header("Mode").and_then(parse_mode).unwrap_or(0),
-    })
+    Ok(file)
 }
 
 /// Reads a file; `None` when it does not exist.
