@@ -51,8 +51,8 @@ impl Outcome {
 
 fn app(daemon: Daemon) -> lxops_cli::App {
     let mut app = match daemon {
-        Daemon::Lxd => lxops_cli::App::new(Box::new(lxops_backend_lxd::Lxd)),
-        Daemon::Incus => lxops_cli::App::new(Box::new(lxops_backend_incus::Incus)),
+        Daemon::Lxd => lxops_cli::App::new(Box::new(lxops_backend_lxd::BACKEND)),
+        Daemon::Incus => lxops_cli::App::new(Box::new(lxops_backend_incus::BACKEND)),
     };
     lxops_migrator_lxdops::register(&mut app.formats);
     app

@@ -39,8 +39,8 @@ impl Daemon {
     /// The backend that talks to this daemon.
     pub fn backend(self) -> Box<dyn Backend> {
         match self {
-            Daemon::Lxd => Box::new(lxops_backend_lxd::Lxd),
-            Daemon::Incus => Box::new(lxops_backend_incus::Incus),
+            Daemon::Lxd => Box::new(lxops_backend_lxd::BACKEND),
+            Daemon::Incus => Box::new(lxops_backend_incus::BACKEND),
         }
     }
 

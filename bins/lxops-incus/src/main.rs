@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut app = lxops_cli::App::new(Box::new(lxops_backend_incus::Incus));
+    let mut app = lxops_cli::App::new(Box::new(lxops_backend_incus::BACKEND));
     lxops_migrator_lxdops::register(&mut app.formats);
     lxops_cli::main(app)
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut app = lxops_cli::App::new(Box::new(lxops_backend_lxd::Lxd));
+    let mut app = lxops_cli::App::new(Box::new(lxops_backend_lxd::BACKEND));
     lxops_migrator_lxdops::register(&mut app.formats);
     lxops_cli::main(app)
 }

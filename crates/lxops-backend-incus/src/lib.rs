@@ -1,13 +1,7 @@
-//! The Incus backend: the Incus [`Dialect`] of the shared REST client, and [`Incus`], its
-//! [`Backend`].
+//! The Incus backend: the Incus [`Dialect`] of the shared REST client, and [`BACKEND`].
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use lxops_core::server::{
-    Backend, ConnectOptions, ImageSource, InstanceServer, ServerError, ServerKind,
-};
-use lxops_rest::{BuiltinRemote, Dialect};
+use lxops_core::server::ServerKind;
+use lxops_rest::{BuiltinRemote, Dialect, DialectBackend};
 
 /// How Incus differs from the other LXD-family daemons.
 pub static DIALECT: Dialect = Dialect {
@@ -32,36 +26,18 @@ pub static DIALECT: Dialect = Dialect {
 };
 
 /// The Incus backend.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Incus;
-
-#[async_trait]
-impl Backend for Incus {
-    fn server_name(&self) -> &'static str {
-        DIALECT.name
-    }
-
-    async fn connect(
-        &self,
-        options: &ConnectOptions,
-    ) -> Result<Arc<dyn InstanceServer>, ServerError> {
-        lxops_rest::connect(&DIALECT, options).await
-    }
-
-    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError> {
-        lxops_rest::image_source(&DIALECT, image)
-    }
-}
+pub const BACKEND: DialectBackend = DialectBackend(&DIALECT);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lxops_core::server::{Backend, ImageSource};
 
     #[test]
     fn incus_is_named_and_parses_local_images() {
-        assert_eq!(Incus.server_name(), "Incus");
+        assert_eq!(BACKEND.server_name(), "Incus");
         assert_eq!(
-            Incus.image_source("local:lxops-test-busybox").unwrap(),
+            BACKEND.image_source("local:lxops-test-busybox").unwrap(),
             ImageSource::local("lxops-test-busybox")
         );
     }

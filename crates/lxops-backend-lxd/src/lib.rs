@@ -1,13 +1,7 @@
-//! The LXD backend: the LXD [`Dialect`] of the shared REST client, and [`Lxd`], its
-//! [`Backend`].
+//! The LXD backend: the LXD [`Dialect`] of the shared REST client, and [`BACKEND`].
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use lxops_core::server::{
-    Backend, ConnectOptions, ImageSource, InstanceServer, ServerError, ServerKind,
-};
-use lxops_rest::{BuiltinRemote, Dialect};
+use lxops_core::server::ServerKind;
+use lxops_rest::{BuiltinRemote, Dialect, DialectBackend};
 
 /// How LXD differs from the other LXD-family daemons.
 pub static DIALECT: Dialect = Dialect {
@@ -52,36 +46,18 @@ pub static DIALECT: Dialect = Dialect {
 };
 
 /// The LXD backend.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Lxd;
-
-#[async_trait]
-impl Backend for Lxd {
-    fn server_name(&self) -> &'static str {
-        DIALECT.name
-    }
-
-    async fn connect(
-        &self,
-        options: &ConnectOptions,
-    ) -> Result<Arc<dyn InstanceServer>, ServerError> {
-        lxops_rest::connect(&DIALECT, options).await
-    }
-
-    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError> {
-        lxops_rest::image_source(&DIALECT, image)
-    }
-}
+pub const BACKEND: DialectBackend = DialectBackend(&DIALECT);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lxops_core::server::{Backend, ImageSource};
 
     #[test]
     fn lxd_is_named_and_parses_local_images() {
-        assert_eq!(Lxd.server_name(), "LXD");
+        assert_eq!(BACKEND.server_name(), "LXD");
         assert_eq!(
-            Lxd.image_source("lxops-test-busybox").unwrap(),
+            BACKEND.image_source("lxops-test-busybox").unwrap(),
             ImageSource::local("lxops-test-busybox")
         );
     }

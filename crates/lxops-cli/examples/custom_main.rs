@@ -54,7 +54,7 @@ impl OsType for Acme {
 }
 
 fn main() -> ExitCode {
-    let mut app = lxops_cli::App::new(Box::new(lxops_backend_incus::Incus));
+    let mut app = lxops_cli::App::new(Box::new(lxops_backend_incus::BACKEND));
     lxops_migrator_lxdops::register(&mut app.formats);
     app.formats.register("#acme-v1", migrate_acme);
     app.os_types.register(Box::new(Acme {

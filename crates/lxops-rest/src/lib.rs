@@ -18,10 +18,36 @@ pub mod transport;
 
 use std::sync::Arc;
 
-use lxops_core::server::{ConnectOptions, ImageSource, InstanceServer, ServerResult};
+use async_trait::async_trait;
+use lxops_core::server::{
+    Backend, ConnectOptions, ImageSource, InstanceServer, ServerError, ServerResult,
+};
 
 pub use dialect::{BuiltinRemote, Dialect};
 pub use server::RestServer;
+
+/// The [`Backend`] of one daemon family: the shared REST client speaking `dialect`. Each
+/// backend crate exports one as `BACKEND`.
+#[derive(Debug, Clone, Copy)]
+pub struct DialectBackend(pub &'static Dialect);
+
+#[async_trait]
+impl Backend for DialectBackend {
+    fn server_name(&self) -> &'static str {
+        self.0.name
+    }
+
+    async fn connect(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<Arc<dyn InstanceServer>, ServerError> {
+        connect(self.0, options).await
+    }
+
+    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError> {
+        image_source(self.0, image)
+    }
+}
 
 /// Connects to the daemon of `dialect` (for `Backend::connect`).
 pub async fn connect(

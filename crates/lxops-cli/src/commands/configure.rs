@@ -4,8 +4,8 @@ use std::io::Write;
 
 use lxops_core::ops;
 
-use super::fleet::run_all;
-use super::targets::{env, load_targets, ops_err, wait_options};
+use super::fleet::run_per_instance;
+use super::targets::{load_targets, wait_options};
 use crate::args::ConfigureArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -14,20 +14,13 @@ use crate::error::CliResult;
 pub(crate) async fn run(ctx: &Context, args: ConfigureArgs, out: &mut dyn Write) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
     let wait = wait_options(args.poll_seconds);
-    run_all(
+    run_per_instance(
+        ctx,
         targets,
-        args.change.jobs,
+        &args.change,
+        wait,
         out,
-        |target, mut buffer| async move {
-            let result = async {
-                let env = env(ctx, &target.instance, args.change.dry_run, wait).await?;
-                ops::configure(&env, &target.instance, &mut buffer)
-                    .await
-                    .map_err(ops_err)
-            }
-            .await;
-            (buffer, result)
-        },
+        async |env, instance, buffer| ops::configure(env, instance, buffer).await,
     )
     .await
 }

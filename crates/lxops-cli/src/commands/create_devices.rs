@@ -4,8 +4,8 @@ use std::io::Write;
 
 use lxops_core::ops;
 
-use super::fleet::run_all;
-use super::targets::{env, load_targets, ops_err, wait_options};
+use super::fleet::run_per_instance;
+use super::targets::{load_targets, wait_options};
 use crate::args::SimpleArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -13,20 +13,13 @@ use crate::error::CliResult;
 /// Runs `create-devices`.
 pub(crate) async fn run(ctx: &Context, args: SimpleArgs, out: &mut dyn Write) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
-    run_all(
+    run_per_instance(
+        ctx,
         targets,
-        args.change.jobs,
+        &args.change,
+        wait_options(20),
         out,
-        |target, mut buffer| async move {
-            let result = async {
-                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-                ops::create_devices(&env, &target.instance, &mut buffer)
-                    .await
-                    .map_err(ops_err)
-            }
-            .await;
-            (buffer, result)
-        },
+        async |env, instance, buffer| ops::create_devices(env, instance, buffer).await,
     )
     .await
 }

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use lxops_core::ops;
 
-use super::fleet::run_all;
-use super::targets::{env, load_targets, ops_err, wait_options};
+use super::fleet::run_per_instance;
+use super::targets::{load_targets, wait_options};
 use crate::args::DeleteArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -19,22 +19,18 @@ pub(crate) async fn run(
     out: &mut dyn Write,
 ) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
-    run_all(
+    run_per_instance(
+        ctx,
         targets,
-        args.change.jobs,
+        &args.change,
+        wait_options(20),
         out,
-        |target, mut buffer| async move {
-            let result = async {
-                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-                if destroy {
-                    ops::destroy(&env, &target.instance, args.force, &mut buffer).await
-                } else {
-                    ops::delete(&env, &target.instance, args.force, &mut buffer).await
-                }
-                .map_err(ops_err)
+        async |env, instance, buffer| {
+            if destroy {
+                ops::destroy(env, instance, args.force, buffer).await
+            } else {
+                ops::delete(env, instance, args.force, buffer).await
             }
-            .await;
-            (buffer, result)
         },
     )
     .await

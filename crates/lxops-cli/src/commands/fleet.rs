@@ -7,8 +7,41 @@ use std::future::Future;
 use std::io::Write;
 
 use futures_util::stream::{self, StreamExt};
+use lxops_core::config;
+use lxops_core::lifecycle::WaitOptions;
+use lxops_core::ops::{Env, OpsError};
 
+use super::targets::{env, ops_err, Target};
+use crate::args::ChangeArgs;
+use crate::context::Context;
 use crate::error::{CliError, CliResult};
+
+/// Runs one `ops` operation per target with [`run_all`]: builds each instance's [`Env`]
+/// (`--dry-run` aware) and gives the operation the instance and its output buffer.
+pub(crate) async fn run_per_instance<Op>(
+    ctx: &Context,
+    targets: Vec<Target>,
+    change: &ChangeArgs,
+    wait: WaitOptions,
+    out: &mut dyn Write,
+    operation: Op,
+) -> CliResult
+where
+    Op: AsyncFn(&Env, &config::Instance, &mut Vec<u8>) -> Result<(), OpsError>,
+{
+    let operation = &operation;
+    run_all(targets, change.jobs, out, |target, mut buffer| async move {
+        let result = async {
+            let env = env(ctx, &target.instance, change.dry_run, wait).await?;
+            operation(&env, &target.instance, &mut buffer)
+                .await
+                .map_err(ops_err)
+        }
+        .await;
+        (buffer, result)
+    })
+    .await
+}
 
 /// Runs `operation` for every item with at most `jobs` running at once, writing each item's
 /// output to `out` in item order. Returns the first error (with `jobs > 1` after every item ran,

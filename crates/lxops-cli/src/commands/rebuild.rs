@@ -5,8 +5,8 @@ use std::io::Write;
 
 use lxops_core::ops;
 
-use super::fleet::run_all;
-use super::targets::{env, load_targets, ops_err, wait_options};
+use super::fleet::run_per_instance;
+use super::targets::{load_targets, wait_options};
 use crate::args::LaunchArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -15,20 +15,13 @@ use crate::error::CliResult;
 pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
     let wait = wait_options(args.wait.poll);
-    run_all(
+    run_per_instance(
+        ctx,
         targets,
-        args.change.jobs,
+        &args.change,
+        wait,
         out,
-        |target, mut buffer| async move {
-            let result = async {
-                let env = env(ctx, &target.instance, args.change.dry_run, wait).await?;
-                ops::rebuild(&env, &target.instance, &mut buffer)
-                    .await
-                    .map_err(ops_err)
-            }
-            .await;
-            (buffer, result)
-        },
+        async |env, instance, buffer| ops::rebuild(env, instance, buffer).await,
     )
     .await
 }

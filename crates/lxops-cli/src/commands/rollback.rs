@@ -5,8 +5,8 @@ use std::io::Write;
 
 use lxops_core::ops;
 
-use super::fleet::run_all;
-use super::targets::{env, load_targets, ops_err, wait_options};
+use super::fleet::run_per_instance;
+use super::targets::{load_targets, wait_options};
 use crate::args::RollbackArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -15,19 +15,14 @@ use crate::error::CliResult;
 pub(crate) async fn run(ctx: &Context, args: RollbackArgs, out: &mut dyn Write) -> CliResult {
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
     let snapshot = args.snapshot.as_str();
-    run_all(
+    run_per_instance(
+        ctx,
         targets,
-        args.change.jobs,
+        &args.change,
+        wait_options(20),
         out,
-        |target, mut buffer| async move {
-            let result = async {
-                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-                ops::rollback(&env, &target.instance, snapshot, args.instance, &mut buffer)
-                    .await
-                    .map_err(ops_err)
-            }
-            .await;
-            (buffer, result)
+        async |env, instance, buffer| {
+            ops::rollback(env, instance, snapshot, args.instance, buffer).await
         },
     )
     .await

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use lxops_core::ops::{self, SnapshotOptions};
 
-use super::fleet::run_all;
-use super::targets::{env, load_targets, ops_err, wait_options};
+use super::fleet::run_per_instance;
+use super::targets::{load_targets, wait_options};
 use crate::args::SnapshotArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -51,20 +51,13 @@ pub(crate) async fn run(ctx: &Context, args: SnapshotArgs, out: &mut dyn Write) 
         recursive: args.recursive,
     };
     let options = &options;
-    run_all(
+    run_per_instance(
+        ctx,
         targets,
-        args.change.jobs,
+        &args.change,
+        wait_options(20),
         out,
-        |target, mut buffer| async move {
-            let result = async {
-                let env = env(ctx, &target.instance, args.change.dry_run, wait_options(20)).await?;
-                ops::snapshot(&env, &target.instance, options, &mut buffer)
-                    .await
-                    .map_err(ops_err)
-            }
-            .await;
-            (buffer, result)
-        },
+        async |env, instance, buffer| ops::snapshot(env, instance, options, buffer).await,
     )
     .await
 }
