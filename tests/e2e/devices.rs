@@ -52,8 +52,10 @@ impl Drop for HostCleanup {
                 if !dataset_exists(ds) {
                     break;
                 }
+                // zfs-fuse reports "dataset is busy" for a moment after the container let go.
                 let ok = Command::new("zfs")
                     .args(["destroy", "-r", ds])
+                    .stderr(std::process::Stdio::null())
                     .status()
                     .map(|s| s.success())
                     .unwrap_or(false);
