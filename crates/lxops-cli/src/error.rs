@@ -60,10 +60,43 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {
-            write!(f, "{:#}", self.error)
+            // The whole cause chain, but a cause whose text an outer message already
+            // shows (library errors often print their source) is not repeated.
+            let mut text = String::new();
+            for cause in self.error.chain() {
+                let message = cause.to_string();
+                if text.contains(&message) {
+                    continue;
+                }
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&message);
+            }
+            f.write_str(&text)
         } else {
             write!(f, "{}", self.error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_is_shown_without_repeating_a_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        // Like a library error whose message includes its source.
+        let error = CliError::input(
+            anyhow::Error::new(io)
+                .context("reading a.yaml: no such file")
+                .context("launch a1"),
+        );
+        assert_eq!(
+            format!("{error:#}"),
+            "launch a1: reading a.yaml: no such file"
+        );
     }
 }
 
