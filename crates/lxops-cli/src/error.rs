@@ -80,26 +80,6 @@ impl fmt::Display for CliError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_chain_is_shown_without_repeating_a_cause() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        // Like a library error whose message includes its source.
-        let error = CliError::input(
-            anyhow::Error::new(io)
-                .context("reading a.yaml: no such file")
-                .context("launch a1"),
-        );
-        assert_eq!(
-            format!("{error:#}"),
-            "launch a1: reading a.yaml: no such file"
-        );
-    }
-}
-
 /// Result of a command.
 pub type CliResult<T = ()> = Result<T, CliError>;
 
@@ -121,5 +101,25 @@ where
 
     fn failed(self, context: impl fmt::Display + Send + Sync + 'static) -> CliResult<T> {
         self.map_err(|e| CliError::failure(anyhow::Error::new(e).context(context)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_is_shown_without_repeating_a_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        // Like a library error whose message includes its source.
+        let error = CliError::input(
+            anyhow::Error::new(io)
+                .context("reading a.yaml: no such file")
+                .context("launch a1"),
+        );
+        assert_eq!(
+            format!("{error:#}"),
+            "launch a1: reading a.yaml: no such file"
+        );
     }
 }
