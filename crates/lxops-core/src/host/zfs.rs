@@ -484,6 +484,35 @@ mod tests {
     }
 
     #[test]
+    fn a_dataset_is_mounted_read_only_while_needed_and_unmounted_after_a_failure() {
+        let get = "zfs get -H -o value mounted,mountpoint tank/c/x";
+        let host = FakeHost::new().answering(get, "no\n/var/lib/x/c/x\n");
+        let mut seen = Vec::new();
+        let err = with_dataset_mounted(&host, "tank/c/x", &mut |dir| {
+            seen.push(dir.to_path_buf());
+            Err(HostError::Missing {
+                what: "test",
+                path: dir.to_path_buf(),
+            })
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "test /var/lib/x/c/x does not exist");
+        assert_eq!(seen, [PathBuf::from("/var/lib/x/c/x")]);
+        assert_eq!(
+            host.commands(),
+            [get, "zfs mount -o ro tank/c/x", "zfs unmount tank/c/x"]
+        );
+
+        let host = FakeHost::new().answering(get, "yes\n/m\n");
+        with_dataset_mounted(&host, "tank/c/x", &mut |_| Ok(())).unwrap();
+        assert_eq!(host.commands(), [get], "a mounted dataset is left alone");
+
+        let host = FakeHost::new().answering(get, "no\nlegacy\n");
+        let err = with_dataset_mounted(&host, "tank/c/x", &mut |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("mountpoint `legacy`"), "{err}");
+    }
+
+    #[test]
     fn other_failures_are_not_retried() {
         let host = FakeHost::new().failing("zfs destroy -r tank/a", "permission denied", 1);
         let err = ZfsDriver.destroy(&host, &fs("tank/a")).unwrap_err();

@@ -157,3 +157,142 @@ pub async fn copy_filesystems(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::{FsKind as Kind, InstanceFilesystem};
+    use crate::host::DryRunHost;
+
+    fn instance(name: &str, file: &str, kinds: &[(&str, Kind, bool)]) -> config::Instance {
+        config::Instance {
+            name: name.into(),
+            file: PathBuf::from(file),
+            description: String::new(),
+            project: String::new(),
+            ostype: String::new(),
+            image: String::new(),
+            origin: None,
+            device_template: None,
+            device_origin: None,
+            source_config: None,
+            lxc_options: Vec::new(),
+            profiles: Vec::new(),
+            profile: String::new(),
+            device_owner: None,
+            filesystems: kinds
+                .iter()
+                .map(|(id, kind, transient)| InstanceFilesystem {
+                    id: id.to_string(),
+                    kind: *kind,
+                    path: match kind {
+                        Kind::Zfs => format!("tank/{name}/{id}"),
+                        _ => format!("/srv/{name}/{id}"),
+                    },
+                    zfsproperties: BTreeMap::new(),
+                    transient: *transient,
+                    destroy: false,
+                })
+                .collect(),
+            devices: Vec::new(),
+            properties: BTreeMap::new(),
+            cloud_config_files: Vec::new(),
+        }
+    }
+
+    fn run(
+        target: &config::Instance,
+        source: &config::Instance,
+        request: &CopyRequest,
+    ) -> (Vec<String>, Result<(), OpsError>) {
+        let host = Arc::new(DryRunHost::new());
+        let mut lines = Vec::new();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let result = rt.block_on(copy_filesystems(
+            host.clone(),
+            target,
+            source,
+            request,
+            &mut lines,
+        ));
+        lines.extend(host.recorded().into_iter().map(|c| format!("run: {c}")));
+        (lines, result)
+    }
+
+    fn request(create: bool, from: Option<&str>, to: Option<&str>) -> CopyRequest {
+        CopyRequest {
+            snapshot: "s1".into(),
+            create_snapshot: create,
+            from_host: from.map(String::from),
+            to_host: to.map(String::from),
+        }
+    }
+
+    #[test]
+    fn copies_non_transient_zfs_filesystems_after_a_snapshot() {
+        let fss = [("home", Kind::Zfs, false), ("tmp", Kind::Dir, true)];
+        let (a, b) = (instance("a", "c.yaml", &fss), instance("b", "c.yaml", &fss));
+        let (lines, result) = run(&b, &a, &request(true, None, None));
+        result.unwrap();
+        assert_eq!(
+            lines,
+            [
+                "skip transient filesystem tmp",
+                "snapshot tank/a/home@s1",
+                "copy tank/a/home@s1 -> tank/b/home",
+                "run: zfs snapshot tank/a/home@s1",
+                "run: zfs send tank/a/home@s1 | zfs receive tank/b/home",
+            ]
+        );
+        let (lines, result) = run(&a, &a, &request(true, Some("h1"), None));
+        assert!(result.is_err(), "relative config with a remote snapshot");
+        assert!(lines.is_empty(), "{lines:?}");
+        let abs = instance("a", "/etc/lxops/c.yaml", &fss);
+        let (lines, result) = run(&abs, &abs, &request(true, Some("h1"), None));
+        result.unwrap();
+        assert_eq!(
+            lines[3..],
+            [
+                "run: ssh h1 lxops snapshot -s s1 --name a /etc/lxops/c.yaml",
+                "run: ssh h1 sudo zfs send tank/a/home@s1 | zfs receive tank/a/home",
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_bad_requests_before_anything_runs() {
+        let zfs = [("home", Kind::Zfs, false)];
+        let a = instance("a", "c.yaml", &zfs);
+        let dir = instance("b", "c.yaml", &[("home", Kind::Dir, false)]);
+        let other = instance("b", "c.yaml", &[("data", Kind::Zfs, false)]);
+        let cases = [
+            (
+                &dir,
+                &a,
+                request(false, None, None),
+                "copies zfs filesystems only",
+            ),
+            (&a, &a, request(false, None, None), "the same dataset"),
+            (&a, &a, request(false, Some("h"), Some("h")), "not both"),
+            (
+                &other,
+                &a,
+                request(false, None, None),
+                "has no filesystem \"data\"",
+            ),
+        ];
+        for (target, source, request, message) in cases {
+            let (lines, result) = run(target, source, &request);
+            let err = result.unwrap_err();
+            assert!(err.is_input(), "{err}");
+            assert!(err.to_string().contains(message), "{err}");
+            assert!(!lines.iter().any(|l| l.starts_with("run:")), "{lines:?}");
+        }
+    }
+}

@@ -350,3 +350,213 @@ async fn fill_devices(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cloudconfig::OsTypes;
+    use crate::config::{DeviceDir, FsKind, InstanceDevice, InstanceFilesystem};
+    use crate::host::DryRunHost;
+    use crate::lifecycle::WaitOptions;
+    use crate::server::fake::FakeServer;
+    use crate::server::{Profile, StoragePool};
+
+    fn instance(root: &Path, image: &str) -> config::Instance {
+        let fs = |id: &str, transient| InstanceFilesystem {
+            id: id.into(),
+            kind: FsKind::Dir,
+            path: root.join(id).join("a1").display().to_string(),
+            zfsproperties: BTreeMap::new(),
+            transient,
+            destroy: false,
+        };
+        let device = |name: &str, path: &str, fs: &str| InstanceDevice {
+            name: name.into(),
+            path: path.into(),
+            filesystem: Some(fs.into()),
+            dir: DeviceDir::Relative(name.into()),
+            readonly: false,
+        };
+        config::Instance {
+            name: "a1".into(),
+            file: root.join("a1.yaml"),
+            description: String::new(),
+            project: "default".into(),
+            ostype: String::new(),
+            image: image.into(),
+            origin: None,
+            device_template: None,
+            device_origin: None,
+            source_config: None,
+            lxc_options: Vec::new(),
+            profiles: vec!["default".into()],
+            profile: "a1.lxops".into(),
+            device_owner: Some("1000:1000".into()),
+            filesystems: vec![fs("data", false), fs("tmp", true)],
+            devices: vec![device("etc", "/etc", "data"), device("t", "/tmp", "tmp")],
+            properties: BTreeMap::new(),
+            cloud_config_files: Vec::new(),
+        }
+    }
+
+    fn server(driver: &str, source: &str) -> FakeServer {
+        let server = FakeServer::new();
+        server.add_image("img");
+        server.add_pool(StoragePool {
+            name: "p".into(),
+            driver: driver.into(),
+            source: source.into(),
+            dataset: if driver == "zfs" {
+                source.into()
+            } else {
+                String::new()
+            },
+        });
+        let root: crate::server::Device = [("type", "disk"), ("path", "/"), ("pool", "p")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut devices = BTreeMap::new();
+        devices.insert("root".to_string(), root);
+        let profile = Profile {
+            name: "default".into(),
+            devices,
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(server.update_profile(&profile)).unwrap();
+        server.clear_calls();
+        server
+    }
+
+    fn run(
+        server: &FakeServer,
+        host: Arc<DryRunHost>,
+        instance: &config::Instance,
+    ) -> (Vec<String>, Result<(), OpsError>) {
+        let env = Env {
+            server: Arc::new(server.clone()),
+            host,
+            os_types: Arc::new(OsTypes::builtin()),
+            wait: WaitOptions::default(),
+            dry_run: false,
+        };
+        let mut lines = Vec::new();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let result = rt.block_on(extract_as(&env, instance, "extract-test", &mut lines));
+        (lines, result)
+    }
+
+    #[test]
+    fn a_dir_pool_copies_new_device_dirs_and_deletes_the_temporary_instance() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = tmp.path().join("pool");
+        std::fs::create_dir_all(pool.join("containers/extract-test/rootfs/etc")).unwrap();
+        let server = server("dir", &pool.display().to_string());
+        let host = Arc::new(DryRunHost::new());
+        let (lines, result) = run(&server, host.clone(), &instance(tmp.path(), "img"));
+        result.unwrap();
+        let root = tmp.path().display().to_string();
+        let recorded: Vec<String> = host
+            .recorded()
+            .iter()
+            .map(|l| l.replace(&root, "T"))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                "mkdir -p T/data/a1",
+                "mkdir -p T/tmp/a1",
+                "mkdir -p T/data/a1/etc",
+                "chown 1000:1000 T/data/a1/etc",
+                "mkdir -p T/tmp/a1/t",
+                "chown 1000:1000 T/tmp/a1/t",
+                "copy T/pool/containers/extract-test/rootfs/etc -> T/data/a1/etc",
+                "shiftids 1000:1000 T/data/a1/etc",
+            ]
+        );
+        assert_eq!(
+            server.calls(),
+            [
+                "create instance extract-test from image img profiles=[]",
+                "delete instance extract-test",
+            ]
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "deleted temporary instance extract-test"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn an_unsupported_pool_fails_after_deleting_the_temporary_instance() {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = server("btrfs", "/var/lib/x");
+        let host = Arc::new(DryRunHost::new());
+        let (_, result) = run(&server, host.clone(), &instance(tmp.path(), "img"));
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("driver \"btrfs\""), "{err}");
+        assert!(!err.is_input());
+        assert!(host.recorded().is_empty(), "{:?}", host.recorded());
+        assert_eq!(
+            server.calls(),
+            [
+                "create instance extract-test from image img profiles=[]",
+                "delete instance extract-test",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_image_fails_before_anything_is_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = server("dir", "/var/lib/x");
+        let host = Arc::new(DryRunHost::new());
+        let (_, result) = run(&server, host.clone(), &instance(tmp.path(), "nope"));
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("image nope not found"), "{err}");
+        assert!(host.recorded().is_empty());
+        assert!(server.calls().is_empty(), "{:?}", server.calls());
+    }
+
+    #[test]
+    fn a_zfs_pool_gives_the_instance_dataset_with_its_project_prefix() {
+        let server = server("zfs", "tank/lxd");
+        server.add_project("p1");
+        let p1 = server.for_project("p1");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let profile = rt.block_on(server.profile("default")).unwrap().unwrap();
+        rt.block_on(p1.create_profile(&profile)).unwrap();
+        assert!(rt
+            .block_on(rootfs_location(p1.as_ref(), "extract-test"))
+            .is_err());
+        let new = NewInstance {
+            name: "extract-test".into(),
+            source: InstanceSource::Image(crate::server::ImageSource::local("img")),
+            profiles: Vec::new(),
+            config: Default::default(),
+            devices: Default::default(),
+            vm: false,
+            description: String::new(),
+        };
+        rt.block_on(p1.create_instance(&new)).unwrap();
+        assert_eq!(
+            rt.block_on(rootfs_location(p1.as_ref(), "extract-test"))
+                .unwrap(),
+            RootfsLocation::ZfsDataset("tank/lxd/containers/p1_extract-test".into())
+        );
+    }
+}
