@@ -109,8 +109,11 @@ async fn plan_host(
         Ok((plan, copies, kept))
     })
     .await?;
-    for line in kept {
-        progress.step(&line);
+    if !env.dry_run {
+        // A dry run prints the plan, which has these lines.
+        for line in kept {
+            progress.step(&line);
+        }
     }
     Ok(HostWork { plan, copies })
 }
@@ -189,7 +192,7 @@ pub(crate) async fn extract_as(
         );
         for copy in &work.copies {
             progress.step(&format!(
-                "copy image {} -> {} (ids shifted by {shift})",
+                "copy image {} -> {} if it is a directory there (ids shifted by {shift})",
                 copy.path,
                 copy.to.display()
             ));
