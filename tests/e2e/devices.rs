@@ -11,13 +11,13 @@ use crate::cli::{instance_exists, lxops, server, sh, write_config, Cleanup};
 use lxops_tests::{unique_name, Daemon, DAEMONS};
 
 /// The ZFS pool that `cargo xtask setup` creates.
-const POOL: &str = "lxopstest";
+pub(crate) const POOL: &str = "lxopstest";
 /// Where `cargo xtask setup` mounts a btrfs.
 const BTRFS: &str = "/var/lib/lxops-test/btrfs";
 
 /// Runs a host command and returns its stdout; panics with its stderr on failure.
 #[track_caller]
-fn host(argv: &[&str]) -> String {
+pub(crate) fn host(argv: &[&str]) -> String {
     let out = Command::new(argv[0])
         .args(&argv[1..])
         .output()
@@ -30,7 +30,7 @@ fn host(argv: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn dataset_exists(name: &str) -> bool {
+pub(crate) fn dataset_exists(name: &str) -> bool {
     Command::new("zfs")
         .args(["list", "-H", "-o", "name", name])
         .output()
@@ -40,9 +40,9 @@ fn dataset_exists(name: &str) -> bool {
 
 /// Destroys everything a test made on the host (datasets, btrfs subvolumes, directories),
 /// when dropped. Instances go first (their [`Cleanup`] guard is declared after this one).
-struct HostCleanup {
-    datasets: Vec<String>,
-    dirs: Vec<PathBuf>,
+pub(crate) struct HostCleanup {
+    pub(crate) datasets: Vec<String>,
+    pub(crate) dirs: Vec<PathBuf>,
 }
 
 impl Drop for HostCleanup {

@@ -4,5 +4,6 @@ mod backend;
 mod cli;
 mod cloudconfig;
 mod devices;
+mod fscommands;
 mod host;
 mod lifecycle;

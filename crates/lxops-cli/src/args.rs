@@ -128,6 +128,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Import a config's filesystems from tarballs.
     Import(ExportArgs),
+    /// Initialise device directories from the files of the config's image.
+    Extract(LaunchArgs),
+    /// Copy an instance's ZFS filesystems from another instance's (zfs send | zfs receive).
+    CopyFilesystems(CopyFilesystemsArgs),
+    /// Add UID to uids below it and GID to gids below it in directory trees.
+    Shiftids(ShiftidsArgs),
     /// The OS types known to the cloud-config applier.
     Ostypes,
     /// Print the version.
@@ -605,6 +611,48 @@ pub struct ExportArgs {
     pub dry_run: bool,
     /// The config file.
     pub file: PathBuf,
+}
+
+/// `copy-filesystems`.
+#[derive(Debug, Clone, Args)]
+pub struct CopyFilesystemsArgs {
+    /// The config file (absolute with --from-host and no -s: the remote lxops reads it too).
+    #[arg(short = 'c', value_name = "CONFIG", required = true)]
+    pub config: PathBuf,
+    /// The instance whose filesystems are written.
+    #[arg(long, value_name = "INSTANCE", required = true)]
+    pub container: String,
+    /// The instance whose filesystems are read (default: --container).
+    #[arg(long = "from-container", value_name = "INSTANCE")]
+    pub from_container: Option<String>,
+    /// Read the source filesystems on this ssh host.
+    #[arg(long = "from-host", value_name = "HOST", conflicts_with = "to_host")]
+    pub from_host: Option<String>,
+    /// Write the target filesystems on this ssh host.
+    #[arg(long = "to-host", value_name = "HOST")]
+    pub to_host: Option<String>,
+    /// Snapshot to send (default: snapshot the source now, named by the UTC time).
+    #[arg(short = 's', value_name = "SNAPSHOT")]
+    pub snapshot: Option<String>,
+    #[command(flatten)]
+    pub properties: PropertyArgs,
+    /// Print what would be done and do nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `shiftids`.
+#[derive(Debug, Clone, Args)]
+pub struct ShiftidsArgs {
+    /// Add UID to every uid below UID.
+    #[arg(short = 'u', value_name = "UID", default_value_t = 0)]
+    pub uid: u32,
+    /// Add GID to every gid below GID.
+    #[arg(short = 'g', value_name = "GID", default_value_t = 0)]
+    pub gid: u32,
+    /// Directory trees (root included; symlinks are skipped). With -v each is printed when done.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
 }
 
 /// `help [TOPIC]`.

@@ -1,14 +1,17 @@
 //! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot,
-//! rollback, configure, create-devices, create-profile — sequencing the config, the host
-//! filesystems, the server lifecycle and cloud-config. Every operation validates everything
-//! before it changes anything, and `dry_run` stops right there, printing the steps.
+//! rollback, configure, create-devices, create-profile, extract, copy-filesystems — sequencing
+//! the config, the host filesystems, the server lifecycle and cloud-config. Every operation
+//! validates everything before it changes anything, and `dry_run` stops right there, printing
+//! the steps.
 //!
 //! Operations on different instances are independent futures on one tokio runtime; the blocking
 //! host work runs on tokio's blocking pool.
 
 mod cloudconfig;
+mod copy;
 mod devices;
 mod error;
+mod extract;
 mod launch;
 mod maintain;
 mod remove;
@@ -17,8 +20,10 @@ mod rename;
 use std::sync::Arc;
 
 pub use cloudconfig::{apply_files, detect_ostype, ostype_from_os_release};
+pub use copy::{copy_filesystems, CopyRequest};
 pub use devices::{device_setup, disk_devices, parse_owner, source_setup};
 pub use error::OpsError;
+pub use extract::extract;
 pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch};
 pub use maintain::{
     configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions,

@@ -201,8 +201,19 @@ pub struct PoolJson {
 
 impl From<PoolJson> for StoragePool {
     fn from(j: PoolJson) -> Self {
+        let source = j.config.get("source").cloned().unwrap_or_default();
+        let dataset = match j.driver.as_str() {
+            "zfs" => j
+                .config
+                .get("zfs.pool_name")
+                .filter(|d| !d.is_empty())
+                .cloned()
+                .unwrap_or_else(|| source.clone()),
+            _ => String::new(),
+        };
         StoragePool {
-            source: j.config.get("source").cloned().unwrap_or_default(),
+            source,
+            dataset,
             name: j.name,
             driver: j.driver,
         }

@@ -3,10 +3,12 @@
 mod cloudconfig;
 mod config;
 mod configure;
+mod copy_filesystems;
 mod create_devices;
 mod create_profile;
 mod delete;
 mod export;
+mod extract;
 mod fleet;
 mod help;
 mod info;
@@ -19,6 +21,7 @@ mod publish;
 mod rebuild;
 mod rename;
 mod rollback;
+mod shiftids;
 mod snapshot;
 mod targets;
 
@@ -49,6 +52,9 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
         Command::Publish(args) => publish::run(ctx, args, out).await,
         Command::Export(args) => export::run(ctx, args, false, out).await,
         Command::Import(args) => export::run(ctx, args, true, out).await,
+        Command::Extract(args) => extract::run(ctx, args, out).await,
+        Command::CopyFilesystems(args) => copy_filesystems::run(ctx, args, out).await,
+        Command::Shiftids(args) => shiftids::run(ctx, args, out).await,
         Command::Ostypes => {
             for name in ctx.os_types.names() {
                 writeln!(out, "{name}").map_err(write_err)?;

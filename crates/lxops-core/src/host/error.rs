@@ -186,6 +186,14 @@ pub enum HostError {
         /// The path.
         path: PathBuf,
     },
+    /// Work that only root can do, asked of a runner that is not root.
+    #[error("{action} {} needs root: run lxops as root (e.g. with sudo)", path.display())]
+    NeedsRoot {
+        /// What would be done, e.g. "shifting the ids under".
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
     /// A path that must exist does not.
     #[error("{what} {} does not exist", path.display())]
     Missing {

@@ -14,6 +14,7 @@ struct State {
     datasets: BTreeMap<String, String>,
     log: Vec<(bool, String)>,
     failures: Vec<(String, String, usize)>,
+    answers: BTreeMap<String, String>,
     slept: Duration,
 }
 
@@ -58,6 +59,16 @@ impl FakeHost {
             .unwrap()
             .failures
             .push((command.into(), stderr.into(), times));
+        self
+    }
+
+    /// The query `command` answers `output`.
+    pub fn answering(self, command: &str, output: &str) -> Self {
+        self.state
+            .lock()
+            .unwrap()
+            .answers
+            .insert(command.into(), output.into());
         self
     }
 
@@ -109,6 +120,9 @@ impl HostRunner for FakeHost {
     fn query(&self, command: &HostCommand) -> Result<String, HostError> {
         let line = command.to_string();
         self.log_line(true, line.clone())?;
+        if let Some(answer) = self.state.lock().unwrap().answers.get(&line) {
+            return Ok(answer.clone());
+        }
         if line == "zfs list -H -o name,mountpoint -t filesystem" {
             let state = self.state.lock().unwrap();
             return Ok(state

@@ -1,6 +1,7 @@
 //! Filesystem commands on the filesystems they are given (callers leave out transient ones where
 //! the original does): list, snapshot, destroy snapshots, rollback, rename, destroy, export,
-//! import, copy (`zfs send | zfs receive`, optionally through ssh) and shiftids.
+//! import, copy (`zfs send | zfs receive`, optionally through ssh), shiftids, and the copy of
+//! image directories out of an instance's root filesystem (`extract`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::driver::{driver_of, HostView};
 use super::runner::path_str;
 use super::validate;
-use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner, Owner};
+use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner, Owner, PathKind};
 
 /// One row of [`FilesystemList`].
 #[derive(Debug, Clone, PartialEq)]
@@ -402,6 +403,83 @@ pub fn copy_filesystems(
         done.push(format!("{name} -> {}", target.path));
     }
     Ok(done)
+}
+
+/// Where the files of an instance's root filesystem are on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootfsLocation {
+    /// A directory (`dir` storage pools): the instance's `rootfs` directory.
+    Dir(PathBuf),
+    /// A ZFS dataset holding `rootfs/` (`zfs` storage pools); mounted read-only while needed.
+    ZfsDataset(String),
+}
+
+impl fmt::Display for RootfsLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RootfsLocation::Dir(dir) => write!(f, "{}", dir.display()),
+            RootfsLocation::ZfsDataset(dataset) => write!(f, "{dataset}:/rootfs"),
+        }
+    }
+}
+
+/// One directory of an instance's root filesystem to copy into a device directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsCopy {
+    /// The directory inside the instance, absolute (a device's `path`, e.g. `/etc`).
+    pub path: String,
+    /// The device directory it is copied into.
+    pub to: PathBuf,
+}
+
+/// For each copy whose `path` is a directory in the root filesystem: copies it into `to` like
+/// `rsync -a path/ to/` and then shifts the ids of `to` by `shift` (see [`shiftids`]); a path
+/// that is not a directory there is skipped. Returns one line per copy, saying what was done.
+pub fn copy_from_rootfs(
+    host: &dyn HostRunner,
+    rootfs: &RootfsLocation,
+    copies: &[RootfsCopy],
+    shift: Owner,
+) -> Result<Vec<String>, HostError> {
+    for copy in copies {
+        let what = format!("device path `{}`", copy.path);
+        if !copy.path.starts_with('/') {
+            return Err(HostError::Invalid {
+                what,
+                value: copy.path.clone(),
+                reason: "it must be absolute".into(),
+            });
+        }
+        validate::no_parent_components(&what, &copy.path)?;
+        validate::absolute_dir("device directory", &copy.to)?;
+    }
+    let mut lines = Vec::new();
+    let mut copy_all = |root: &Path| -> Result<(), HostError> {
+        for copy in copies {
+            let from = root.join(copy.path.trim_start_matches('/'));
+            if host.path_kind(&from)? != Some(PathKind::Dir) {
+                lines.push(format!("skip {}: not a directory in the image", copy.path));
+                continue;
+            }
+            host.copy_tree(&from, &copy.to)?;
+            host.shift_ids(&copy.to, shift)?;
+            lines.push(format!(
+                "copied {} -> {} (ids shifted by {shift})",
+                copy.path,
+                copy.to.display()
+            ));
+        }
+        Ok(())
+    };
+    match rootfs {
+        RootfsLocation::Dir(dir) => copy_all(dir)?,
+        RootfsLocation::ZfsDataset(dataset) => {
+            super::zfs::with_dataset_mounted(host, dataset, &mut |dir| {
+                copy_all(&dir.join("rootfs"))
+            })?
+        }
+    }
+    Ok(lines)
 }
 
 /// Adds `shift.uid` to every uid below it and `shift.gid` to every gid below it in the tree

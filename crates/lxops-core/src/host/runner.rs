@@ -326,6 +326,12 @@ impl HostRunner for SystemHost {
     }
 
     fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
+        if !self.as_root {
+            return Err(HostError::NeedsRoot {
+                action: "shifting the ids under",
+                path: dir.to_path_buf(),
+            });
+        }
         shift_ids(dir, shift)
     }
 }
@@ -356,6 +362,18 @@ mod tests {
             err.to_string()
                 .starts_with("could not run `no-such-program-lxops x`: No such file or directory"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn shiftids_refuses_without_root_naming_the_path() {
+        let host = SystemHost { as_root: false };
+        let err = host
+            .shift_ids(Path::new("/srv/t"), Owner { uid: 1, gid: 1 })
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "shifting the ids under /srv/t needs root: run lxops as root (e.g. with sudo)"
         );
     }
 

@@ -162,6 +162,46 @@ fn mountpoint_dir(mountpoint: &str) -> Option<PathBuf> {
         .then(|| PathBuf::from(mountpoint))
 }
 
+/// Runs `f` with the directory of `dataset`, mounted: when it is not mounted already, it is
+/// mounted read-only at its mountpoint (`zfs mount -o ro`) and unmounted afterwards, also when
+/// `f` fails. `zfs mount` rather than `mount -t zfs`, so it works with ZFS over FUSE too.
+pub(crate) fn with_dataset_mounted(
+    host: &dyn HostRunner,
+    dataset: &str,
+    f: &mut dyn FnMut(&Path) -> Result<(), HostError>,
+) -> Result<(), HostError> {
+    validate::dataset_name("dataset", dataset)?;
+    let out = host.query(&HostCommand::plain(
+        "zfs",
+        ["get", "-H", "-o", "value", "mounted,mountpoint", dataset],
+    ))?;
+    let mut values = out.lines().map(str::trim);
+    let mounted = values.next() == Some("yes");
+    let mountpoint = values.next().unwrap_or_default().to_string();
+    let Some(dir) = mountpoint_dir(&mountpoint) else {
+        return Err(HostError::NoMountpoint {
+            id: "root filesystem".into(),
+            dataset: dataset.to_string(),
+            mountpoint,
+        });
+    };
+    if mounted {
+        return f(&dir);
+    }
+    host.run(&zfs(vec![
+        "mount".into(),
+        "-o".into(),
+        "ro".into(),
+        dataset.to_string(),
+    ]))?;
+    let result = f(&dir);
+    let unmount = host.run(&zfs(vec!["unmount".into(), dataset.to_string()]));
+    if let Err(e) = &unmount {
+        tracing::warn!(%dataset, "could not unmount: {e}");
+    }
+    result.and(unmount)
+}
+
 impl FsDriver for ZfsDriver {
     fn validate(&self, fs: &FilesystemSpec) -> Result<(), HostError> {
         validate::dataset_name(&format!("filesystem `{}` dataset", fs.id), &fs.path)
@@ -441,6 +481,35 @@ mod tests {
             "`zfs rollback -r tank/a@s` failed 11 times over 30s because the dataset stayed busy: \
              dataset is busy; stop what uses it (a running instance?) and try again"
         );
+    }
+
+    #[test]
+    fn a_dataset_is_mounted_read_only_while_needed_and_unmounted_after_a_failure() {
+        let get = "zfs get -H -o value mounted,mountpoint tank/c/x";
+        let host = FakeHost::new().answering(get, "no\n/var/lib/x/c/x\n");
+        let mut seen = Vec::new();
+        let err = with_dataset_mounted(&host, "tank/c/x", &mut |dir| {
+            seen.push(dir.to_path_buf());
+            Err(HostError::Missing {
+                what: "test",
+                path: dir.to_path_buf(),
+            })
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "test /var/lib/x/c/x does not exist");
+        assert_eq!(seen, [PathBuf::from("/var/lib/x/c/x")]);
+        assert_eq!(
+            host.commands(),
+            [get, "zfs mount -o ro tank/c/x", "zfs unmount tank/c/x"]
+        );
+
+        let host = FakeHost::new().answering(get, "yes\n/m\n");
+        with_dataset_mounted(&host, "tank/c/x", &mut |_| Ok(())).unwrap();
+        assert_eq!(host.commands(), [get], "a mounted dataset is left alone");
+
+        let host = FakeHost::new().answering(get, "no\nlegacy\n");
+        let err = with_dataset_mounted(&host, "tank/c/x", &mut |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("mountpoint `legacy`"), "{err}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn parse_owner(file: &str, owner: &str) -> Result<Owner, OpsError> {
     }
 }
 
-fn filesystem_spec(fs: &config::InstanceFilesystem) -> FilesystemSpec {
+pub(crate) fn filesystem_spec(fs: &config::InstanceFilesystem) -> FilesystemSpec {
     FilesystemSpec {
         id: fs.id.clone(),
         kind: match fs.kind {

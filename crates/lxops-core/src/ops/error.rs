@@ -53,6 +53,10 @@ pub enum OpsError {
     /// Bad input found by the operation itself.
     #[error("{0}")]
     Input(String),
+    /// The environment cannot do what was asked (e.g. a storage pool driver `extract` cannot
+    /// read).
+    #[error("{0}")]
+    Unsupported(String),
     /// A bug or an environment failure.
     #[error("{0}")]
     Internal(String),

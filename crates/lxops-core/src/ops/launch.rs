@@ -143,7 +143,7 @@ pub async fn prepare_launch(
 
 /// An image reference as the server wants it (`remote:alias` keeps its remote part for the
 /// backend to resolve).
-fn image_source(image: &str) -> ImageSource {
+pub(crate) fn image_source(image: &str) -> ImageSource {
     ImageSource::local(image)
 }
 
@@ -181,14 +181,7 @@ pub async fn launch(
         lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
     let result = async {
         if prepared.owner.is_none() && !report.created_dirs.is_empty() {
-            let idmap = server
-                .instance_idmap(&name)
-                .await
-                .map_err(|e| lifecycle::LifecycleError::server(&name, "reading the id map", e))?;
-            let owner = Owner {
-                uid: idmap.host_uid(0).unwrap_or(0),
-                gid: idmap.host_gid(0).unwrap_or(0),
-            };
+            let owner = root_owner(server, &name).await?;
             progress.step(&format!(
                 "chown {}:{} new device directories",
                 owner.uid, owner.gid
@@ -218,6 +211,22 @@ pub async fn launch(
         return Err(e);
     }
     apply_cloud_config(env, &name, &prepared.steps, progress).await
+}
+
+/// The host ids that root in the instance maps to, from its id map (0:0 for a privileged
+/// instance): the owner that makes a host directory appear as root:root inside.
+pub(crate) async fn root_owner(
+    server: &dyn crate::server::InstanceServer,
+    name: &str,
+) -> Result<Owner, OpsError> {
+    let idmap = server
+        .instance_idmap(name)
+        .await
+        .map_err(|e| lifecycle::LifecycleError::server(name, "reading the id map", e))?;
+    Ok(Owner {
+        uid: idmap.host_uid(0).unwrap_or(0),
+        gid: idmap.host_gid(0).unwrap_or(0),
+    })
 }
 
 /// Applies planned cloud-config steps to a running instance.

@@ -331,8 +331,14 @@ impl InstanceServer for FakeServer {
                 new.profiles.join(",")
             ),
         );
-        let expanded_devices = new
-            .profiles
+        // Like the daemons: no profiles means the `default` profile.
+        let default = ["default".to_string()];
+        let profiles = if new.profiles.is_empty() {
+            &default[..]
+        } else {
+            &new.profiles[..]
+        };
+        let expanded_devices = profiles
             .iter()
             .filter_map(|p| state.profiles.get(&self.key(p)))
             .flat_map(|p| p.devices.clone())

@@ -372,6 +372,9 @@ pub struct StoragePool {
     pub driver: String,
     /// The pool's `source` config key (a directory, dataset or device).
     pub source: String,
+    /// For `zfs` pools: the dataset that holds the pool's volumes (`zfs.pool_name`, else the
+    /// source); empty for other drivers.
+    pub dataset: String,
 }
 
 /// A request to publish an instance or snapshot as an image.

@@ -113,8 +113,30 @@ fn storage_pools_decode_with_their_source() {
         StoragePool {
             name: "default".into(),
             driver: "dir".into(),
-            source: "/var/lib/incus/storage-pools/default".into()
+            source: "/var/lib/incus/storage-pools/default".into(),
+            dataset: String::new(),
         }
+    );
+}
+
+#[test]
+fn zfs_pools_decode_with_their_dataset() {
+    let decode = |config: serde_json::Value| {
+        StoragePool::from(
+            serde_json::from_value::<PoolJson>(serde_json::json!({
+                "name": "z", "driver": "zfs", "config": config
+            }))
+            .unwrap(),
+        )
+        .dataset
+    };
+    assert_eq!(
+        decode(serde_json::json!({"source": "/var/lib/incus/disks/z.img", "zfs.pool_name": "z"})),
+        "z"
+    );
+    assert_eq!(
+        decode(serde_json::json!({"source": "tank/incus"})),
+        "tank/incus"
     );
 }
 

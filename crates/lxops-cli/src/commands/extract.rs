@@ -1,0 +1,34 @@
+//! `extract CONFIG...`: initialise each instance's new device directories from the files of
+//! its config's image (see `lxops_core::ops::extract`).
+
+use std::io::Write;
+
+use lxops_core::ops;
+
+use super::fleet::run_all;
+use super::targets::{env, load_targets, ops_err, wait_options};
+use crate::args::LaunchArgs;
+use crate::context::Context;
+use crate::error::CliResult;
+
+/// Runs `extract`.
+pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) -> CliResult {
+    let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
+    let wait = wait_options(args.wait.poll);
+    run_all(
+        targets,
+        args.change.jobs,
+        out,
+        |target, mut buffer| async move {
+            let result = async {
+                let env = env(ctx, &target.instance, args.change.dry_run, wait).await?;
+                ops::extract(&env, &target.instance, &mut buffer)
+                    .await
+                    .map_err(ops_err)
+            }
+            .await;
+            (buffer, result)
+        },
+    )
+    .await
+}
