@@ -161,8 +161,15 @@ fn metadata(os: &str, release: &str, description: &str) -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     format!(
-        "architecture: x86_64\ncreation_date: {now}\nproperties:\n  os: {os}\n  release: {release}\n  description: {description}\n"
+        "architecture: x86_64\ncreation_date: {now}\nproperties:\n  os: {os}\n  release: {release}\n  description: {}\n",
+        yaml_string(description)
     )
+}
+
+/// `text` as a double-quoted YAML scalar (so `: ` and `#` inside it stay text).
+fn yaml_string(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
 }
 
 fn write(path: &Path, contents: &str, mode: u32) -> Result<()> {

@@ -286,9 +286,25 @@ pub fn export_filesystems(
         }
     }
     let view = HostView::new(host);
-    host.mkdir_p(dir)?;
+    // Every filesystem is checked before the first tarball is written.
+    let mut sources = Vec::with_capacity(fss.len());
     for fs in fss {
         driver_of(fs).validate(fs)?;
+        if snapshot.is_some() {
+            sources.push(None);
+            continue;
+        }
+        let state = driver_of(fs).probe(&view, fs)?;
+        if !state.exists {
+            return Err(HostError::Missing {
+                what: "filesystem",
+                path: PathBuf::from(&fs.path),
+            });
+        }
+        sources.push(Some(state.require_dir(fs)?));
+    }
+    host.mkdir_p(dir)?;
+    for (fs, source) in fss.iter().zip(sources) {
         let archive = archive_path(dir, fs);
         let mut write = |source: &Path| {
             host.run(&tar(vec![
@@ -300,18 +316,10 @@ pub fn export_filesystems(
                 ".".into(),
             ]))
         };
-        match snapshot {
-            None => {
-                let state = driver_of(fs).probe(&view, fs)?;
-                if !state.exists {
-                    return Err(HostError::Missing {
-                        what: "filesystem",
-                        path: PathBuf::from(&fs.path),
-                    });
-                }
-                write(&state.require_dir(fs)?)?;
-            }
-            Some(snapshot) => driver_of(fs).with_snapshot_dir(&view, fs, snapshot, &mut write)?,
+        if let Some(source) = source {
+            write(&source)?;
+        } else if let Some(snapshot) = snapshot {
+            driver_of(fs).with_snapshot_dir(&view, fs, snapshot, &mut write)?;
         }
     }
     Ok(())
@@ -327,6 +335,9 @@ pub fn import_filesystems(
     let view = HostView::new(host);
     let mut sorted: Vec<&FilesystemSpec> = fss.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    // Every archive and target is checked before the first one is extracted, so a missing
+    // archive leaves the filesystems as they were.
+    let mut checked = Vec::with_capacity(sorted.len());
     for fs in sorted {
         driver_of(fs).validate(fs)?;
         let archive = archive_path(dir, fs);
@@ -338,7 +349,10 @@ pub fn import_filesystems(
         }
         let state = driver_of(fs).probe(&view, fs)?;
         let target = state.require_dir(fs)?;
-        if !state.exists {
+        checked.push((fs, archive, state.exists, target));
+    }
+    for (fs, archive, exists, target) in checked {
+        if !exists {
             driver_of(fs).create(host, fs)?;
         }
         host.run(&tar(vec![

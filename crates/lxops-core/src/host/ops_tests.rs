@@ -173,6 +173,39 @@ fn export_import_and_copy_commands() {
 }
 
 #[test]
+fn import_and_export_check_every_filesystem_before_touching_any() {
+    let fss = vec![
+        fs("home", FsKind::Zfs, "tank/a1/home"),
+        fs("dir", FsKind::Dir, "/d/a1"),
+    ];
+    // The fake host knows paths only as directories: it stands in for dir.tar.gz here.
+    let host = host().with_dirs(&["/x", "/x/dir.tar.gz"]);
+    let error = import_filesystems(&host, &fss, Path::new("/x")).unwrap_err();
+    assert_eq!(error.to_string(), "archive /x/home.tar.gz does not exist");
+    assert!(
+        !host.log().iter().any(|c| c.starts_with("tar ")),
+        "nothing extracted: {:?}",
+        host.log()
+    );
+
+    let fss = vec![
+        fs("dir", FsKind::Dir, "/d/a1"),
+        fs("gone", FsKind::Dir, "/d/gone"),
+    ];
+    let host = self::host();
+    let error = export_filesystems(&host, &fss, Path::new("/x"), None).unwrap_err();
+    assert_eq!(error.to_string(), "filesystem /d/gone does not exist");
+    assert!(
+        !host
+            .log()
+            .iter()
+            .any(|c| c.starts_with("tar ") || c.starts_with("mkdir")),
+        "nothing written: {:?}",
+        host.log()
+    );
+}
+
+#[test]
 fn list_shows_a_table() {
     let host = host();
     let mut fss = mixed();
