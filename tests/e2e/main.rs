@@ -3,6 +3,7 @@
 mod backend;
 mod cli;
 mod cloudconfig;
+mod commands;
 mod devices;
 mod fscommands;
 mod host;
