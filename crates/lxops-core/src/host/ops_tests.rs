@@ -140,8 +140,8 @@ fn export_import_and_copy_commands() {
         fs("dir", FsKind::Dir, "/d/a1"),
     ];
     expect![[r#"
-        mkdir -p /x
         zfs list -H -o name,mountpoint -t filesystem
+        mkdir -p /x
         tar -czf /x/home.tar.gz --numeric-owner -C /tank/a1/home .
         tar -czf /x/dir.tar.gz --numeric-owner -C /d/a1 .
         => []"#]]
