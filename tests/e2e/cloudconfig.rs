@@ -2,7 +2,8 @@
 //! and encoding in the original's order on the Debian image, an offline package install from a
 //! local repository written by `write_files`, users with groups, sudo and keys (modes and owners
 //! checked inside), idempotent re-apply, a failing command that stops the apply, dry runs, and
-//! users and files on busybox with the alpine OS type.
+//! users (busybox's own account tools, as on Alpine) and files on busybox with the alpine OS
+//! type.
 
 use std::path::Path;
 use std::process::Command;
@@ -300,8 +301,27 @@ fn failing_command_stops_the_apply_with_file_module_and_status() {
     }
 }
 
+const ALPINE_USERS_CFG: &str = "#cloud-config
+write_files:
+- path: /etc/doas.d/README
+  content: \"the image has no doas: the drop-in directory comes from here\\n\"
+groups:
+- ops
+users:
+- name: carol
+  gecos: Carol C
+  shell: /bin/sh
+  groups: [ops]
+  sudo: true
+  ssh_authorized_keys:
+  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly carol@test
+- name: dave
+  uid: 2002
+  no_create_home: true
+";
+
 #[test]
-fn cloudconfig_command_dry_run_files_and_a_failing_user_tool() {
+fn busybox_as_alpine_users_files_dry_run_and_a_failing_user_tool() {
     for daemon in DAEMONS {
         let server = server(daemon);
         let name = unique_name("t-ccb");
@@ -316,11 +336,7 @@ fn cloudconfig_command_dry_run_files_and_a_failing_user_tool() {
             ),
         );
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
-        let file = write_config(
-            dir.path(),
-            "u.cfg",
-            "#cloud-config\nwrite_files:\n- path: /etc/motd\n  content: hi\n  permissions: '0600'\nusers:\n- name: carol\n  shell: /bin/sh\n",
-        );
+        let file = write_config(dir.path(), "u.cfg", ALPINE_USERS_CFG);
 
         // The busybox image has no /etc/os-release: the OS type must be given.
         lxops(daemon, &["cloudconfig", "--dry-run", "-i", &name, &file]).fails(2, "--ostype");
@@ -337,31 +353,123 @@ fn cloudconfig_command_dry_run_files_and_a_failing_user_tool() {
             ],
         )
         .ok();
-        assert!(
-            dry.stdout.contains("/etc/motd"),
-            "{daemon}: dry run prints the write: {}",
-            dry.stdout
-        );
-        assert!(
-            dry.stdout.contains("carol"),
-            "{daemon}: dry run prints the user: {}",
-            dry.stdout
-        );
+        for text in ["/etc/doas.d/README", "adduser", "carol", "dave"] {
+            assert!(
+                dry.stdout.contains(text),
+                "{daemon}: dry run prints {text:?}: {}",
+                dry.stdout
+            );
+        }
         assert_eq!(
-            sh(&server, &name, "test -e /etc/motd && echo yes || echo no"),
-            "no",
-            "{daemon}: dry run wrote nothing"
+            sh(&server, &name, "grep -c carol /etc/passwd || true"),
+            "0",
+            "{daemon}: dry run created nobody"
         );
 
-        // Debian's busybox-static has no adduser applet: the users module fails, after the
-        // files were written, naming the file, the module, the command and its status.
+        // Alpine's busybox account tools, for real.
+        for _ in 0..2 {
+            lxops(
+                daemon,
+                &["cloudconfig", "-ostype", "alpine", "-f", &file, &name],
+            )
+            .ok();
+        }
+        let groups = sh(&server, &name, "id -nG carol");
+        for g in ["carol", "ops"] {
+            assert!(
+                groups.split_whitespace().any(|x| x == g),
+                "{daemon}: carol in {g}: {groups}"
+            );
+        }
+        assert_eq!(
+            sh(&server, &name, "grep '^carol:' /etc/passwd | cut -d: -f5,7"),
+            "Carol C:/bin/sh",
+            "{daemon}: gecos and shell"
+        );
+        assert_eq!(
+            sh(
+                &server,
+                &name,
+                "stat -c '%a %U' /home/carol/.ssh /home/carol/.ssh/authorized_keys"
+            ),
+            "700 carol\n600 carol",
+            "{daemon}: .ssh and keys"
+        );
+        assert!(
+            sh(&server, &name, "cat /home/carol/.ssh/authorized_keys").contains("carol@test"),
+            "{daemon}"
+        );
+        assert_eq!(
+            sh(
+                &server,
+                &name,
+                "stat -c '%a %U' /etc/doas.d/carol.conf; cat /etc/doas.d/carol.conf"
+            ),
+            "600 root\npermit nopass carol",
+            "{daemon}: doas drop-in"
+        );
+        assert_eq!(
+            sh(
+                &server,
+                &name,
+                "test -e /etc/sudoers.d && echo yes || echo no"
+            ),
+            "no",
+            "{daemon}: no sudoers drop-in without /etc/sudoers.d"
+        );
+        assert_eq!(
+            sh(&server, &name, "grep '^carol:' /etc/shadow | cut -d: -f2"),
+            "*",
+            "{daemon}: key-only login (unlocked, no password)"
+        );
+        assert_eq!(sh(&server, &name, "id -u dave"), "2002", "{daemon}: uid");
+        assert_eq!(
+            sh(&server, &name, "test -e /home/dave && echo yes || echo no"),
+            "no",
+            "{daemon}: no_create_home"
+        );
+
+        // Re-applying with another shell updates the existing user.
+        let changed = write_config(
+            dir.path(),
+            "shell.cfg",
+            "#cloud-config\nusers:\n- name: carol\n  shell: /bin/ash\n",
+        );
+        lxops(
+            daemon,
+            &[
+                "instance",
+                "cloudconfig",
+                "--ostype",
+                "alpine",
+                "-i",
+                &name,
+                &changed,
+            ],
+        )
+        .ok();
+        assert_eq!(
+            sh(&server, &name, "grep '^carol:' /etc/passwd | cut -d: -f7"),
+            "/bin/ash",
+            "{daemon}: shell updated"
+        );
+
+        // A user tool that fails (dave has uid 2002) stops the apply, naming the file, the
+        // module, the command and its stderr, after the earlier modules ran.
+        let bad = write_config(
+            dir.path(),
+            "bad.cfg",
+            "#cloud-config\nwrite_files:\n- path: /etc/motd\n  content: hi\n  permissions: '0600'\nusers:\n- name: erin\n  uid: 2002\n",
+        );
         let failed = lxops(
             daemon,
-            &["cloudconfig", "-ostype", "alpine", "-f", &file, &name],
+            &["cloudconfig", "-ostype", "alpine", "-f", &bad, &name],
         )
         .fails(1, "adduser");
         assert!(
-            failed.stderr.contains("u.cfg") && failed.stderr.contains("users"),
+            failed.stderr.contains("bad.cfg")
+                && failed.stderr.contains("users")
+                && failed.stderr.contains("in use"),
             "{daemon}: {}",
             failed.stderr
         );
@@ -369,32 +477,6 @@ fn cloudconfig_command_dry_run_files_and_a_failing_user_tool() {
             sh(&server, &name, "stat -c %a /etc/motd"),
             "600",
             "{daemon}: write_files ran before users"
-        );
-
-        let files = write_config(
-            dir.path(),
-            "f.cfg",
-            "#cloud-config\nwrite_files:\n- path: /etc/motd\n  content: again\n  permissions: '0640'\n",
-        );
-        for _ in 0..2 {
-            lxops(
-                daemon,
-                &[
-                    "instance",
-                    "cloudconfig",
-                    "--ostype",
-                    "alpine",
-                    "-i",
-                    &name,
-                    &files,
-                ],
-            )
-            .ok();
-        }
-        assert_eq!(
-            sh(&server, &name, "stat -c %a /etc/motd; cat /etc/motd"),
-            "640\nagain",
-            "{daemon}: applied twice"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Debian packages: the main-suite packages, the `<codename>-backports` suite (its mirror read
-//! from the host's own apt sources at run time) and Incus from backports.
+//! from the host's own apt sources at run time), Incus from backports, and source packages
+//! fetched through a private apt state (the host's sources stay as they are).
 
 use std::path::Path;
 
@@ -11,7 +12,10 @@ use crate::cmd::{log, Cmd};
 const PACKAGES: &[&str] = &[
     "lxd",
     "rsync",
-    "busybox-static",
+    "bzip2",
+    "gcc",
+    "libc6-dev",
+    "make",
     "debootstrap",
     "zfs-fuse",
     "btrfs-progs",
@@ -67,6 +71,48 @@ pub fn run() -> Result<()> {
 pub fn mirror() -> Result<String> {
     let codename = codename()?;
     Ok(main_source(&codename)?.uri)
+}
+
+/// Downloads (does not build) the main suite's source package `name` into `dir`, through an
+/// apt state of its own under `state`: a `deb-src` entry for the host's own mirror, and
+/// package lists kept apart from the host's.
+pub fn download_source(name: &str, dir: &Path, state: &Path) -> Result<()> {
+    let codename = codename()?;
+    let source = main_source(&codename)?;
+    let parts = state.join("sources.list.d");
+    let lists = state.join("lists");
+    let cache = state.join("cache");
+    for d in [&parts, &lists.join("partial"), &cache, dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let mut entry = format!(
+        "Types: deb-src\nURIs: {}\nSuites: {codename}\nComponents: main\n",
+        source.uri
+    );
+    if let Some(key) = &source.signed_by {
+        entry.push_str(&format!("Signed-By: {key}\n"));
+    }
+    let file = parts.join("src.sources");
+    std::fs::write(&file, entry).with_context(|| format!("cannot write {}", file.display()))?;
+    let options = [
+        format!("Dir::Etc::SourceParts={}", parts.display()),
+        "Dir::Etc::SourceList=/dev/null".to_string(),
+        format!("Dir::State::Lists={}", lists.display()),
+        format!("Dir::Cache={}", cache.display()),
+        "APT::Sandbox::User=root".to_string(),
+    ];
+    let apt = |args: &[&str]| {
+        let mut cmd = Cmd::new("apt-get").arg("-q").current_dir(dir);
+        for option in &options {
+            cmd = cmd.args(["-o", option.as_str()]);
+        }
+        cmd.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .run()
+    };
+    log("apt", format!("source package {name} from {}", source.uri));
+    apt(&["update"])?;
+    apt(&["source", "--download-only", name])
 }
 
 fn apt_get(args: &[&str]) -> Result<()> {

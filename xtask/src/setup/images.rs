@@ -1,6 +1,6 @@
 //! The test images, built locally (containers have no internet) into [`CACHE_DIR`] and imported
-//! into both daemons: a tiny busybox rootfs and a debootstrapped Debian minbase, each in two
-//! versions that differ in `/etc/lxops-test-release` (`v1`, `v2`), for rebuild tests.
+//! into both daemons: a tiny busybox rootfs (busybox built from source, see [`busybox`]) and a
+//! debootstrapped Debian minbase, each in two versions that differ in `/etc/lxops-test-release` (`v1`, `v2`), for rebuild tests.
 //!
 //! Tarballs are written to a temporary name and renamed when complete; an existing tarball is
 //! reused. The Debian rootfs is debootstrapped once into a temporary directory and renamed
@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use crate::cmd::{log, Cmd};
 
 use super::daemons::DAEMONS;
-use super::{apt, btrfs, CACHE_DIR};
+use super::{apt, btrfs, busybox, CACHE_DIR};
 
 /// The file inside each image that names its version.
 pub const RELEASE_MARKER: &str = "etc/lxops-test-release";
@@ -225,11 +225,11 @@ fn build_busybox(image: &Image, tarball: &Path) -> Result<()> {
     }
     std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
     std::fs::set_permissions(rootfs.join("root"), std::fs::Permissions::from_mode(0o700))?;
+    let built = busybox::binary()?;
     let busybox = rootfs.join("bin/busybox");
-    std::fs::copy("/bin/busybox", &busybox)
-        .context("cannot copy /bin/busybox (is busybox-static installed?)")?;
+    std::fs::copy(&built, &busybox).with_context(|| format!("cannot copy {}", built.display()))?;
     std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755))?;
-    for applet in applets()? {
+    for applet in applets(&built)? {
         if applet == "bin/busybox" || applet == "sbin/init" || applet.contains("..") {
             continue;
         }
@@ -252,19 +252,20 @@ fn build_busybox(image: &Image, tarball: &Path) -> Result<()> {
     remove_tree(&dir)
 }
 
-/// The applet paths relative to `/` (`bin/sh`, `sbin/ifconfig`, ...).
-fn applets() -> Result<Vec<String>> {
-    let full = Cmd::new("/bin/busybox").arg("--list-full").read();
-    let list = match full {
-        Ok(list) => list,
-        Err(_) => Cmd::new("/bin/busybox").arg("--list").read()?.lines().fold(
-            String::new(),
-            |mut acc, name| {
-                let _ = writeln!(acc, "bin/{name}");
-                acc
-            },
-        ),
-    };
+/// The applet paths of `busybox` relative to `/` (`bin/sh`, `sbin/ifconfig`, ...).
+fn applets(busybox: &Path) -> Result<Vec<String>> {
+    let full = Cmd::new(busybox).arg("--list-full").read();
+    let list =
+        match full {
+            Ok(list) => list,
+            Err(_) => Cmd::new(busybox).arg("--list").read()?.lines().fold(
+                String::new(),
+                |mut acc, name| {
+                    let _ = writeln!(acc, "bin/{name}");
+                    acc
+                },
+            ),
+        };
     Ok(list
         .lines()
         .map(|l| l.trim().trim_start_matches('/').to_owned())

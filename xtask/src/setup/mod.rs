@@ -7,6 +7,7 @@
 
 mod apt;
 mod btrfs;
+mod busybox;
 pub mod daemons;
 mod images;
 mod lock;
