@@ -652,16 +652,7 @@ async fn delete_refuses_a_running_instance_and_reports_a_missing_one() {
 }
 
 fn delete_image(daemon: Daemon, fingerprint: &str) {
-    let cli = match daemon {
-        Daemon::Lxd => "lxc",
-        Daemon::Incus => "incus",
-    };
-    let status = std::process::Command::new(cli)
-        .args(["image", "delete", fingerprint])
-        .status();
-    if !matches!(status, Ok(s) if s.success()) {
-        eprintln!("could not delete test image {fingerprint} from {daemon}: {status:?}");
-    }
+    lxops_tests::delete_image(daemon, fingerprint);
 }
 
 #[tokio::test]
@@ -789,10 +780,7 @@ struct TestProject {
 
 impl TestProject {
     fn cli(daemon: Daemon) -> &'static str {
-        match daemon {
-            Daemon::Lxd => "lxc",
-            Daemon::Incus => "incus",
-        }
+        daemon.cli()
     }
 
     /// A project that shares the default project's images and profiles.

@@ -5,7 +5,6 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
 
 use lxops_core::server::{ImageSource, InstanceUpdate};
 
@@ -589,24 +588,6 @@ fn export_and_import_carry_filesystems_between_instances() {
     }
 }
 
-/// Deletes an image alias (and its image) when dropped.
-struct ImageCleanup {
-    daemon: Daemon,
-    alias: String,
-}
-
-impl Drop for ImageCleanup {
-    fn drop(&mut self) {
-        let cli = match self.daemon {
-            Daemon::Lxd => "lxc",
-            Daemon::Incus => "incus",
-        };
-        let _ = Command::new(cli)
-            .args(["image", "delete", &self.alias])
-            .output();
-    }
-}
-
 #[test]
 fn publish_makes_a_launchable_image_of_a_snapshot() {
     for daemon in DAEMONS {
@@ -619,9 +600,9 @@ fn publish_makes_a_launchable_image_of_a_snapshot() {
             cleanup.instance(n);
             cleanup.profile(&format!("{n}.lxops"));
         }
-        let _image = ImageCleanup {
+        let _image = lxops_tests::ImageCleanup {
             daemon,
-            alias: alias.clone(),
+            image: alias.clone(),
         };
         let tmp = tempfile::tempdir().expect("tempdir");
         let config = write_config(

@@ -240,11 +240,13 @@ fn extract_fills_new_device_dirs_from_the_image_and_keeps_existing_ones() {
         let name = unique_name("t-ext");
 
         let dry = lxops(daemon, &["extract", "--dry-run", "-name", &name, &config]).ok();
-        assert!(
-            dry.stdout.contains("copy image /etc"),
-            "{daemon}: {}",
-            dry.stdout
-        );
+        for step in ["copy image /etc", "chown the new device directories"] {
+            assert!(
+                dry.stdout.contains(step),
+                "{daemon}: {step:?} in {}",
+                dry.stdout
+            );
+        }
         assert!(
             !root.join(&name).exists(),
             "{daemon}: dry run changes nothing"

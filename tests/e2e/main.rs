@@ -8,3 +8,4 @@ mod devices;
 mod fscommands;
 mod host;
 mod lifecycle;
+mod remote;

@@ -36,6 +36,38 @@ impl Daemon {
         })
     }
 
+    /// Its loopback HTTPS address (`cargo xtask setup` sets `core.https_address`).
+    pub fn https_address(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "127.0.0.1:18443",
+            Daemon::Incus => "127.0.0.1:18444",
+        }
+    }
+
+    /// The daemon's own server certificate (PEM file).
+    pub fn server_certificate(self) -> PathBuf {
+        PathBuf::from(match self {
+            Daemon::Lxd => "/var/lib/lxd/server.crt",
+            Daemon::Incus => "/var/lib/incus/server.crt",
+        })
+    }
+
+    /// Its command line client.
+    pub fn cli(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "lxc",
+            Daemon::Incus => "incus",
+        }
+    }
+
+    /// The variable that points its CLI (and lxops) at a client config directory.
+    pub fn config_env(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "LXD_CONF",
+            Daemon::Incus => "INCUS_CONF",
+        }
+    }
+
     /// The backend that talks to this daemon.
     pub fn backend(self) -> Box<dyn Backend> {
         match self {
@@ -51,6 +83,33 @@ impl Daemon {
             project: Some("default".to_string()),
             timeout: Duration::from_secs(120),
         }
+    }
+}
+
+/// Deletes an image (by alias or fingerprint) with the daemon's CLI; a failure is reported on
+/// stderr, not raised (for clean-up paths).
+pub fn delete_image(daemon: Daemon, image: &str) {
+    let status = std::process::Command::new(daemon.cli())
+        .args(["image", "delete", image])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("could not delete test image {image} from {daemon}: {status:?}");
+    }
+}
+
+/// Deletes an image (alias or fingerprint) when dropped.
+pub struct ImageCleanup {
+    /// Where the image is.
+    pub daemon: Daemon,
+    /// Its alias or fingerprint.
+    pub image: String,
+}
+
+impl Drop for ImageCleanup {
+    fn drop(&mut self) {
+        delete_image(self.daemon, &self.image);
     }
 }
 

@@ -23,6 +23,7 @@ pub static DIALECT: Dialect = Dialect {
         addr: "https://images.linuxcontainers.org",
         protocol: "simplestreams",
     }],
+    default_remote_protocol: "incus",
 };
 
 /// The Incus backend.
@@ -32,14 +33,23 @@ pub const BACKEND: DialectBackend = DialectBackend(&DIALECT);
 mod tests {
     use super::*;
     use lxops_core::server::{Backend, ImageSource};
+    use lxops_rest::remotes::image_source;
 
     #[test]
     fn incus_is_named_and_parses_local_images() {
         assert_eq!(BACKEND.server_name(), "Incus");
+        // No client config (no HOME, no config variable): the built-in remotes.
+        let no_env = |_: &str| None;
         assert_eq!(
-            BACKEND.image_source("local:lxops-test-busybox").unwrap(),
+            image_source(&DIALECT, "local:lxops-test-busybox", &no_env).unwrap(),
             ImageSource::local("lxops-test-busybox")
         );
+        let remote = image_source(&DIALECT, "images:alpine/3.20", &no_env)
+            .unwrap()
+            .remote
+            .unwrap();
+        assert_eq!(remote.protocol, "simplestreams");
+        assert_eq!(DIALECT.default_remote_protocol, "incus");
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub static DIALECT: Dialect = Dialect {
             protocol: "simplestreams",
         },
     ],
+    default_remote_protocol: "lxd",
 };
 
 /// The LXD backend.
@@ -52,14 +53,23 @@ pub const BACKEND: DialectBackend = DialectBackend(&DIALECT);
 mod tests {
     use super::*;
     use lxops_core::server::{Backend, ImageSource};
+    use lxops_rest::remotes::image_source;
 
     #[test]
     fn lxd_is_named_and_parses_local_images() {
         assert_eq!(BACKEND.server_name(), "LXD");
+        // No client config (no HOME, no config variable): the built-in remotes.
+        let no_env = |_: &str| None;
         assert_eq!(
-            BACKEND.image_source("lxops-test-busybox").unwrap(),
+            image_source(&DIALECT, "lxops-test-busybox", &no_env).unwrap(),
             ImageSource::local("lxops-test-busybox")
         );
+        let remote = image_source(&DIALECT, "images:alpine/3.20", &no_env)
+            .unwrap()
+            .remote
+            .unwrap();
+        assert_eq!(remote.protocol, "simplestreams");
+        assert_eq!(DIALECT.default_remote_protocol, "lxd");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use expect_test::expect;
 use lxops_cli::{run_with, App, Backend, ConnectOptions};
-use lxops_core::server::{ImageSource, InstanceServer, ServerError};
+use lxops_core::server::{InstanceServer, ServerError};
 
 /// A backend whose every connection fails.
 struct Offline;
@@ -18,9 +18,6 @@ impl Backend for Offline {
         "Offline"
     }
     async fn connect(&self, _: &ConnectOptions) -> Result<Arc<dyn InstanceServer>, ServerError> {
-        Err(ServerError::Unsupported("offline test backend".into()))
-    }
-    fn image_source(&self, _: &str) -> Result<ImageSource, ServerError> {
         Err(ServerError::Unsupported("offline test backend".into()))
     }
 }

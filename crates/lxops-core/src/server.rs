@@ -175,6 +175,12 @@ pub trait InstanceServer: Send + Sync {
     async fn delete_file(&self, instance: &str, path: &str) -> ServerResult<()>;
 
     // ---- images and storage ---------------------------------------------------------------
+    /// Parses a config's `image` (`[remote:]alias` or a fingerprint) as the daemon's CLI
+    /// would, with the user's client config for remotes (and their stored certificates). No
+    /// network IO. The default knows no remotes: every name is a local image.
+    fn image_source(&self, image: &str) -> ServerResult<ImageSource> {
+        Ok(ImageSource::local(image))
+    }
     /// Resolves an image source to its fingerprint, or `None` when there is no such image.
     /// A backend that cannot reach a remote image server answers `Some("remote:alias")` for a
     /// remote image: the daemon resolves it when the image is used.

@@ -46,6 +46,8 @@ pub struct Dialect {
     pub remote_env: Option<&'static str>,
     /// Remotes the CLI knows when its config file has none.
     pub builtin_remotes: &'static [BuiltinRemote],
+    /// The protocol of a remote whose entry in `config.yml` names none (`lxd`, `incus`).
+    pub default_remote_protocol: &'static str,
 }
 
 impl Dialect {

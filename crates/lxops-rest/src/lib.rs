@@ -19,9 +19,7 @@ pub mod transport;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lxops_core::server::{
-    Backend, ConnectOptions, ImageSource, InstanceServer, ServerError, ServerResult,
-};
+use lxops_core::server::{Backend, ConnectOptions, InstanceServer, ServerError, ServerResult};
 
 pub use dialect::{BuiltinRemote, Dialect};
 pub use server::RestServer;
@@ -43,10 +41,6 @@ impl Backend for DialectBackend {
     ) -> Result<Arc<dyn InstanceServer>, ServerError> {
         connect(self.0, options).await
     }
-
-    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError> {
-        image_source(self.0, image)
-    }
 }
 
 /// Connects to the daemon of `dialect` (for `Backend::connect`).
@@ -55,9 +49,4 @@ pub async fn connect(
     options: &ConnectOptions,
 ) -> ServerResult<Arc<dyn InstanceServer>> {
     Ok(Arc::new(RestServer::connect(dialect, options).await?))
-}
-
-/// Parses `[remote:]image` with the user's client config (for `Backend::image_source`).
-pub fn image_source(dialect: &Dialect, image: &str) -> ServerResult<ImageSource> {
-    remotes::image_source(dialect, image, &discovery::process_env)
 }

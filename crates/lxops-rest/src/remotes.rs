@@ -113,8 +113,15 @@ impl ClientConfig {
     }
 
     /// Parses `[remote:]image` against these remotes. `local:` and names without a remote
-    /// are local images.
-    pub fn image_source(&self, image: &str, source: &str) -> Result<ImageSource, ServerError> {
+    /// are local images; a remote without a protocol speaks the dialect's own. `source` names
+    /// where the remotes come from, for errors. No certificate is read here (see
+    /// [`image_source`]).
+    pub fn image_source(
+        &self,
+        dialect: &Dialect,
+        image: &str,
+        source: &str,
+    ) -> Result<ImageSource, ServerError> {
         let Some((remote, name)) = image.split_once(':') else {
             return Ok(ImageSource::local(image));
         };
@@ -134,16 +141,19 @@ impl ClientConfig {
                 name: remote.to_string(),
                 addr: entry.addr.clone(),
                 protocol: if entry.protocol.is_empty() {
-                    "lxd".to_string()
+                    dialect.default_remote_protocol.to_string()
                 } else {
                     entry.protocol.clone()
                 },
+                certificate: None,
             }),
         })
     }
 }
 
-/// `Backend::image_source` for a dialect: reads the user's client config and parses `image`.
+/// `InstanceServer::image_source` for a dialect: reads the user's client config, parses `image`,
+/// and takes a remote's certificate from `servercerts/<remote>.crt` beside `config.yml`
+/// (where the CLI keeps it), so that the daemon trusts a self-signed image server.
 pub fn image_source(
     dialect: &Dialect,
     image: &str,
@@ -153,11 +163,28 @@ pub fn image_source(
         return Ok(ImageSource::local(image));
     }
     let (config, file) = ClientConfig::load(dialect, env)?;
-    let source = match file {
+    let source = match &file {
         Some(file) => file.display().to_string(),
         None => format!("the built-in remotes of {}", dialect.cli),
     };
-    config.image_source(image, &source)
+    let mut image = config.image_source(dialect, image, &source)?;
+    if let (Some(remote), Some(dir)) = (&mut image.remote, file.as_deref().and_then(Path::parent)) {
+        remote.certificate = server_certificate(dir, &remote.name)?;
+    }
+    Ok(image)
+}
+
+/// `dir/servercerts/<remote>.crt`, if the CLI stored one.
+fn server_certificate(dir: &Path, remote: &str) -> Result<Option<String>, ServerError> {
+    let path = dir.join("servercerts").join(format!("{remote}.crt"));
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => Ok(Some(pem)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ServerError::Protocol(format!(
+            "cannot read the certificate of remote {remote:?} from {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// The `source` object of a create or rebuild request for an image.
@@ -173,6 +200,9 @@ pub fn image_source_json(image: &ImageSource) -> Value {
         source.insert("server".into(), json!(remote.addr));
         source.insert("protocol".into(), json!(remote.protocol));
         source.insert("mode".into(), json!("pull"));
+        if let Some(certificate) = &remote.certificate {
+            source.insert("certificate".into(), json!(certificate));
+        }
     }
     Value::Object(source)
 }

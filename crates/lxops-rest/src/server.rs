@@ -574,6 +574,10 @@ impl InstanceServer for RestServer {
         crate::files::delete_file(self, instance, path).await
     }
 
+    fn image_source(&self, image: &str) -> ServerResult<ImageSource> {
+        crate::remotes::image_source(self.conn.dialect, image, &process_env)
+    }
+
     async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>> {
         if image.remote.is_some() {
             // lxops cannot reach remote image servers itself: the daemon resolves (and pulls)

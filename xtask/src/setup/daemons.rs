@@ -1,6 +1,7 @@
 //! LXD and Incus side by side: started detached (they outlive xtask), waited for, and
 //! initialised with a preseed (a `dir` pool `default`, a `default` profile holding only the
-//! root disk, no network) unless they already have a `default` pool.
+//! root disk, no network) unless they already have a `default` pool. Each also listens on a
+//! loopback HTTPS address, so that each can serve as the other's image remote.
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -21,6 +22,8 @@ pub struct Daemon {
     pub lxops: &'static str,
     /// The daemon's unix socket.
     pub socket: &'static str,
+    /// Its `core.https_address` (loopback only).
+    pub https_address: &'static str,
     /// The daemon program and its arguments (before `--logfile`).
     start: &'static [&'static str],
     /// The client's `waitready` and `init` subcommand prefix (`admin` for Incus).
@@ -34,6 +37,7 @@ pub const DAEMONS: &[Daemon] = &[
         cli: "lxc",
         lxops: "lxops-lxd",
         socket: "/var/lib/lxd/unix.socket",
+        https_address: "127.0.0.1:18443",
         start: &["lxd", "--group", "root"],
         admin: &[],
     },
@@ -42,6 +46,7 @@ pub const DAEMONS: &[Daemon] = &[
         cli: "incus",
         lxops: "lxops-incus",
         socket: "/var/lib/incus/unix.socket",
+        https_address: "127.0.0.1:18444",
         start: &["/usr/libexec/incus/incusd", "--group", "root"],
         admin: &["admin"],
     },
@@ -66,6 +71,7 @@ pub fn run() -> Result<()> {
     for daemon in DAEMONS {
         daemon.ensure_running()?;
         daemon.ensure_initialised()?;
+        daemon.ensure_https()?;
     }
     Ok(())
 }
@@ -100,6 +106,22 @@ impl Daemon {
                     log_file.display()
                 )
             })
+    }
+
+    fn ensure_https(&self) -> Result<()> {
+        let current = Cmd::new(self.cli)
+            .args(["config", "get", "core.https_address"])
+            .read()?;
+        if current.trim() == self.https_address {
+            return Ok(());
+        }
+        log(
+            self.name,
+            format!("listening on https://{}", self.https_address),
+        );
+        Cmd::new(self.cli)
+            .args(["config", "set", "core.https_address", self.https_address])
+            .run()
     }
 
     fn ensure_initialised(&self) -> Result<()> {

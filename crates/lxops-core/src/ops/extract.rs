@@ -143,7 +143,7 @@ async fn check_server(
             .into());
         }
     }
-    let image = image_source(&instance.image);
+    let image = image_source(server, instance)?;
     let found = server
         .image_fingerprint(&image)
         .await
@@ -180,12 +180,17 @@ pub(crate) async fn extract_as(
     let work = plan_host(env, instance, owner, progress).await?;
     let server = env.server.as_ref();
     check_server(server, instance).await?;
-    let image = image_source(&instance.image);
+    let image = image_source(server, instance)?;
     progress.step(&format!(
         "create temporary instance {temporary} from image {image} (never started)"
     ));
     if env.dry_run {
         print_lines(progress, &work.plan.to_string());
+        if owner.is_none() && !work.plan.changes_nothing() {
+            progress.step(&format!(
+                "chown the new device directories to the ids root has in {temporary}"
+            ));
+        }
         let shift = owner.map_or_else(
             || format!("the ids root has in {temporary}"),
             |o| o.to_string(),

@@ -96,7 +96,7 @@ pub async fn prepare_launch(
                 "{file}: image is empty: set `image` (or `origin`) in the config"
             )))
         }
-        None => Source::Image(image_source(&instance.image)),
+        None => Source::Image(image_source(env.server.as_ref(), &instance)?),
     };
     let owner = match instance.device_owner.as_deref().filter(|o| !o.is_empty()) {
         Some(o) => Some(parse_owner(&file, o)?),
@@ -143,8 +143,19 @@ pub async fn prepare_launch(
 
 /// An image reference as the server wants it (`remote:alias` keeps its remote part for the
 /// backend to resolve).
-pub(crate) fn image_source(image: &str) -> ImageSource {
-    ImageSource::local(image)
+/// The config's `image` as the server's CLI reads it (`[remote:]alias`); an unknown remote is
+/// the config's error.
+pub(crate) fn image_source(
+    server: &dyn crate::server::InstanceServer,
+    instance: &config::Instance,
+) -> Result<ImageSource, OpsError> {
+    server.image_source(&instance.image).map_err(|e| {
+        OpsError::Input(format!(
+            "{}: image {:?}: {e}: fix `image` or the remote in the client config",
+            instance.file.display(),
+            instance.image
+        ))
+    })
 }
 
 /// Carries out a prepared launch (or, with `env.dry_run`, prints its steps).
@@ -274,7 +285,7 @@ pub async fn rebuild(
         )));
     }
     let steps = cloud_config_steps(env, instance)?;
-    let image = image_source(&instance.image);
+    let image = image_source(env.server.as_ref(), instance)?;
     progress.step(&format!("rebuild {name}"));
     if env.dry_run {
         let server = env.server.as_ref();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ImageSource, InstanceServer, ServerError};
+use super::{InstanceServer, ServerError};
 
 /// How to connect.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +29,4 @@ pub trait Backend: Send + Sync {
         &self,
         options: &ConnectOptions,
     ) -> Result<Arc<dyn InstanceServer>, ServerError>;
-    /// Parses an image name as the daemon's CLI would (`[remote:]alias`), using the user's
-    /// client config for remotes.
-    fn image_source(&self, image: &str) -> Result<ImageSource, ServerError>;
 }

@@ -103,6 +103,10 @@ pub struct RemoteImageServer {
     pub addr: String,
     /// `simplestreams`, `lxd` or `incus`.
     pub protocol: String,
+    /// The server's certificate (PEM), which the daemon trusts when it pulls the image: the
+    /// CLI keeps it as `servercerts/<name>.crt` beside `config.yml`. `None` for servers with a
+    /// certificate the daemon already trusts (public image servers).
+    pub certificate: Option<String>,
 }
 
 /// How a new instance gets its root filesystem.

@@ -43,6 +43,7 @@ pub static LXD: Dialect = Dialect {
         addr: "https://images.linuxcontainers.org",
         protocol: "simplestreams",
     }],
+    default_remote_protocol: "lxd",
 };
 
 /// An Incus-like dialect for the tests.
@@ -64,4 +65,5 @@ pub static INCUS: Dialect = Dialect {
         addr: "https://images.linuxcontainers.org",
         protocol: "simplestreams",
     }],
+    default_remote_protocol: "incus",
 };

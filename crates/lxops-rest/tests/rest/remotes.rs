@@ -12,6 +12,7 @@ default-remote: local
 remotes:
   images: {addr: 'https://images.linuxcontainers.org', protocol: simplestreams, public: true}
   mine: {addr: 'https://10.0.0.2:8443', protocol: incus, public: false}
+  plain: {addr: 'https://10.0.0.3:8443', public: false}
   local: {addr: 'unix://', public: false, project: work}
 aliases: {}
 ";
@@ -27,6 +28,7 @@ fn image_names_resolve_against_the_remotes() {
         name: name.into(),
         addr: addr.into(),
         protocol: protocol.into(),
+        certificate: None,
     };
     let cases = [
         ("alpine/3.20", ImageSource::local("alpine/3.20")),
@@ -55,7 +57,7 @@ fn image_names_resolve_against_the_remotes() {
     ];
     for (name, expected) in cases {
         assert_eq!(
-            config.image_source(name, "config.yml").unwrap(),
+            config.image_source(&INCUS, name, "config.yml").unwrap(),
             expected,
             "{name}"
         );
@@ -65,7 +67,7 @@ fn image_names_resolve_against_the_remotes() {
 #[test]
 fn an_unknown_remote_is_an_error_naming_the_config() {
     let err = config()
-        .image_source("nope:alpine", "/x/config.yml")
+        .image_source(&LXD, "nope:alpine", "/x/config.yml")
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -77,7 +79,9 @@ fn an_unknown_remote_is_an_error_naming_the_config() {
 fn without_a_config_file_the_builtin_remotes_apply() {
     for dialect in [&LXD, &INCUS] {
         let config = ClientConfig::builtin(dialect);
-        let source = config.image_source("images:debian/12", "built-in").unwrap();
+        let source = config
+            .image_source(dialect, "images:debian/12", "built-in")
+            .unwrap();
         assert_eq!(source.remote.unwrap().protocol, "simplestreams");
         assert_eq!(config.current_project(dialect, &|_| None), "default");
     }
@@ -96,7 +100,9 @@ fn the_current_project_comes_from_the_env_or_the_default_remote() {
 
 #[test]
 fn a_remote_image_is_created_with_server_protocol_and_alias() {
-    let source = config().image_source("images:alpine/3.20", "c").unwrap();
+    let source = config()
+        .image_source(&LXD, "images:alpine/3.20", "c")
+        .unwrap();
     assert_eq!(
         image_source_json(&source).to_string(),
         r#"{"alias":"alpine/3.20","mode":"pull","protocol":"simplestreams","server":"https://images.linuxcontainers.org","type":"image"}"#
@@ -137,4 +143,42 @@ fn the_users_config_file_is_found_through_the_config_variable() {
         err.to_string().contains("the built-in remotes of lxc"),
         "{err}"
     );
+}
+
+#[test]
+fn a_remote_without_a_protocol_speaks_the_daemons_own() {
+    for (dialect, protocol) in [(&LXD, "lxd"), (&INCUS, "incus")] {
+        let source = config().image_source(dialect, "plain:base", "c").unwrap();
+        assert_eq!(
+            source.remote.unwrap().protocol,
+            protocol,
+            "{}",
+            dialect.name
+        );
+    }
+}
+
+#[test]
+fn a_stored_server_certificate_goes_with_the_image_source() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yml"), CONFIG).unwrap();
+    std::fs::create_dir(dir.path().join("servercerts")).unwrap();
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    std::fs::write(dir.path().join("servercerts/mine.crt"), pem).unwrap();
+    let conf = dir.path().display().to_string();
+    let env = move |name: &str| (name == "INCUS_CONF").then(|| conf.clone());
+
+    let mine = lxops_rest::remotes::image_source(&INCUS, "mine:base", &env).unwrap();
+    assert_eq!(
+        mine.remote.as_ref().unwrap().certificate.as_deref(),
+        Some(pem)
+    );
+    let json = image_source_json(&mine);
+    assert_eq!(json["certificate"], pem, "{json}");
+    assert_eq!(json["server"], "https://10.0.0.2:8443", "{json}");
+
+    // Remotes without a stored certificate (public image servers) send none.
+    let images = lxops_rest::remotes::image_source(&INCUS, "images:alpine", &env).unwrap();
+    assert_eq!(images.remote.as_ref().unwrap().certificate, None);
+    assert!(image_source_json(&images).get("certificate").is_none());
 }
