@@ -1,6 +1,7 @@
 //! The instance lifecycle through the lxops command line on both daemons: launch, rebuild onto
 //! a new image with the data kept, delete refused while running, rename, snapshot and
-//! rollback of the instance, dry runs that change nothing, and a failed launch that leaves
+//! rollback of the instance, launch copying an `origin` instance or snapshot, dry runs that
+//! change nothing, and a failed launch that leaves
 //! nothing behind.
 
 use crate::cli::{instance_exists, lxops, profile_exists, server, sh, write_config, Cleanup};
@@ -208,5 +209,74 @@ fn instance_snapshot_and_rollback() {
             "before",
             "{daemon:?}"
         );
+    }
+}
+
+#[test]
+fn launch_copies_the_origin_instance_or_snapshot() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let source = unique_name("t-orig");
+        let from_snapshot = unique_name("t-fromsnap");
+        let from_instance = unique_name("t-frominst");
+        let missing = unique_name("t-nosrc");
+        let _cleanup = Cleanup::new(
+            &server,
+            &[&source, &from_snapshot, &from_instance, &missing],
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source_config = write_config(
+            dir.path(),
+            "source.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        lxops(daemon, &["launch", "-name", &source, &source_config]).ok();
+        sh(&server, &source, "echo in-snapshot > /root/state");
+        crate::cli::block_on(server.create_snapshot(&source, "s1")).expect("snapshot");
+        sh(&server, &source, "echo after > /root/state");
+        let copy = |file: &str, origin: &str| {
+            write_config(
+                dir.path(),
+                file,
+                &format!("#lxops-v1\nostype: alpine\norigin: {origin}\n"),
+            )
+        };
+
+        let snapshot_config = copy("snap.yaml", &format!("{source}/s1"));
+        lxops(
+            daemon,
+            &["launch", "-name", &from_snapshot, &snapshot_config],
+        )
+        .ok();
+        assert_eq!(
+            sh(&server, &from_snapshot, "cat /root/state"),
+            "in-snapshot",
+            "{daemon}: copied from the snapshot"
+        );
+
+        crate::cli::block_on(server.stop_instance(&source, lxops_core::server::StopMode::Force))
+            .expect("stop");
+        let instance_config = copy("inst.yaml", &source);
+        lxops(
+            daemon,
+            &["launch", "-name", &from_instance, &instance_config],
+        )
+        .ok();
+        assert_eq!(
+            sh(&server, &from_instance, "cat /root/state"),
+            "after",
+            "{daemon}: copied from the instance"
+        );
+
+        let missing_config = copy("missing.yaml", &format!("{source}/no-such-snapshot"));
+        lxops(daemon, &["launch", "-name", &missing, &missing_config]).fails(1, "no-such-snapshot");
+        assert!(
+            !instance_exists(&server, &missing),
+            "{daemon}: nothing left"
+        );
+        assert!(!profile_exists(&server, &format!("{missing}.lxops")));
     }
 }
