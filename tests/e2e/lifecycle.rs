@@ -1,8 +1,7 @@
 //! The instance lifecycle through the lxops command line on both daemons: launch, rebuild onto
 //! a new image with the data kept, delete refused while running, rename, snapshot and
 //! rollback of the instance, launch copying an `origin` instance or snapshot, dry runs that
-//! change nothing, and a failed launch that leaves
-//! nothing behind.
+//! change nothing, and a failed launch that leaves nothing behind.
 
 use crate::cli::{instance_exists, lxops, profile_exists, server, sh, write_config, Cleanup};
 use lxops_tests::{unique_name, DAEMONS};
