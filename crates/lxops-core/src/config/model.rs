@@ -16,7 +16,8 @@ pub struct Config {
     /// OS type for cloud-config.
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
     pub ostype: String,
-    /// Image (pattern).
+    /// Image (pattern): a local alias or fingerprint, or `remote:alias` with a remote of the
+    /// daemon's CLI (`lxc remote list`, `incus remote list`), whose stored certificate is used.
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
     pub image: String,
     /// Project ("" = the client's current project).
