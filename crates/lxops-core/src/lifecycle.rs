@@ -20,7 +20,7 @@ pub use progress::Progress;
 pub use rebuild::rebuild_instance;
 pub use remove::{check_delete, delete_instance, stop_if_running, DeleteCheck};
 pub use rename::{check_rename, rename_instance};
-pub use wait::{has_nic, start_and_wait, wait_ready, WaitOptions};
+pub use wait::{has_nic, start_and_wait, start_stopped_and_wait, wait_ready, WaitOptions};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! Running commands without websockets: `record-output` exec, then the stdout/stderr logs are
-//! read and deleted.
+//! read and deleted (or, when only the exit status matters, no output is recorded at all).
 //!
 //! In this mode the command's stdin is `/dev/null`, so stdin bytes are pushed to a temporary
 //! file first and the command runs as `sh -c 'exec 0<"$0"; rm -f "$0"; exec "$@"' FILE ARGV...`
@@ -28,7 +28,7 @@ pub fn exec_body(request: &ExecRequest, argv: &[String]) -> Value {
     let mut body = Map::new();
     body.insert("command".into(), json!(argv));
     body.insert("environment".into(), json!(request.env));
-    body.insert("record-output".into(), json!(true));
+    body.insert("record-output".into(), json!(!request.discard_output));
     body.insert("wait-for-websocket".into(), json!(false));
     body.insert("interactive".into(), json!(false));
     if let Some(uid) = request.uid {

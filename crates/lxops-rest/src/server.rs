@@ -401,7 +401,10 @@ impl InstanceServer for RestServer {
         let mut request_new = new.clone();
         let mut profiles = new.profiles.clone();
         match &new.source {
-            InstanceSource::Image(image) if image.remote.is_none() => {
+            // A full fingerprint (as a launch passes after checking the image) needs no lookup.
+            InstanceSource::Image(image)
+                if image.remote.is_none() && !is_full_fingerprint(&image.image) =>
+            {
                 // Resolve first: the daemons report a missing image inconsistently (LXD: a
                 // sync 404, Incus: a failed operation), and the fingerprint is unambiguous.
                 let Some(fingerprint) = self.image_fingerprint(image).await? else {
@@ -684,4 +687,9 @@ impl RestServer {
         }
         body
     }
+}
+
+/// Whether `name` is a whole image fingerprint (64 hex digits).
+fn is_full_fingerprint(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }

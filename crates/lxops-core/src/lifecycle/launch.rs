@@ -4,7 +4,7 @@
 use super::error::{in_project, LifecycleError};
 use super::progress::Progress;
 use crate::plan::{profile_differences, InstancePlan, Source};
-use crate::server::InstanceServer;
+use crate::server::{ImageSource, InstanceServer, InstanceSource};
 
 /// Whether the per-instance profile must be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,10 +16,13 @@ pub enum ProfileState {
 }
 
 /// What [`check_launch`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchCheck {
     /// The per-instance profile's state.
     pub profile: ProfileState,
+    /// The local image's fingerprint, which the create request then names (so the server need
+    /// not resolve the alias again); `None` for a remote image or an `origin` copy.
+    pub image_fingerprint: Option<String>,
 }
 
 /// What a launch created on the server, so a failure can undo exactly that.
@@ -67,6 +70,7 @@ pub async fn check_launch(
             });
         }
     }
+    let mut image_fingerprint = None;
     match &plan.source {
         Source::Image(image) => {
             let found = server.image_fingerprint(image).await.map_err(|e| {
@@ -77,6 +81,9 @@ pub async fn check_launch(
                     instance: name.to_string(),
                     image: image.to_string(),
                 });
+            }
+            if image.remote.is_none() {
+                image_fingerprint = found;
             }
         }
         Source::Copy(origin) => {
@@ -128,7 +135,10 @@ pub async fn check_launch(
             ProfileState::Identical
         }
     };
-    Ok(LaunchCheck { profile: state })
+    Ok(LaunchCheck {
+        profile: state,
+        image_fingerprint,
+    })
 }
 
 /// Creates the per-instance profile (unless reused) and the instance, stopped. On failure,
@@ -155,7 +165,13 @@ pub async fn create_instance(
         plan.source,
         plan.profiles.join(", ")
     ));
-    if let Err(e) = server.create_instance(&plan.new_instance()).await {
+    let mut new = plan.new_instance();
+    if let (Some(fingerprint), InstanceSource::Image(image)) =
+        (&check.image_fingerprint, &mut new.source)
+    {
+        *image = ImageSource::local(fingerprint.clone());
+    }
+    if let Err(e) = server.create_instance(&new).await {
         undo_launch(server, name, &plan.profile.name, created, progress).await;
         return Err(LifecycleError::server(name, "creating the instance", e));
     }

@@ -38,13 +38,25 @@ pub async fn start_and_wait(
         .instance_state(name)
         .await
         .map_err(|e| LifecycleError::server(name, "reading the state", e))?;
-    if !state.status.eq_ignore_ascii_case("running") {
-        progress.step(&format!("start instance {name}"));
-        server
-            .start_instance(name)
-            .await
-            .map_err(|e| LifecycleError::server(name, "starting the instance", e))?;
+    if state.status.eq_ignore_ascii_case("running") {
+        return wait_ready(server, name, wait, progress).await;
     }
+    start_stopped_and_wait(server, name, wait, progress).await
+}
+
+/// Starts `name`, known to be stopped (just created: no state to read), and waits as
+/// [`wait_ready`] does.
+pub async fn start_stopped_and_wait(
+    server: &dyn InstanceServer,
+    name: &str,
+    wait: &WaitOptions,
+    progress: &mut dyn Progress,
+) -> Result<(), LifecycleError> {
+    progress.step(&format!("start instance {name}"));
+    server
+        .start_instance(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "starting the instance", e))?;
     wait_ready(server, name, wait, progress).await
 }
 
@@ -56,7 +68,10 @@ pub async fn wait_ready(
     wait: &WaitOptions,
     progress: &mut dyn Progress,
 ) -> Result<(), LifecycleError> {
-    let probe = ExecRequest::argv(&["/bin/sh", "-c", "exit 0"]);
+    let probe = ExecRequest {
+        discard_output: true,
+        ..ExecRequest::argv(&["/bin/sh", "-c", "exit 0"])
+    };
     let start = Instant::now();
     loop {
         match server.exec(name, &probe).await {

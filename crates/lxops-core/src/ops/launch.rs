@@ -206,7 +206,7 @@ pub async fn launch(
             })
             .await?;
         }
-        lifecycle::start_and_wait(server, &name, &env.wait, progress).await?;
+        lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
         Ok::<(), OpsError>(())
     }
     .await;

@@ -318,7 +318,9 @@ impl InstanceServer for FakeServer {
             }
         }
         if let InstanceSource::Image(image) = &new.source {
-            if image.remote.is_none() && !state.images.contains_key(&image.image) {
+            let known = state.images.contains_key(&image.image)
+                || state.images.values().any(|f| *f == image.image);
+            if image.remote.is_none() && !known {
                 return Err(Self::not_found("image", &image.image));
             }
         }
@@ -632,7 +634,9 @@ impl InstanceServer for FakeServer {
     }
 
     async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>> {
-        Ok(self.lock().images.get(&image.image).cloned())
+        let state = self.lock();
+        let by_fingerprint = state.images.values().find(|f| **f == image.image);
+        Ok(state.images.get(&image.image).or(by_fingerprint).cloned())
     }
 
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String> {

@@ -274,6 +274,8 @@ pub struct ExecRequest {
     pub gid: Option<u32>,
     /// Working directory.
     pub cwd: Option<String>,
+    /// Only the exit status matters: the output is not recorded (no logs to fetch).
+    pub discard_output: bool,
 }
 
 impl ExecRequest {
