@@ -52,6 +52,16 @@ async fn launch_creates_profile_then_instance_then_starts() {
         create instance a1 from image alpine with profiles default, a1.lxops
         start instance a1"#]]
     .assert_eq(&lines.join("\n"));
+    // The check resolved the alias: the create request names the fingerprint.
+    let fingerprint = format!("{:0>64}", "alpine".len());
+    assert!(
+        server
+            .calls()
+            .iter()
+            .any(|c| c.starts_with(&format!("create instance a1 from image {fingerprint}"))),
+        "{:?}",
+        server.calls()
+    );
     let instance = server
         .instance("a1")
         .await

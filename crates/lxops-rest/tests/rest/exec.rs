@@ -70,6 +70,24 @@ fn the_exec_body_records_output_without_websockets() {
 }
 
 #[test]
+fn a_status_only_exec_records_no_output() {
+    let request = ExecRequest {
+        discard_output: true,
+        ..ExecRequest::argv(&["/bin/sh", "-c", "exit 0"])
+    };
+    let body = exec_body(&request, &request.argv);
+    assert_eq!(body["record-output"], false, "{body}");
+    // Without recorded output the finished operation names no logs to fetch.
+    let result =
+        lxops_rest::exec::exec_result(Some(&serde_json::json!({"return": 0, "output": {}})))
+            .expect("an exit status");
+    assert_eq!(
+        (result.status, result.stdout_log, result.stderr_log),
+        (0, None, None)
+    );
+}
+
+#[test]
 fn stdin_is_fed_from_a_pushed_file_through_sh() {
     let request = ExecRequest::argv(&["cat", "-n"]);
     assert_eq!(command_line(&request, None), vec!["cat", "-n"]);
