@@ -651,10 +651,6 @@ async fn delete_refuses_a_running_instance_and_reports_a_missing_one() {
     }
 }
 
-fn delete_image(daemon: Daemon, fingerprint: &str) {
-    lxops_tests::delete_image(daemon, fingerprint);
-}
-
 #[tokio::test]
 async fn instances_and_snapshots_are_published_as_images() {
     for daemon in DAEMONS {
@@ -693,10 +689,10 @@ async fn instances_and_snapshots_are_published_as_images() {
                 compression: Some("none".into()),
             })
             .await;
-        delete_image(daemon, &fingerprint);
+        lxops_tests::delete_image(daemon, &fingerprint);
         if let Ok(other) = &from_snapshot {
             if other != &fingerprint {
-                delete_image(daemon, other);
+                lxops_tests::delete_image(daemon, other);
             }
         }
         assert_eq!(found.as_ref(), Some(&fingerprint), "{daemon}");
@@ -779,14 +775,10 @@ struct TestProject {
 }
 
 impl TestProject {
-    fn cli(daemon: Daemon) -> &'static str {
-        daemon.cli()
-    }
-
     /// A project that shares the default project's images and profiles.
     fn create(daemon: Daemon, instance: &str) -> TestProject {
         let name = unique_name("t-proj");
-        let status = std::process::Command::new(Self::cli(daemon))
+        let status = std::process::Command::new(daemon.cli())
             .args(["project", "create", &name])
             .args([
                 "-c",
@@ -807,7 +799,7 @@ impl TestProject {
 
 impl Drop for TestProject {
     fn drop(&mut self) {
-        let cli = Self::cli(self.daemon);
+        let cli = self.daemon.cli();
         let _ = std::process::Command::new(cli)
             .args(["delete", "--force", "--project", &self.name, &self.instance])
             .stderr(std::process::Stdio::null())

@@ -9,7 +9,7 @@ use std::path::Path;
 use lxops_core::server::{ImageSource, InstanceUpdate};
 
 use crate::cli::{block_on, instance_exists, lxops, server, sh, write_config};
-use crate::devices::{dataset_exists, host, HostCleanup, POOL};
+use crate::devices::{dataset_exists, host, zfs_mountpoint, HostCleanup, POOL};
 use lxops_tests::{unique_name, Cleanup, Daemon, DAEMONS};
 
 /// A busybox config with the given `profiles:` list and nothing else.
@@ -243,9 +243,7 @@ fn instance_commands_show_profiles_devices_macs_and_addresses() {
     for daemon in DAEMONS {
         let server = server(daemon);
         let name = unique_name("t-inst");
-        let mut cleanup = Cleanup::new(daemon);
-        cleanup.instance(&name);
-        cleanup.profile(&format!("{name}.lxops"));
+        let _cleanup = crate::cli::Cleanup::new(&server, &[&name]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let fs_dir = tmp.path().join("fs");
         let config = write_config(
@@ -409,8 +407,7 @@ fn create_devices_and_create_profile_prepare_without_launching() {
         lxops(daemon, &["create-devices", "-name", &name, &config]).ok();
         let dataset = format!("{parent}/{name}");
         assert!(dataset_exists(&dataset), "{daemon}");
-        let mountpoint = host(&["zfs", "get", "-H", "-o", "value", "mountpoint", &dataset]);
-        let home = Path::new(&mountpoint).join("home");
+        let home = zfs_mountpoint(&dataset).join("home");
         let logs = dirs.join(&name).join("logs");
         assert!(
             home.is_dir() && logs.is_dir(),
@@ -476,17 +473,7 @@ fn export_and_import_carry_filesystems_between_instances() {
                 dirs.display()
             ),
         );
-        let zdir = |instance: &str| {
-            std::path::PathBuf::from(host(&[
-                "zfs",
-                "get",
-                "-H",
-                "-o",
-                "value",
-                "mountpoint",
-                &format!("{parent}/{instance}"),
-            ]))
-        };
+        let zdir = |instance: &str| zfs_mountpoint(&format!("{parent}/{instance}"));
         lxops(daemon, &["create-devices", "-name", "a1", &config]).ok();
         std::fs::write(zdir("a1").join("z-file"), "zfs data").expect("write");
         std::fs::write(dirs.join("a1/d-file"), "dir data").expect("write");
@@ -595,15 +582,12 @@ fn publish_makes_a_launchable_image_of_a_snapshot() {
         let source = unique_name("t-pubsrc");
         let copy = unique_name("t-pubcopy");
         let alias = unique_name("t-image");
-        let mut cleanup = Cleanup::new(daemon);
-        for n in [&source, &copy] {
-            cleanup.instance(n);
-            cleanup.profile(&format!("{n}.lxops"));
-        }
+        // Dropped last: the instances go first, then the image they came from.
         let _image = lxops_tests::ImageCleanup {
             daemon,
             image: alias.clone(),
         };
+        let _cleanup = crate::cli::Cleanup::new(&server, &[&source, &copy]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let config = write_config(
             tmp.path(),

@@ -30,6 +30,20 @@ pub(crate) fn host(argv: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Where ZFS mounts `dataset` (panics if ZFS cannot say).
+#[track_caller]
+pub(crate) fn zfs_mountpoint(dataset: &str) -> PathBuf {
+    PathBuf::from(host(&[
+        "zfs",
+        "get",
+        "-H",
+        "-o",
+        "value",
+        "mountpoint",
+        dataset,
+    ]))
+}
+
 pub(crate) fn dataset_exists(name: &str) -> bool {
     Command::new("zfs")
         .args(["list", "-H", "-o", "name", name])

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::cli::{block_on, lxops, server, write_config};
-use crate::devices::{dataset_exists, host, HostCleanup, POOL};
+use crate::devices::{dataset_exists, host, zfs_mountpoint, HostCleanup, POOL};
 use lxops_tests::{unique_name, DAEMONS};
 
 fn owner(path: &Path) -> (u32, u32) {
@@ -84,27 +84,10 @@ fn copy_filesystems_sends_the_non_transient_zfs_filesystems() {
         );
         let (a, b) = ("a1", "b1");
         lxops(daemon, &["create-devices", "-name", a, &config]).ok();
-        let mountpoint = host(&[
-            "zfs",
-            "get",
-            "-H",
-            "-o",
-            "value",
-            "mountpoint",
-            &format!("{parent}/{a}"),
-        ]);
-        std::fs::write(Path::new(&mountpoint).join("file"), "from a1").expect("write");
+        let mountpoint = zfs_mountpoint(&format!("{parent}/{a}"));
+        std::fs::write(mountpoint.join("file"), "from a1").expect("write");
         std::fs::write(
-            Path::new(&host(&[
-                "zfs",
-                "get",
-                "-H",
-                "-o",
-                "value",
-                "mountpoint",
-                &format!("{parent}/{a}-tmp"),
-            ]))
-            .join("scratch"),
+            zfs_mountpoint(&format!("{parent}/{a}-tmp")).join("scratch"),
             "x",
         )
         .expect("write");
@@ -152,17 +135,9 @@ fn copy_filesystems_sends_the_non_transient_zfs_filesystems() {
             "{daemon}: {}",
             out.stdout
         );
-        let target = host(&[
-            "zfs",
-            "get",
-            "-H",
-            "-o",
-            "value",
-            "mountpoint",
-            &format!("{parent}/{b}"),
-        ]);
+        let target = zfs_mountpoint(&format!("{parent}/{b}"));
         assert_eq!(
-            std::fs::read_to_string(Path::new(&target).join("file")).expect("copied file"),
+            std::fs::read_to_string(target.join("file")).expect("copied file"),
             "from a1",
             "{daemon}: copied"
         );
@@ -193,7 +168,7 @@ fn copy_filesystems_sends_the_non_transient_zfs_filesystems() {
         );
         assert_eq!(again.code, 1, "{daemon}: {}", again.stderr);
         assert_eq!(
-            std::fs::read_to_string(Path::new(&target).join("file")).expect("kept"),
+            std::fs::read_to_string(target.join("file")).expect("kept"),
             "from a1"
         );
         lxops(

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::devices::zfs_mountpoint;
+
 use lxops_core::host::ops::{self, CopyOptions};
 use lxops_core::host::{
     apply_devices, chown_paths, device_sources, plan_devices, CloneSource, DeviceDirSpec,
@@ -189,11 +191,6 @@ fn zfs_exists(dataset: &str) -> bool {
     sh("zfs", &["list", "-H", dataset]).status.success()
 }
 
-fn mountpoint(dataset: &str) -> PathBuf {
-    let out = sh("zfs", &["get", "-H", "-o", "value", "mountpoint", dataset]);
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
 #[test]
 fn zfs_create_chown_template_and_keep_existing_data() {
     let guard = ZfsGuard::new();
@@ -230,7 +227,7 @@ fn zfs_create_chown_template_and_keep_existing_data() {
         &["get", "-H", "-o", "value", "compression", &home.path],
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
-    assert_eq!(mountpoint(&home.path), dir);
+    assert_eq!(zfs_mountpoint(&home.path), dir);
     assert_eq!(
         owner_mode(&dir).0,
         OWNER.uid,
@@ -284,7 +281,7 @@ fn zfs_clone_from_snapshot_and_copy() {
         vec![dev("user", "home", rel("user"), None)],
     );
     apply_devices(&host, &plan_devices(&host, &first).unwrap()).unwrap();
-    let source_dir = mountpoint(&source.path);
+    let source_dir = zfs_mountpoint(&source.path);
     std::fs::write(source_dir.join("user/data"), "cloned data").unwrap();
     let snapshots =
         ops::snapshot_filesystems(&host, std::slice::from_ref(&source), "s1", false).unwrap();
@@ -305,7 +302,7 @@ fn zfs_clone_from_snapshot_and_copy() {
     let report = apply_devices(&host, &plan).unwrap();
     assert_eq!(report.created_filesystems, vec![target.path.clone()]);
     assert!(report.created_dirs.is_empty(), "{:?}", report.created_dirs);
-    let target_dir = mountpoint(&target.path);
+    let target_dir = zfs_mountpoint(&target.path);
     assert_eq!(
         std::fs::read_to_string(target_dir.join("user/data")).unwrap(),
         "cloned data"
@@ -335,7 +332,7 @@ fn zfs_clone_from_snapshot_and_copy() {
     .unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(
-        std::fs::read_to_string(mountpoint(&copy.path).join("user/data")).unwrap(),
+        std::fs::read_to_string(zfs_mountpoint(&copy.path).join("user/data")).unwrap(),
         "cloned data"
     );
 }
@@ -347,7 +344,7 @@ fn zfs_snapshot_rollback_rename_list_destroy() {
     let a = fs("a", FsKind::Zfs, &format!("{}/r1/a", guard.0));
     let setup = setup(vec![a.clone()], vec![]);
     apply_devices(&host, &plan_devices(&host, &setup).unwrap()).unwrap();
-    let dir = mountpoint(&a.path);
+    let dir = zfs_mountpoint(&a.path);
     std::fs::write(dir.join("file"), "before").unwrap();
     ops::snapshot_filesystems(&host, std::slice::from_ref(&a), "s1", false).unwrap();
     std::fs::write(dir.join("file"), "after").unwrap();
@@ -366,7 +363,7 @@ fn zfs_snapshot_rollback_rename_list_destroy() {
     assert_eq!(renamed, [format!("{} -> {}", a.path, b.path)]);
     assert!(!zfs_exists(&a.path) && zfs_exists(&b.path));
     assert_eq!(
-        std::fs::read_to_string(mountpoint(&b.path).join("file")).unwrap(),
+        std::fs::read_to_string(zfs_mountpoint(&b.path).join("file")).unwrap(),
         "before"
     );
 
@@ -394,7 +391,7 @@ fn export_import_round_trip_zfs_and_dir() {
         &plan_devices(&host, &setup(vec![z.clone(), d.clone()], vec![])).unwrap(),
     )
     .unwrap();
-    let zdir = mountpoint(&z.path);
+    let zdir = zfs_mountpoint(&z.path);
     for dir in [zdir.clone(), PathBuf::from(&d.path)] {
         std::fs::write(dir.join("f"), "payload").unwrap();
         std::os::unix::fs::chown(dir.join("f"), Some(1_000_033), Some(1_000_034)).unwrap();
@@ -411,7 +408,7 @@ fn export_import_round_trip_zfs_and_dir() {
     let d2 = fs("d", FsKind::Dir, tmp.path().join("e2/d").to_str().unwrap());
     ops::import_filesystems(&host, &[z2.clone(), d2.clone()], &archives).unwrap();
     for (dir, content) in [
-        (mountpoint(&z2.path), "payload"),
+        (zfs_mountpoint(&z2.path), "payload"),
         (PathBuf::from(&d2.path), "payload"),
     ] {
         assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), content);

@@ -9,9 +9,11 @@ use std::path::Path;
 
 use lxops_core::server::ImageSource;
 
-use crate::cli::{block_on, instance_exists, lxops, profile_exists, server, sh, write_config};
+use crate::cli::{
+    block_on, instance_exists, lxops, profile_exists, server, sh, write_config, Cleanup,
+};
 use crate::devices::host;
-use lxops_tests::{unique_name, Cleanup, Daemon, ImageCleanup};
+use lxops_tests::{unique_name, Daemon, ImageCleanup};
 
 /// Sets an environment variable for the length of a test (the e2e tests run one at a time).
 struct EnvGuard {
@@ -45,13 +47,11 @@ fn launch_pulls_a_remote_image_with_the_stored_server_certificate() {
         let peer_server = server(peer);
         let source = unique_name("t-rsrc");
         let alias = unique_name("t-remote");
-        let mut peer_cleanup = Cleanup::new(peer);
-        peer_cleanup.instance(&source);
-        peer_cleanup.profile(&format!("{source}.lxops"));
         let _peer_image = ImageCleanup {
             daemon: peer,
             image: alias.clone(),
         };
+        let _peer_cleanup = Cleanup::new(&peer_server, &[&source]);
         let source_config = write_config(
             tmp.path(),
             "source.yaml",
@@ -92,14 +92,12 @@ fn launch_pulls_a_remote_image_with_the_stored_server_certificate() {
         let _env = EnvGuard::set(client.config_env(), &conf);
         let client_server = server(client);
         let name = unique_name("t-rdst");
-        let mut client_cleanup = Cleanup::new(client);
-        client_cleanup.instance(&name);
-        client_cleanup.profile(&format!("{name}.lxops"));
         // The client keeps the pulled image in its cache: removed after the instance.
         let _client_image = ImageCleanup {
             daemon: client,
             image: fingerprint.clone(),
         };
+        let _client_cleanup = Cleanup::new(&client_server, &[&name]);
         let config = write_config(
             tmp.path(),
             "c.yaml",

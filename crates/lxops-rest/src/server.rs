@@ -21,7 +21,7 @@ use crate::model::{
     idmap_from_config, names_from_urls, InstanceJson, PoolJson, ProfileJson, ServerJson,
     SnapshotJson, StateJson,
 };
-use crate::remotes::{image_source_json, ClientConfig};
+use crate::remotes::{image_source_json, looks_like_fingerprint, ClientConfig};
 use crate::transport::{encode, RawRequest, Transport};
 
 /// An LXD or Incus server reached over its unix socket, scoped to one project.
@@ -403,7 +403,8 @@ impl InstanceServer for RestServer {
         match &new.source {
             // A full fingerprint (as a launch passes after checking the image) needs no lookup.
             InstanceSource::Image(image)
-                if image.remote.is_none() && !is_full_fingerprint(&image.image) =>
+                if image.remote.is_none()
+                    && !(image.image.len() == 64 && looks_like_fingerprint(&image.image)) =>
             {
                 // Resolve first: the daemons report a missing image inconsistently (LXD: a
                 // sync 404, Incus: a failed operation), and the fingerprint is unambiguous.
@@ -687,9 +688,4 @@ impl RestServer {
         }
         body
     }
-}
-
-/// Whether `name` is a whole image fingerprint (64 hex digits).
-fn is_full_fingerprint(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }

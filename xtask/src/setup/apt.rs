@@ -102,13 +102,11 @@ pub fn download_source(name: &str, dir: &Path, state: &Path) -> Result<()> {
         "APT::Sandbox::User=root".to_string(),
     ];
     let apt = |args: &[&str]| {
-        let mut cmd = Cmd::new("apt-get").arg("-q").current_dir(dir);
+        let mut cmd = apt_get_cmd().current_dir(dir);
         for option in &options {
             cmd = cmd.args(["-o", option.as_str()]);
         }
-        cmd.args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .run()
+        cmd.args(args).run()
     };
     log("apt", format!("source package {name} from {}", source.uri));
     apt(&["update"])?;
@@ -116,11 +114,14 @@ pub fn download_source(name: &str, dir: &Path, state: &Path) -> Result<()> {
 }
 
 fn apt_get(args: &[&str]) -> Result<()> {
+    apt_get_cmd().args(args).run()
+}
+
+/// `apt-get -q`, non-interactive.
+fn apt_get_cmd() -> Cmd {
     Cmd::new("apt-get")
         .arg("-q")
-        .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()
 }
 
 /// Which of `packages` are not installed, asking dpkg once.

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cmd::{log, Cmd};
 
+use super::images::remove_tree;
 use super::{apt, CACHE_DIR};
 
 /// The applets the busybox image must have for the cloud-config tests with `ostype: alpine`.
@@ -28,7 +29,7 @@ pub fn binary() -> Result<PathBuf> {
     let download = dir.join("download");
     let build = dir.join("build");
     for d in [&download, &build] {
-        remove_dir(d)?;
+        remove_tree(d)?;
     }
     apt::download_source("busybox", &download, &dir.join("apt"))?;
     let orig = orig_tarball(&download)?;
@@ -66,7 +67,7 @@ pub fn binary() -> Result<PathBuf> {
     std::fs::rename(&tmp, &binary)
         .with_context(|| format!("cannot rename {} to {}", tmp.display(), binary.display()))?;
     for d in [&download, &build] {
-        remove_dir(d)?;
+        remove_tree(d)?;
     }
     Ok(binary)
 }
@@ -101,13 +102,4 @@ fn check_applets(binary: &Path) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn remove_dir(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove {}", dir.display()))
-        }
-        _ => Ok(()),
-    }
 }

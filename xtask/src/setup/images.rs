@@ -337,7 +337,7 @@ fn unmount_under(dir: &Path) -> Result<()> {
 }
 
 /// Removes `dir` after unmounting anything below it, never crossing into another filesystem.
-fn remove_tree(dir: &Path) -> Result<()> {
+pub(super) fn remove_tree(dir: &Path) -> Result<()> {
     if dir.symlink_metadata().is_err() {
         return Ok(());
     }

@@ -18,7 +18,7 @@ use super::{blocking, Env};
 use crate::config;
 use crate::host::{self, ops::RootfsCopy, ops::RootfsLocation, DevicePlan, Owner};
 use crate::lifecycle::{LifecycleError, Progress};
-use crate::server::{Instance, InstanceServer, InstanceSource, NewInstance};
+use crate::server::{ImageSource, Instance, InstanceServer, InstanceSource, NewInstance};
 
 /// A fresh temporary instance name: `extract-` and 8 random letters a-z.
 fn temporary_name() -> String {
@@ -122,6 +122,7 @@ async fn plan_host(
 async fn check_server(
     server: &dyn InstanceServer,
     instance: &config::Instance,
+    image: &ImageSource,
 ) -> Result<(), OpsError> {
     let name = instance.name.as_str();
     if !instance.profiles.is_empty() {
@@ -143,9 +144,8 @@ async fn check_server(
             .into());
         }
     }
-    let image = image_source(server, instance)?;
     let found = server
-        .image_fingerprint(&image)
+        .image_fingerprint(image)
         .await
         .map_err(|e| LifecycleError::server(name, format!("looking up image {image}"), e))?;
     if found.is_none() {
@@ -176,11 +176,11 @@ pub(crate) async fn extract_as(
         Some(o) => Some(parse_owner(&file, o)?),
         None => None,
     };
+    let server = env.server.as_ref();
+    let image = image_source(server, instance)?;
     progress.step(&format!("extract {name}"));
     let work = plan_host(env, instance, owner, progress).await?;
-    let server = env.server.as_ref();
-    check_server(server, instance).await?;
-    let image = image_source(server, instance)?;
+    check_server(server, instance, &image).await?;
     progress.step(&format!(
         "create temporary instance {temporary} from image {image} (never started)"
     ));
