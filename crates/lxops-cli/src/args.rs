@@ -35,9 +35,10 @@ pub struct GlobalArgs {
 /// Options shared by commands that read config files for an instance.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
-    /// Instance name (default: the config file's base name without its extension).
-    #[arg(long)]
-    pub name: Option<String>,
+    /// Instance name (default: the config file's base name without its extension). Several
+    /// names for one config file: `-name a1,a2,a3` or `-name` repeated, one instance each.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub name: Vec<String>,
     /// Project (default: the config's `project`, else the client's current project).
     #[arg(long)]
     pub project: Option<String>,
@@ -55,9 +56,12 @@ pub struct ChangeArgs {
     /// Print exactly what would be done and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Handle up to N config files at once (default 1: one at a time, in order).
+    /// Handle up to N instances at once (default 1: one at a time, in order).
     #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
     pub jobs: usize,
+    /// Stop at the first instance that fails (by default the others still run).
+    #[arg(long = "fail-fast")]
+    pub fail_fast: bool,
 }
 
 /// Config files, one instance each.

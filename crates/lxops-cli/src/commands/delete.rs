@@ -21,6 +21,7 @@ pub(crate) async fn run(
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
     run_per_instance(
         ctx,
+        if destroy { "destroy" } else { "delete" },
         targets,
         &args.change,
         wait_options(20),

@@ -110,8 +110,7 @@ pub(crate) fn instances(
         properties: config.properties.clone(),
         property: config.property.clone(),
     })?;
-    let names =
-        config::instance_names(&files.files, config.name.as_deref()).map_err(CliError::input)?;
+    let pairs = config::instance_names(&files.files, &config.name).map_err(CliError::input)?;
     let options = LoadOptions {
         formats: &ctx.app.formats,
         sources: &sources,
@@ -122,9 +121,12 @@ pub(crate) fn instances(
         include_source,
         project: config.project.clone(),
     };
-    let mut out = Vec::new();
-    for (file, name) in files.files.iter().zip(names) {
-        let loaded = config::load(file, &options).map_err(CliError::input)?;
+    let mut out: Vec<(Loaded, Instance)> = Vec::new();
+    for (file, name) in pairs {
+        let loaded = match out.last().filter(|(l, _)| l.file == file) {
+            Some((previous, _)) => previous.clone(),
+            None => config::load(&file, &options).map_err(CliError::input)?,
+        };
         let instance =
             config::evaluate(&loaded, &name, &sources, &eval).map_err(CliError::input)?;
         out.push((loaded, instance));
