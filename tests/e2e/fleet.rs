@@ -143,3 +143,117 @@ fn names_that_are_the_same_instance_are_refused_before_anything_runs() {
         );
     }
 }
+
+/// The `INSTANCE DIFFERENCE` pairs of a `status` table (`-` for a matching instance).
+fn status_rows(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .skip(1)
+        .map(|row| {
+            let cells: Vec<&str> = row
+                .splitn(4, "  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            let difference = row
+                .split_once(cells.get(2).copied().unwrap_or(""))
+                .map_or("", |(_, rest)| rest.trim());
+            (cells[0].to_string(), difference.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn status_matches_a_launched_fleet_and_reports_each_kind_of_drift() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let [a, b] = ["t-status", "t-status"].map(unique_name);
+        let mut cleanup = Cleanup::new(daemon);
+        for name in [&a, &b] {
+            cleanup.instance(name);
+            cleanup.profile(&format!("{name}.lxops"));
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().display().to_string();
+        let text = |image: &str| {
+            format!(
+                "#lxops-v1\nostype: alpine\nimage: {image}\nfilesystems:\n  data:\n    pattern: {root}/(instance)\ndevices:\n  srv:\n    path: /srv\n    filesystem: data\n"
+            )
+        };
+        let config = write_config(tmp.path(), "web.yaml", &text(lxops_tests::BUSYBOX));
+        let names = format!("{a},{b}");
+        lxops(daemon, &["launch", "-j", "2", "-name", &names, &config]).ok();
+
+        let matching = lxops(daemon, &["status", "-name", &names, &config]).ok();
+        assert_eq!(
+            status_rows(&matching.stdout),
+            [(a.clone(), "-".to_string()), (b.clone(), "-".to_string())],
+            "{daemon}:\n{}",
+            matching.stdout
+        );
+
+        // Drift: a is stopped and its device directory is gone; b's profile lost its device.
+        lxops_tests_stop(&server, &a);
+        std::fs::remove_dir(tmp.path().join(&a).join("srv")).expect("remove device dir");
+        let mut profile = crate::cli::block_on(server.profile(&format!("{b}.lxops")))
+            .expect("profile")
+            .expect("profile exists");
+        profile.devices.clear();
+        crate::cli::block_on(server.update_profile(&profile)).expect("update profile");
+        let drifted = lxops(daemon, &["status", "-name", &names, &config])
+            .fails(3, "2 of 2 instances differ from their configs");
+        let rows = status_rows(&drifted.stdout);
+        let srv_dir = tmp.path().join(&a).join("srv");
+        assert_eq!(
+            rows,
+            [
+                (
+                    a.clone(),
+                    "instance is Stopped, not Running: start it".to_string()
+                ),
+                (
+                    a.clone(),
+                    format!(
+                        "device srv: directory {} does not exist: run create-devices",
+                        srv_dir.display()
+                    )
+                ),
+                (
+                    b.clone(),
+                    format!(
+                        "profile {b}.lxops differs from the config: + device srv: path=/srv source={} type=disk",
+                        tmp.path().join(&b).join("srv").display()
+                    )
+                ),
+            ],
+            "{daemon}:\n{}",
+            drifted.stdout
+        );
+
+        // The config now names another image: every instance built from the old one is outdated.
+        let newer = write_config(tmp.path(), "web.yaml", &text(lxops_tests::BUSYBOX_V2));
+        let outdated = lxops(daemon, &["status", "-name", &b, &newer]).fails(3, "1 of 1");
+        assert!(
+            outdated
+                .stdout
+                .contains(&format!("image {} is now ", lxops_tests::BUSYBOX_V2))
+                && outdated.stdout.contains(": rebuild it"),
+            "{daemon}:\n{}",
+            outdated.stdout
+        );
+        let missing =
+            lxops(daemon, &["status", "-name", "t-status-never", &config]).fails(3, "1 of 1");
+        assert!(
+            missing
+                .stdout
+                .contains("instance does not exist: launch it"),
+            "{daemon}:\n{}",
+            missing.stdout
+        );
+    }
+}
+
+fn lxops_tests_stop(server: &std::sync::Arc<dyn lxops_core::server::InstanceServer>, name: &str) {
+    crate::cli::block_on(server.stop_instance(name, lxops_core::server::StopMode::Force))
+        .expect("stop");
+}

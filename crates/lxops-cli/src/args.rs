@@ -140,6 +140,9 @@ pub enum Command {
     Shiftids(ShiftidsArgs),
     /// The OS types known to the cloud-config applier.
     Ostypes,
+    /// Compare instances with their configs: state, image, profiles, devices, filesystems.
+    /// Exit status 0 when everything matches, 3 when something differs.
+    Status(StatusArgs),
     /// Print the version.
     Version,
     /// Documentation topics: config, filesystem, device, pattern, hostpath.
@@ -155,6 +158,15 @@ pub struct LaunchArgs {
     pub change: ChangeArgs,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub files: ConfigFiles,
 }

@@ -1,4 +1,4 @@
-//! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot,
+//! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot, status,
 //! rollback, configure, create-devices, create-profile, extract, copy-filesystems — sequencing
 //! the config, the host filesystems, the server lifecycle and cloud-config. Every operation
 //! validates everything before it changes anything, and `dry_run` stops right there, printing
@@ -16,6 +16,7 @@ mod launch;
 mod maintain;
 mod remove;
 mod rename;
+mod status;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use maintain::{
 };
 pub use remove::{delete, destroy};
 pub use rename::rename;
+pub use status::{status, Difference, InstanceStatus};
 
 use crate::cloudconfig::OsTypes;
 use crate::host::HostRunner;

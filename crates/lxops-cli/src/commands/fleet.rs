@@ -179,7 +179,9 @@ fn into_result(finished: Vec<(String, Outcome)>) -> CliResult {
             let summary = format!("{n} of {total} failed:\n{}", messages.join("\n"));
             Err(match failures[0].1.kind() {
                 ErrorKind::Input => CliError::input(anyhow::anyhow!(summary)),
-                ErrorKind::Failure => CliError::failure(anyhow::anyhow!(summary)),
+                ErrorKind::Failure | ErrorKind::Drift => {
+                    CliError::failure(anyhow::anyhow!(summary))
+                }
             })
         }
     }

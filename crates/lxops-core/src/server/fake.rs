@@ -73,6 +73,11 @@ impl FakeServer {
         self.lock().images.insert(alias.into(), fingerprint);
     }
 
+    /// Points an image alias at `fingerprint` (as when a new image is published under it).
+    pub fn set_image(&self, alias: &str, fingerprint: &str) {
+        self.lock().images.insert(alias.into(), fingerprint.into());
+    }
+
     /// Adds a project.
     pub fn add_project(&self, name: &str) {
         self.lock().projects.push(name.into());
@@ -346,11 +351,17 @@ impl InstanceServer for FakeServer {
             .flat_map(|p| p.devices.clone())
             .chain(new.devices.clone())
             .collect();
+        // Like the daemons: `volatile.base_image` names the image's fingerprint.
+        let mut config = new.config.clone();
+        if let InstanceSource::Image(image) = &new.source {
+            let fingerprint = state.images.get(&image.image).unwrap_or(&image.image);
+            config.insert("volatile.base_image".into(), fingerprint.clone());
+        }
         let instance = Instance {
             name: new.name.clone(),
             status: "Stopped".into(),
             profiles: new.profiles.clone(),
-            config: new.config.clone(),
+            config,
             devices: new.devices.clone(),
             expanded_devices,
             expanded_config: new.config.clone(),
@@ -452,6 +463,16 @@ impl InstanceServer for FakeServer {
             return Err(Self::not_found("instance", name));
         }
         self.record(&mut state, format!("rebuild instance {name} from {image}"));
+        let fingerprint = state
+            .images
+            .get(&image.image)
+            .unwrap_or(&image.image)
+            .clone();
+        if let Some(i) = state.instances.get_mut(&self.key(name)) {
+            i.instance
+                .config
+                .insert("volatile.base_image".into(), fingerprint);
+        }
         Ok(())
     }
 
