@@ -567,7 +567,7 @@ async fn rebuild_replaces_the_root_filesystem_and_keeps_the_config() {
             .await
             .unwrap();
         let names = server.instance_names().await.unwrap();
-        let leftover = format!("{name}-rebuild-");
+        let leftover = format!("{name}-rebuild");
         assert!(
             !names.iter().any(|n| n.starts_with(&leftover)),
             "{daemon}: {names:?}"

@@ -8,5 +8,6 @@ mod devices;
 mod fleet;
 mod fscommands;
 mod host;
+mod interrupt;
 mod lifecycle;
 mod remote;

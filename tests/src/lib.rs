@@ -259,3 +259,31 @@ async fn clean(daemon: Daemon, instances: Vec<String>, profiles: Vec<String>) {
         }
     }
 }
+
+/// The real `lxops-lxd` / `lxops-incus` binary for `daemon`, built once per test run (for tests
+/// that need a separate process, e.g. to kill it mid-run).
+pub fn lxops_binary(daemon: Daemon) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    BUILT.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--quiet", "-p", "lxops-lxd", "-p", "lxops-incus"])
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "building the lxops binaries failed: {status:?}"
+        );
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|d| root.join(d))
+        .unwrap_or_else(|| root.join("target"));
+    target.join("debug").join(match daemon {
+        Daemon::Lxd => "lxops-lxd",
+        Daemon::Incus => "lxops-incus",
+    })
+}

@@ -15,7 +15,10 @@ mod rename;
 mod wait;
 
 pub use error::LifecycleError;
-pub use launch::{check_launch, create_instance, undo_launch, Created, LaunchCheck, ProfileState};
+pub use launch::{
+    check_launch, create_instance, launch_pending, undo_launch, Created, LaunchCheck, ProfileState,
+    LAUNCH_PENDING, LAUNCH_PENDING_KEY,
+};
 pub use progress::Progress;
 pub use rebuild::rebuild_instance;
 pub use remove::{check_delete, delete_instance, stop_if_running, DeleteCheck};

@@ -129,7 +129,7 @@ impl RestServer {
         self.url(&format!("/1.0/instances/{}{rest}", encode(name)))
     }
 
-    async fn get_instance_json(
+    pub(crate) async fn get_instance_json(
         &self,
         name: &str,
     ) -> ServerResult<Option<(InstanceJson, Option<String>)>> {
@@ -462,6 +462,53 @@ impl InstanceServer for RestServer {
         self.run(request, &context, &what).await.map(drop)
     }
 
+    async fn patch_instance_config(
+        &self,
+        name: &str,
+        config: &lxops_core::server::ConfigMap,
+    ) -> ServerResult<()> {
+        let context = format!("updating the config of instance {name:?}");
+        let what = format!("instance {name:?}");
+        // PATCH merges the keys into the instance's config; both daemons remove a key set to "".
+        let request = RawRequest::new(Method::PATCH, self.instance_url(name, ""))
+            .json(&json!({ "config": config }));
+        self.run(request, &context, &what).await.map(drop)
+    }
+
+    async fn wait_instance_operations(&self, name: &str) -> ServerResult<()> {
+        let context = format!("waiting for the running operations of instance {name:?}");
+        let what = "the operation list".to_string();
+        let request = RawRequest::new(Method::GET, self.url("/1.0/operations?recursion=1"));
+        let listed = self.sync(request, &context, &what).await?;
+        let path = format!("/1.0/instances/{}", encode(name));
+        let touches = |op: &Value| {
+            op.pointer("/resources/instances")
+                .and_then(Value::as_array)
+                .is_some_and(|urls| {
+                    urls.iter()
+                        .filter_map(Value::as_str)
+                        .any(|url| url.split('?').next() == Some(path.as_str()))
+                })
+        };
+        let running: Vec<String> = listed
+            .get("running")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|op| op.get("class").and_then(Value::as_str) == Some("task") && touches(op))
+            .filter_map(|op| op.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for id in running {
+            let subject = crate::errors::Subject {
+                context: &context,
+                what: &what,
+            };
+            // How the operation ended does not matter here: the caller looks at the instance.
+            self.conn.wait(&id, self.conn.timeout, &subject).await?;
+        }
+        Ok(())
+    }
+
     async fn start_instance(&self, name: &str) -> ServerResult<()> {
         let context = format!("starting instance {name:?}");
         let start = || {
@@ -518,6 +565,17 @@ impl InstanceServer for RestServer {
 
     async fn rebuild_instance(&self, name: &str, image: &ImageSource) -> ServerResult<()> {
         crate::rebuild::rebuild(self, name, image).await
+    }
+
+    async fn finish_interrupted_rebuild(&self, name: &str) -> ServerResult<bool> {
+        if self
+            .conn
+            .info
+            .has_extension(crate::rebuild::REBUILD_EXTENSION)
+        {
+            return Ok(false);
+        }
+        crate::rebuild::finish_interrupted(self, name).await
     }
 
     async fn snapshots(&self, instance: &str) -> ServerResult<Vec<Snapshot>> {

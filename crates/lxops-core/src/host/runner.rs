@@ -119,6 +119,18 @@ pub trait HostRunner: Send + Sync {
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
     }
+    /// The owner of `path` itself (a symlink is not followed), or `None` when nothing is there.
+    fn owner_of(&self, path: &Path) -> Result<Option<Owner>, HostError> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) => Ok(Some(Owner {
+                uid: m.uid(),
+                gid: m.gid(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::io("inspect", path, e)),
+        }
+    }
 }
 
 /// Does the host work for real.

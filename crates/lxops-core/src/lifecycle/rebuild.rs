@@ -15,10 +15,32 @@ pub async fn rebuild_instance(
     image: &ImageSource,
     progress: &mut dyn Progress,
 ) -> Result<(), LifecycleError> {
-    let instance = server
+    // An interrupted earlier run's stop or rebuild may still be running in the daemon.
+    server
+        .wait_instance_operations(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
+    let mut instance = server
         .instance(name)
         .await
         .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?;
+    if instance.is_none() {
+        // A recreating rebuild interrupted between deleting the old instance and renaming its
+        // replacement: the replacement takes the name back.
+        let recovered = server
+            .finish_interrupted_rebuild(name)
+            .await
+            .map_err(|e| LifecycleError::server(name, "finishing an interrupted rebuild", e))?;
+        if recovered {
+            progress.step(&format!(
+                "finish the interrupted rebuild of {name}: its replacement takes the name"
+            ));
+            instance = server
+                .instance(name)
+                .await
+                .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?;
+        }
+    }
     let Some(instance) = instance else {
         return Err(LifecycleError::InstanceMissing {
             instance: name.to_string(),
@@ -42,10 +64,16 @@ pub async fn rebuild_instance(
             .await
             .is_err()
         {
-            server
-                .stop_instance(name, StopMode::Force)
-                .await
-                .map_err(|e| LifecycleError::server(name, "stopping the instance", e))?;
+            if let Err(e) = server.stop_instance(name, StopMode::Force).await {
+                // It may have stopped meanwhile (e.g. through an interrupted earlier run).
+                let state = server
+                    .instance_state(name)
+                    .await
+                    .map_err(|e| LifecycleError::server(name, "reading the state", e))?;
+                if state.status.eq_ignore_ascii_case("running") {
+                    return Err(LifecycleError::server(name, "stopping the instance", e));
+                }
+            }
         }
     }
     progress.step(&format!("rebuild instance {name} from image {image}"));

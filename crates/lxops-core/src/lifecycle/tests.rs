@@ -107,6 +107,17 @@ async fn relaunch_reuses_identical_profile_and_refuses_existing_instance() {
     server.create_profile(&p.profile).await.expect("profile");
     let lines = launch(&server, &p).await.expect("launch");
     assert_eq!(lines[0], "reuse identical profile a1.lxops");
+    // Until the launch is marked finished (after cloud-config), a re-run resumes it.
+    let lines = launch(&server, &p).await.expect("resume");
+    assert_eq!(
+        lines,
+        ["resume the interrupted launch of a1: the instance exists"]
+    );
+    let done = [(super::LAUNCH_PENDING_KEY.to_string(), String::new())];
+    server
+        .patch_instance_config("a1", &done.into())
+        .await
+        .expect("finish");
     let err = launch(&server, &p).await.expect_err("exists").to_string();
     assert!(
         err.contains("already exists") && err.contains("rebuild"),

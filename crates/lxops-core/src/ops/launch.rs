@@ -165,10 +165,17 @@ pub async fn launch(
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     let name = prepared.plan.name.clone();
+    let resume = prepared.check.resume;
     progress.step(&format!("launch {name}"));
     if env.dry_run {
         print_lines(progress, &prepared.devices.to_string());
-        print_lines(progress, &prepared.plan.to_string());
+        if resume {
+            progress.step(&format!(
+                "resume the interrupted launch of {name}: start it if needed, then apply cloud-config"
+            ));
+        } else {
+            print_lines(progress, &prepared.plan.to_string());
+        }
         for step in &prepared.steps {
             progress.step(&step.to_string());
         }
@@ -190,15 +197,33 @@ pub async fn launch(
     let server = env.server.as_ref();
     let created =
         lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
+    if resume {
+        // The killed run's requests may still be running in the daemon.
+        server.wait_instance_operations(&name).await.map_err(|e| {
+            lifecycle::LifecycleError::server(&name, "waiting for its operations", e)
+        })?;
+    }
+    // A resumed launch may have been stopped between creating the instance and owning its new
+    // device directories: those are still owned by host root.
+    let to_own = if resume {
+        let host = env.host.clone();
+        let host_name = name.clone();
+        let mut dirs = report.created_dirs.clone();
+        dirs.extend(device_dirs(&prepared.plan));
+        blocking(move || root_owned(host.as_ref(), dirs).map_err(|e| OpsError::host(&host_name, e)))
+            .await?
+    } else {
+        report.created_dirs.clone()
+    };
     let result = async {
-        if prepared.owner.is_none() && !report.created_dirs.is_empty() {
+        if prepared.owner.is_none() && !to_own.is_empty() {
             let owner = root_owner(server, &name).await?;
             progress.step(&format!(
                 "chown {}:{} new device directories",
                 owner.uid, owner.gid
             ));
             let host = env.host.clone();
-            let dirs = report.created_dirs.clone();
+            let dirs = to_own.clone();
             let host_name = name.clone();
             blocking(move || {
                 host::chown_paths(host.as_ref(), &dirs, owner)
@@ -206,7 +231,11 @@ pub async fn launch(
             })
             .await?;
         }
-        lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
+        if resume {
+            lifecycle::start_and_wait(server, &name, &env.wait, progress).await?;
+        } else {
+            lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
+        }
         Ok::<(), OpsError>(())
     }
     .await;
@@ -221,7 +250,49 @@ pub async fn launch(
         .await;
         return Err(e);
     }
-    apply_cloud_config(env, &name, &prepared.steps, progress).await
+    apply_cloud_config(env, &name, &prepared.steps, progress).await?;
+    finish_launch(server, &name).await
+}
+
+/// Removes the mark of an unfinished launch ([`lifecycle::LAUNCH_PENDING_KEY`]): from now on a
+/// launch of this instance is refused.
+async fn finish_launch(
+    server: &dyn crate::server::InstanceServer,
+    name: &str,
+) -> Result<(), OpsError> {
+    let done = [(lifecycle::LAUNCH_PENDING_KEY.to_string(), String::new())].into();
+    server
+        .patch_instance_config(name, &done)
+        .await
+        .map_err(|e| lifecycle::LifecycleError::server(name, "marking the launch finished", e))?;
+    Ok(())
+}
+
+/// The host directories of the per-instance profile's disk devices.
+fn device_dirs(plan: &InstancePlan) -> Vec<PathBuf> {
+    plan.profile
+        .devices
+        .values()
+        .filter_map(|d| d.get("source"))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The directories of `dirs` that host root owns (seen as nobody inside an unprivileged
+/// instance, so never on purpose), each once.
+fn root_owned(
+    host: &dyn HostRunner,
+    mut dirs: Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, host::HostError> {
+    dirs.sort();
+    dirs.dedup();
+    let mut owned = Vec::new();
+    for dir in dirs {
+        if host.owner_of(&dir)? == Some(Owner { uid: 0, gid: 0 }) {
+            owned.push(dir);
+        }
+    }
+    Ok(owned)
 }
 
 /// The host ids that root in the instance maps to, from its id map (0:0 for a privileged
@@ -312,4 +383,126 @@ pub async fn rebuild(
     lifecycle::rebuild_instance(env.server.as_ref(), name, &image, progress).await?;
     lifecycle::start_and_wait(env.server.as_ref(), name, &env.wait, progress).await?;
     apply_cloud_config(env, name, &steps, progress).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cloudconfig::OsTypes;
+    use crate::host::SystemHost;
+    use crate::lifecycle::{LifecycleError, WaitOptions, LAUNCH_PENDING, LAUNCH_PENDING_KEY};
+    use crate::server::fake::FakeServer;
+    use crate::server::{InstanceServer, StopMode};
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn instance(root: &std::path::Path) -> config::Instance {
+        config::Instance {
+            name: "a1".into(),
+            file: root.join("a1.yaml"),
+            description: String::new(),
+            project: "default".into(),
+            ostype: String::new(),
+            image: "img".into(),
+            origin: None,
+            device_template: None,
+            device_origin: None,
+            source_config: None,
+            lxc_options: Vec::new(),
+            profiles: vec!["default".into()],
+            profile: "a1.lxops".into(),
+            device_owner: None,
+            filesystems: vec![config::InstanceFilesystem {
+                id: "data".into(),
+                kind: config::FsKind::Dir,
+                path: root.join("a1").display().to_string(),
+                zfsproperties: BTreeMap::new(),
+                transient: false,
+                destroy: false,
+            }],
+            devices: vec![config::InstanceDevice {
+                name: "srv".into(),
+                path: "/srv".into(),
+                filesystem: Some("data".into()),
+                dir: config::DeviceDir::Relative("srv".into()),
+                readonly: false,
+            }],
+            properties: BTreeMap::new(),
+            cloud_config_files: Vec::new(),
+        }
+    }
+
+    async fn run_launch(env: &Env, instance: &config::Instance) -> Result<Vec<String>, OpsError> {
+        let prepared = prepare_launch(env, instance.clone(), LaunchSources::default()).await?;
+        let mut out = Vec::<u8>::new();
+        launch(env, prepared, &mut out).await?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
+    #[test]
+    fn an_interrupted_launch_is_finished_by_running_it_again_and_then_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = FakeServer::new();
+        server.add_image("img");
+        let env = Env {
+            server: Arc::new(server.clone()),
+            host: Arc::new(SystemHost::new()),
+            os_types: Arc::new(OsTypes::builtin()),
+            wait: WaitOptions::default(),
+            dry_run: false,
+        };
+        let instance = instance(tmp.path());
+        block_on(async {
+            run_launch(&env, &instance).await.unwrap();
+            let live = server.instance("a1").await.unwrap().unwrap();
+            assert!(
+                !live.config.contains_key(LAUNCH_PENDING_KEY),
+                "a finished launch is unmarked"
+            );
+
+            // As if the process had been killed after the create request: the instance exists,
+            // stopped, still marked.
+            server.stop_instance("a1", StopMode::Force).await.unwrap();
+            let pending = [(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string())];
+            server
+                .patch_instance_config("a1", &pending.into())
+                .await
+                .unwrap();
+            server.clear_calls();
+            let lines = run_launch(&env, &instance).await.unwrap();
+            assert!(
+                lines.contains(
+                    &"resume the interrupted launch of a1: the instance exists".to_string()
+                ),
+                "{lines:?}"
+            );
+            let calls = server.calls();
+            assert!(
+                !calls.iter().any(|c| c.starts_with("create ")),
+                "nothing is created again: {calls:?}"
+            );
+            let live = server.instance("a1").await.unwrap().unwrap();
+            assert!(live.is_running());
+            assert!(!live.config.contains_key(LAUNCH_PENDING_KEY));
+
+            let again = run_launch(&env, &instance).await.unwrap_err();
+            assert!(
+                matches!(&again, OpsError::Lifecycle(e) if matches!(**e, LifecycleError::InstanceExists { .. })),
+                "{again}"
+            );
+        });
+    }
 }

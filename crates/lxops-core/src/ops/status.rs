@@ -1,7 +1,7 @@
 //! `status`: compares each config with what the server and the host have, and lists every
 //! difference (drift): a missing or stopped instance, an image newer than the one it was built
 //! from, profiles attached in another order, a per-instance profile whose devices differ from
-//! the plan, missing filesystems and device directories.
+//! the plan, missing filesystems and device directories, and a launch that was interrupted.
 //!
 //! It reads in bulk: one instance list per project (`recursion`), one look-up per distinct
 //! image, and the per-instance profiles and host checks a few at a time.
@@ -34,6 +34,8 @@ const BASE_IMAGE_KEY: &str = "volatile.base_image";
 pub enum Difference {
     /// The instance does not exist.
     Missing,
+    /// The instance's launch was interrupted before it finished: run `launch` again.
+    LaunchUnfinished,
     /// The instance exists but does not run.
     NotRunning {
         /// Its status (`Stopped`, `Frozen`, ...).
@@ -93,6 +95,7 @@ impl Difference {
     pub fn kind(&self) -> &'static str {
         match self {
             Difference::Missing => "missing",
+            Difference::LaunchUnfinished => "launch-unfinished",
             Difference::NotRunning { .. } => "not-running",
             Difference::ImageOutdated { .. } => "image-outdated",
             Difference::ImageMissing { .. } => "image-missing",
@@ -113,6 +116,10 @@ impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Difference::Missing => write!(f, "instance does not exist: launch it"),
+            Difference::LaunchUnfinished => write!(
+                f,
+                "the launch was interrupted before it finished: run the same launch again"
+            ),
             Difference::NotRunning { status } => {
                 write!(f, "instance is {status}, not Running: start it")
             }
@@ -278,6 +285,9 @@ async fn compare(
     match live {
         None => differences.push(Difference::Missing),
         Some(live) => {
+            if crate::lifecycle::launch_pending(live) {
+                differences.push(Difference::LaunchUnfinished);
+            }
             if !live.is_running() {
                 differences.push(Difference::NotRunning {
                     status: live.status.clone(),
@@ -466,7 +476,7 @@ mod tests {
     #[test]
     fn a_launched_fleet_matches_and_each_kind_of_drift_is_found() {
         type Drift = fn(&FakeServer, &Path);
-        let cases: [(&str, Drift, &[&str]); 8] = [
+        let cases: [(&str, Drift, &[&str]); 9] = [
             ("nothing changed", |_, _| {}, &[]),
             (
                 "deleted",
@@ -477,6 +487,14 @@ mod tests {
                     })
                 },
                 &["missing"],
+            ),
+            (
+                "launch interrupted",
+                |s, _| {
+                    let pending = [("user.lxops.launch".to_string(), "pending".to_string())];
+                    block_on(s.patch_instance_config("web1", &pending.into())).unwrap()
+                },
+                &["launch-unfinished"],
             ),
             (
                 "stopped",

@@ -418,6 +418,35 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(name);
+        let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        let line = format!("patch config of instance {name}: {}", keys.join(","));
+        self.record(&mut state, line);
+        let instance = state
+            .instances
+            .get_mut(&key)
+            .ok_or_else(|| Self::not_found("instance", name))?;
+        for (k, v) in config {
+            if v.is_empty() {
+                instance.instance.config.remove(k);
+            } else {
+                instance.instance.config.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_instance_operations(&self, name: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        self.record(
+            &mut state,
+            format!("wait for operations of instance {name}"),
+        );
+        Ok(())
+    }
+
     async fn start_instance(&self, name: &str) -> ServerResult<()> {
         self.set_status(name, "start", "Running")
     }
@@ -474,6 +503,11 @@ impl InstanceServer for FakeServer {
                 .insert("volatile.base_image".into(), fingerprint);
         }
         Ok(())
+    }
+
+    async fn finish_interrupted_rebuild(&self, _name: &str) -> ServerResult<bool> {
+        // The fake rebuilds in place, so nothing is ever left half-done.
+        Ok(false)
     }
 
     async fn snapshots(&self, instance: &str) -> ServerResult<Vec<Snapshot>> {
