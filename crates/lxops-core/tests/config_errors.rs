@@ -183,3 +183,107 @@ fn unknown_keys_are_warnings_with_lines_when_not_strict() {
         loaded.warnings
     );
 }
+
+/// Loads `a1.yaml` of `dir` (strict, no properties) and returns the error text.
+fn load_error(dir: &std::path::Path) -> String {
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    match load(&dir.join("a1.yaml"), &options) {
+        Ok(_) => panic!("{}: loaded without an error", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn only_regular_files_of_at_most_1_mib_are_read_as_configs_and_includes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("mkfifo runs").success());
+    std::fs::create_dir(dir.path().join("dir.yaml")).expect("mkdir");
+    let big = format!("#lxops-v1\n{}", "# padding\n".repeat(110_000));
+    std::fs::write(dir.path().join("big.yaml"), big).expect("write");
+    // (include, what the error says after "a1.yaml: include `...` cannot be read: ")
+    let cases = [
+        ("/dev/zero", "it is a character device, not a regular file"),
+        ("fifo.yaml", "it is a FIFO (named pipe), not a regular file"),
+        ("dir.yaml", "it is a directory, not a regular file"),
+        ("big.yaml", "the limit is 1 MiB"),
+    ];
+    for (include, want) in cases {
+        std::fs::write(
+            dir.path().join("a1.yaml"),
+            format!("#lxops-v1\ninclude: [{include}]\n"),
+        )
+        .expect("write");
+        let err = load_error(dir.path());
+        assert!(err.contains("a1.yaml: include `"), "{include}: {err}");
+        assert!(err.contains(want), "{include}: {want:?} not in {err}");
+        assert!(!err.contains("permissions"), "{include}: {err}");
+    }
+    // The top file itself.
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let err = load(&fifo, &options).expect_err("a FIFO is refused");
+    let err = err.to_string();
+    assert!(
+        err.contains("fifo.yaml: cannot read the file: it is a FIFO"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_chain_of_2000_includes_stops_at_the_depth_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..2000 {
+        let name = if i == 0 {
+            "a1.yaml".to_string()
+        } else {
+            format!("c{i}.yaml")
+        };
+        let text = format!("#lxops-v1\ninclude: [c{}.yaml]\n", i + 1);
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    std::fs::write(dir.path().join("c2000.yaml"), "#lxops-v1\n").expect("write");
+    let err = load_error(dir.path());
+    let want = [
+        "c64.yaml: includes are nested more than 64 levels deep (",
+        "a1.yaml -> ... -> ",
+        "c64.yaml -> ",
+        "c65.yaml)",
+    ];
+    for w in want {
+        assert!(err.contains(w), "{w:?} not in {err}");
+    }
+    let raw = lxops_core::config::raw_includes(&dir.path().join("a1.yaml"), &Formats::new());
+    let raw = raw
+        .expect_err("raw_includes has the same limit")
+        .to_string();
+    assert!(raw.contains("nested more than 64 levels deep"), "{raw}");
+
+    // 64 levels are fine.
+    std::fs::write(dir.path().join("c64.yaml"), "#lxops-v1\nimage: deep\n").expect("write");
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let loaded = load(&dir.path().join("a1.yaml"), &options).expect("64 levels load");
+    assert_eq!(loaded.config.image, "deep");
+    assert_eq!(loaded.includes.len(), 64);
+}

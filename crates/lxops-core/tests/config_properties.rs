@@ -71,3 +71,20 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
         "{err}"
     );
 }
+
+#[test]
+fn a_property_file_that_is_not_a_regular_file_is_refused() {
+    let cases = [
+        (
+            "/dev/zero",
+            "/dev/zero: cannot read the file: it is a character device",
+        ),
+        ("/", "/: cannot read the file: it is a directory"),
+    ];
+    for (file, want) in cases {
+        let err = lxops_core::config::read_properties(std::path::Path::new(file))
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
+}

@@ -129,7 +129,7 @@ fn convert(ctx: &Context, args: ConfigConvertArgs, out: &mut dyn Write) -> CliRe
         )));
     }
     for file in &args.files {
-        let bytes = std::fs::read(file).map_err(|source| {
+        let bytes = lxops_core::input::read_bounded(file).map_err(|source| {
             CliError::input(config::ConfigError::Read {
                 file: file.clone(),
                 source,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{}: cannot read the file: {source}; check the path and its permissions", file.display())]
+    #[error("{}: cannot read the file: {source}{}", file.display(), io_hint(source))]
     Read {
         /// The file.
         file: PathBuf,
@@ -67,7 +67,7 @@ pub enum ConfigError {
         keys: Vec<String>,
     },
     /// An include names a file that cannot be read.
-    #[error("{}: include `{}` cannot be read: {source}; fix the include path (relative paths are relative to the including file)", file.display(), include.display())]
+    #[error("{}: include `{}` cannot be read: {source}{}", file.display(), include.display(), include_hint(source))]
     MissingInclude {
         /// The including file.
         file: PathBuf,
@@ -75,6 +75,16 @@ pub enum ConfigError {
         include: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// Includes nested deeper than [`MAX_INCLUDE_DEPTH`](super::MAX_INCLUDE_DEPTH).
+    #[error("{}: includes are nested more than {max} levels deep ({chain}); an include chain this long is a mistake: check the includes of these files", file.display())]
+    IncludeDepth {
+        /// The file whose include goes one level too deep.
+        file: PathBuf,
+        /// The limit.
+        max: usize,
+        /// The first and last files of the chain.
+        chain: String,
     },
     /// Includes form a cycle.
     #[error("{}: include cycle: {chain}; remove one of these includes", file.display())]
@@ -130,4 +140,21 @@ pub enum ConfigError {
         /// The file.
         file: PathBuf,
     },
+}
+
+/// The fix for a read error: refusals from [`crate::input`] carry their own.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    if crate::input::is_refusal(e) {
+        ""
+    } else {
+        "; check the path and its permissions"
+    }
+}
+
+fn include_hint(e: &std::io::Error) -> &'static str {
+    if crate::input::is_refusal(e) {
+        ""
+    } else {
+        "; fix the include path (relative paths are relative to the including file)"
+    }
 }

@@ -119,9 +119,10 @@ pub fn default_dir() -> PathBuf {
     base.join("lxops")
 }
 
-/// Reads one properties file (a YAML map; an empty file is an empty map).
+/// Reads one properties file (a YAML map; an empty file is an empty map; a regular file of at
+/// most [`crate::input::MAX_INPUT_BYTES`]).
 pub fn read_properties(file: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+    let text = crate::input::read_text(file).map_err(|source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
     })?;

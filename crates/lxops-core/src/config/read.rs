@@ -20,9 +20,10 @@ pub struct ReadFile {
     pub migrated_from: Vec<String>,
 }
 
-/// Reads `file` from disk; see [`parse_bytes`].
+/// Reads `file` from disk (a regular file of at most [`crate::input::MAX_INPUT_BYTES`]); see
+/// [`parse_bytes`].
 pub fn read_file(file: &Path, formats: &Formats, strict: bool) -> Result<ReadFile, ConfigError> {
-    let bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
+    let bytes = crate::input::read_bounded(file).map_err(|source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
     })?;
