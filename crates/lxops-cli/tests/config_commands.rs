@@ -217,9 +217,25 @@ fn i_verify_prints_the_name_or_exits_2() {
     );
     assert!(err.contains("image: unknown property (missing)"), "{err}");
 
-    let (code, _, err) = lxops(&["i", "verify", "-P", "novalue", &file]);
-    assert_eq!(code, 2);
-    assert!(err.contains("-P novalue: expected key=value"), "{err}");
+    // Usage errors: exit 2 and say which value is wrong.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-P", "novalue"],
+            "invalid value 'novalue' for '-P <KEY=VALUE>': no `=`",
+        ),
+        (
+            &["-P", "=x"],
+            "invalid value '=x' for '-P <KEY=VALUE>': the key is empty",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["i", "verify"];
+        args.extend_from_slice(flags);
+        args.push(&file);
+        let (code, _, err) = lxops(&args);
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
 }
 
 #[test]

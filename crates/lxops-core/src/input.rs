@@ -124,6 +124,35 @@ fn check_type(meta: &Metadata) -> io::Result<()> {
     ))
 }
 
+/// `s` with control characters (C0, DEL, C1), and the bidirectional-text controls that can
+/// reorder what a terminal shows, escaped (`\n`, `\u{1b}`), so text from a file or a name
+/// never reaches a terminal raw through a message. Everything else is unchanged.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A path for a message: lossy UTF-8 with [`escape_controls`].
+pub fn escape_path(path: &Path) -> String {
+    escape_controls(&path.to_string_lossy()).into_owned()
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +218,20 @@ mod tests {
         let err = read_bounded(Path::new("/nonexistent/lxops/file")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(!is_refusal(&err));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let cases = [
+            ("plain text / é", "plain text / é"),
+            ("a\x1b[31mred", "a\\u{1b}[31mred"),
+            ("line\nbreak\ttab\r", "line\\nbreak\\ttab\\r"),
+            ("del\x7f c1\u{9b}", "del\\u{7f} c1\\u{9b}"),
+            ("bidi\u{202e}txt", "bidi\\u{202e}txt"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(escape_controls(raw), want, "{raw:?}");
+        }
     }
 
     #[test]

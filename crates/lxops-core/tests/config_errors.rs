@@ -42,7 +42,32 @@ const CASES: &[(&str, Files, &[&str])] = &[
     (
         "wrong bool",
         &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: maybe\n")],
-        &["a1.yaml: line 4: filesystems.a: expected a boolean (true/false), found \"maybe\""],
+        &["a1.yaml: line 5: filesystems.a.destroy: expected a boolean (true/false), found \"maybe\""],
+    ),
+    (
+        "quoted bool is text, as in the original",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: \"yes\"\n")],
+        &["a1.yaml: line 5: filesystems.a.destroy: expected a boolean (true/false), found the quoted string \"yes\"", "without quotes"],
+    ),
+    (
+        "number for a bool, on line 2",
+        &[("a1.yaml", "#lxops-v1\ndevices: {d: {path: /d, dir: /h, readonly: 1}}\n")],
+        &["a1.yaml: line 2: devices.d.readonly: expected a boolean (true/false), found the number 1"],
+    ),
+    (
+        "bad bool on line 3 of a flow map",
+        &[("a1.yaml", "#lxops-v1\nfilesystems: {a: {pattern: z/a,\n  destroy: maybe}}\n")],
+        &["a1.yaml: line 3: filesystems.a.destroy:"],
+    ),
+    (
+        "escape bytes in a bad bool are escaped",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: \"\\e[31m\"\n")],
+        &["found the quoted string \"\\u{1b}[31m\""],
+    ),
+    (
+        "null profile is an empty name, as in the original, and refused",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nprofiles: [default, ~]\n")],
+        &["a1.yaml: invalid config for instance a1", "profiles: entry 2 is empty (null or \"\"); remove it or name a profile"],
     ),
     (
         "unknown property",

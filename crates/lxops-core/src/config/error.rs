@@ -105,7 +105,10 @@ pub enum ConfigError {
         ch: char,
     },
     /// A `-P` argument without `=`.
-    #[error("-P {arg}: expected key=value")]
+    #[error(
+        "-P {}: expected KEY=VALUE with a non-empty key",
+        crate::input::escape_controls(arg)
+    )]
     PropertyArg {
         /// The argument.
         arg: String,

@@ -246,11 +246,19 @@ pub fn evaluate(
         });
     }
 
+    for (i, profile) in config.profiles.iter().enumerate() {
+        if profile.is_empty() {
+            ev.problems.push(format!(
+                "profiles: entry {} is empty (null or \"\"); remove it or name a profile",
+                i + 1
+            ));
+        }
+    }
     let mut seen = BTreeSet::new();
     let duplicates: BTreeSet<&str> = config
         .profiles
         .iter()
-        .filter(|p| !seen.insert(p.as_str()))
+        .filter(|p| !p.is_empty() && !seen.insert(p.as_str()))
         .map(String::as_str)
         .collect();
     if !duplicates.is_empty() {

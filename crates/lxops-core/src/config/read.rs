@@ -47,7 +47,8 @@ pub fn parse_bytes(
     let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
     let config = match &value {
         Value::Null => Config::default(),
-        Value::Mapping(_) => serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?,
+        Value::Mapping(_) => super::model::source::with(text, || serde_yaml::from_str(text))
+            .map_err(|e| yaml_error(file, &e))?,
         _ => {
             return Err(ConfigError::Yaml {
                 file: file.to_path_buf(),
