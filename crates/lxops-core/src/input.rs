@@ -144,6 +144,17 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A whole message for a terminal: like [`escape_controls`], but line breaks are kept, so a
+/// message of several lines still prints as several lines. The CLI passes every error it
+/// prints through this, as a last guard for messages that quote file text.
+pub fn escape_message(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let lines: Vec<std::borrow::Cow<'_, str>> = s.split('\n').map(escape_controls).collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
+}
+
 /// A path for a message: lossy UTF-8 with [`escape_controls`].
 pub fn escape_path(path: &Path) -> String {
     escape_controls(&path.to_string_lossy()).into_owned()
@@ -232,6 +243,10 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(escape_controls(raw), want, "{raw:?}");
         }
+        assert_eq!(
+            escape_message("a.yaml: bad\n  x\x1b]0;title\x07"),
+            "a.yaml: bad\n  x\\u{1b}]0;title\\u{7}"
+        );
     }
 
     #[test]

@@ -65,6 +65,21 @@ const CASES: &[(&str, Files, &[&str])] = &[
         &["found the quoted string \"\\u{1b}[31m\""],
     ),
     (
+        "a control character on line 2 says line 2",
+        &[("a1.yaml", "#lxops-v1\n\u{1}\n")],
+        &["a1.yaml: line 2: control characters are not allowed; fix the YAML"],
+    ),
+    (
+        "a control character on line 3 says line 3",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nostype: \u{1b}[31m\n")],
+        &["a1.yaml: line 3: control characters are not allowed; fix the YAML"],
+    ),
+    (
+        "an escape sequence in an unknown key is escaped",
+        &[("a1.yaml", "#lxops-v1\n\"\\e]0;title\\a\": 1\n")],
+        &["unknown key `\\u{1b}]0;title\\u{7}`"],
+    ),
+    (
         "null profile is an empty name, as in the original, and refused",
         &[("a1.yaml", "#lxops-v1\nimage: x\nprofiles: [default, ~]\n")],
         &["a1.yaml: invalid config for instance a1", "profiles: entry 2 is empty (null or \"\"); remove it or name a profile"],
@@ -183,6 +198,8 @@ fn every_bad_input_gives_a_clear_error() {
         for want in *expected {
             assert!(err.contains(want), "{case}: {want:?} not in\n{err}");
         }
+        let raw = err.chars().find(|c| c.is_control() && *c != '\n');
+        assert_eq!(raw, None, "{case}: a raw control character in\n{err}");
     }
 }
 

@@ -106,6 +106,7 @@ fn load_all(ctx: &Context, args: &ConfigReadArgs) -> CliResult<Vec<Loaded>> {
 /// Prints a loaded config's warnings as `warning: ...` lines.
 pub(crate) fn print_warnings(loaded: &Loaded, out: &mut dyn Write) -> CliResult {
     for warning in &loaded.warnings {
+        let warning = lxops_core::input::escape_message(warning);
         writeln!(out, "warning: {warning}").map_err(write_err)?;
     }
     Ok(())
