@@ -429,7 +429,8 @@ pub enum InfoCommand {
     Verify(InfoVerifyArgs),
     /// Print the config's description.
     Description(InfoArgs),
-    /// Print the effective properties.
+    /// Print the effective properties: global, then config, then -P (not the built-ins, nor
+    /// a property named like a built-in, which patterns never use).
     Properties(InfoArgs),
     /// Print the instance's filesystems.
     Filesystems(InfoArgs),

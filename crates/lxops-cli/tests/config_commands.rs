@@ -187,6 +187,28 @@ fn i_properties_layers_global_config_and_p() {
         root   /cli
     "#]]
     .assert_eq(&out);
+
+    // A property named like a built-in is never used by a pattern: it is not shown as
+    // effective (the warning on stderr is checked through the binaries, in bins/).
+    let (code, out, err) = lxops(&[
+        "i",
+        "properties",
+        "-properties",
+        "",
+        "-P",
+        "instance=other",
+        "-P",
+        "project_instance=x",
+        &path(dir.path(), "a1.yaml"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    expect![[r#"
+        Effective Properties:
+        KEY   VALUE
+        img   from-config
+        root  /srv/lxops
+    "#]]
+    .assert_eq(&out);
 }
 
 #[test]

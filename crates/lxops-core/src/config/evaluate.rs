@@ -297,9 +297,7 @@ pub fn evaluate(
             problems: ev.problems,
         });
     }
-    let mut properties = sources.global.clone();
-    properties.extend(config.properties.clone());
-    properties.extend(sources.cli.clone());
+    let properties = effective_properties(&loaded.file, &ev.builtins, sources, &config.properties);
     Ok(Instance {
         name: name.to_string(),
         file: loaded.file.clone(),
@@ -377,6 +375,38 @@ pub fn instance_names(files: &[PathBuf], name: Option<&str>) -> Result<Vec<Strin
                 .ok_or_else(|| ConfigError::NoInstanceName { file: f.clone() })
         })
         .collect()
+}
+
+/// The "Effective Properties" of the original: global, then config, then `-P`, without the
+/// built-ins, and without a property named like a built-in (`instance`, `project`, ...): a
+/// pattern's `(instance)` is always the built-in, so such a property is never used; showing
+/// it would mislead. Each one is a warning naming where it came from.
+fn effective_properties(
+    file: &Path,
+    builtins: &BTreeMap<String, String>,
+    sources: &PropertySources,
+    config: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let layers = [
+        ("the global properties", &sources.global),
+        ("the config's properties", config),
+        ("-P", &sources.cli),
+    ];
+    let mut properties = BTreeMap::new();
+    for (origin, layer) in layers {
+        for (key, value) in layer {
+            match builtins.get(key) {
+                Some(builtin) => tracing::warn!(
+                    "{}: property {key}={value:?} from {origin} is not used: ({key}) is built in and is {builtin:?} here; rename the property",
+                    file.display()
+                ),
+                None => {
+                    properties.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    properties
 }
 
 fn has_parent_component(path: &str) -> bool {
