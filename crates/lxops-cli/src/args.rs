@@ -425,7 +425,9 @@ pub struct ConfigConvertArgs {
 /// `i ...`.
 #[derive(Debug, Subcommand)]
 pub enum InfoCommand {
-    /// Check a config completely; print the instance name.
+    /// Check a config completely, without a server: everything launch checks before it
+    /// changes anything (config, source configs, cloud-config files and OS type,
+    /// lxc-options, owner); print the instance name.
     Verify(InfoVerifyArgs),
     /// Print the config's description.
     Description(InfoArgs),

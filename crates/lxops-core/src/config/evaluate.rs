@@ -268,9 +268,9 @@ pub fn evaluate(
         ));
     }
     for file in &config.cloud_config_files {
-        if !file.is_file() {
+        if let Some(problem) = not_a_file(file) {
             ev.problems.push(format!(
-                "cloud-config-files: {} does not exist; fix the path (relative to the file that names it)",
+                "cloud-config-files: {} {problem}; fix the path (relative to the file that names it)",
                 file.display()
             ));
         }
@@ -282,9 +282,9 @@ pub fn evaluate(
         );
     }
     if let Some(source) = &config.source_config {
-        if src && !source.is_file() {
+        if let Some(problem) = not_a_file(source).filter(|_| src) {
             ev.problems.push(format!(
-                "source-config: {} does not exist; fix the path (relative to the file that names it)",
+                "source-config: {} {problem}; fix the path (relative to the file that names it)",
                 source.display()
             ));
         }
@@ -407,6 +407,16 @@ fn effective_properties(
         }
     }
     properties
+}
+
+/// Why `path` cannot be read as an input file, if it cannot: it does not exist, or it is not a
+/// regular file (a directory, FIFO or device is never read).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some("is not a regular file"),
+        Err(_) => Some("does not exist"),
+    }
 }
 
 fn has_parent_component(path: &str) -> bool {
