@@ -46,7 +46,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable); overrides config and global properties.
-    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    #[arg(short = 'P', value_name = "KEY=VALUE", value_parser = key_value)]
     pub property: Vec<String>,
 }
 
@@ -57,7 +57,7 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Handle up to N instances at once (default 1: one at a time, in order).
-    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N", value_parser = at_least_one)]
     pub jobs: usize,
     /// Stop at the first instance that fails (by default the others still run).
     #[arg(long = "fail-fast")]
@@ -362,7 +362,7 @@ pub struct PropertyArgs {
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable).
-    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    #[arg(short = 'P', value_name = "KEY=VALUE", value_parser = key_value)]
     pub property: Vec<String>,
 }
 
@@ -441,11 +441,14 @@ pub struct ConfigConvertArgs {
 /// `i ...`.
 #[derive(Debug, Subcommand)]
 pub enum InfoCommand {
-    /// Check a config completely; print the instance name.
+    /// Check a config completely, without a server: everything launch checks before it
+    /// changes anything (config, source configs, cloud-config files and OS type,
+    /// lxc-options, owner); print the instance name.
     Verify(InfoVerifyArgs),
     /// Print the config's description.
     Description(InfoArgs),
-    /// Print the effective properties.
+    /// Print the effective properties: global, then config, then -P (not the built-ins, nor
+    /// a property named like a built-in, which patterns never use).
     Properties(InfoArgs),
     /// Print the instance's filesystems.
     Filesystems(InfoArgs),
@@ -676,6 +679,24 @@ pub struct ShiftidsArgs {
 pub struct HelpArgs {
     /// A topic (config, filesystem, device, pattern, hostpath) or a command name.
     pub topic: Vec<String>,
+}
+
+/// `-P KEY=VALUE`: a non-empty key, `=`, and a value (which may be empty).
+fn key_value(arg: &str) -> Result<String, String> {
+    match arg.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(arg.to_string()),
+        Some(_) => Err("the key is empty; write KEY=VALUE, such as -P host=h1".to_string()),
+        None => Err("no `=`; write KEY=VALUE, such as -P host=h1".to_string()),
+    }
+}
+
+/// `-j N`: a whole number of at least 1.
+fn at_least_one(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (1 handles one config file at a time)".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of at least 1".to_string()),
+    }
 }
 
 /// A path that may be empty (`-properties ""` means no file); clap's path parser refuses "".

@@ -19,7 +19,7 @@ pub use evaluate::{
 };
 pub use format::{header_line, Formats, CURRENT};
 pub use instance::{DeviceDir, FsKind, Instance, InstanceDevice, InstanceFilesystem};
-pub use load::{load, raw_includes, LoadOptions, Loaded, RESERVED};
+pub use load::{load, raw_includes, LoadOptions, Loaded, MAX_INCLUDE_DEPTH, RESERVED};
 pub use model::{Config, Device, Filesystem};
 pub use properties::{
     default_dir, parse_properties, read_properties, set_property, substitute, PropertyOptions,

@@ -14,6 +14,7 @@
 pub mod cloudconfig;
 pub mod config;
 pub mod host;
+pub mod input;
 pub mod lifecycle;
 pub mod ops;
 pub mod plan;

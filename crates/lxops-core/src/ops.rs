@@ -1,5 +1,6 @@
 //! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot, status,
-//! rollback, configure, create-devices, create-profile, extract, copy-filesystems — sequencing
+//! rollback, configure, create-devices, create-profile, extract, copy-filesystems, and the
+//! offline part of a launch's checks ([`verify_offline`], what `i verify` runs) — sequencing
 //! the config, the host filesystems, the server lifecycle and cloud-config. Every operation
 //! validates everything before it changes anything, and `dry_run` stops right there, printing
 //! the steps.
@@ -17,6 +18,7 @@ mod maintain;
 mod remove;
 mod rename;
 mod status;
+mod verify;
 
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ pub use maintain::{
 pub use remove::{delete, destroy};
 pub use rename::rename;
 pub use status::{status, Difference, InstanceStatus};
+pub use verify::{verify_offline, OfflineChecked};
 
 use crate::cloudconfig::OsTypes;
 use crate::host::HostRunner;

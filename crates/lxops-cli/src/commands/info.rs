@@ -1,11 +1,15 @@
 //! `i ...`: information about a config's instance, without a server (verify, description,
-//! properties, filesystems, devices, project).
+//! properties, filesystems, devices, project). `i verify` runs what launch checks before it
+//! changes anything and that needs no server: the config and `ops::verify_offline`.
 
 use std::io::Write;
 
 use lxops_core::config::{self, EvalOptions, Instance, LoadOptions, Loaded};
+use lxops_core::ops;
 
 use super::config::{print_warnings, property_sources};
+use super::launch::launch_sources;
+use super::targets::{ops_err, Target};
 use super::write_err;
 use crate::args::{ConfigArgs, ConfigFiles, InfoCommand, PropertyArgs};
 use crate::context::Context;
@@ -16,10 +20,21 @@ use crate::output::table;
 pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write) -> CliResult {
     match command {
         InfoCommand::Verify(args) => {
+            // Everything launch checks before it changes anything, without a server: the
+            // config (with the device-template/-origin source configs), then the offline
+            // checks launch itself runs first (cloud-config files, OS type, lxc-options, ...).
+            let sources = property_sources(&PropertyArgs {
+                properties: args.config.properties.clone(),
+                property: args.config.property.clone(),
+            })?;
             for (loaded, instance) in instances(ctx, &args.config, &args.files, args.strict, true)?
             {
-                print_warnings(&loaded, out)?;
-                writeln!(out, "{}", instance.name).map_err(write_err)?;
+                let target = Target { loaded, instance };
+                let launch_sources = launch_sources(ctx, &target, &sources)?;
+                ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
+                    .map_err(ops_err)?;
+                print_warnings(&target.loaded, out)?;
+                writeln!(out, "{}", target.instance.name).map_err(write_err)?;
             }
             Ok(())
         }

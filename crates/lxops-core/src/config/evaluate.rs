@@ -246,11 +246,19 @@ pub fn evaluate(
         });
     }
 
+    for (i, profile) in config.profiles.iter().enumerate() {
+        if profile.is_empty() {
+            ev.problems.push(format!(
+                "profiles: entry {} is empty (null or \"\"); remove it or name a profile",
+                i + 1
+            ));
+        }
+    }
     let mut seen = BTreeSet::new();
     let duplicates: BTreeSet<&str> = config
         .profiles
         .iter()
-        .filter(|p| !seen.insert(p.as_str()))
+        .filter(|p| !p.is_empty() && !seen.insert(p.as_str()))
         .map(String::as_str)
         .collect();
     if !duplicates.is_empty() {
@@ -260,9 +268,9 @@ pub fn evaluate(
         ));
     }
     for file in &config.cloud_config_files {
-        if !file.is_file() {
+        if let Some(problem) = not_a_file(file) {
             ev.problems.push(format!(
-                "cloud-config-files: {} does not exist; fix the path (relative to the file that names it)",
+                "cloud-config-files: {} {problem}; fix the path (relative to the file that names it)",
                 file.display()
             ));
         }
@@ -274,9 +282,9 @@ pub fn evaluate(
         );
     }
     if let Some(source) = &config.source_config {
-        if src && !source.is_file() {
+        if let Some(problem) = not_a_file(source).filter(|_| src) {
             ev.problems.push(format!(
-                "source-config: {} does not exist; fix the path (relative to the file that names it)",
+                "source-config: {} {problem}; fix the path (relative to the file that names it)",
                 source.display()
             ));
         }
@@ -289,9 +297,7 @@ pub fn evaluate(
             problems: ev.problems,
         });
     }
-    let mut properties = sources.global.clone();
-    properties.extend(config.properties.clone());
-    properties.extend(sources.cli.clone());
+    let properties = effective_properties(&loaded.file, &ev.builtins, sources, &config.properties);
     Ok(Instance {
         name: name.to_string(),
         file: loaded.file.clone(),
@@ -396,6 +402,48 @@ pub fn check_distinct(instances: &[&Instance]) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// The "Effective Properties" of the original: global, then config, then `-P`, without the
+/// built-ins, and without a property named like a built-in (`instance`, `project`, ...): a
+/// pattern's `(instance)` is always the built-in, so such a property is never used; showing
+/// it would mislead. Each one is a warning naming where it came from.
+fn effective_properties(
+    file: &Path,
+    builtins: &BTreeMap<String, String>,
+    sources: &PropertySources,
+    config: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let layers = [
+        ("the global properties", &sources.global),
+        ("the config's properties", config),
+        ("-P", &sources.cli),
+    ];
+    let mut properties = BTreeMap::new();
+    for (origin, layer) in layers {
+        for (key, value) in layer {
+            match builtins.get(key) {
+                Some(builtin) => tracing::warn!(
+                    "{}: property {key}={value:?} from {origin} is not used: ({key}) is built in and is {builtin:?} here; rename the property",
+                    file.display()
+                ),
+                None => {
+                    properties.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    properties
+}
+
+/// Why `path` cannot be read as an input file, if it cannot: it does not exist, or it is not a
+/// regular file (a directory, FIFO or device is never read).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some("is not a regular file"),
+        Err(_) => Some("does not exist"),
+    }
 }
 
 fn has_parent_component(path: &str) -> bool {

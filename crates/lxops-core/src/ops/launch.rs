@@ -6,16 +6,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::devices::{device_setup, disk_devices, parse_owner, source_setup};
+use super::devices::{device_setup, disk_devices, source_setup};
 use super::error::OpsError;
 use super::{blocking, Env};
 use crate::cloudconfig::{self, Step};
 use crate::config;
 use crate::host::{self, DevicePlan, DeviceSetup, HostRunner, Owner};
 use crate::lifecycle::{self, LaunchCheck, Progress};
-use crate::plan::{
-    instance_profiles, lxops_profile, parse_lxc_options, parse_origin, InstancePlan, Source,
-};
+use crate::plan::{instance_profiles, lxops_profile, InstancePlan, Source};
 use crate::server::ImageSource;
 
 /// The source instances a launch copies from, evaluated by the caller.
@@ -46,19 +44,7 @@ pub(crate) fn cloud_config_steps(
     env: &Env,
     instance: &config::Instance,
 ) -> Result<Vec<Step>, OpsError> {
-    if instance.cloud_config_files.is_empty() {
-        return Ok(Vec::new());
-    }
-    let os = env.os_types.get(&instance.ostype).ok_or_else(|| {
-        OpsError::Input(format!(
-            "{}: ostype {:?} is not a known OS type (known: {}); it is needed to apply cloud-config files",
-            instance.file.display(),
-            instance.ostype,
-            env.os_types.names().join(", ")
-        ))
-    })?;
-    let files = cloudconfig::parse_all(&instance.cloud_config_files)?;
-    Ok(cloudconfig::plan_all(&files, os)?)
+    super::verify::cloud_config_steps(instance, &env.os_types)
 }
 
 async fn resolve_templates(
@@ -79,28 +65,12 @@ pub async fn prepare_launch(
     instance: config::Instance,
     sources: LaunchSources,
 ) -> Result<PreparedLaunch, OpsError> {
-    let file = instance.file.display().to_string();
     let name = instance.name.clone();
-    let steps = cloud_config_steps(env, &instance)?;
-    let options =
-        parse_lxc_options(&instance.lxc_options).map_err(|source| OpsError::LxcOptions {
-            file: file.clone(),
-            source,
-        })?;
-    let source = match instance.origin.as_deref().filter(|o| !o.is_empty()) {
-        Some(origin) => Source::Copy(parse_origin(origin).ok_or_else(|| {
-            OpsError::Input(format!("{file}: origin {origin:?} names no instance"))
-        })?),
-        None if instance.image.is_empty() => {
-            return Err(OpsError::Input(format!(
-                "{file}: image is empty: set `image` (or `origin`) in the config"
-            )))
-        }
+    let checked = super::verify::verify_offline(&instance, &sources, &env.os_types)?;
+    let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
+    let source = match checked.origin {
+        Some(origin) => Source::Copy(origin),
         None => Source::Image(image_source(env.server.as_ref(), &instance)?),
-    };
-    let owner = match instance.device_owner.as_deref().filter(|o| !o.is_empty()) {
-        Some(o) => Some(parse_owner(&file, o)?),
-        None => None,
     };
     let templates = match (&sources.template, &sources.origin) {
         (Some(t), None) => Some(resolve_templates(env.host.clone(), t).await?),
