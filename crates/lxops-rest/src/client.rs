@@ -1,6 +1,8 @@
 //! The shared connection: sends requests, classifies replies, waits for operations and maps
 //! failures onto `ServerError`.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hyper::Method;
@@ -44,9 +46,36 @@ pub struct Connection {
     pub info: ServerInfo,
     /// Timeout of every operation wait.
     pub timeout: Duration,
+    /// Projects known to exist (checked after a 404, see `RestServer::require_project`).
+    pub projects: Mutex<HashSet<String>>,
 }
 
 impl Connection {
+    /// A connection to `transport` (server info not read yet).
+    pub fn new(transport: Transport, dialect: &'static Dialect, timeout: Duration) -> Self {
+        Connection {
+            transport,
+            dialect,
+            info: ServerInfo::default(),
+            timeout,
+            projects: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Whether `project` was seen to exist on this connection.
+    pub fn project_known(&self, project: &str) -> bool {
+        self.projects
+            .lock()
+            .is_ok_and(|known| known.contains(project))
+    }
+
+    /// Remembers that `project` exists.
+    pub fn remember_project(&self, project: &str) {
+        if let Ok(mut known) = self.projects.lock() {
+            known.insert(project.to_string());
+        }
+    }
+
     /// Sends a request and returns the raw reply, mapping transport failures.
     pub async fn raw(
         &self,

@@ -13,7 +13,7 @@ use lxops_core::server::{ExecOutput, ExecRequest, FileWrite, ServerError, Server
 use serde_json::{json, Map, Value};
 
 use crate::envelope::{OpOutcome, Operation};
-use crate::errors::Subject;
+use crate::errors::{Request, Subject};
 use crate::server::RestServer;
 use crate::transport::RawRequest;
 
@@ -107,6 +107,8 @@ pub fn exec_outcome(outcome: OpOutcome, subject: &Subject<'_>) -> ServerResult<E
             {
                 return Ok(result);
             }
+            // Incus 6.0.4 reports a missing command as a bare error envelope (code 400, no
+            // operation, no `return`); 400 alone is any failure, so only the text tells.
             if message.contains("Command not found") {
                 return Ok(ExecResult {
                     status: COMMAND_NOT_FOUND,
@@ -151,6 +153,7 @@ pub async fn exec(
     let subject = Subject {
         context: &context,
         what: &what,
+        request: Request::Change,
     };
     if request.argv.is_empty() {
         return Err(ServerError::Api {
@@ -177,7 +180,8 @@ pub async fn exec(
     let argv = command_line(request, stdin_file.as_deref());
     let body = exec_body(request, &argv);
     let post = RawRequest::new(Method::POST, server.instance_url(instance, "/exec")).json(&body);
-    let op = match server.conn.call(post, &subject).await? {
+    let started = server.conn.call(post, &subject).await;
+    let op = match server.checked(started).await? {
         crate::client::Answer::Async(op) => op,
         crate::client::Answer::Sync { .. } => {
             return Err(ServerError::Protocol(format!(

@@ -108,6 +108,12 @@ fn async_reply(id: &str) -> Vec<u8> {
 fn incus_route(seen: &Seen) -> (u16, Vec<u8>) {
     let path = seen.path.as_str();
     match (seen.method.as_str(), path) {
+        // As both daemons answer any request in a missing project (LXD 5.0.2 says "Instance
+        // not found" for instance URLs).
+        (_, p) if p.contains("project=nosuch") => (
+            404,
+            br#"{"type":"error","error_code":404,"error":"Instance not found"}"#.to_vec(),
+        ),
         ("GET", "/1.0") => (200, fixture("incus-server.json")),
         ("POST", p) if p.starts_with("/1.0/instances/fx-c1/exec") => (202, async_reply("op-exec")),
         ("GET", p) if p.starts_with("/1.0/operations/op-exec/wait") => {
@@ -123,6 +129,13 @@ fn incus_route(seen: &Seen) -> (u16, Vec<u8>) {
         }
         ("POST", p) if p.starts_with("/1.0/instances?") => (202, async_reply("op-create")),
         ("GET", p) if p.starts_with("/1.0/profiles/fx-p1?") => (200, fixture("incus-profile.json")),
+        ("GET", "/1.0/instances/fx-c1?project=p1") => (200, fixture("incus-instance.json")),
+        ("GET", "/1.0/projects/p1") => {
+            (200, br#"{"type":"sync","metadata":{"name":"p1"}}"#.to_vec())
+        }
+        ("GET", "/1.0/projects/p2") => {
+            (200, br#"{"type":"sync","metadata":{"name":"p2"}}"#.to_vec())
+        }
         ("PUT", p) if p.starts_with("/1.0/profiles/fx-p1?") => {
             (200, fixture("incus-profile-create.json"))
         }
@@ -222,16 +235,100 @@ async fn views_of_other_projects_share_the_connection() {
     let server = incus_server(&daemon).await;
     let other = server.for_project("p2");
     assert_eq!(other.project(), "p2");
-    let _ = other.instance("fx-c1").await.unwrap();
+    assert!(other.instance("fx-c1").await.unwrap().is_none());
+    assert!(other.instance("fx-c2").await.unwrap().is_none());
     let requests = daemon.requests();
     assert_eq!(
         requests.iter().filter(|r| r.as_str() == "GET /1.0").count(),
         1
     );
+    // A 404 in project p2 checks the project once per connection.
     assert_eq!(
-        requests.last().unwrap(),
-        "GET /1.0/instances/fx-c1?project=p2"
+        requests[requests.len() - 3..],
+        [
+            "GET /1.0/instances/fx-c1?project=p2",
+            "GET /1.0/projects/p2",
+            "GET /1.0/instances/fx-c2?project=p2",
+        ]
     );
+}
+
+#[tokio::test]
+async fn a_missing_file_is_told_apart_from_a_missing_instance() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await;
+    // Every files request answers 404 here, as both daemons do for a missing instance.
+    assert_eq!(server.read_file("fx-c1", "/nope").await.unwrap(), None);
+    let cases = [
+        (
+            "read",
+            server.read_file("fx-gone", "/etc/hostname").await.map(drop),
+        ),
+        (
+            "delete",
+            server.delete_file("fx-gone", "/etc/hostname").await,
+        ),
+        (
+            "write",
+            server
+                .write_file(
+                    "fx-gone",
+                    &lxops_core::server::FileWrite {
+                        path: "/etc/x".into(),
+                        content: b"x".to_vec(),
+                        mode: None,
+                        uid: None,
+                        gid: None,
+                        append: false,
+                    },
+                )
+                .await,
+        ),
+    ];
+    for (what, result) in cases {
+        let error = result.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "instance \"fx-gone\" in project \"p1\" not found",
+            "{what}"
+        );
+    }
+    let error = server.delete_file("fx-c1", "/nope").await.unwrap_err();
+    assert_eq!(error.to_string(), "/nope in instance \"fx-c1\" not found");
+}
+
+#[tokio::test]
+async fn a_404_in_a_missing_project_names_the_project() {
+    let daemon = FakeDaemon::start(Arc::new(incus_route));
+    let server = incus_server(&daemon).await.for_project("nosuch");
+    let image = ImageSource::local("lxops-missing-image");
+    let new = NewInstance {
+        name: "fx-c9".into(),
+        source: InstanceSource::Image(ImageSource::local("0".repeat(64))),
+        profiles: vec!["default".into()],
+        config: Default::default(),
+        devices: Default::default(),
+        vm: false,
+        description: String::new(),
+    };
+    let results = [
+        server.instance("fx-c1").await.map(|_| ()),
+        server.image_fingerprint(&image).await.map(|_| ()),
+        server.profile("fx-p9").await.map(|_| ()),
+        server.read_file("fx-c1", "/etc/hostname").await.map(|_| ()),
+        server.create_instance(&new).await,
+        server.delete_instance("fx-c1").await,
+    ];
+    for result in results {
+        let Err(ServerError::MissingProject { project, hint, .. }) = &result else {
+            panic!("not a missing project: {result:?}");
+        };
+        assert_eq!(project, "nosuch");
+        assert_eq!(
+            hint,
+            "create it with `incus project create nosuch`, or choose an existing project"
+        );
+    }
 }
 
 #[tokio::test]
