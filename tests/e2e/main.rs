@@ -5,6 +5,7 @@ mod cli;
 mod cloudconfig;
 mod commands;
 mod devices;
+mod faults;
 mod fscommands;
 mod host;
 mod lifecycle;
