@@ -3,9 +3,11 @@
 //! project) map to the right error, and guest commands are not cut off by the API timeout.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lxops_core::server::{
-    ExecRequest, ImageSource, InstanceServer, InstanceSource, NewInstance, ServerError,
+    ConnectOptions, ExecRequest, ImageSource, InstanceServer, InstanceSource, NewInstance,
+    ServerError,
 };
 
 use crate::cli::{block_on, lxops, server, write_config, Cleanup};
@@ -145,5 +147,51 @@ fn launch_into_a_missing_project_names_the_project() {
             out.stderr
         );
         assert!(block_on(server.instance(&name)).unwrap().is_none());
+    }
+}
+
+#[test]
+fn a_guest_command_may_run_longer_than_the_api_timeout() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let name = unique_name("t-slow");
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = write_config(
+            dir.path(),
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        lxops(daemon, &["launch", "-name", &name, &config]).ok();
+        let connect = |exec_timeout: Option<Duration>| {
+            let options = ConnectOptions {
+                timeout: Duration::from_secs(1),
+                exec_timeout,
+                ..daemon.options()
+            };
+            block_on(daemon.backend().connect(&options)).expect("connect")
+        };
+        let sleep = |seconds: &str| ExecRequest::argv(&["sleep", seconds]);
+
+        let started = Instant::now();
+        let out = block_on(connect(None).exec(&name, &sleep("3"))).expect("sleep 3");
+        assert_eq!(out.status, 0, "{daemon}");
+        assert!(started.elapsed() >= Duration::from_secs(3), "{daemon}");
+
+        let started = Instant::now();
+        let limited = connect(Some(Duration::from_secs(1)));
+        let err = block_on(limited.exec(&name, &sleep("6"))).unwrap_err();
+        assert!(
+            matches!(err, ServerError::Timeout { .. })
+                && err.to_string().contains("--exec-timeout"),
+            "{daemon}: {err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{daemon}: bounded"
+        );
     }
 }

@@ -82,6 +82,7 @@ impl Daemon {
             socket: Some(self.socket()),
             project: Some("default".to_string()),
             timeout: Duration::from_secs(120),
+            exec_timeout: None,
         }
     }
 }

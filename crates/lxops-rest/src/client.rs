@@ -14,11 +14,13 @@ use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Op
 use crate::errors::{api_error, operation_error, Subject};
 use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
-/// Time allowed for a plain (non-waiting) request.
+/// Most time allowed for a plain (non-waiting) request; less when the operation timeout is
+/// shorter.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
 /// Pause between two waits that both found the operation running.
 const POLL_PAUSE: Duration = Duration::from_millis(100);
-/// Extra time a wait request gets beyond the server-side `?timeout=`.
+/// Most extra time a wait request gets beyond the server-side `?timeout=`; less when the
+/// operation timeout is shorter.
 const WAIT_SLACK: Duration = Duration::from_secs(15);
 
 /// A classified reply with its `Etag`, if any.
@@ -44,8 +46,10 @@ pub struct Connection {
     pub dialect: &'static Dialect,
     /// Facts read at connect.
     pub info: ServerInfo,
-    /// Timeout of every operation wait.
+    /// Timeout of every API call and operation wait.
     pub timeout: Duration,
+    /// Time limit of guest commands (exec), `None`: no limit.
+    pub exec_timeout: Option<Duration>,
     /// Projects known to exist (checked after a 404, see `RestServer::require_project`).
     pub projects: Mutex<HashSet<String>>,
 }
@@ -58,8 +62,14 @@ impl Connection {
             dialect,
             info: ServerInfo::default(),
             timeout,
+            exec_timeout: None,
             projects: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Time allowed for one plain request: the operation timeout, at most a minute.
+    pub fn request_limit(&self) -> Duration {
+        self.timeout.min(REQUEST_LIMIT)
     }
 
     /// Whether `project` was seen to exist on this connection.
@@ -91,7 +101,9 @@ impl Connection {
 
     /// Sends a request and classifies the reply; error envelopes become errors.
     pub async fn call(&self, request: RawRequest, subject: &Subject<'_>) -> ServerResult<Answer> {
-        let response = self.raw(request, REQUEST_LIMIT, subject.context).await?;
+        let response = self
+            .raw(request, self.request_limit(), subject.context)
+            .await?;
         answer(response, subject)
     }
 
@@ -150,6 +162,26 @@ impl Connection {
         limit: Duration,
         subject: &Subject<'_>,
     ) -> ServerResult<OpOutcome> {
+        match self.wait_until(id, limit, subject).await? {
+            OpOutcome::Running(op) => {
+                tracing::debug!(id, status = %op.status, "operation still running");
+                Err(ServerError::Timeout {
+                    context: subject.context.to_string(),
+                    after: limit,
+                })
+            }
+            done => Ok(done),
+        }
+    }
+
+    /// Like [`Connection::wait`], but an operation still running after `limit` is
+    /// [`OpOutcome::Running`], not an error (for callers that wait in rounds).
+    pub async fn wait_until(
+        &self,
+        id: &str,
+        limit: Duration,
+        subject: &Subject<'_>,
+    ) -> ServerResult<OpOutcome> {
         let deadline = Instant::now() + limit;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -161,7 +193,7 @@ impl Connection {
             let response = self
                 .raw(
                     request,
-                    Duration::from_secs(seconds) + WAIT_SLACK,
+                    Duration::from_secs(seconds) + WAIT_SLACK.min(self.timeout),
                     subject.context,
                 )
                 .await?;
@@ -188,11 +220,7 @@ impl Connection {
             match outcome {
                 OpOutcome::Running(op) => {
                     if Instant::now() >= deadline {
-                        tracing::debug!(id, status = %op.status, "operation still running");
-                        return Err(ServerError::Timeout {
-                            context: subject.context.to_string(),
-                            after: limit,
-                        });
+                        return Ok(OpOutcome::Running(op));
                     }
                     // A daemon that answers "still running" at once must not be polled in a
                     // tight loop.
@@ -206,7 +234,11 @@ impl Connection {
     /// The operation object, if the daemon still knows it.
     async fn operation(&self, id: &str) -> Option<Operation> {
         let request = RawRequest::new(Method::GET, format!("/1.0/operations/{id}"));
-        let response = self.transport.send(request, REQUEST_LIMIT).await.ok()?;
+        let response = self
+            .transport
+            .send(request, self.request_limit())
+            .await
+            .ok()?;
         match parse_reply(response.status, &response.body).ok()? {
             Reply::Sync(value) => serde_json::from_value(value).ok(),
             _ => None,

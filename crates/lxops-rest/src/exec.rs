@@ -6,7 +6,7 @@
 //! (the file is opened, removed, then the command replaces the shell).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::Method;
 use lxops_core::server::{ExecOutput, ExecRequest, FileWrite, ServerError, ServerResult};
@@ -189,10 +189,7 @@ pub async fn exec(
             )))
         }
     };
-    let outcome = server
-        .conn
-        .wait(&op.id, server.conn.timeout, &subject)
-        .await?;
+    let outcome = wait_for_command(server, &op.id, &subject).await?;
     let result = exec_outcome(outcome, &subject)?;
     let stdout = take_log(server, result.stdout_log.as_deref(), &subject).await?;
     let stderr = take_log(server, result.stderr_log.as_deref(), &subject).await?;
@@ -201,6 +198,44 @@ pub async fn exec(
         stdout,
         stderr,
     })
+}
+
+/// How often a long guest command is reported as still running.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+/// Waits for an exec operation: in rounds of [`PROGRESS_EVERY`], logging after each that the
+/// command still runs, until it ends or the connection's exec time limit (none by default)
+/// has passed. Guest commands (`runcmd`, package installs) may take long; the API timeout
+/// does not apply to them.
+async fn wait_for_command(
+    server: &RestServer,
+    id: &str,
+    subject: &Subject<'_>,
+) -> ServerResult<OpOutcome> {
+    let started = Instant::now();
+    let limit = server.conn.exec_timeout;
+    loop {
+        let remaining = limit.map(|limit| limit.saturating_sub(started.elapsed()));
+        if let (Some(Duration::ZERO), Some(limit)) = (remaining, limit) {
+            return Err(ServerError::Timeout {
+                context: format!(
+                    "{} (the command's time limit; it may still be running in the instance; \
+                     raise or remove the limit with --exec-timeout)",
+                    subject.context
+                ),
+                after: limit,
+            });
+        }
+        let round = remaining.map_or(PROGRESS_EVERY, |r| r.min(PROGRESS_EVERY));
+        match server.conn.wait_until(id, round, subject).await? {
+            OpOutcome::Running(_) => tracing::info!(
+                seconds = started.elapsed().as_secs(),
+                "{}: still running",
+                subject.context
+            ),
+            done => return Ok(done),
+        }
+    }
 }
 
 /// Reads a recorded log and deletes it (they pile up until the instance is deleted otherwise).

@@ -63,6 +63,7 @@ impl RestServer {
         };
         let transport = Transport::new(&socket);
         let mut conn = Connection::new(transport, dialect, timeout);
+        conn.exec_timeout = options.exec_timeout.filter(|limit| !limit.is_zero());
         let context = format!("reading the {} server info", dialect.name);
         let subject = Subject {
             context: &context,

@@ -79,6 +79,7 @@ async fn an_unreachable_socket_is_a_connect_error_with_a_hint() {
         socket: Some("/nonexistent/lxops/unix.socket".into()),
         project: Some("default".into()),
         timeout: Duration::from_secs(5),
+        exec_timeout: None,
     };
     let err = RestServer::connect(&INCUS, &options).await.unwrap_err();
     let ServerError::Connect {
@@ -160,6 +161,7 @@ async fn incus_server(daemon: &FakeDaemon) -> Arc<dyn InstanceServer> {
         socket: Some(daemon.socket.clone()),
         project: Some("p1".into()),
         timeout: Duration::from_secs(10),
+        exec_timeout: None,
     };
     Arc::new(RestServer::connect(&INCUS, &options).await.unwrap())
 }
@@ -188,7 +190,7 @@ async fn exec_reads_and_deletes_both_logs_in_the_project() {
     expect![[r#"
         GET /1.0
         POST /1.0/instances/fx-c1/exec?project=p1
-        GET /1.0/operations/op-exec/wait?timeout=10
+        GET /1.0/operations/op-exec/wait?timeout=30
         GET /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stdout?project=p1
         DELETE /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stdout?project=p1
         GET /1.0/instances/fx-c1/logs/exec-output/exec_9facc62b-4fe5-4ee9-a35e-4bf6ae07879f.stderr?project=p1
@@ -388,6 +390,7 @@ async fn a_wait_that_never_ends_is_a_timeout_on_both_daemon_styles() {
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_millis(300),
+            exec_timeout: None,
         };
         let server = RestServer::connect(&LXD, &options).await.unwrap();
         let err = server.start_instance("slow").await.unwrap_err();
@@ -427,8 +430,76 @@ async fn a_start_that_fails_in_forkstart_is_retried_once() {
         socket: Some(daemon.socket.clone()),
         project: Some("default".into()),
         timeout: Duration::from_secs(5),
+        exec_timeout: None,
     };
     let server = RestServer::connect(&LXD, &options).await.unwrap();
     server.start_instance("a1").await.unwrap();
     assert_eq!(starts.load(Ordering::SeqCst), 2);
+}
+
+/// A daemon whose exec operation runs for `runs` (LXD style: `/wait` answers Running at once).
+fn slow_exec(runs: Duration) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync {
+    let started = std::sync::Mutex::new(None::<std::time::Instant>);
+    move |seen: &Seen| match (seen.method.as_str(), seen.path.as_str()) {
+        ("GET", "/1.0") => (200, fixture("lxd-server.json")),
+        ("POST", p) if p.contains("/exec") => {
+            *started.lock().unwrap() = Some(std::time::Instant::now());
+            (202, async_reply("op-exec"))
+        }
+        ("GET", p) if p.starts_with("/1.0/operations/op-exec") => {
+            let done = started.lock().unwrap().is_some_and(|t| t.elapsed() >= runs);
+            if done {
+                (
+                    200,
+                    br#"{"type":"sync","metadata":{"id":"op-exec","status":"Success","metadata":{"return":0}}}"#.to_vec(),
+                )
+            } else {
+                (200, running_op("op-exec"))
+            }
+        }
+        _ => (
+            404,
+            br#"{"type":"error","error_code":404,"error":"not found"}"#.to_vec(),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn guest_commands_have_their_own_time_limit_apart_from_the_api_timeout() {
+    let command = ExecRequest {
+        discard_output: true,
+        ..ExecRequest::argv(&["apt-get", "install", "-y", "big"])
+    };
+    // (API timeout, exec time limit, how long the command runs, expected)
+    let cases = [
+        (300, None, 1200, "exit 0".to_string()),
+        (300, Some(2000), 1200, "exit 0".to_string()),
+        (
+            5000,
+            Some(500),
+            60_000,
+            "timed out after 500ms running [\"apt-get\", \"install\", \"-y\", \"big\"] in instance \"a1\" (the command's time limit; it may still be running in the instance; raise or remove the limit with --exec-timeout)".to_string(),
+        ),
+    ];
+    for (api, exec, runs, expected) in cases {
+        let daemon = FakeDaemon::start(Arc::new(slow_exec(Duration::from_millis(runs))));
+        let options = ConnectOptions {
+            socket: Some(daemon.socket.clone()),
+            project: Some("default".into()),
+            timeout: Duration::from_millis(api),
+            exec_timeout: exec.map(Duration::from_millis),
+        };
+        let server = RestServer::connect(&LXD, &options).await.unwrap();
+        let started = std::time::Instant::now();
+        let result = match server.exec("a1", &command).await {
+            Ok(out) => format!("exit {}", out.status),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(result, expected, "api {api} ms, exec {exec:?} ms");
+        assert!(
+            started.elapsed() < Duration::from_millis(runs.min(exec.unwrap_or(runs)) + 2000),
+            "bounded: {:?}",
+            started.elapsed()
+        );
+    }
 }
