@@ -2,6 +2,7 @@
 //! failures onto `ServerError`.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,12 +12,19 @@ use serde_json::Value;
 
 use crate::dialect::Dialect;
 use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Operation, Reply};
-use crate::errors::{api_error, operation_error, Subject};
+use crate::errors::{api_error, is_not_ready, operation_error, Subject};
 use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
 /// Most time allowed for a plain (non-waiting) request; less when the operation timeout is
 /// shorter.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+/// How long failed requests are retried when the failure is transient (see
+/// [`Connection::raw`]); at most the operation timeout.
+const RETRY_WINDOW: Duration = Duration::from_secs(10);
+/// The first pause before a retry; it doubles up to [`RETRY_MAX_PAUSE`].
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(200);
+/// The longest pause between two retries.
+const RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
 /// Pause between two waits that both found the operation running.
 const POLL_PAUSE: Duration = Duration::from_millis(100);
 /// Most extra time a wait request gets beyond the server-side `?timeout=`; less when the
@@ -52,6 +60,8 @@ pub struct Connection {
     pub exec_timeout: Option<Duration>,
     /// Projects known to exist (checked after a 404, see `RestServer::require_project`).
     pub projects: Mutex<HashSet<String>>,
+    /// Whether the daemon answered any request on this connection.
+    pub answered: AtomicBool,
 }
 
 impl Connection {
@@ -64,6 +74,7 @@ impl Connection {
             timeout,
             exec_timeout: None,
             projects: Mutex::new(HashSet::new()),
+            answered: AtomicBool::new(false),
         }
     }
 
@@ -93,10 +104,49 @@ impl Connection {
         limit: Duration,
         context: &str,
     ) -> ServerResult<RawResponse> {
-        self.transport
-            .send(request, limit)
-            .await
-            .map_err(|e| transport_error(self.dialect, &self.transport, e, context))
+        let idempotent = matches!(request.method, Method::GET | Method::HEAD);
+        let deadline = Instant::now() + RETRY_WINDOW.min(self.timeout);
+        let mut pause = RETRY_FIRST_PAUSE;
+        loop {
+            let result = self.transport.send(request.clone(), limit).await;
+            let retry = match &result {
+                // Nothing was sent: safe for every request, once the daemon answered before
+                // (a daemon that is not there at all is reported at once).
+                Err(TransportError::Connect(reason)) if self.answered.load(Ordering::Relaxed) => {
+                    Some(reason.clone())
+                }
+                // A connection reset or cut reply: only a read may be repeated.
+                Err(TransportError::Other(reason)) if idempotent => Some(reason.clone()),
+                Ok(response) if idempotent && is_not_ready(response.status) => {
+                    Some(format!("HTTP {}: the daemon is not ready", response.status))
+                }
+                _ => None,
+            };
+            match retry {
+                Some(reason) if Instant::now() + pause < deadline => {
+                    tracing::warn!(
+                        "{context}: {reason}; trying again in {} ms",
+                        pause.as_millis()
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX_PAUSE);
+                }
+                _ => {
+                    if result.is_ok() {
+                        self.answered.store(true, Ordering::Relaxed);
+                    }
+                    return result.map_err(|e| {
+                        let sent = !idempotent && !matches!(e, TransportError::Connect(_));
+                        let error = transport_error(self.dialect, &self.transport, e, context);
+                        if sent {
+                            maybe_done(error)
+                        } else {
+                            error
+                        }
+                    });
+                }
+            }
+        }
     }
 
     /// Sends a request and classifies the reply; error envelopes become errors.
@@ -260,6 +310,21 @@ fn protocol<'a>(subject: &'a Subject<'_>) -> impl Fn(String) -> ServerError + 'a
     move |message| ServerError::Protocol(format!("{}: {message}", subject.context))
 }
 
+/// A transport failure of a request that was sent and changes something: the daemon may have
+/// carried it out, so the message says to check before running the command again.
+fn maybe_done(error: ServerError) -> ServerError {
+    const CHECK: &str = "the request was sent, so the daemon may have carried it out: check the \
+                         instance or profile before running the command again";
+    match error {
+        ServerError::Timeout { context, after } => ServerError::Timeout {
+            context: format!("{context}; {CHECK}"),
+            after,
+        },
+        ServerError::Protocol(message) => ServerError::Protocol(format!("{message}; {CHECK}")),
+        other => other,
+    }
+}
+
 /// Maps a transport failure onto a [`ServerError`].
 pub fn transport_error(
     dialect: &Dialect,
@@ -275,7 +340,11 @@ pub fn transport_error(
             hint: dialect.connect_hint(),
         },
         TransportError::Timeout(after) => ServerError::Timeout {
-            context: format!("{context} (no reply from {})", transport.socket().display()),
+            context: format!(
+                "{context} (no reply from {}: check that the daemon is not stuck, or raise \
+                 --timeout if it is only slow)",
+                transport.socket().display()
+            ),
             after,
         },
         TransportError::Other(reason) => ServerError::Protocol(format!(

@@ -503,3 +503,63 @@ async fn guest_commands_have_their_own_time_limit_apart_from_the_api_timeout() {
         );
     }
 }
+
+/// A daemon that is "not ready" (503) for its first `not_ready` replies to `/1.0/instances`.
+fn not_ready_at_first(not_ready: usize) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync {
+    let replies = std::sync::atomic::AtomicUsize::new(0);
+    move |seen: &Seen| {
+        if seen.path == "/1.0" {
+            return (200, fixture("lxd-server.json"));
+        }
+        if replies.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < not_ready {
+            return (
+                503,
+                br#"{"type":"error","error_code":503,"error":"LXD is starting"}"#.to_vec(),
+            );
+        }
+        match seen.method.as_str() {
+            "GET" => (200, br#"{"type":"sync","metadata":[]}"#.to_vec()),
+            _ => (200, br#"{"type":"sync","metadata":{}}"#.to_vec()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn only_reads_are_retried_when_the_daemon_is_not_ready() {
+    // (method, 503 replies first, expected outcome, requests the daemon saw after connect)
+    let cases = [
+        ("GET", 2, "ok", 3),
+        ("POST", 1, "creating profile \"fx-p1\": LXD is starting (the daemon is not ready: wait for it to start, then run the command again)", 1),
+    ];
+    for (method, not_ready, expected, requests) in cases {
+        let daemon = FakeDaemon::start(Arc::new(not_ready_at_first(not_ready)));
+        let options = ConnectOptions {
+            socket: Some(daemon.socket.clone()),
+            project: Some("default".into()),
+            timeout: Duration::from_secs(5),
+            exec_timeout: None,
+        };
+        let server = RestServer::connect(&LXD, &options).await.unwrap();
+        let result = match method {
+            "GET" => server.instance_names().await.map(drop),
+            _ => {
+                let profile = lxops_core::server::Profile {
+                    name: "fx-p1".into(),
+                    ..Default::default()
+                };
+                server.create_profile(&profile).await
+            }
+        };
+        let outcome = match result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(outcome, expected, "{method}");
+        assert_eq!(
+            daemon.requests().len() - 1,
+            requests,
+            "{method}: {:?}",
+            daemon.requests()
+        );
+    }
+}
