@@ -105,7 +105,8 @@ impl Connection {
         context: &str,
     ) -> ServerResult<RawResponse> {
         let idempotent = matches!(request.method, Method::GET | Method::HEAD);
-        let deadline = Instant::now() + RETRY_WINDOW.min(self.timeout);
+        // The retry window starts at the first failure (a long wait may fail late).
+        let mut deadline = None;
         let mut pause = RETRY_FIRST_PAUSE;
         loop {
             let result = self.transport.send(request.clone(), limit).await;
@@ -122,6 +123,8 @@ impl Connection {
                 }
                 _ => None,
             };
+            let window = RETRY_WINDOW.min(self.timeout);
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + window);
             match retry {
                 Some(reason) if Instant::now() + pause < deadline => {
                     tracing::warn!(
@@ -136,7 +139,11 @@ impl Connection {
                         self.answered.store(true, Ordering::Relaxed);
                     }
                     return result.map_err(|e| {
-                        let sent = !idempotent && !matches!(e, TransportError::Connect(_));
+                        let sent = !idempotent
+                            && !matches!(
+                                e,
+                                TransportError::Connect(_) | TransportError::Request(_)
+                            );
                         let error = transport_error(self.dialect, &self.transport, e, context);
                         if sent {
                             maybe_done(error)
@@ -347,10 +354,12 @@ pub fn transport_error(
             ),
             after,
         },
-        TransportError::Other(reason) => ServerError::Protocol(format!(
-            "{context}: talking to {} at {}: {reason}",
-            dialect.name,
-            transport.socket().display()
-        )),
+        TransportError::Other(reason) | TransportError::Request(reason) => {
+            ServerError::Protocol(format!(
+                "{context}: talking to {} at {}: {reason}",
+                dialect.name,
+                transport.socket().display()
+            ))
+        }
     }
 }

@@ -12,7 +12,7 @@ use lxops_core::server::{
 use lxops_rest::discovery::socket_path;
 use lxops_rest::RestServer;
 
-use crate::fake_daemon::{FakeDaemon, Seen, ETAG};
+use crate::fake_daemon::{FakeDaemon, Seen, CUT, ETAG};
 use crate::{fixture, INCUS, LXD};
 
 /// (dialect, explicit socket, environment, which paths exist, expected socket)
@@ -504,16 +504,17 @@ async fn guest_commands_have_their_own_time_limit_apart_from_the_api_timeout() {
     }
 }
 
-/// A daemon that is "not ready" (503) for its first `not_ready` replies to `/1.0/instances`.
-fn not_ready_at_first(not_ready: usize) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync {
+/// A daemon that answers its first `failing` requests after `/1.0` with `status` (503, or
+/// [`CUT`]: the connection ends without a reply).
+fn failing_at_first(failing: usize, status: u16) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync {
     let replies = std::sync::atomic::AtomicUsize::new(0);
     move |seen: &Seen| {
         if seen.path == "/1.0" {
             return (200, fixture("lxd-server.json"));
         }
-        if replies.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < not_ready {
+        if replies.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failing {
             return (
-                503,
+                status,
                 br#"{"type":"error","error_code":503,"error":"LXD is starting"}"#.to_vec(),
             );
         }
@@ -525,14 +526,30 @@ fn not_ready_at_first(not_ready: usize) -> impl Fn(&Seen) -> (u16, Vec<u8>) + Se
 }
 
 #[tokio::test]
-async fn only_reads_are_retried_when_the_daemon_is_not_ready() {
+async fn only_reads_are_retried_after_a_503_or_a_cut_reply() {
     // (method, 503 replies first, expected outcome, requests the daemon saw after connect)
+    // (method, failing replies first and their status, expected outcome, requests after
+    // connect)
     let cases = [
-        ("GET", 2, "ok", 3),
-        ("POST", 1, "creating profile \"fx-p1\": LXD is starting (the daemon is not ready: wait for it to start, then run the command again)", 1),
+        ("GET", 2, 503, "ok".to_string(), 3),
+        ("GET", 2, CUT, "ok".to_string(), 3),
+        (
+            "POST",
+            1,
+            503,
+            "creating profile \"fx-p1\": LXD is starting (the daemon is not ready: wait for it to start, then run the command again)".to_string(),
+            1,
+        ),
+        (
+            "POST",
+            1,
+            CUT,
+            "creating profile \"fx-p1\": talking to LXD at {socket}: client error (SendRequest): connection closed before message completed; the request was sent, so the daemon may have carried it out: check the instance or profile before running the command again".to_string(),
+            1,
+        ),
     ];
-    for (method, not_ready, expected, requests) in cases {
-        let daemon = FakeDaemon::start(Arc::new(not_ready_at_first(not_ready)));
+    for (method, failing, status, expected, requests) in cases {
+        let daemon = FakeDaemon::start(Arc::new(failing_at_first(failing, status)));
         let options = ConnectOptions {
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
@@ -552,9 +569,11 @@ async fn only_reads_are_retried_when_the_daemon_is_not_ready() {
         };
         let outcome = match result {
             Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
+            Err(e) => e
+                .to_string()
+                .replace(&daemon.socket.display().to_string(), "{socket}"),
         };
-        assert_eq!(outcome, expected, "{method}");
+        assert_eq!(outcome, expected, "{method} {status}");
         assert_eq!(
             daemon.requests().len() - 1,
             requests,
