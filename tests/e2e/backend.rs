@@ -750,6 +750,7 @@ async fn a_wrong_socket_is_a_connect_error_naming_it() {
             socket: Some(socket.clone().into()),
             project: None,
             timeout: Duration::from_secs(5),
+            exec_timeout: None,
         };
         let err = match daemon.backend().connect(&options).await {
             Ok(_) => panic!("{daemon}: connected to {socket}"),

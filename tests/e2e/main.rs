@@ -5,6 +5,7 @@ mod cli;
 mod cloudconfig;
 mod commands;
 mod devices;
+mod faults;
 mod fleet;
 mod fscommands;
 mod host;

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxops_core::server::{Backend, ConnectOptions, InstanceServer, ServerError, StopMode};
 
+pub mod fault_proxy;
+
 /// A daemon under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Daemon {
@@ -82,6 +84,7 @@ impl Daemon {
             socket: Some(self.socket()),
             project: Some("default".to_string()),
             timeout: Duration::from_secs(120),
+            exec_timeout: None,
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// Seconds to wait for any one server operation before giving up.
     #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Seconds a command inside an instance (runcmd, package installs) may run; 0: no limit.
+    /// Such commands do not count against --timeout; a long one is logged every 30 s.
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECONDS")]
+    pub exec_timeout: u64,
     /// More log output on stderr (repeat for more); RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

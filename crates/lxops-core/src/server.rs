@@ -41,6 +41,18 @@ pub enum ServerError {
         /// What was looked for, e.g. `instance "a1"`.
         what: String,
     },
+    /// The project of the request does not exist (checked after a 404, which alone does not
+    /// say what is missing). Not a [`ServerError::NotFound`]: lookups that treat a missing
+    /// object as "absent" must not treat a missing project so.
+    #[error("project {project:?} does not exist on {server}\nhint: {hint}")]
+    MissingProject {
+        /// The project name.
+        project: String,
+        /// "LXD" or "Incus".
+        server: String,
+        /// What the user can do about it.
+        hint: String,
+    },
     /// The object already exists.
     #[error("{what} already exists")]
     AlreadyExists {

@@ -144,7 +144,9 @@ pub fn wait_outcome(reply: Reply) -> Result<OpOutcome, String> {
     }
 }
 
-/// Whether an Incus wait error means the wait itself ran out of time.
+/// Whether an Incus wait error means the wait itself ran out of time. Incus 6.0.4 sends it as
+/// error code 500, like a failed operation; the caller asks the operation itself first and
+/// reads the text only when the operation can no longer be read.
 pub fn is_wait_deadline(message: &str) -> bool {
     message.contains("context deadline exceeded")
 }

@@ -366,15 +366,52 @@ pub fn import_filesystems(
     Ok(())
 }
 
-fn zfs_on(host: Option<&str>, args: Vec<String>) -> HostCommand {
-    match host {
-        None => HostCommand::privileged("zfs", args),
-        Some(host) => {
-            let mut remote = vec![host.to_string(), "sudo".into(), "zfs".into()];
-            remote.extend(args);
-            HostCommand::plain("ssh", remote)
-        }
-    }
+/// Checks an ssh host before anything runs: not empty, no leading `-` (ssh would read it as an
+/// option), no whitespace or control characters. `user@host` and ssh config aliases pass;
+/// ports and options belong in `~/.ssh/config`.
+pub fn ssh_host(what: &str, host: &str) -> Result<(), HostError> {
+    let reason = if host.is_empty() {
+        "it is empty; give a host name or an ssh config alias"
+    } else if host.starts_with('-') {
+        "it starts with `-`, which ssh would read as an option"
+    } else if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains whitespace or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(HostError::Invalid {
+        what: what.to_string(),
+        value: host.escape_debug().to_string(),
+        reason: reason.to_string(),
+    })
+}
+
+/// `ssh -- HOST 'WORDS...'`: runs `words` on `host`. ssh joins its command words with spaces
+/// into one string that the remote login shell parses, so the remote command is sent as one
+/// string with every word shell-quoted (`shlex`), and `--` ends ssh's options before the host,
+/// which is checked with [`ssh_host`] too.
+pub fn ssh_command(host: &str, words: &[String]) -> Result<HostCommand, HostError> {
+    ssh_host("ssh host", host)?;
+    let remote =
+        shlex::try_join(words.iter().map(String::as_str)).map_err(|e| HostError::Invalid {
+            what: "remote command".into(),
+            value: words.join(" ").escape_debug().to_string(),
+            reason: format!("it cannot be quoted for the remote shell: {e}"),
+        })?;
+    Ok(HostCommand::plain(
+        "ssh",
+        vec!["--".to_string(), host.to_string(), remote],
+    ))
+}
+
+/// `zfs ARGS` here, or `ssh -- HOST 'sudo zfs ARGS'` on `host` (see [`ssh_command`]).
+fn zfs_on(host: Option<&str>, args: Vec<String>) -> Result<HostCommand, HostError> {
+    let Some(host) = host else {
+        return Ok(HostCommand::privileged("zfs", args));
+    };
+    let mut words = vec!["sudo".to_string(), "zfs".to_string()];
+    words.extend(args);
+    ssh_command(host, &words)
 }
 
 /// Copies each `from[i]@snapshot` to `to[i]` with `zfs send | zfs receive`, each side run
@@ -386,6 +423,12 @@ pub fn copy_filesystems(
     options: &CopyOptions,
 ) -> Result<Vec<String>, HostError> {
     validate::snapshot_name(&options.snapshot)?;
+    if let Some(host) = &options.from_host {
+        ssh_host("source ssh host", host)?;
+    }
+    if let Some(host) = &options.to_host {
+        ssh_host("target ssh host", host)?;
+    }
     if from.len() != to.len() {
         return Err(HostError::Mismatch {
             reason: format!("{} source and {} target filesystems", from.len(), to.len()),
@@ -402,19 +445,24 @@ pub fn copy_filesystems(
         }
         driver_of(fs).validate(fs)?;
     }
-    let mut done = Vec::new();
+    // Every command is built (and quoted) before the first one runs.
+    let mut copies = Vec::with_capacity(from.len());
     for (source, target) in from.iter().zip(to) {
         let name = format!("{}@{}", source.path, options.snapshot);
         let send = zfs_on(
             options.from_host.as_deref(),
             vec!["send".into(), name.clone()],
-        );
+        )?;
         let receive = zfs_on(
             options.to_host.as_deref(),
             vec!["receive".into(), target.path.clone()],
-        );
+        )?;
+        copies.push((send, receive, format!("{name} -> {}", target.path)));
+    }
+    let mut done = Vec::new();
+    for (send, receive, line) in copies {
         host.run_pipeline(&[send, receive])?;
-        done.push(format!("{name} -> {}", target.path));
+        done.push(line);
     }
     Ok(done)
 }

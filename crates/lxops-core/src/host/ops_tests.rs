@@ -160,7 +160,7 @@ fn export_import_and_copy_commands() {
         to_host: Some("backup".into()),
     };
     expect![[r#"
-        zfs send tank/a1/home@s1 | ssh backup sudo zfs receive tank/b1/home
+        zfs send tank/a1/home@s1 | ssh -- backup 'sudo zfs receive tank/b1/home'
         => ["tank/a1/home@s1 -> tank/b1/home"]"#]]
     .assert_eq(&run(|h| {
         copy_filesystems(
@@ -219,4 +219,118 @@ fn list_shows_a_table() {
         nopool  zfs    nopool/x      -              no
     "#]]
     .assert_eq(&list_filesystems(&host, &fss).unwrap().to_string());
+}
+
+/// The words a POSIX shell makes of `remote` (the ssh command string): `printf` prints each.
+fn shell_words(remote: &str) -> Vec<String> {
+    let output = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {remote}"))
+        .output()
+        .expect("run /bin/sh");
+    assert!(
+        output.status.success(),
+        "sh failed on {remote:?}: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ssh_commands_quote_every_word_for_the_remote_shell() {
+    let hostile = [
+        "tank/a1;rm -rf /",
+        "tank/$(touch /tmp/lxops-pwned)",
+        "tank/`id`",
+        "tank/it's \"quoted\"",
+        "tank/new\nline",
+        "tank/-rf",
+        "tank/a*b?c[d]~e&f|g>h<i",
+    ];
+    for (i, path) in hostile.iter().enumerate() {
+        let snapshot = if i % 2 == 0 { "s1" } else { "$(reboot);x" };
+        let name = format!("{path}@{snapshot}");
+        for (host, words) in [
+            ("user@source", vec!["send".to_string(), name.clone()]),
+            ("backup", vec!["receive".to_string(), path.to_string()]),
+        ] {
+            let command = zfs_on(Some(host), words.clone()).expect("quotable");
+            assert_eq!(command.program, "ssh");
+            let [dashdash, ssh_host, remote] = &command.args[..] else {
+                panic!("ssh -- HOST COMMAND, got {:?}", command.args);
+            };
+            assert_eq!((dashdash.as_str(), ssh_host.as_str()), ("--", host));
+            let mut expected = vec!["sudo".to_string(), "zfs".to_string()];
+            expected.extend(words);
+            assert_eq!(shell_words(remote), expected, "remote string {remote:?}");
+        }
+    }
+    // Through copy_filesystems: the same quoting, both sides remote.
+    let options = CopyOptions {
+        snapshot: "s1".into(),
+        from_host: Some("user@source".into()),
+        to_host: Some("backup".into()),
+    };
+    let host = FakeHost::new();
+    copy_filesystems(
+        &host,
+        &[fs("home", FsKind::Zfs, "tank/a1;rm -rf ~")],
+        &[fs("home", FsKind::Zfs, "tank/$(x)")],
+        &options,
+    )
+    .expect("copied");
+    expect![[r#"ssh -- user@source 'sudo zfs send '\''tank/a1;rm -rf ~@s1'\''' | ssh -- backup 'sudo zfs receive '\''tank/$(x)'\'''"#]]
+    .assert_eq(&host.log().join("\n"));
+    assert!(
+        zfs_on(Some("h"), vec!["receive".into(), "tank/nul\0".into()]).is_err(),
+        "a NUL byte cannot be quoted"
+    );
+}
+
+#[test]
+fn ssh_hosts_that_ssh_would_misread_are_refused_before_anything_runs() {
+    let cases = [
+        "-oProxyCommand=touch /tmp/x",
+        "-F/etc/shadow",
+        "",
+        "host name",
+        "host\nname",
+        "host\u{1b}[31m",
+        "host\tx",
+    ];
+    let mut text = Vec::new();
+    for (i, bad) in cases.iter().enumerate() {
+        let mut options = CopyOptions {
+            snapshot: "s1".into(),
+            from_host: None,
+            to_host: None,
+        };
+        if i % 2 == 0 {
+            options.from_host = Some(bad.to_string());
+        } else {
+            options.to_host = Some(bad.to_string());
+        }
+        let host = host();
+        let result = copy_filesystems(
+            &host,
+            &[fs("home", FsKind::Zfs, "tank/a1/home")],
+            &[fs("home", FsKind::Zfs, "tank/b1/home")],
+            &options,
+        );
+        assert!(host.log().is_empty(), "{bad:?} ran {:?}", host.log());
+        text.push(match result {
+            Ok(done) => format!("{bad:?}: accepted {done:?}"),
+            Err(e) => format!("{bad:?}: {e}"),
+        });
+    }
+    expect![[r#"
+        "-oProxyCommand=touch /tmp/x": source ssh host `-oProxyCommand=touch /tmp/x` is invalid: it starts with `-`, which ssh would read as an option
+        "-F/etc/shadow": target ssh host `-F/etc/shadow` is invalid: it starts with `-`, which ssh would read as an option
+        "": source ssh host `` is invalid: it is empty; give a host name or an ssh config alias
+        "host name": target ssh host `host name` is invalid: it contains whitespace or control characters
+        "host\nname": source ssh host `host\nname` is invalid: it contains whitespace or control characters
+        "host\u{1b}[31m": target ssh host `host\u{1b}[31m` is invalid: it contains whitespace or control characters
+        "host\tx": source ssh host `host\tx` is invalid: it contains whitespace or control characters"#]].assert_eq(&text.join("\n"));
 }
