@@ -26,15 +26,16 @@ pub use model::{
     Warning, WriteFile,
 };
 pub use os::{
-    chpasswd, doas_file, sudoers_file, zoneinfo_link, Alpine, Debian, Fedora, Openwrt, OsType,
-    OsTypes, DEFAULT_DOAS_RULE, DEFAULT_SUDO_RULE,
+    chpasswd, doas_file, sudoers_file, sudoers_path, unless_index, useradd, visudo_check,
+    zoneinfo_link, Alpine, Debian, Fedora, Openwrt, OsType, OsTypes, DEFAULT_DOAS_RULE,
+    DEFAULT_SUDO_RULE,
 };
 pub use parse::{
     decode, decode_bytes, is_valid_name, parse, parse_all, parse_file, parse_mode, parse_owner,
     ENCODINGS, HEADER, MODULES,
 };
 pub use plan::{plan, plan_all};
-pub use step::{Action, Command, FileStep, Module, Step, UserUpdate};
+pub use step::{runcmd_script, Action, Command, FileStep, Module, Step, UserUpdate, RUNCMD_MARKER};
 
 /// Every package of the files, in order, without duplicates (`config packages`).
 pub fn packages(files: &[ParsedFile]) -> Vec<String> {
