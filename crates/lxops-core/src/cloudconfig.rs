@@ -37,6 +37,12 @@ pub use parse::{
 pub use plan::{plan, plan_all};
 pub use step::{runcmd_script, Action, Command, FileStep, Module, Step, UserUpdate, RUNCMD_MARKER};
 
+/// Every warning of the files (what they hold that lxops accepts but does not apply), in order.
+/// Commands that read cloud-config show them; `i verify --strict` makes them errors.
+pub fn warnings(files: &[ParsedFile]) -> impl Iterator<Item = &Warning> {
+    files.iter().flat_map(|file| &file.warnings)
+}
+
 /// Every package of the files, in order, without duplicates (`config packages`).
 pub fn packages(files: &[ParsedFile]) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();

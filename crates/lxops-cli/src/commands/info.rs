@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use lxops_core::cloudconfig;
 use lxops_core::config::{self, EvalOptions, Instance, LoadOptions, Loaded};
 
 use super::config::{print_warnings, property_sources};
@@ -19,6 +20,21 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
             for (loaded, instance) in instances(ctx, &args.config, &args.files, args.strict, true)?
             {
                 print_warnings(&loaded, out)?;
+                // The cloud-config files are checked too: errors, and what would be ignored.
+                let files = cloudconfig::parse_all(&instance.cloud_config_files)
+                    .map_err(CliError::input)?;
+                let warnings: Vec<String> = cloudconfig::warnings(&files)
+                    .map(ToString::to_string)
+                    .collect();
+                if args.strict && !warnings.is_empty() {
+                    return Err(CliError::input(anyhow::anyhow!(
+                        "{}\n(--strict: cloud-config keys and modules that lxops does not apply are errors)",
+                        warnings.join("\n")
+                    )));
+                }
+                for warning in &warnings {
+                    writeln!(out, "{warning}").map_err(write_err)?;
+                }
                 writeln!(out, "{}", instance.name).map_err(write_err)?;
             }
             Ok(())

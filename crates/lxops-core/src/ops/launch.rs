@@ -58,6 +58,9 @@ pub(crate) fn cloud_config_steps(
         ))
     })?;
     let files = cloudconfig::parse_all(&instance.cloud_config_files)?;
+    for warning in cloudconfig::warnings(&files) {
+        tracing::warn!("{warning}");
+    }
     Ok(cloudconfig::plan_all(&files, os)?)
 }
 
