@@ -500,3 +500,26 @@ fn packages_lists_every_file_in_order_without_duplicates() {
     .expect("valid");
     assert_eq!(cloudconfig::packages(&[a, b]), ["curl", "vim", "jq=1.6"]);
 }
+
+#[test]
+fn help_names_every_module_key_and_encoding() {
+    let help = cloudconfig::HELP;
+    let keys = cloudconfig::MODULES
+        .iter()
+        .chain(cloudconfig::USERS_KEYS)
+        .chain(cloudconfig::WRITE_FILES_KEYS);
+    for key in keys {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{key} "))
+                    || l.trim_start().starts_with(&format!("{key}:"))),
+            "help cloud-config lacks {key}"
+        );
+    }
+    for encoding in cloudconfig::ENCODINGS.split(", ") {
+        assert!(help.contains(encoding), "help lacks encoding {encoding}");
+    }
+    for name in cloudconfig::OsTypes::builtin().names() {
+        assert!(help.contains(&name), "help lacks OS type {name}");
+    }
+}

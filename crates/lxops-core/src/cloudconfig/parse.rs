@@ -31,6 +31,35 @@ pub const MODULES: &[&str] = &[
     "runcmd",
 ];
 
+/// The keys of a `write_files` entry.
+pub const WRITE_FILES_KEYS: &[&str] = &[
+    "path",
+    "content",
+    "owner",
+    "permissions",
+    "encoding",
+    "append",
+    "defer",
+];
+
+/// The keys of a `users` entry.
+pub const USERS_KEYS: &[&str] = &[
+    "name",
+    "uid",
+    "gecos",
+    "shell",
+    "homedir",
+    "no_create_home",
+    "system",
+    "primary_group",
+    "groups",
+    "lock_passwd",
+    "hashed_passwd",
+    "passwd",
+    "ssh_authorized_keys",
+    "sudo",
+];
+
 /// The accepted `write_files` encodings.
 pub const ENCODINGS: &str = "b64, base64, gz, gzip, gz+b64, gz+base64, gzip+b64, gzip+base64";
 
@@ -374,15 +403,7 @@ impl Parser<'_> {
     // ---- modules ----------------------------------------------------------------------------
 
     fn write_files(&mut self, at: At<'_>, value: &Value) -> Vec<WriteFile> {
-        const KNOWN: &[&str] = &[
-            "path",
-            "content",
-            "owner",
-            "permissions",
-            "encoding",
-            "append",
-            "defer",
-        ];
+        const KNOWN: &[&str] = WRITE_FILES_KEYS;
         let mut files = Vec::new();
         for (i, item) in self.list(at, value).iter().enumerate() {
             let at = at.item(i);
@@ -608,22 +629,7 @@ impl Parser<'_> {
     }
 
     fn users(&mut self, at: At<'_>, value: &Value) -> Vec<User> {
-        const KNOWN: &[&str] = &[
-            "name",
-            "uid",
-            "gecos",
-            "shell",
-            "homedir",
-            "no_create_home",
-            "system",
-            "primary_group",
-            "groups",
-            "lock_passwd",
-            "hashed_passwd",
-            "passwd",
-            "ssh_authorized_keys",
-            "sudo",
-        ];
+        const KNOWN: &[&str] = USERS_KEYS;
         let mut users = Vec::new();
         for (i, item) in self.list(at, value).iter().enumerate() {
             let at = at.item(i);
