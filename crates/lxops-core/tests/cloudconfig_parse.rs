@@ -449,6 +449,7 @@ fn rejects_bad_values() {
         ("timezone: '-u'", expect![[r#"t.cfg:2: timezone: "-u" is not a time zone name; write it like Europe/London or UTC"#]]),
         ("timezone: [UTC]", expect![[r#"t.cfg:2: timezone: must be a string, found a list"#]]),
         ("runcmd: ls", expect![[r#"t.cfg:2: runcmd: must be a list, found a string"#]]),
+        ("runcmd: [ls, false]", expect!["t.cfg:2: runcmd[1]: must be a shell command string or an argv list, found a boolean; quote it (e.g. 'false')"]),
         ("runcmd: [[ls, [a]]]", expect![[r#"t.cfg:2: runcmd[0]: every word of a command list must be a string or a number"#]]),
         ("runcmd: [{a: b}]", expect![[r#"t.cfg:2: runcmd[0]: must be a shell command string or an argv list, found a mapping"#]]),
     ];

@@ -812,6 +812,16 @@ impl Parser<'_> {
                         ),
                     }
                 }
+                // cloud-init 22.4 refuses the whole module for an unquoted `false` or `1`.
+                Value::Bool(_) | Value::Number(_) => self.problem(
+                    at,
+                    format!(
+                        "must be a shell command string or an argv list, found {}; quote it \
+                         (e.g. '{}')",
+                        kind(item),
+                        scalar_text(item).unwrap_or_default()
+                    ),
+                ),
                 _ => match scalar_text(item) {
                     Some(script) if !script.trim().is_empty() => {
                         commands.push(RunCommand::Shell(script))
