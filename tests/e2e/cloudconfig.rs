@@ -80,11 +80,12 @@ fn gzip_b64(text: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Files, packages and runcmd in one file; the order log proves the module order.
+/// Files, packages and runcmd in one file; the order log proves the module order. The image
+/// has no package lists: `packages` implies the `apt-get update` that reads the local
+/// repository.
 fn files_cfg(dir: &Path) -> String {
     format!(
         "#cloud-config
-package_update: true
 packages:
 - lxops-hello
 write_files:
@@ -248,6 +249,31 @@ fn debian_launch_applies_every_module_in_order_and_reapplies() {
             sh(&server, &name, "readlink /etc/localtime"),
             "/usr/share/zoneinfo/Europe/Athens",
             "{daemon}: timezone"
+        );
+
+        // `package_update: false` skips the refresh while the lists are there, and refreshes
+        // them when they are missing (installing needs them).
+        let again = write_config(
+            dir.path(),
+            "again.cfg",
+            "#cloud-config\npackage_update: false\npackages: [lxops-hello]\n",
+        );
+        let lists = "stat -c %Y /var/lib/apt/lists/*_Packages";
+        let before = sh(&server, &name, lists);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let apply = ["cloudconfig", "--ostype", "debian", "-i", &name, &again];
+        lxops(daemon, &apply).ok();
+        assert_eq!(
+            sh(&server, &name, lists),
+            before,
+            "{daemon}: lists present: no refresh"
+        );
+        sh(&server, &name, "rm -f /var/lib/apt/lists/*_Packages");
+        lxops(daemon, &apply).ok();
+        assert_ne!(
+            sh(&server, &name, &format!("{lists} 2>/dev/null || true")),
+            "",
+            "{daemon}: lists missing: refreshed"
         );
 
         // Re-applying the same files succeeds and changes nothing that matters.
