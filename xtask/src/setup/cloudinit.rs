@@ -4,7 +4,8 @@
 //! (`cargo xtask oracle`) applies the same `#cloud-config` files with it and with lxops.
 //!
 //! The scripts are not part of this repository: they live beside the checkout, in
-//! `../shared/tools/cloudinit-oracle` (`$LXOPS_CLOUDINIT_ORACLE` overrides the directory).
+//! `../shared/tools/cloudinit-oracle` (or beside its parent directory, for a git worktree
+//! under a directory of worktrees); `$LXOPS_CLOUDINIT_ORACLE` overrides the directory.
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +21,11 @@ pub const ORACLE_IMAGE: &str = "cloudinit-oracle";
 
 /// The directory of the oracle scripts; an error that says where it was looked for when absent.
 pub fn oracle_dir() -> Result<PathBuf> {
+    let beside = |up: &str| project_root().join(up).join("shared/tools/cloudinit-oracle");
     let dir = match std::env::var_os("LXOPS_CLOUDINIT_ORACLE") {
         Some(dir) => PathBuf::from(dir),
-        None => project_root().join("../shared/tools/cloudinit-oracle"),
+        None if !beside("..").exists() && beside("../..").exists() => beside("../.."),
+        None => beside(".."),
     };
     for script in ["build-image.sh", "run-case.sh", "snap.sh"] {
         if !dir.join(script).is_file() {
