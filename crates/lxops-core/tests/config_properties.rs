@@ -51,7 +51,10 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
     let err = PropertyOptions::from_args(None, &["novalue".to_string()])
         .load()
         .expect_err("bad -P");
-    assert_eq!(err.to_string(), "-P novalue: expected KEY=VALUE with a non-empty key");
+    assert_eq!(
+        err.to_string(),
+        "-P novalue: expected KEY=VALUE with a non-empty key"
+    );
 
     let missing = dir.join("missing.yaml");
     let err = PropertyOptions::from_args(Some(&missing), &[])

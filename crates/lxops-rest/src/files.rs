@@ -31,7 +31,9 @@ pub fn write_headers(
         (format!("{p}Type"), kind.to_string()),
     ];
     if let Some(mode) = mode {
-        headers.push((format!("{p}Mode"), format!("{mode:04o}")));
+        // Both daemons read the header with Go's `ParseInt(text, 0, 0)`: only a leading 0
+        // makes it octal (`4755` would be decimal, mode 0223). They keep only `mode & 0777`.
+        headers.push((format!("{p}Mode"), format!("0{mode:o}")));
     }
     if let Some(uid) = uid {
         headers.push((format!("{p}Uid"), uid.to_string()));

@@ -8,6 +8,7 @@
 mod apt;
 mod btrfs;
 mod busybox;
+pub mod cloudinit;
 pub mod daemons;
 mod images;
 mod lock;
@@ -47,6 +48,7 @@ pub fn run() -> Result<()> {
     zfs::run()?;
     btrfs::run()?;
     let images = images::run()?;
+    cloudinit::run()?;
     log(
         "setup",
         format!(

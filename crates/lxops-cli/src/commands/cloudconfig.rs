@@ -100,8 +100,17 @@ pub(crate) async fn instance(
     .await
 }
 
-/// Parses the files (all before anything runs), or stdin when there are none.
+/// Parses the files (all before anything runs), or stdin when there are none, and shows what
+/// they hold that lxops does not apply.
 fn read_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
+    let files = parse_files(paths)?;
+    for warning in cloudconfig::warnings(&files) {
+        tracing::warn!("{warning}");
+    }
+    Ok(files)
+}
+
+fn parse_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
     if paths.is_empty() {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| {

@@ -31,9 +31,20 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
             {
                 let target = Target { loaded, instance };
                 let launch_sources = launch_sources(ctx, &target, &sources)?;
-                ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
+                let checked = ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
                     .map_err(ops_err)?;
                 print_warnings(&target.loaded, out)?;
+                // What the cloud-config files hold that lxops does not apply.
+                let warnings = &checked.cloud_config_warnings;
+                if args.strict && !warnings.is_empty() {
+                    return Err(CliError::input(anyhow::anyhow!(
+                        "{}\n(--strict: cloud-config keys and modules that lxops does not apply are errors)",
+                        warnings.join("\n")
+                    )));
+                }
+                for warning in warnings {
+                    writeln!(out, "{warning}").map_err(write_err)?;
+                }
                 writeln!(out, "{}", target.instance.name).map_err(write_err)?;
             }
             Ok(())

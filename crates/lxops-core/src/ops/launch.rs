@@ -44,7 +44,11 @@ pub(crate) fn cloud_config_steps(
     env: &Env,
     instance: &config::Instance,
 ) -> Result<Vec<Step>, OpsError> {
-    super::verify::cloud_config_steps(instance, &env.os_types)
+    let (steps, warnings) = super::verify::cloud_config_plan(instance, &env.os_types)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(steps)
 }
 
 async fn resolve_templates(
@@ -67,6 +71,9 @@ pub async fn prepare_launch(
 ) -> Result<PreparedLaunch, OpsError> {
     let name = instance.name.clone();
     let checked = super::verify::verify_offline(&instance, &sources, &env.os_types)?;
+    for warning in &checked.cloud_config_warnings {
+        tracing::warn!("{warning}");
+    }
     let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
     let source = match checked.origin {
         Some(origin) => Source::Copy(origin),
