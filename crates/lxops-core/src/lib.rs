@@ -15,6 +15,7 @@ pub mod cloudconfig;
 pub mod config;
 pub mod host;
 pub mod lifecycle;
+pub mod names;
 pub mod ops;
 pub mod plan;
 pub mod server;

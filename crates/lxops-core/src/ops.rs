@@ -16,6 +16,7 @@ mod launch;
 mod maintain;
 mod remove;
 mod rename;
+mod safety;
 
 use std::sync::Arc;
 
@@ -28,8 +29,9 @@ pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch}
 pub use maintain::{
     configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions,
 };
-pub use remove::{delete, destroy};
-pub use rename::rename;
+pub use remove::{delete, destroy, RemoveOptions};
+pub use rename::{rename, RenameOptions};
+pub use safety::twin_name;
 
 use crate::cloudconfig::OsTypes;
 use crate::host::HostRunner;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub use lxc_options::{parse_lxc_options, LxcOptions, LxcOptionsError};
 pub use origin::{parse_origin, Origin};
 
+use crate::host::{PROFILE_CONFIG_KEY, PROFILE_MARK_KEY};
 use crate::server::{Device, Devices, ImageSource, InstanceSource, NewInstance, Profile};
 
 /// The name of the profile every instance gets when its config lists none.
@@ -43,18 +44,37 @@ impl DiskDevice {
     }
 }
 
-/// The per-instance profile: the config's devices, described by the config file's path.
-pub fn lxops_profile(name: &str, config_file: &Path, devices: &[DiskDevice]) -> Profile {
+/// The per-instance profile: the config's devices, described by the config file's path, and
+/// marked for its instance (`user.lxops.instance` = `mark`, `user.lxops.config` = the file), so
+/// that `delete` and `destroy` delete only profiles made for that instance.
+pub fn lxops_profile(
+    name: &str,
+    config_file: &Path,
+    mark: &str,
+    devices: &[DiskDevice],
+) -> Profile {
     let devices: Devices = devices
         .iter()
         .map(|d| (d.name.clone(), d.to_device()))
         .collect();
+    let config = BTreeMap::from([
+        (PROFILE_MARK_KEY.to_string(), mark.to_string()),
+        (
+            PROFILE_CONFIG_KEY.to_string(),
+            config_file.display().to_string(),
+        ),
+    ]);
     Profile {
         name: name.to_string(),
         description: config_file.display().to_string(),
-        config: BTreeMap::new(),
+        config,
         devices,
     }
+}
+
+/// Whether a config key is one of lxops' marks (`user.lxops.*`).
+fn is_mark_key(key: &str) -> bool {
+    key.starts_with("user.lxops.")
 }
 
 /// The profiles an instance is created with: the config's (or `default` when it lists none),
@@ -207,7 +227,12 @@ pub fn profile_differences(existing: &Profile, wanted: &Profile) -> Vec<String> 
             lines.push(format!("- device {name}: {}", format_device(device)));
         }
     }
+    // A profile made by an older lxops has no marks: that alone is no difference.
+    let unmarked = !existing.config.keys().any(|k| is_mark_key(k));
     for (key, value) in &wanted.config {
+        if unmarked && is_mark_key(key) {
+            continue;
+        }
         if existing.config.get(key) != Some(value) {
             lines.push(format!("+ config {key}={value}"));
         }

@@ -118,7 +118,8 @@ pub async fn prepare_launch(
     })
     .await?;
     let disks = disk_devices(&instance, &device_sources)?;
-    let profile = lxops_profile(&instance.profile, &instance.file, &disks);
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    let profile = lxops_profile(&instance.profile, &instance.file, &mark, &disks);
     let plan = InstancePlan {
         name: instance.name.clone(),
         project: instance.project.clone(),

@@ -89,6 +89,7 @@ pub async fn create_profile(
     let profile = lxops_profile(
         &instance.profile,
         &instance.file,
+        &host::instance_mark(&instance.project, &instance.name),
         &disk_devices(instance, &sources)?,
     );
     let server = env.server.as_ref();
