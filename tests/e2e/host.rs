@@ -225,7 +225,7 @@ fn zfs_create_chown_template_and_keep_existing_data() {
     assert_eq!(
         plan.to_string(),
         format!(
-            "zfs create -p -o compression=on {ds}\nchown 1000000:1000000 {d}\n\
+            "zfs create -p -o compression=on -o lxops:instance={MARK} {ds}\nchown 1000000:1000000 {d}\n\
              mkdir {d}/user (owner 1000000:1000000)\ncopy {t} -> {d}/user\n",
             ds = home.path,
             d = dir.display(),

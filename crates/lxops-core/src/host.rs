@@ -39,7 +39,7 @@ use std::path::PathBuf;
 
 pub use btrfs::btrfs_snapshot_dir;
 pub use devices::{
-    apply_devices, chown_paths, device_sources, plan_devices, ApplyReport, DevicePlan,
+    apply_devices, chown_paths, device_sources, plan_devices, undo_devices, ApplyReport, DevicePlan,
 };
 pub use dry_run::DryRunHost;
 pub use error::HostError;

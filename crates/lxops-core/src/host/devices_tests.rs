@@ -344,6 +344,7 @@ fn apply_creates_new_dirs_and_never_touches_existing_ones() {
     );
     expect![[r#"
         zfs list -H -o name,mountpoint -t filesystem
+        zfs list -H -o name,mountpoint -t filesystem
         zfs create -p -o lxops:instance=default/a1 lxopstest/a1/tmp
         chown 1000000:1000000 /lxopstest/a1/tmp
         mkdir -p /lxopstest/a1/home/new

@@ -169,7 +169,7 @@ impl HostRunner for FakeHost {
                 .unwrap_or_default());
         }
         if let Some(dataset) =
-            line.strip_prefix("zfs get -H -r -s local -o name,value -t filesystem lxops:instance ")
+            line.strip_prefix("zfs get -H -r -s local -o name,value lxops:instance ")
         {
             let state = self.state.lock().unwrap();
             let inside = format!("{dataset}/");

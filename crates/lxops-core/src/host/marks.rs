@@ -123,8 +123,6 @@ pub(crate) fn zfs_marks_inside(
             "local",
             "-o",
             "name,value",
-            "-t",
-            "filesystem",
             ZFS_MARK,
             dataset,
         ],
@@ -132,7 +130,8 @@ pub(crate) fn zfs_marks_inside(
     Ok(out
         .lines()
         .filter_map(|l| l.split_once('\t'))
-        .filter(|(name, _)| *name != dataset)
+        // No `-t filesystem` above: the zfs-fuse `zfs get` lacks it; snapshots are left out here.
+        .filter(|(name, _)| *name != dataset && !name.contains('@'))
         .map(|(n, v)| (n.to_string(), v.trim().to_string()))
         .collect())
 }

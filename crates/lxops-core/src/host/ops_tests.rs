@@ -127,11 +127,11 @@ fn rename_moves_outer_filesystems_only() {
         zfs list -H -o name,mountpoint -t filesystem
         zfs list -H -o name,mountpoint -t filesystem
         zfs get -H -s local -o value lxops:instance tank/a1
-        zfs get -H -r -s local -o name,value -t filesystem lxops:instance tank/a1
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1
         zfs list -H -o name,mountpoint -t filesystem
         zfs rename -p tank/a1 tank/a2
         zfs set lxops:instance=default/a1 tank/a2
-        zfs get -H -r -s local -o name,value -t filesystem lxops:instance tank/a2
+        zfs get -H -r -s local -o name,value lxops:instance tank/a2
         mkdir -p /d
         rename /d/a1 -> /d/a2
         setfattr -n user.lxops.instance -v default/a1 /d/a2
@@ -155,9 +155,9 @@ fn destroy_destroys_existing_filesystems_inner_first() {
     expect![[r#"
         zfs list -H -o name,mountpoint -t filesystem
         zfs get -H -s local -o value lxops:instance tank/a1/home
-        zfs get -H -r -s local -o name,value -t filesystem lxops:instance tank/a1/home
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1/home
         zfs get -H -s local -o value lxops:instance tank/a1
-        zfs get -H -r -s local -o name,value -t filesystem lxops:instance tank/a1
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1
         zfs destroy -r tank/a1/home
         zfs destroy -r tank/a1
         remove /d/a1

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::devices::{device_setup, disk_devices, parse_owner, source_setup};
 use super::error::OpsError;
+use super::safety::check_names;
 use super::{blocking, Env};
 use crate::cloudconfig::{self, Step};
 use crate::config;
@@ -79,6 +80,7 @@ pub async fn prepare_launch(
     instance: config::Instance,
     sources: LaunchSources,
 ) -> Result<PreparedLaunch, OpsError> {
+    check_names(&instance)?;
     let file = instance.file.display().to_string();
     let name = instance.name.clone();
     let steps = cloud_config_steps(env, &instance)?;
@@ -190,7 +192,13 @@ pub async fn launch(
     }
     let server = env.server.as_ref();
     let created =
-        lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
+        match lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await {
+            Ok(created) => created,
+            Err(e) => {
+                undo_host(env, &report, progress).await;
+                return Err(e.into());
+            }
+        };
     let result = async {
         if prepared.owner.is_none() && !report.created_dirs.is_empty() {
             let owner = root_owner(server, &name).await?;
@@ -220,9 +228,25 @@ pub async fn launch(
             progress,
         )
         .await;
+        undo_host(env, &report, progress).await;
         return Err(e);
     }
     apply_cloud_config(env, &name, &prepared.steps, progress).await
+}
+
+/// Removes what this launch made on the host (and only that), reporting each removal.
+async fn undo_host(env: &Env, report: &host::ApplyReport, progress: &mut dyn Progress) {
+    if report.made_nothing() {
+        return;
+    }
+    let host = env.host.clone();
+    let report = report.clone();
+    let lines = tokio::task::spawn_blocking(move || host::undo_devices(host.as_ref(), &report))
+        .await
+        .unwrap_or_else(|e| vec![format!("cleanup: host task failed: {e}")]);
+    for line in lines {
+        progress.step(&line);
+    }
 }
 
 /// The host ids that root in the instance maps to, from its id map (0:0 for a privileged
@@ -273,6 +297,7 @@ pub async fn rebuild(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let file = instance.file.display();
     let name = instance.name.as_str();
     if instance.origin.as_deref().is_some_and(|o| !o.is_empty()) {
@@ -314,3 +339,7 @@ pub async fn rebuild(
     lifecycle::start_and_wait(env.server.as_ref(), name, &env.wait, progress).await?;
     apply_cloud_config(env, name, &steps, progress).await
 }
+
+#[cfg(test)]
+#[path = "launch_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 use super::devices::{device_setup, disk_devices, parse_owner, source_setup};
 use super::error::OpsError;
 use super::launch::{apply_cloud_config, cloud_config_steps, print_lines};
+use super::safety::{check_names, check_snapshot_name};
 use super::{blocking, Env};
 use crate::config;
 use crate::host;
@@ -16,6 +17,7 @@ pub async fn configure(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let steps = cloud_config_steps(env, instance)?;
     let name = instance.name.as_str();
     progress.step(&format!("configure {name}"));
@@ -36,6 +38,7 @@ pub async fn create_devices(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let file = instance.file.display().to_string();
     let owner = match instance.device_owner.as_deref().filter(|o| !o.is_empty()) {
         Some(o) => Some(parse_owner(&file, o)?),
@@ -79,6 +82,7 @@ pub async fn create_profile(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let name = instance.name.clone();
     let setup = source_setup(instance);
     let host = env.host.clone();
@@ -144,12 +148,14 @@ pub async fn snapshot(
     options: &SnapshotOptions,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let name = instance.name.clone();
     if options.name.is_empty() {
         return Err(OpsError::Input(
             "snapshot: the snapshot name (-s) is empty".into(),
         ));
     }
+    check_snapshot_name(&options.name)?;
     if options.recursive && !options.destroy {
         return Err(OpsError::Input("snapshot: -R is only valid with -d".into()));
     }
@@ -205,11 +211,13 @@ pub async fn rollback(
     with_instance: bool,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     if snapshot.is_empty() {
         return Err(OpsError::Input(
             "rollback: the snapshot name (-s) is empty".into(),
         ));
     }
+    check_snapshot_name(snapshot)?;
     let name = instance.name.clone();
     let fss: Vec<_> = source_setup(instance)
         .filesystems

@@ -7,7 +7,7 @@
 use super::devices::source_setup;
 use super::error::OpsError;
 use super::launch::print_lines;
-use super::safety::{project_instances, rules};
+use super::safety::{check_names, project_instances, rules};
 use super::{blocking, Env};
 use crate::config;
 use crate::host::{self, FilesystemSpec, RemovalRules};
@@ -38,7 +38,7 @@ async fn check_remove(
     instance: &config::Instance,
     options: &RemoveOptions,
 ) -> Result<Checked, OpsError> {
-    crate::names::check_instance(instance).map_err(|e| OpsError::Input(e.to_string()))?;
+    check_names(instance)?;
     let name = instance.name.as_str();
     let server = env.server.as_ref();
     let check = lifecycle::check_delete(server, name, options.force).await?;

@@ -3,7 +3,7 @@
 
 use super::devices::{disk_devices, source_setup};
 use super::error::OpsError;
-use super::safety::{project_instances, rules};
+use super::safety::{check_names, project_instances, rules};
 use super::{blocking, Env};
 use crate::config;
 use crate::host;
@@ -31,9 +31,8 @@ pub async fn rename(
     options: &RenameOptions,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
-    let input = |e: crate::names::NameError| OpsError::Input(e.to_string());
-    crate::names::check_instance(old).map_err(input)?;
-    crate::names::check_instance(new).map_err(input)?;
+    check_names(old)?;
+    check_names(new)?;
     let server = env.server.as_ref();
     lifecycle::check_rename(server, &old.name, &new.name, &new.profile).await?;
     let instances = project_instances(env, &old.name).await?;

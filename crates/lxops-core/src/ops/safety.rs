@@ -12,6 +12,17 @@ use crate::host::{self, InUse, RemovalRules};
 use crate::lifecycle::LifecycleError;
 use crate::server::Instance;
 
+/// Checks every name of `instance` (see [`crate::names`]) before anything else: bad input.
+pub(crate) fn check_names(instance: &config::Instance) -> Result<(), OpsError> {
+    crate::names::check_instance(instance)
+        .map_err(|e| OpsError::Input(format!("{}: {e}", instance.file.display())))
+}
+
+/// Checks a snapshot name: bad input.
+pub(crate) fn check_snapshot_name(name: &str) -> Result<(), OpsError> {
+    crate::names::snapshot(name).map_err(|e| OpsError::Input(e.to_string()))
+}
+
 /// Every instance of the project (with expanded devices).
 pub(crate) async fn project_instances(env: &Env, name: &str) -> Result<Vec<Instance>, OpsError> {
     env.server
