@@ -9,3 +9,4 @@ mod fscommands;
 mod host;
 mod lifecycle;
 mod remote;
+mod safety;

@@ -18,7 +18,7 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use super::driver::{driver_of, HostView};
+use super::driver::{driver_of, FsState, HostView};
 use super::marks;
 use super::{FilesystemSpec, FsKind, HostError, HostRunner};
 
@@ -117,9 +117,29 @@ pub(crate) fn check(
                 manual: manual(fs),
             })
         };
+        let mut refused = false;
         if fs.kind == FsKind::Zfs && !fs.path.contains('/') {
             refuse("it is the root dataset of a ZFS pool".into());
-            continue;
+            refused = true;
+        }
+        let state = match driver_of(fs).probe(&view, fs) {
+            Ok(state) => state,
+            Err(HostError::MissingPool { .. }) if !refused => continue,
+            Err(HostError::MissingPool { .. }) => FsState {
+                exists: false,
+                dir: None,
+                no_dir_reason: String::new(),
+            },
+            Err(e) => return Err(e),
+        };
+        if let Some(dir) = &state.dir {
+            if is_root_or_top_level(dir) {
+                refuse(format!(
+                    "its directory {} is / or a top-level directory",
+                    dir.display()
+                ));
+                refused = true;
+            }
         }
         if rules
             .twins
@@ -131,21 +151,10 @@ pub(crate) fn check(
                  this instance's; put (instance) in the pattern"
                     .into(),
             );
-            continue;
+            refused = true;
         }
-        let state = match driver_of(fs).probe(&view, fs) {
-            Ok(state) => state,
-            Err(HostError::MissingPool { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        if let Some(dir) = &state.dir {
-            if is_root_or_top_level(dir) {
-                refuse(format!(
-                    "its directory {} is / or a top-level directory",
-                    dir.display()
-                ));
-                continue;
-            }
+        if refused {
+            continue;
         }
         if !state.exists {
             continue;
@@ -457,6 +466,7 @@ mod tests {
               filesystem `fs` (/usr/lib/pkg): its directory /usr/lib/pkg belongs to a system package (or holds package files); if you really mean it, run `rm -rf /usr/lib/pkg` yourself
             pool root: refused, nothing was changed:
               filesystem `fs` (tank): it is the root dataset of a ZFS pool; if you really mean it, run `zfs destroy -r tank` yourself
+              filesystem `fs` (tank): its directory /tank is / or a top-level directory; if you really mean it, run `zfs destroy -r tank` yourself
             shared dir: refused, nothing was changed:
               filesystem `shared` (/srv/shared): its pattern gives the same path for every instance name, so it is shared, not this instance's; put (instance) in the pattern; if you really mean it, run `rm -rf /srv/shared` yourself
             shared dataset: refused, nothing was changed:
