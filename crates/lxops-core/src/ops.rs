@@ -63,3 +63,6 @@ where
         .await
         .map_err(|e| OpsError::Internal(format!("host task failed: {e}")))?
 }
+
+#[cfg(test)]
+mod dry_run_tests;

@@ -155,13 +155,55 @@ impl InstancePlan {
     }
 }
 
-impl fmt::Display for InstancePlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let project = if self.project.is_empty() {
+impl InstancePlan {
+    fn in_project(&self) -> String {
+        if self.project.is_empty() {
             String::new()
         } else {
             format!(" in project {}", self.project)
-        };
+        }
+    }
+
+    /// The step that makes the per-instance profile, with its devices: `create profile ...`, or
+    /// `reuse identical profile ...` when it exists as planned. Printed by `--dry-run` and by the
+    /// real run as it creates the profile.
+    pub fn profile_lines(&self, reuse: bool) -> Vec<String> {
+        if reuse {
+            return vec![format!("reuse identical profile {}", self.profile.name)];
+        }
+        let mut text = format!(
+            "create profile {}{}\n",
+            self.profile.name,
+            self.in_project()
+        );
+        let _ = write_profile_devices(&mut text, &self.profile);
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// The step that creates the instance, with its options (as [`Self::profile_lines`]).
+    pub fn instance_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "create instance {}{} from {} with profiles {}",
+            self.name,
+            self.in_project(),
+            self.source,
+            self.profiles.join(", ")
+        )];
+        for (key, value) in &self.options.config {
+            lines.push(format!("  config {key}={value}"));
+        }
+        for (name, device) in &self.options.devices {
+            lines.push(format!("  device {name} {}", format_device(device)));
+        }
+        if self.options.vm {
+            lines.push("  type virtual-machine".into());
+        }
+        lines
+    }
+}
+
+impl fmt::Display for InstancePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.required_profiles.is_empty() {
             writeln!(
                 f,
@@ -169,23 +211,12 @@ impl fmt::Display for InstancePlan {
                 self.required_profiles.join(", ")
             )?;
         }
-        writeln!(f, "create profile {}{project}", self.profile.name)?;
-        write_profile_devices(f, &self.profile)?;
-        writeln!(
-            f,
-            "create instance {}{project} from {} with profiles {}",
-            self.name,
-            self.source,
-            self.profiles.join(", ")
-        )?;
-        for (key, value) in &self.options.config {
-            writeln!(f, "  config {key}={value}")?;
-        }
-        for (name, device) in &self.options.devices {
-            writeln!(f, "  device {name} {}", format_device(device))?;
-        }
-        if self.options.vm {
-            writeln!(f, "  type virtual-machine")?;
+        for line in self
+            .profile_lines(false)
+            .iter()
+            .chain(&self.instance_lines())
+        {
+            writeln!(f, "{line}")?;
         }
         writeln!(f, "start instance {}", self.name)?;
         Ok(())

@@ -72,42 +72,71 @@ impl DevicePlan {
     }
 }
 
+impl DevicePlan {
+    /// Whether carrying it out creates device directories (which then get their owner).
+    pub fn creates_dirs(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(
+                s,
+                Step::MakeDir { .. }
+                    | Step::CreateFilesystem {
+                        device_dir: true,
+                        ..
+                    }
+            )
+        })
+    }
+}
+
+/// Writes the line(s) of one step: what the plan prints and what [`apply_devices`] reports as it
+/// carries the step out.
+fn write_step(f: &mut dyn fmt::Write, step: &Step) -> fmt::Result {
+    match step {
+        Step::CreateFilesystem { fs, dir, owner, .. } => {
+            writeln!(f, "{}", driver_of(fs).describe_create(fs))?;
+            if let Some(owner) = owner {
+                writeln!(f, "chown {owner} {}", dir.display())?;
+            }
+        }
+        Step::CloneFilesystem {
+            fs,
+            source,
+            snapshot,
+        } => writeln!(f, "{}", driver_of(fs).describe_clone(fs, source, snapshot))?,
+        Step::MakeDir {
+            path,
+            owner,
+            in_clone,
+        } => {
+            write!(f, "mkdir {}", path.display())?;
+            if let Some(owner) = owner {
+                write!(f, " (owner {owner})")?;
+            }
+            if *in_clone {
+                write!(f, " unless the clone has it")?;
+            }
+            writeln!(f)?;
+        }
+        Step::Keep { device, path } => {
+            writeln!(f, "keep {} (device {device}: exists)", path.display())?
+        }
+        Step::CopyTemplate { from, to } => {
+            writeln!(f, "copy {} -> {}", from.display(), to.display())?
+        }
+    }
+    Ok(())
+}
+
+fn step_lines(step: &Step) -> Vec<String> {
+    let mut text = String::new();
+    let _ = write_step(&mut text, step);
+    text.lines().map(str::to_string).collect()
+}
+
 impl fmt::Display for DevicePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for step in &self.steps {
-            match step {
-                Step::CreateFilesystem { fs, dir, owner, .. } => {
-                    writeln!(f, "{}", driver_of(fs).describe_create(fs))?;
-                    if let Some(owner) = owner {
-                        writeln!(f, "chown {owner} {}", dir.display())?;
-                    }
-                }
-                Step::CloneFilesystem {
-                    fs,
-                    source,
-                    snapshot,
-                } => writeln!(f, "{}", driver_of(fs).describe_clone(fs, source, snapshot))?,
-                Step::MakeDir {
-                    path,
-                    owner,
-                    in_clone,
-                } => {
-                    write!(f, "mkdir {}", path.display())?;
-                    if let Some(owner) = owner {
-                        write!(f, " (owner {owner})")?;
-                    }
-                    if *in_clone {
-                        write!(f, " unless the clone has it")?;
-                    }
-                    writeln!(f)?;
-                }
-                Step::Keep { device, path } => {
-                    writeln!(f, "keep {} (device {device}: exists)", path.display())?
-                }
-                Step::CopyTemplate { from, to } => {
-                    writeln!(f, "copy {} -> {}", from.display(), to.display())?
-                }
-            }
+            write_step(f, step)?;
         }
         Ok(())
     }
@@ -133,6 +162,9 @@ pub struct ApplyReport {
     /// New device directories (including a new filesystem root used as a device directory), in
     /// creation order.
     pub created_dirs: Vec<PathBuf>,
+    /// The plan's lines of the steps carried out, as they were carried out (the same text
+    /// as the plan prints).
+    pub lines: Vec<String>,
     /// Everything made, outermost new path first, in creation order.
     made: Vec<Made>,
 }
@@ -459,6 +491,7 @@ fn apply_steps(
 ) -> Result<(), HostError> {
     let mut created: BTreeSet<PathBuf> = BTreeSet::new();
     for step in &plan.steps {
+        let lines = step_lines(step);
         match step {
             Step::CreateFilesystem {
                 fs,
@@ -493,6 +526,9 @@ fn apply_steps(
             Step::MakeDir { path, owner, .. } => {
                 if host.path_kind(path)?.is_some() {
                     tracing::debug!(path = %path.display(), "device directory exists: kept");
+                    report
+                        .lines
+                        .push(format!("keep {} (exists by now)", path.display()));
                     continue;
                 }
                 let made = first_missing_dir(host, path)?;
@@ -510,9 +546,16 @@ fn apply_steps(
                     host.copy_tree(from, to)?;
                 } else {
                     tracing::warn!(dir = %to.display(), "device directory existed: template not copied");
+                    report.lines.push(format!(
+                        "skip copy {} -> {} (the directory existed)",
+                        from.display(),
+                        to.display()
+                    ));
+                    continue;
                 }
             }
         }
+        report.lines.extend(lines);
     }
     Ok(())
 }

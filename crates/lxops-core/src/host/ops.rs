@@ -238,13 +238,17 @@ fn renames<'a>(
 }
 
 /// Checks the renames of [`rename_filesystems`] (every rule, every pair) and changes nothing.
+/// Returns `old -> new` for each rename it would make.
 pub fn check_rename_filesystems(
     host: &dyn HostRunner,
     old: &[FilesystemSpec],
     new: &[FilesystemSpec],
     rules: &RemovalRules,
-) -> Result<(), HostError> {
-    renames(host, old, new, rules).map(|_| ())
+) -> Result<Vec<String>, HostError> {
+    Ok(renames(host, old, new, rules)?
+        .into_iter()
+        .map(|(o, n)| format!("{} -> {}", o.path, n.path))
+        .collect())
 }
 
 /// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into

@@ -7,14 +7,13 @@ use super::error::{in_project, LifecycleError};
 use super::progress::Progress;
 use crate::server::{ImageSource, InstanceServer, StopMode};
 
-/// Stops `name` when it runs (cleanly, then by force), checks the image, and rebuilds it.
-/// The instance is left stopped; the caller starts it and configures it.
-pub async fn rebuild_instance(
+/// Checks a rebuild, changing nothing: the instance exists and the image too. Returns whether
+/// the instance runs (so the rebuild stops it first).
+pub async fn check_rebuild(
     server: &dyn InstanceServer,
     name: &str,
     image: &ImageSource,
-    progress: &mut dyn Progress,
-) -> Result<(), LifecycleError> {
+) -> Result<bool, LifecycleError> {
     let instance = server
         .instance(name)
         .await
@@ -35,8 +34,33 @@ pub async fn rebuild_instance(
             image: image.to_string(),
         });
     }
-    if instance.is_running() {
-        progress.step(&format!("stop instance {name}"));
+    Ok(instance.is_running())
+}
+
+/// The steps of a rebuild, as `--dry-run` and the real run print them.
+pub fn rebuild_lines(name: &str, image: &ImageSource, running: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    if running {
+        lines.push(format!("stop instance {name}"));
+    }
+    lines.push(format!("rebuild instance {name} from image {image}"));
+    lines
+}
+
+/// Stops `name` when it runs (cleanly, then by force), checks the image, and rebuilds it.
+/// The instance is left stopped; the caller starts it and configures it.
+pub async fn rebuild_instance(
+    server: &dyn InstanceServer,
+    name: &str,
+    image: &ImageSource,
+    progress: &mut dyn Progress,
+) -> Result<(), LifecycleError> {
+    let running = check_rebuild(server, name, image).await?;
+    let mut lines = rebuild_lines(name, image, running).into_iter();
+    if running {
+        if let Some(line) = lines.next() {
+            progress.step(&line);
+        }
         if server
             .stop_instance(name, StopMode::Clean(Duration::from_secs(10)))
             .await
@@ -48,7 +72,9 @@ pub async fn rebuild_instance(
                 .map_err(|e| LifecycleError::server(name, "stopping the instance", e))?;
         }
     }
-    progress.step(&format!("rebuild instance {name} from image {image}"));
+    for line in lines {
+        progress.step(&line);
+    }
     server
         .rebuild_instance(name, image)
         .await

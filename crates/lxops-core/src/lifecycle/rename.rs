@@ -60,6 +60,17 @@ pub async fn check_rename(
     Ok(())
 }
 
+/// The profile list of a renamed instance: the new per-instance profile in place of the old
+/// one (appended when the old one is not in the list).
+pub fn replaced_profiles(profiles: &[String], old_profile: &str, new_profile: &str) -> Vec<String> {
+    let mut profiles = profiles.to_vec();
+    match profiles.iter().position(|p| p == old_profile) {
+        Some(i) => profiles[i] = new_profile.to_string(),
+        None => profiles.push(new_profile.to_string()),
+    }
+    profiles
+}
+
 /// Renames the instance, then creates `new_profile`, puts it in place of the old profile in the
 /// instance's profile list and deletes the old profile when `old_profile` says so.
 pub async fn rename_instance(
@@ -91,11 +102,7 @@ pub async fn rename_instance(
             instance: new.to_string(),
             project: in_project(server.project()),
         })?;
-    let mut profiles: Vec<String> = instance.profiles.clone();
-    match profiles.iter().position(|p| p == old_name) {
-        Some(i) => profiles[i] = new_profile.name.clone(),
-        None => profiles.push(new_profile.name.clone()),
-    }
+    let profiles = replaced_profiles(&instance.profiles, old_name, &new_profile.name);
     progress.step(&format!("set profiles of {new}: {}", profiles.join(", ")));
     let update = InstanceUpdate {
         profiles,

@@ -49,6 +49,7 @@ async fn launch_creates_profile_then_instance_then_starts() {
         .expect("launch");
     expect![[r#"
         create profile a1.lxops
+          device data: path=/data source=/srv/a1/data type=disk
         create instance a1 from image alpine with profiles default, a1.lxops
         start instance a1"#]]
     .assert_eq(&lines.join("\n"));

@@ -161,6 +161,10 @@ pub(crate) fn image_source(
     })
 }
 
+/// The step that gives new device directories the owner of root in the instance (known from
+/// its id map only once it exists).
+const CHOWN_STEP: &str = "chown new device directories to root of the instance (its id map)";
+
 /// Carries out a prepared launch (or, with `env.dry_run`, prints its steps).
 pub async fn launch(
     env: &Env,
@@ -170,8 +174,21 @@ pub async fn launch(
     let name = prepared.plan.name.clone();
     progress.step(&format!("launch {name}"));
     if env.dry_run {
+        // The same lines, from the same plan, that the real run prints as it goes.
         print_lines(progress, &prepared.devices.to_string());
-        print_lines(progress, &prepared.plan.to_string());
+        let reuse = prepared.check.profile == lifecycle::ProfileState::Identical;
+        for line in prepared
+            .plan
+            .profile_lines(reuse)
+            .iter()
+            .chain(&prepared.plan.instance_lines())
+        {
+            progress.step(line);
+        }
+        if prepared.owner.is_none() && prepared.devices.creates_dirs() {
+            progress.step(CHOWN_STEP);
+        }
+        progress.step(&format!("start instance {name}"));
         for step in &prepared.steps {
             progress.step(&step.to_string());
         }
@@ -184,11 +201,8 @@ pub async fn launch(
         host::apply_devices(host.as_ref(), &devices).map_err(|e| OpsError::host(&host_name, e))
     })
     .await?;
-    for fs in &report.created_filesystems {
-        progress.step(&format!("created filesystem {fs}"));
-    }
-    for dir in &report.created_dirs {
-        progress.step(&format!("created directory {}", dir.display()));
+    for line in &report.lines {
+        progress.step(line);
     }
     let server = env.server.as_ref();
     let created =
@@ -202,10 +216,8 @@ pub async fn launch(
     let result = async {
         if prepared.owner.is_none() && !report.created_dirs.is_empty() {
             let owner = root_owner(server, &name).await?;
-            progress.step(&format!(
-                "chown {}:{} new device directories",
-                owner.uid, owner.gid
-            ));
+            progress.step(CHOWN_STEP);
+            tracing::info!(instance = %name, %owner, "owner of the new device directories");
             let host = env.host.clone();
             let dirs = report.created_dirs.clone();
             let host_name = name.clone();
@@ -314,21 +326,10 @@ pub async fn rebuild(
     let image = image_source(env.server.as_ref(), instance)?;
     progress.step(&format!("rebuild {name}"));
     if env.dry_run {
-        let server = env.server.as_ref();
-        if server
-            .instance(name)
-            .await
-            .map_err(|e| lifecycle::LifecycleError::server(name, "looking up the instance", e))?
-            .is_none()
-        {
-            return Err(lifecycle::LifecycleError::InstanceMissing {
-                instance: name.to_string(),
-                project: String::new(),
-            }
-            .into());
+        let running = lifecycle::check_rebuild(env.server.as_ref(), name, &image).await?;
+        for line in lifecycle::rebuild_lines(name, &image, running) {
+            progress.step(&line);
         }
-        progress.step(&format!("stop instance {name} if running"));
-        progress.step(&format!("rebuild instance {name} from image {image}"));
         progress.step(&format!("start instance {name}"));
         for step in &steps {
             progress.step(&step.to_string());

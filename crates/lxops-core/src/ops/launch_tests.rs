@@ -91,10 +91,14 @@ fn a_refused_launch_removes_only_what_it_made() {
     assert!(err.to_string().contains("unknown key"), "{err}");
     expect_test::expect![[r#"
         launch a1
-        created filesystem /srv/new/a1
-        created directory /srv/keep/a1/fresh
-        created directory /srv/new/a1/data
+        mkdir -p /srv/new/a1
+        mkdir /srv/keep/a1/fresh (owner 1000:1000)
+        keep /srv/keep/a1/old (device old: exists)
+        mkdir /srv/new/a1/data (owner 1000:1000)
         create profile a1.lxops
+          device data: path=/data source=/srv/new/a1/data type=disk
+          device fresh: path=/fresh source=/srv/keep/a1/fresh type=disk
+          device old: path=/old source=/srv/keep/a1/old type=disk
         create instance a1 from image img with profiles default, a1.lxops
         cleanup: deleted profile a1.lxops
         cleanup: removed /srv/new/a1/data

@@ -57,18 +57,7 @@ pub async fn create_devices(
         }
         let report =
             host::apply_devices(host.as_ref(), &plan).map_err(|e| OpsError::host(&name, e))?;
-        let mut lines: Vec<String> = report
-            .created_filesystems
-            .iter()
-            .map(|f| format!("created filesystem {f}"))
-            .collect();
-        lines.extend(
-            report
-                .created_dirs
-                .iter()
-                .map(|d| format!("created directory {}", d.display())),
-        );
-        Ok(lines.join("\n"))
+        Ok(report.lines.join("\n"))
     })
     .await?;
     print_lines(progress, &text);
@@ -115,10 +104,10 @@ pub async fn create_profile(
         .into());
     }
     progress.step(&format!("create profile {}", profile.name));
+    let mut text = String::new();
+    let _ = crate::plan::write_profile_devices(&mut text, &profile);
+    print_lines(progress, &text);
     if env.dry_run {
-        let mut text = String::new();
-        let _ = crate::plan::write_profile_devices(&mut text, &profile);
-        print_lines(progress, &text);
         return Ok(());
     }
     server.create_profile(&profile).await.map_err(|e| {
@@ -183,7 +172,7 @@ pub async fn snapshot(
             })?;
         }
     }
-    for fs in &fss {
+    for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("{verb} {}@{}", fs.path, options.name));
     }
     if env.dry_run || fss.is_empty() {
@@ -224,7 +213,7 @@ pub async fn rollback(
         .into_iter()
         .filter(|f| !f.transient)
         .collect();
-    for fs in &fss {
+    for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("rollback {}@{snapshot}", fs.path));
     }
     if with_instance {

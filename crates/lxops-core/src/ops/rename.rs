@@ -50,7 +50,7 @@ pub async fn rename(
     let old_fs = source_setup(old).filesystems;
     let new_setup = source_setup(new);
     let new_fs = new_setup.filesystems.clone();
-    {
+    let renames = {
         let host = env.host.clone();
         let name = old.name.clone();
         let (of, nf, rules) = (old_fs.clone(), new_fs.clone(), rules.clone());
@@ -58,20 +58,29 @@ pub async fn rename(
             host::ops::check_rename_filesystems(host.as_ref(), &of, &nf, &rules)
                 .map_err(|e| OpsError::host(&name, e))
         })
-        .await?;
-    }
+        .await?
+    };
     progress.step(&format!("rename {} to {}", old.name, new.name));
+    for rename in &renames {
+        progress.step(&format!("rename filesystem {rename}"));
+    }
     if env.dry_run {
+        let instance = server
+            .instance(&old.name)
+            .await
+            .map_err(|e| lifecycle::LifecycleError::server(&old.name, "reading the instance", e))?;
+        let current = instance.map(|i| i.profiles).unwrap_or_default();
+        let old_name = match &old_profile {
+            lifecycle::ProfileRemoval::Delete(p) | lifecycle::ProfileRemoval::Missing(p) => p,
+            lifecycle::ProfileRemoval::Keep { profile, .. } => profile,
+        };
+        let profiles = lifecycle::replaced_profiles(&current, old_name, &new.profile);
         progress.step(&format!("rename instance {} to {}", old.name, new.name));
-        for (o, n) in old_fs.iter().zip(&new_fs) {
-            if o.path != n.path {
-                progress.step(&format!("rename filesystem {} to {}", o.path, n.path));
-            }
-        }
         progress.step(&format!("create profile {}", new.profile));
         progress.step(&format!(
-            "replace profile {} with {}",
-            old.profile, new.profile
+            "set profiles of {}: {}",
+            new.name,
+            profiles.join(", ")
         ));
         progress.step(&old_profile.describe());
         return Ok(());
