@@ -344,3 +344,58 @@ fn a_launch_the_server_refuses_removes_only_what_it_made() {
         assert!(!dataset_exists(&zfs), "{daemon}: new datasets removed");
     }
 }
+
+#[test]
+fn dry_runs_print_what_launch_and_destroy_then_do() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = tmp.path();
+        let server = server(daemon);
+        let name = unique_name("t-dry");
+        let zfs = format!("{POOL}/{}", unique_name("t-dry"));
+        let _host = HostCleanup {
+            datasets: vec![zfs.clone()],
+            dirs: Vec::new(),
+        };
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let config = write_config(
+            base,
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {BUSYBOX}\nfilesystems:\n  d:\n    pattern: \
+                 {b}/(instance)\n    destroy: true\n  z:\n    pattern: {zfs}/(instance)\n    \
+                 destroy: true\ndevices:\n  data:\n    path: /data\n    filesystem: d\n  home:\n    \
+                 path: /home\n    filesystem: z\n",
+                b = base.display(),
+            ),
+        );
+        // Fresh, then again over the data the first life left (delete keeps it).
+        for life in ["fresh", "existing data"] {
+            let dry = run(daemon, &["launch", "--dry-run", "-name", &name, &config]).ok();
+            let real = run(daemon, &["launch", "-name", &name, &config]).ok();
+            assert_eq!(dry.stdout, real.stdout, "{daemon} launch ({life})");
+            if life == "fresh" {
+                run(daemon, &["delete", "--force", "-name", &name, &config]).ok();
+            }
+        }
+        let dry = run(
+            daemon,
+            &["destroy", "--dry-run", "--force", "-name", &name, &config],
+        )
+        .ok();
+        let real = run(daemon, &["destroy", "--force", "-name", &name, &config]).ok();
+        assert_eq!(dry.stdout, real.stdout, "{daemon} destroy");
+        assert!(real
+            .stdout
+            .contains(&format!("destroy filesystem z ({zfs}/{name})")));
+        assert!(!base.join(&name).exists(), "{daemon}: directory destroyed");
+        assert!(
+            !dataset_exists(&format!("{zfs}/{name}")),
+            "{daemon}: dataset destroyed"
+        );
+        assert!(
+            dataset_exists(&zfs),
+            "{daemon}: the parent dataset lxops did not make stays"
+        );
+    }
+}
