@@ -12,3 +12,4 @@ mod host;
 mod interrupt;
 mod lifecycle;
 mod remote;
+mod safety;

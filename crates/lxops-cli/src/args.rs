@@ -185,6 +185,10 @@ pub struct DeleteArgs {
     /// Stop a running instance first (otherwise a running instance is refused).
     #[arg(long)]
     pub force: bool,
+    /// Also remove filesystems and the profile that carry no lxops mark (made by an older
+    /// lxops) when they pass every safety rule and the instance exists (see `help safety`).
+    #[arg(long)]
+    pub adopt: bool,
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -224,6 +228,10 @@ pub struct RenameArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Also rename filesystems and replace the profile that carry no lxops mark (made by an
+    /// older lxops) when they pass every safety rule.
+    #[arg(long)]
+    pub adopt: bool,
     /// The config file.
     pub file: PathBuf,
     /// The new instance name.

@@ -17,6 +17,7 @@ mod launch;
 mod maintain;
 mod remove;
 mod rename;
+mod safety;
 mod status;
 mod verify;
 
@@ -31,8 +32,9 @@ pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch}
 pub use maintain::{
     configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions,
 };
-pub use remove::{delete, destroy};
-pub use rename::rename;
+pub use remove::{delete, destroy, RemoveOptions};
+pub use rename::{rename, RenameOptions};
+pub use safety::twin_name;
 pub use status::{status, Difference, InstanceStatus};
 pub use verify::{verify_offline, OfflineChecked};
 
@@ -66,3 +68,6 @@ where
         .await
         .map_err(|e| OpsError::Internal(format!("host task failed: {e}")))?
 }
+
+#[cfg(test)]
+mod dry_run_tests;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lxops_core::config::{self, EvalOptions, LoadOptions, PropertyOptions, PropertySources};
 use lxops_core::host::{DryRunHost, HostRunner, SystemHost};
 use lxops_core::lifecycle::WaitOptions;
-use lxops_core::ops::{Env, OpsError};
+use lxops_core::ops::{self, Env, OpsError};
 
 use crate::args::ConfigArgs;
 use crate::context::Context;
@@ -81,6 +81,18 @@ pub(crate) fn load_targets(
     let instances: Vec<&config::Instance> = targets.iter().map(|t| &t.instance).collect();
     config::check_distinct(&instances).map_err(config_err)?;
     Ok(targets)
+}
+
+/// The config of `target` evaluated for another instance name ([`ops::twin_name`]): the
+/// filesystems whose path is the same there are shared, and `destroy`/`rename` refuse them.
+pub(crate) fn twin(args: &ConfigArgs, target: &Target) -> CliResult<config::Instance> {
+    let sources = properties(args)?;
+    let eval = EvalOptions {
+        include_source: false,
+        project: args.project.clone(),
+    };
+    let name = ops::twin_name(&target.instance.name);
+    config::evaluate(&target.loaded, &name, &sources, &eval).map_err(config_err)
 }
 
 /// The operation environment of one instance: the server in its project and the host.

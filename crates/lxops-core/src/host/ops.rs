@@ -7,7 +7,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::driver::{driver_of, HostView};
+use super::marks;
 use super::runner::path_str;
+use super::safety::{self, RemovalRules};
 use super::validate;
 use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner, Owner, PathKind};
 
@@ -190,15 +192,13 @@ pub fn rollback_filesystems(
     Ok(done)
 }
 
-/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
-/// a created parent).
-/// Filesystems inside another renamed one move with it and are skipped. Returns `old -> new`
-/// for each rename.
-pub fn rename_filesystems(
+/// The pairs that [`rename_filesystems`] renames (existing, path changes, outermost), checked.
+fn renames<'a>(
     host: &dyn HostRunner,
-    old: &[FilesystemSpec],
-    new: &[FilesystemSpec],
-) -> Result<Vec<String>, HostError> {
+    old: &'a [FilesystemSpec],
+    new: &'a [FilesystemSpec],
+    rules: &RemovalRules,
+) -> Result<Vec<(&'a FilesystemSpec, &'a FilesystemSpec)>, HostError> {
     if old.len() != new.len() {
         return Err(HostError::Mismatch {
             reason: format!("{} old and {} new filesystems", old.len(), new.len()),
@@ -218,38 +218,86 @@ pub fn rename_filesystems(
     }
     let all: Vec<&FilesystemSpec> = old.iter().collect();
     let roots = roots_only(&all);
+    let pairs: Vec<(&FilesystemSpec, &FilesystemSpec)> = old
+        .iter()
+        .zip(new)
+        .filter(|(o, n)| o.path != n.path && roots.iter().any(|r| r.path == o.path))
+        .collect();
+    // Only filesystems that exist are renamed; every check runs before the first rename.
+    let view = HostView::new(host);
+    let mut existing = Vec::new();
+    for (o, n) in &pairs {
+        match driver_of(o).probe(&view, o) {
+            Ok(state) if state.exists => existing.push((*o, *n)),
+            Ok(_) | Err(HostError::MissingPool { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    safety::check_rename(host, &existing, rules)?;
+    Ok(existing)
+}
+
+/// Checks the renames of [`rename_filesystems`] (every rule, every pair) and changes nothing.
+/// Returns `old -> new` for each rename it would make.
+pub fn check_rename_filesystems(
+    host: &dyn HostRunner,
+    old: &[FilesystemSpec],
+    new: &[FilesystemSpec],
+    rules: &RemovalRules,
+) -> Result<Vec<String>, HostError> {
+    Ok(renames(host, old, new, rules)?
+        .into_iter()
+        .map(|(o, n)| format!("{} -> {}", o.path, n.path))
+        .collect())
+}
+
+/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
+/// a created parent), after every pair passed the safety rules (see [`super::safety`]): each old
+/// filesystem must be marked for this instance (or adopted), and no new path may exist.
+/// Filesystems inside another renamed one move with it and are skipped. The renamed ones get the
+/// new instance's mark. Returns `old -> new` for each rename.
+pub fn rename_filesystems(
+    host: &dyn HostRunner,
+    old: &[FilesystemSpec],
+    new: &[FilesystemSpec],
+    rules: &RemovalRules,
+) -> Result<Vec<String>, HostError> {
+    let existing = renames(host, old, new, rules)?;
     let view = HostView::new(host);
     let mut done = Vec::new();
-    for (o, n) in old.iter().zip(new) {
-        if o.path == n.path || !roots.iter().any(|r| r.path == o.path) {
-            continue;
-        }
+    for (o, n) in existing {
         driver_of(o).rename(&view, o, n)?;
+        if let Some(mark) = &n.mark {
+            marks::set_mark(host, n, mark)?;
+            if n.kind == FsKind::Zfs {
+                for (inner, inner_mark) in marks::zfs_marks_inside(host, &n.path)? {
+                    if Some(&inner_mark) == o.mark.as_ref() {
+                        let inner = FilesystemSpec {
+                            path: inner,
+                            ..n.clone()
+                        };
+                        marks::set_mark(host, &inner, mark)?;
+                    }
+                }
+            }
+        }
         done.push(format!("{} -> {}", o.path, n.path));
     }
     Ok(done)
 }
 
-/// Destroys the filesystems that exist, with their content and snapshots (inner ones first).
-/// The only function that deletes filesystems. Returns the paths destroyed.
+/// Destroys the filesystems that exist, with their content and snapshots (inner ones first),
+/// after all of them passed the safety rules (see [`super::safety`]); one refusal and nothing
+/// is destroyed. The only function that deletes filesystems. Returns the paths destroyed.
 pub fn destroy_filesystems(
     host: &dyn HostRunner,
     fss: &[FilesystemSpec],
+    rules: &RemovalRules,
 ) -> Result<Vec<String>, HostError> {
-    let view = HostView::new(host);
-    let mut sorted: Vec<&FilesystemSpec> = fss.iter().collect();
-    sorted.sort_by(|a, b| b.path.cmp(&a.path));
-    let mut existing = Vec::new();
-    for fs in sorted {
-        driver_of(fs).validate(fs)?;
-        match driver_of(fs).probe(&view, fs) {
-            Ok(state) if state.exists => existing.push(fs),
-            Ok(_) | Err(HostError::MissingPool { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let mut existing = safety::check_removal(host, fss, rules)?;
+    existing.sort_by(|a, b| b.path.cmp(&a.path));
     let mut destroyed = Vec::new();
-    for fs in existing {
+    for fs in &existing {
         driver_of(fs).destroy(host, fs)?;
         destroyed.push(fs.path.clone());
     }

@@ -6,6 +6,7 @@ use expect_test::expect;
 
 use super::*;
 use crate::host::fake::FakeHost;
+use crate::host::RemovalRules;
 
 fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
     FilesystemSpec {
@@ -15,6 +16,18 @@ fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
         zfsproperties: BTreeMap::new(),
         transient: false,
         destroy: true,
+        mark: Some("default/a1".into()),
+    }
+}
+
+/// The rules for instance a1 (existing), with a twin evaluated for a2.
+fn rules(twins: Vec<FilesystemSpec>) -> RemovalRules {
+    RemovalRules {
+        mark: "default/a1".into(),
+        twins,
+        in_use: Vec::new(),
+        adopt: false,
+        instance_exists: true,
     }
 }
 
@@ -26,6 +39,11 @@ fn host() -> FakeHost {
             ("tank/a1/home", "/tank/a1/home"),
         ])
         .with_dirs(&["/d/a1", "/b/a1/home", "/b/a1/.lxops-snapshots/home@s1"])
+        .with_zfs_marks(&[("tank/a1", "default/a1"), ("tank/a1/home", "default/a1")])
+        .with_xattrs(&[
+            ("/d/a1", "user.lxops.instance", "default/a1"),
+            ("/b/a1/home", "user.lxops.instance", "default/a1"),
+        ])
 }
 
 fn mixed() -> Vec<FilesystemSpec> {
@@ -106,15 +124,27 @@ fn rename_moves_outer_filesystems_only() {
         fs("b", FsKind::Btrfs, "/b/a1/home"),
     ];
     expect![[r#"
+        zfs list -H -o name,mountpoint -t filesystem
+        zfs list -H -o name,mountpoint -t filesystem
+        zfs get -H -s local -o value lxops:instance tank/a1
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1
+        zfs list -H -o name,mountpoint -t filesystem
         zfs rename -p tank/a1 tank/a2
+        zfs set lxops:instance=default/a1 tank/a2
+        zfs get -H -r -s local -o name,value lxops:instance tank/a2
         mkdir -p /d
         rename /d/a1 -> /d/a2
+        setfattr -n user.lxops.instance -v default/a1 /d/a2
         => ["tank/a1 -> tank/a2", "/d/a1 -> /d/a2"]"#]]
-    .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new)));
+    .assert_eq(&run(|h| {
+        rename_filesystems(h, &mixed(), &new, &rules(Vec::new()))
+    }));
     expect![[r#"
 
         => error: cannot pair filesystems: 4 old and 1 new filesystems"#]]
-    .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new[..1])));
+    .assert_eq(&run(|h| {
+        rename_filesystems(h, &mixed(), &new[..1], &rules(Vec::new()))
+    }));
 }
 
 #[test]
@@ -124,13 +154,17 @@ fn destroy_destroys_existing_filesystems_inner_first() {
     fss.push(fs("nopool", FsKind::Zfs, "nopool/x"));
     expect![[r#"
         zfs list -H -o name,mountpoint -t filesystem
+        zfs get -H -s local -o value lxops:instance tank/a1/home
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1/home
+        zfs get -H -s local -o value lxops:instance tank/a1
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1
         zfs destroy -r tank/a1/home
         zfs destroy -r tank/a1
         remove /d/a1
         btrfs subvolume delete /b/a1/.lxops-snapshots/home@s1
         btrfs subvolume delete /b/a1/home
         => ["tank/a1/home", "tank/a1", "/d/a1", "/b/a1/home"]"#]]
-    .assert_eq(&run(|h| destroy_filesystems(h, &fss)));
+    .assert_eq(&run(|h| destroy_filesystems(h, &fss, &rules(Vec::new()))));
 }
 
 #[test]

@@ -179,20 +179,19 @@ pub async fn create_instance(
         ));
         return Ok(created);
     }
-    if check.profile == ProfileState::Missing {
-        progress.step(&format!("create profile {}", plan.profile.name));
+    let reuse = check.profile == ProfileState::Identical;
+    for line in plan.profile_lines(reuse) {
+        progress.step(&line);
+    }
+    if !reuse {
         server.create_profile(&plan.profile).await.map_err(|e| {
             LifecycleError::server(name, format!("creating profile {}", plan.profile.name), e)
         })?;
         created.profile = true;
-    } else {
-        progress.step(&format!("reuse identical profile {}", plan.profile.name));
     }
-    progress.step(&format!(
-        "create instance {name} from {} with profiles {}",
-        plan.source,
-        plan.profiles.join(", ")
-    ));
+    for line in plan.instance_lines() {
+        progress.step(&line);
+    }
     let mut new = plan.new_instance();
     new.config
         .insert(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string());

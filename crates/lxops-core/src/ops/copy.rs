@@ -46,7 +46,7 @@ fn pairs(
             progress.step(&format!("skip transient filesystem {}", fs.id));
             continue;
         }
-        let (src, fs) = (filesystem_spec(src), filesystem_spec(fs));
+        let (src, fs) = (filesystem_spec(source, src), filesystem_spec(target, fs));
         if fs.kind != FsKind::Zfs {
             return Err(OpsError::Input(format!(
                 "{file}: filesystem {} is of type {}: copy-filesystems copies zfs filesystems \

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::devices::{device_setup, disk_devices, source_setup};
 use super::error::OpsError;
+use super::safety::check_names;
 use super::{blocking, Env};
 use crate::cloudconfig::{self, Step};
 use crate::config;
@@ -69,6 +70,7 @@ pub async fn prepare_launch(
     instance: config::Instance,
     sources: LaunchSources,
 ) -> Result<PreparedLaunch, OpsError> {
+    check_names(&instance)?;
     let name = instance.name.clone();
     let checked = super::verify::verify_offline(&instance, &sources, &env.os_types)?;
     for warning in &checked.cloud_config_warnings {
@@ -95,7 +97,8 @@ pub async fn prepare_launch(
     })
     .await?;
     let disks = disk_devices(&instance, &device_sources)?;
-    let profile = lxops_profile(&instance.profile, &instance.file, &disks);
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    let profile = lxops_profile(&instance.profile, &instance.file, &mark, &disks);
     let plan = InstancePlan {
         name: instance.name.clone(),
         project: instance.project.clone(),
@@ -135,6 +138,10 @@ pub(crate) fn image_source(
     })
 }
 
+/// The step that gives new device directories the owner of root in the instance (known from
+/// its id map only once it exists).
+const CHOWN_STEP: &str = "chown new device directories to root of the instance (its id map)";
+
 /// Carries out a prepared launch (or, with `env.dry_run`, prints its steps).
 pub async fn launch(
     env: &Env,
@@ -145,13 +152,26 @@ pub async fn launch(
     let resume = prepared.check.resume;
     progress.step(&format!("launch {name}"));
     if env.dry_run {
+        // The same lines, from the same plan, that the real run prints as it goes.
         print_lines(progress, &prepared.devices.to_string());
         if resume {
             progress.step(&format!(
                 "resume the interrupted launch of {name}: start it if needed, then apply cloud-config"
             ));
         } else {
-            print_lines(progress, &prepared.plan.to_string());
+            let reuse = prepared.check.profile == lifecycle::ProfileState::Identical;
+            for line in prepared
+                .plan
+                .profile_lines(reuse)
+                .iter()
+                .chain(&prepared.plan.instance_lines())
+            {
+                progress.step(line);
+            }
+            if prepared.owner.is_none() && prepared.devices.creates_dirs() {
+                progress.step(CHOWN_STEP);
+            }
+            progress.step(&format!("start instance {name}"));
         }
         for step in &prepared.steps {
             progress.step(&step.to_string());
@@ -165,15 +185,18 @@ pub async fn launch(
         host::apply_devices(host.as_ref(), &devices).map_err(|e| OpsError::host(&host_name, e))
     })
     .await?;
-    for fs in &report.created_filesystems {
-        progress.step(&format!("created filesystem {fs}"));
-    }
-    for dir in &report.created_dirs {
-        progress.step(&format!("created directory {}", dir.display()));
+    for line in &report.lines {
+        progress.step(line);
     }
     let server = env.server.as_ref();
     let created =
-        lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
+        match lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await {
+            Ok(created) => created,
+            Err(e) => {
+                undo_host(env, &report, progress).await;
+                return Err(e.into());
+            }
+        };
     if resume {
         // The killed run's requests may still be running in the daemon.
         server.wait_instance_operations(&name).await.map_err(|e| {
@@ -195,10 +218,8 @@ pub async fn launch(
     let result = async {
         if prepared.owner.is_none() && !to_own.is_empty() {
             let owner = root_owner(server, &name).await?;
-            progress.step(&format!(
-                "chown {}:{} new device directories",
-                owner.uid, owner.gid
-            ));
+            progress.step(CHOWN_STEP);
+            tracing::info!(instance = %name, %owner, "owner of the new device directories");
             let host = env.host.clone();
             let dirs = to_own.clone();
             let host_name = name.clone();
@@ -225,6 +246,7 @@ pub async fn launch(
             progress,
         )
         .await;
+        undo_host(env, &report, progress).await;
         return Err(e);
     }
     apply_cloud_config(env, &name, &prepared.steps, progress).await?;
@@ -270,6 +292,21 @@ fn root_owned(
         }
     }
     Ok(owned)
+}
+
+/// Removes what this launch made on the host (and only that), reporting each removal.
+async fn undo_host(env: &Env, report: &host::ApplyReport, progress: &mut dyn Progress) {
+    if report.made_nothing() {
+        return;
+    }
+    let host = env.host.clone();
+    let report = report.clone();
+    let lines = tokio::task::spawn_blocking(move || host::undo_devices(host.as_ref(), &report))
+        .await
+        .unwrap_or_else(|e| vec![format!("cleanup: host task failed: {e}")]);
+    for line in lines {
+        progress.step(&line);
+    }
 }
 
 /// The host ids that root in the instance maps to, from its id map (0:0 for a privileged
@@ -320,6 +357,7 @@ pub async fn rebuild(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let file = instance.file.display();
     let name = instance.name.as_str();
     if instance.origin.as_deref().is_some_and(|o| !o.is_empty()) {
@@ -336,21 +374,10 @@ pub async fn rebuild(
     let image = image_source(env.server.as_ref(), instance)?;
     progress.step(&format!("rebuild {name}"));
     if env.dry_run {
-        let server = env.server.as_ref();
-        if server
-            .instance(name)
-            .await
-            .map_err(|e| lifecycle::LifecycleError::server(name, "looking up the instance", e))?
-            .is_none()
-        {
-            return Err(lifecycle::LifecycleError::InstanceMissing {
-                instance: name.to_string(),
-                project: String::new(),
-            }
-            .into());
+        let running = lifecycle::check_rebuild(env.server.as_ref(), name, &image).await?;
+        for line in lifecycle::rebuild_lines(name, &image, running) {
+            progress.step(&line);
         }
-        progress.step(&format!("stop instance {name} if running"));
-        progress.step(&format!("rebuild instance {name} from image {image}"));
         progress.step(&format!("start instance {name}"));
         for step in &steps {
             progress.step(&step.to_string());
@@ -363,123 +390,5 @@ pub async fn rebuild(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::cloudconfig::OsTypes;
-    use crate::host::SystemHost;
-    use crate::lifecycle::{LifecycleError, WaitOptions, LAUNCH_PENDING, LAUNCH_PENDING_KEY};
-    use crate::server::fake::FakeServer;
-    use crate::server::{InstanceServer, StopMode};
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
-    fn instance(root: &std::path::Path) -> config::Instance {
-        config::Instance {
-            name: "a1".into(),
-            file: root.join("a1.yaml"),
-            description: String::new(),
-            project: "default".into(),
-            ostype: String::new(),
-            image: "img".into(),
-            origin: None,
-            device_template: None,
-            device_origin: None,
-            source_config: None,
-            lxc_options: Vec::new(),
-            profiles: vec!["default".into()],
-            profile: "a1.lxops".into(),
-            device_owner: None,
-            filesystems: vec![config::InstanceFilesystem {
-                id: "data".into(),
-                kind: config::FsKind::Dir,
-                path: root.join("a1").display().to_string(),
-                zfsproperties: BTreeMap::new(),
-                transient: false,
-                destroy: false,
-            }],
-            devices: vec![config::InstanceDevice {
-                name: "srv".into(),
-                path: "/srv".into(),
-                filesystem: Some("data".into()),
-                dir: config::DeviceDir::Relative("srv".into()),
-                readonly: false,
-            }],
-            properties: BTreeMap::new(),
-            cloud_config_files: Vec::new(),
-        }
-    }
-
-    async fn run_launch(env: &Env, instance: &config::Instance) -> Result<Vec<String>, OpsError> {
-        let prepared = prepare_launch(env, instance.clone(), LaunchSources::default()).await?;
-        let mut out = Vec::<u8>::new();
-        launch(env, prepared, &mut out).await?;
-        Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .map(str::to_string)
-            .collect())
-    }
-
-    #[test]
-    fn an_interrupted_launch_is_finished_by_running_it_again_and_then_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let server = FakeServer::new();
-        server.add_image("img");
-        let env = Env {
-            server: Arc::new(server.clone()),
-            host: Arc::new(SystemHost::new()),
-            os_types: Arc::new(OsTypes::builtin()),
-            wait: WaitOptions::default(),
-            dry_run: false,
-        };
-        let instance = instance(tmp.path());
-        block_on(async {
-            run_launch(&env, &instance).await.unwrap();
-            let live = server.instance("a1").await.unwrap().unwrap();
-            assert!(
-                !live.config.contains_key(LAUNCH_PENDING_KEY),
-                "a finished launch is unmarked"
-            );
-
-            // As if the process had been killed after the create request: the instance exists,
-            // stopped, still marked.
-            server.stop_instance("a1", StopMode::Force).await.unwrap();
-            let pending = [(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string())];
-            server
-                .patch_instance_config("a1", &pending.into())
-                .await
-                .unwrap();
-            server.clear_calls();
-            let lines = run_launch(&env, &instance).await.unwrap();
-            assert!(
-                lines.contains(
-                    &"resume the interrupted launch of a1: the instance exists".to_string()
-                ),
-                "{lines:?}"
-            );
-            let calls = server.calls();
-            assert!(
-                !calls.iter().any(|c| c.starts_with("create ")),
-                "nothing is created again: {calls:?}"
-            );
-            let live = server.instance("a1").await.unwrap().unwrap();
-            assert!(live.is_running());
-            assert!(!live.config.contains_key(LAUNCH_PENDING_KEY));
-
-            let again = run_launch(&env, &instance).await.unwrap_err();
-            assert!(
-                matches!(&again, OpsError::Lifecycle(e) if matches!(**e, LifecycleError::InstanceExists { .. })),
-                "{again}"
-            );
-        });
-    }
-}
+#[path = "launch_tests.rs"]
+mod tests;

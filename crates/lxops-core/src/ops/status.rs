@@ -348,6 +348,7 @@ async fn compare(
     let wanted = lxops_profile(
         &instance.profile,
         &instance.file,
+        &host::instance_mark(&instance.project, &instance.name),
         &disk_devices(instance, &sources)?,
     );
     let profile = server

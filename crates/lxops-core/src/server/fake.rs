@@ -21,6 +21,7 @@ struct State {
     pools: BTreeMap<String, StoragePool>,
     projects: Vec<String>,
     calls: Vec<String>,
+    refuse_create: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -65,6 +66,11 @@ impl FakeServer {
             );
         }
         server
+    }
+
+    /// Makes every `create_instance` fail with `message` (as a daemon refuses a bad request).
+    pub fn refuse_create(&self, message: &str) {
+        self.lock().refuse_create = Some(message.to_string());
     }
 
     /// Adds an image alias with a made-up fingerprint.
@@ -311,6 +317,13 @@ impl InstanceServer for FakeServer {
 
     async fn create_instance(&self, new: &NewInstance) -> ServerResult<()> {
         let mut state = self.lock();
+        if let Some(message) = &state.refuse_create {
+            return Err(ServerError::Api {
+                context: format!("creating instance {:?}", new.name),
+                status: 400,
+                message: message.clone(),
+            });
+        }
         let key = self.key(&new.name);
         if state.instances.contains_key(&key) {
             return Err(ServerError::AlreadyExists {
