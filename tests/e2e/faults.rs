@@ -173,7 +173,7 @@ fn a_guest_command_may_run_longer_than_the_api_timeout() {
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
         let connect = |exec_timeout: Option<Duration>| {
             let options = ConnectOptions {
-                timeout: Duration::from_secs(1),
+                timeout: Duration::from_secs(2),
                 exec_timeout,
                 ..daemon.options()
             };
@@ -182,13 +182,14 @@ fn a_guest_command_may_run_longer_than_the_api_timeout() {
         let sleep = |seconds: &str| ExecRequest::argv(&["sleep", seconds]);
 
         let started = Instant::now();
-        let out = block_on(connect(None).exec(&name, &sleep("3"))).expect("sleep 3");
+        // Twice the API timeout.
+        let out = block_on(connect(None).exec(&name, &sleep("4"))).expect("sleep 4");
         assert_eq!(out.status, 0, "{daemon}");
-        assert!(started.elapsed() >= Duration::from_secs(3), "{daemon}");
+        assert!(started.elapsed() >= Duration::from_secs(4), "{daemon}");
 
         let started = Instant::now();
         let limited = connect(Some(Duration::from_secs(1)));
-        let err = block_on(limited.exec(&name, &sleep("6"))).unwrap_err();
+        let err = block_on(limited.exec(&name, &sleep("8"))).unwrap_err();
         assert!(
             matches!(err, ServerError::Timeout { .. })
                 && err.to_string().contains("--exec-timeout"),

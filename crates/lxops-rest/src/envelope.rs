@@ -80,8 +80,10 @@ pub enum OpOutcome {
 /// error code.
 pub fn parse_reply(http_status: u16, body: &[u8]) -> Result<Reply, String> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        // `{:?}`: control characters in the reply are escaped, not sent to the terminal.
         format!(
-            "the daemon's reply (HTTP {http_status}) is not a JSON envelope: {e}: {}",
+            "the daemon's reply (HTTP {http_status}) is not a JSON envelope ({e}; it may have \
+             been cut short: run the command again); it begins {:?}",
             String::from_utf8_lossy(&body[..body.len().min(200)])
         )
     })?;
