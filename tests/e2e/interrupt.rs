@@ -273,3 +273,70 @@ fn a_recreating_rebuild_cut_between_delete_and_rename_is_finished_and_foreign_na
     );
     assert_converged(daemon, tmp.path(), &name, &sum, "finished rebuild");
 }
+
+/// Ctrl-C (SIGINT) during a fleet launch: the running instance finishes, no new one starts,
+/// the summary says which were skipped, and the same command run again launches the rest.
+#[test]
+fn ctrl_c_lets_the_running_instance_finish_and_a_rerun_launches_the_rest() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = config(tmp.path(), lxops_tests::BUSYBOX);
+        let names: Vec<String> = (0..3).map(|_| unique_name("t-sigint")).collect();
+        let mut cleanup = Cleanup::new(daemon);
+        let mut sums = Vec::new();
+        for name in &names {
+            cleanup.instance(name);
+            cleanup.profile(&format!("{name}.lxops"));
+            sums.push(seed_data(tmp.path(), name));
+        }
+        let list = names.join(",");
+        let child = Command::new(lxops_binary(daemon))
+            .args(["launch", "-name", &list, &config])
+            .env("HOME", std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lxops");
+        std::thread::sleep(Duration::from_millis(150));
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+        let output = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{daemon}: {stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains("interrupted: starting no new instance"),
+            "{daemon}: {stderr}"
+        );
+        assert!(
+            stdout.contains(&format!("{}  launch   ok", names[0]))
+                && stdout.contains("skipped (interrupted)"),
+            "{daemon}: the first finished, the others were skipped:\n{stdout}"
+        );
+        let server = server(daemon);
+        assert!(
+            !instance_exists(&server, &names[2]),
+            "{daemon}: not started"
+        );
+
+        let rerun = lxops(daemon, &["launch", "-name", &list, &config]);
+        assert!(
+            rerun
+                .stdout
+                .contains(&format!("{}  launch   failed:", names[0]))
+                && rerun.stdout.contains("already exists"),
+            "{daemon}: only the finished one is refused:\n{}",
+            rerun.stdout
+        );
+        for (name, sum) in names.iter().zip(&sums) {
+            assert_converged(daemon, tmp.path(), name, sum, "after Ctrl-C");
+        }
+    }
+}
