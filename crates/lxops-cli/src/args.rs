@@ -138,7 +138,7 @@ pub enum Command {
     Ostypes,
     /// Print the version.
     Version,
-    /// Documentation topics: config, filesystem, device, pattern, hostpath.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety.
     Help(HelpArgs),
 }
 

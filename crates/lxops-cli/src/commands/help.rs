@@ -1,4 +1,5 @@
-//! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath),
+//! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath,
+//! safety),
 //! the same text as the config types' docs; or a command's usage.
 
 use std::io::Write;
