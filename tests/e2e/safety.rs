@@ -225,6 +225,22 @@ fn delete_and_destroy_spare_other_instances_profiles_and_data() {
         .fails(2, &format!("it is marked as made for instance default/{a}"));
         assert!(b_dir.is_dir(), "{daemon}: a's data at b's path kept");
 
+        // b's directory inside the directory a uses as its disk device: refused.
+        let inside = base.join(&a).join(&b);
+        std::fs::create_dir_all(&inside).expect("inside");
+        let nested = config_with(
+            base,
+            "nested.yaml",
+            &format!("{}/{a}/(instance)", base.display()),
+            "",
+        );
+        run(
+            daemon,
+            &["destroy", "--force", "--adopt", "-name", &b, &nested],
+        )
+        .fails(2, &format!("instance {a} uses {}", base.join(&a).display()));
+        assert!(inside.is_dir(), "{daemon}: data inside a's directory kept");
+
         // a's own destroy takes exactly its marked directory and profile.
         let before = stat(base);
         run(daemon, &["destroy", "--force", "-name", &a, &config]).ok();

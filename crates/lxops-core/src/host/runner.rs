@@ -343,6 +343,13 @@ impl HostRunner for SystemHost {
                 {
                     Ok(false)
                 }
+                Err(HostError::Spawn { .. }) => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "`setfattr` (package attr) is missing, so the directory is not marked"
+                    );
+                    Ok(false)
+                }
                 other => other.map(|()| true),
             };
         }
