@@ -238,7 +238,22 @@ fn delete_and_destroy_spare_other_instances_profiles_and_data() {
             daemon,
             &["destroy", "--force", "--adopt", "-name", &b, &nested],
         )
+        .fails(
+            2,
+            &format!(
+                "the config of instance {a} resolves to {}",
+                base.join(&a).display()
+            ),
+        );
+        // Without a's config file, a's disk device still protects it.
+        let moved = base.join("a.yaml.moved");
+        std::fs::rename(&config, &moved).expect("move a's config");
+        run(
+            daemon,
+            &["destroy", "--force", "--adopt", "-name", &b, &nested],
+        )
         .fails(2, &format!("instance {a} uses {}", base.join(&a).display()));
+        std::fs::rename(&moved, &config).expect("restore a's config");
         assert!(inside.is_dir(), "{daemon}: data inside a's directory kept");
 
         // a's own destroy takes exactly its marked directory and profile.

@@ -26,6 +26,7 @@ fn rules(twins: Vec<FilesystemSpec>) -> RemovalRules {
         mark: "default/a1".into(),
         twins,
         in_use: Vec::new(),
+        others: Vec::new(),
         adopt: false,
         instance_exists: true,
     }
