@@ -620,3 +620,40 @@ fn a_busy_dataset_fails_destroy_naming_it_and_a_rerun_completes() {
         );
     }
 }
+
+#[test]
+fn a_directory_without_extended_attributes_is_marked_next_to_it() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let name = unique_name("t-side");
+        let zfs = format!("{POOL}/{}", unique_name("t-side"));
+        let _host = HostCleanup {
+            datasets: vec![zfs.clone()],
+            dirs: Vec::new(),
+        };
+        host(&["zfs", "create", &zfs]);
+        // ZFS over FUSE has no user extended attributes: a plain directory on it.
+        let parent = crate::devices::zfs_mountpoint(&zfs);
+        let config = one_filesystem(tmp.path(), &format!("{}/(instance)", parent.display()));
+        run(daemon, &["create-devices", "-name", &name, &config]).ok();
+        let mark = parent
+            .join(".lxops-marks")
+            .join(&name)
+            .join("user.lxops.instance");
+        assert_eq!(
+            std::fs::read_to_string(&mark).expect("mark next to the directory"),
+            format!("default/{name}"),
+            "{daemon}"
+        );
+        assert!(
+            !parent.join(&name).join(".lxops-marks").exists(),
+            "{daemon}: nothing inside the device data"
+        );
+        run(daemon, &["destroy", "-name", &name, &config]).ok();
+        assert!(!parent.join(&name).exists(), "{daemon}: destroyed");
+        assert!(
+            !parent.join(".lxops-marks").exists(),
+            "{daemon}: its mark too"
+        );
+    }
+}
