@@ -145,8 +145,9 @@ pub(crate) fn check(
                 refused = true;
             }
         }
+        // Directories and btrfs subvolumes share one namespace (paths); datasets another.
         let overlaps = |other: &FilesystemSpec| {
-            other.kind == fs.kind
+            (other.kind == FsKind::Zfs) == (fs.kind == FsKind::Zfs)
                 && (other.path == fs.path
                     || driver_of(fs).contains(fs, other)
                     || driver_of(fs).contains(other, fs))
