@@ -252,7 +252,7 @@ pub fn check_rename_filesystems(
 }
 
 /// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
-/// a created parent), after every pair passed the safety rules (see [`super::safety`]): each old
+/// a created parent), after every pair passed the safety rules (see [`super::check_removal`]): each old
 /// filesystem must be marked for this instance (or adopted), and no new path may exist.
 /// Filesystems inside another renamed one move with it and are skipped. The renamed ones get the
 /// new instance's mark. Returns `old -> new` for each rename.
@@ -287,7 +287,7 @@ pub fn rename_filesystems(
 }
 
 /// Destroys the filesystems that exist, with their content and snapshots (inner ones first),
-/// after all of them passed the safety rules (see [`super::safety`]); one refusal and nothing
+/// after all of them passed the safety rules (see [`super::check_removal`]); one refusal and nothing
 /// is destroyed. The only function that deletes filesystems. Returns the paths destroyed.
 pub fn destroy_filesystems(
     host: &dyn HostRunner,
