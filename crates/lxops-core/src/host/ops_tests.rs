@@ -104,6 +104,8 @@ fn destroy_snapshots_and_rollback() {
         => ["/b/a1/.lxops-snapshots/home@s1", "tank/a1@s1"]"#]]
     .assert_eq(&run(|h| destroy_snapshots(h, &mixed(), "s1", true)));
     expect![[r#"
+        zfs get -H -s local -o value lxops:instance tank/a1
+        zfs get -H -s local -o value lxops:instance tank/a1/home
         btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a1/.lxops-snapshots/home.rollback-PID
         btrfs subvolume delete /b/a1/home
         rename /b/a1/.lxops-snapshots/home.rollback-PID -> /b/a1/home
@@ -254,4 +256,21 @@ fn list_shows_a_table() {
         nopool  zfs    nopool/x      -              no
     "#]]
     .assert_eq(&list_filesystems(&host, &fss).unwrap().to_string());
+}
+
+#[test]
+fn rollback_refuses_another_instances_dataset() {
+    let host = host().with_zfs_marks(&[("tank/a1/home", "default/b1")]);
+    let fss = [fs("home", FsKind::Zfs, "tank/a1/home")];
+    let err = rollback_filesystems(&host, &fss, "s1").unwrap_err();
+    expect![[r#"
+        refused, nothing was changed:
+          filesystem `home` (tank/a1/home): it is marked as made for instance default/b1, and a rollback discards its newer data; if you really mean it, run `zfs rollback -r tank/a1/home@s1` yourself"#]].assert_eq(&err.to_string());
+    assert!(
+        host.commands()
+            .iter()
+            .all(|c| !c.starts_with("zfs rollback")),
+        "{:?}",
+        host.commands()
+    );
 }
