@@ -149,7 +149,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the version.
     Version,
-    /// Documentation topics: config, filesystem, device, pattern, hostpath.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety.
     Help(HelpArgs),
 }
 
