@@ -21,7 +21,11 @@ pub const ORACLE_IMAGE: &str = "cloudinit-oracle";
 
 /// The directory of the oracle scripts; an error that says where it was looked for when absent.
 pub fn oracle_dir() -> Result<PathBuf> {
-    let beside = |up: &str| project_root().join(up).join("shared/tools/cloudinit-oracle");
+    let beside = |up: &str| {
+        project_root()
+            .join(up)
+            .join("shared/tools/cloudinit-oracle")
+    };
     let dir = match std::env::var_os("LXOPS_CLOUDINIT_ORACLE") {
         Some(dir) => PathBuf::from(dir),
         None if !beside("..").exists() && beside("../..").exists() => beside("../.."),

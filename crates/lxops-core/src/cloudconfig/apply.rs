@@ -148,6 +148,7 @@ impl Ctx<'_, '_> {
                 self.authorized_keys(user, home, keys.expose()).await
             }
             Action::RunScript { entries } => self.run_script(entries).await,
+            Action::CheckSudoers { command, .. } => self.run(command).await,
             Action::RequireFile { path, message } => match self.read(path).await? {
                 Some(_) => Ok(()),
                 None => Err(self.instance_error(message.clone())),

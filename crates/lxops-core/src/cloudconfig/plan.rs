@@ -256,13 +256,16 @@ impl Planner<'_> {
         for user in &config.users {
             if let Some(rules) = &user.sudo {
                 for file in self.os.sudo_files(&user.name, rules) {
-                    let check = file
-                        .path
-                        .starts_with("/etc/sudoers.d/")
-                        .then(|| visudo_check(&file.path));
+                    let check =
+                        file.path
+                            .starts_with("/etc/sudoers.d/")
+                            .then(|| Action::CheckSudoers {
+                                path: file.path.clone(),
+                                command: visudo_check(&file.path),
+                            });
                     self.push(module, Action::WriteFile(file));
                     if let Some(check) = check {
-                        self.push(module, Action::Exec(check));
+                        self.push(module, check);
                     }
                 }
             }
