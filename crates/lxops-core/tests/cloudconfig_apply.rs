@@ -357,9 +357,9 @@ async fn applies_every_module_through_the_api() {
         delete file c1:/tmp/.lxops-stdin.N
         exec c1: passwd -l bob
         write c1:/etc/sudoers.d/alice mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/alice
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/alice
         write c1:/etc/sudoers.d/bob mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/bob
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/bob
         mkdir c1:/home/alice/.ssh
         write c1:/home/alice/.ssh/authorized_keys mode=0600 owner=1001:1005
         exec c1: ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
@@ -451,9 +451,9 @@ async fn reapplying_updates_existing_users_and_groups() {
         delete file c1:/tmp/.lxops-stdin.N
         exec c1: passwd -l bob
         write c1:/etc/sudoers.d/alice mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/alice
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/alice
         write c1:/etc/sudoers.d/bob mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/bob
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/bob
         write c1:/home/alice/.ssh/authorized_keys mode=0600 owner=1001:1005
         exec c1: ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
         write c1:/etc/timezone mode=0644 owner=0:0

@@ -148,7 +148,18 @@ impl Ctx<'_, '_> {
                 self.authorized_keys(user, home, keys.expose()).await
             }
             Action::RunScript { entries } => self.run_script(entries).await,
-            Action::CheckSudoers { command, .. } => self.run(command).await,
+            Action::CheckSudoers { path, command } => {
+                let output = self.exec(command.argv.clone(), command).await?;
+                if output.status == 0 {
+                    return Ok(());
+                }
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                Err(self.instance_error(format!(
+                    "{path} is not valid sudoers syntax (visudo -c), so it was removed; fix the \
+                     `sudo` rules of that user: {}",
+                    stderr.trim()
+                )))
+            }
             Action::RequireFile { path, message } => match self.read(path).await? {
                 Some(_) => Ok(()),
                 None => Err(self.instance_error(message.clone())),
