@@ -617,6 +617,50 @@ async fn special_bits_are_set_after_the_write_and_append_acts_like_cloud_init() 
 }
 
 #[tokio::test]
+async fn append_and_set_id_modes_refuse_symlinks_and_directories() {
+    // chown and chmod follow symlinks: a link to /etc/shadow must not get the file's mode.
+    for (kind, what) in [
+        (FileKind::Symlink, "symlink"),
+        (FileKind::Directory, "directory"),
+    ] {
+        for entry in [
+            "{path: /etc/link, content: x, append: true, permissions: '0666'}",
+            "{path: /etc/link, content: x, permissions: '4777'}",
+        ] {
+            let server = FakeServer::new();
+            instance(&server, "c1").await;
+            server.set_file("c1", "/etc", dir(0o755, 0));
+            server.set_file(
+                "c1",
+                "/etc/link",
+                FileContent {
+                    kind,
+                    content: b"/etc/shadow".to_vec(),
+                    ..file("", 0o777)
+                },
+            );
+            let steps = plan(
+                &[parse(
+                    &format!("#cloud-config\nwrite_files: [{entry}]\n"),
+                    "l.cfg",
+                )],
+                "debian",
+            );
+            let err = apply(&server, "c1", &steps).await.expect_err("must refuse");
+            assert_eq!(
+                err.to_string(),
+                format!("l.cfg: write_files: /etc/link exists and is not a regular file (a {what}); lxops does not change the mode or owner of what it points to"),
+            );
+            let calls = calls(&server);
+            assert!(
+                !calls.contains("exec") && !calls.contains("write c1:/etc/link"),
+                "{calls}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn bad_owners_and_missing_time_zones_are_reported() {
     let server = FakeServer::new();
     instance(&server, "c1").await;

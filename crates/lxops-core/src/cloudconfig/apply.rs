@@ -229,11 +229,26 @@ impl Ctx<'_, '_> {
             }
         }
         let (uid, gid) = self.resolve(&file.owner).await?;
-        if file.append {
-            if let Some(existing) = self.read(&file.path).await? {
-                return self.append(file, &existing, uid, gid).await;
+        // Steps that end in chown/chmod, which follow symlinks, look at the path first.
+        if file.append || file.mode & SPECIAL_BITS != 0 {
+            match self.read(&file.path).await? {
+                Some(existing) if existing.kind != FileKind::File => {
+                    return Err(self.instance_error(format!(
+                        "{} exists and is not a regular file (a {}); lxops does not change the \
+                         mode or owner of what it points to",
+                        file.path,
+                        match existing.kind {
+                            FileKind::Directory => "directory",
+                            _ => "symlink",
+                        }
+                    )));
+                }
+                Some(existing) if file.append => {
+                    return self.append(file, &existing, uid, gid).await;
+                }
+                // cloud-init creates a missing file (and its directories) for `append: true`.
+                _ => {}
             }
-            // cloud-init creates a missing file (and its directories) for `append: true`.
         }
         let write = FileWrite {
             path: file.path.clone(),
@@ -260,12 +275,6 @@ impl Ctx<'_, '_> {
         uid: u32,
         gid: Option<u32>,
     ) -> Result<(), ApplyError> {
-        if existing.kind != FileKind::File {
-            return Err(self.instance_error(format!(
-                "cannot append to {}: it exists and is not a regular file",
-                file.path
-            )));
-        }
         self.write_file(&FileWrite {
             path: file.path.clone(),
             content: file.content.expose().clone(),
