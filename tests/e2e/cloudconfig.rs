@@ -553,6 +553,7 @@ write_files:
 - {path: /srv/kept, content: \"a\\n\"}
 - {path: /srv/kept, content: \"b\\n\", append: true, owner: 'daemon:daemon', permissions: '0640'}
 runcmd:
+- pwd > /srv/start
 - cd /tmp
 - X=1
 - touch relative
@@ -602,8 +603,8 @@ fn modes_append_and_runcmd_as_cloud_init_on_debian_and_busybox() {
                 "{daemon} {ostype}: append created the file, then appended on re-apply"
             );
             assert_eq!(
-                sh(&server, &name, "cat /srv/runcmd.out; ls /tmp/relative"),
-                "status=1 x=1 pwd=/tmp\n/tmp/relative",
+                sh(&server, &name, "cat /srv/start /srv/runcmd.out; ls /tmp/relative"),
+                "/\nstatus=1 x=1 pwd=/tmp\n/tmp/relative",
                 "{daemon} {ostype}: one script from /: cd, variables and $? carry over"
             );
         }
