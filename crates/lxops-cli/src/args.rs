@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// Seconds to wait for any one server operation before giving up.
     #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Seconds a command inside an instance (runcmd, package installs) may run; 0: no limit.
+    /// Such commands do not count against --timeout; a long one is logged every 30 s.
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECONDS")]
+    pub exec_timeout: u64,
     /// More log output on stderr (repeat for more); RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -35,9 +39,10 @@ pub struct GlobalArgs {
 /// Options shared by commands that read config files for an instance.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
-    /// Instance name (default: the config file's base name without its extension).
-    #[arg(long)]
-    pub name: Option<String>,
+    /// Instance name (default: the config file's base name without its extension). Several
+    /// names for one config file: `-name a1,a2,a3` or `-name` repeated, one instance each.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub name: Vec<String>,
     /// Project (default: the config's `project`, else the client's current project).
     #[arg(long)]
     pub project: Option<String>,
@@ -45,7 +50,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable); overrides config and global properties.
-    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    #[arg(short = 'P', value_name = "KEY=VALUE", value_parser = key_value)]
     pub property: Vec<String>,
 }
 
@@ -55,9 +60,12 @@ pub struct ChangeArgs {
     /// Print exactly what would be done and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Handle up to N config files at once (default 1: one at a time, in order).
-    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
+    /// Handle up to N instances at once (default 1: one at a time, in order).
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N", value_parser = at_least_one)]
     pub jobs: usize,
+    /// Stop at the first instance that fails (by default the others still run).
+    #[arg(long = "fail-fast")]
+    pub fail_fast: bool,
 }
 
 /// Config files, one instance each.
@@ -136,6 +144,9 @@ pub enum Command {
     Shiftids(ShiftidsArgs),
     /// The OS types known to the cloud-config applier.
     Ostypes,
+    /// Compare instances with their configs: state, image, profiles, devices, filesystems.
+    /// Exit status 0 when everything matches, 3 when something differs.
+    Status(StatusArgs),
     /// Print the version.
     Version,
     /// Documentation topics: config, filesystem, device, pattern, hostpath.
@@ -155,6 +166,15 @@ pub struct LaunchArgs {
     pub files: ConfigFiles,
 }
 
+/// `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
 /// `delete` and `destroy`.
 #[derive(Debug, Clone, Args)]
 pub struct DeleteArgs {
@@ -165,6 +185,10 @@ pub struct DeleteArgs {
     /// Stop a running instance first (otherwise a running instance is refused).
     #[arg(long)]
     pub force: bool,
+    /// Also remove filesystems and the profile that carry no lxops mark (made by an older
+    /// lxops) when they pass every safety rule and the instance exists (see `help safety`).
+    #[arg(long)]
+    pub adopt: bool,
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -204,6 +228,10 @@ pub struct RenameArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Also rename filesystems and replace the profile that carry no lxops mark (made by an
+    /// older lxops) when they pass every safety rule.
+    #[arg(long)]
+    pub adopt: bool,
     /// The config file.
     pub file: PathBuf,
     /// The new instance name.
@@ -346,7 +374,7 @@ pub struct PropertyArgs {
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable).
-    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    #[arg(short = 'P', value_name = "KEY=VALUE", value_parser = key_value)]
     pub property: Vec<String>,
 }
 
@@ -425,11 +453,14 @@ pub struct ConfigConvertArgs {
 /// `i ...`.
 #[derive(Debug, Subcommand)]
 pub enum InfoCommand {
-    /// Check a config completely; print the instance name.
+    /// Check a config completely, without a server: everything launch checks before it
+    /// changes anything (config, source configs, cloud-config files and OS type,
+    /// lxc-options, owner); print the instance name.
     Verify(InfoVerifyArgs),
     /// Print the config's description.
     Description(InfoArgs),
-    /// Print the effective properties.
+    /// Print the effective properties: global, then config, then -P (not the built-ins, nor
+    /// a property named like a built-in, which patterns never use).
     Properties(InfoArgs),
     /// Print the instance's filesystems.
     Filesystems(InfoArgs),
@@ -666,6 +697,24 @@ pub struct ShiftidsArgs {
 pub struct HelpArgs {
     /// A topic (config, filesystem, device, pattern, hostpath) or a command name.
     pub topic: Vec<String>,
+}
+
+/// `-P KEY=VALUE`: a non-empty key, `=`, and a value (which may be empty).
+fn key_value(arg: &str) -> Result<String, String> {
+    match arg.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(arg.to_string()),
+        Some(_) => Err("the key is empty; write KEY=VALUE, such as -P host=h1".to_string()),
+        None => Err("no `=`; write KEY=VALUE, such as -P host=h1".to_string()),
+    }
+}
+
+/// `-j N`: a whole number of at least 1.
+fn at_least_one(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (1 handles one config file at a time)".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of at least 1".to_string()),
+    }
 }
 
 /// A path that may be empty (`-properties ""` means no file); clap's path parser refuses "".

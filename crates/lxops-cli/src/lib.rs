@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use lxops_core::cloudconfig::OsTypes;
 use lxops_core::config::Formats;
+use lxops_core::input::escape_message;
 
 pub use error::{CliError, ErrorKind};
 pub use lxops_core::server::{Backend, ConnectOptions};
@@ -76,7 +77,7 @@ pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dy
         Ok(m) => m,
         Err(e) => {
             if e.use_stderr() {
-                let _ = write!(err, "{}", e.render());
+                let _ = write!(err, "{}", escape_message(&e.render().to_string()));
                 return 2;
             }
             let _ = write!(out, "{}", e.render());
@@ -86,7 +87,7 @@ pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dy
     let cli = match args::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = write!(err, "{}", e.render());
+            let _ = write!(err, "{}", escape_message(&e.render().to_string()));
             return 2;
         }
     };
@@ -108,10 +109,17 @@ pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dy
     match result {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(err, "{program}: {e:#}");
+            // Messages quote file text and names: never let their control bytes through.
+            let _ = writeln!(err, "{program}: {}", escape_message(&format!("{e:#}")));
             e.exit_code()
         }
     }
+}
+
+/// Log colours only on a terminal, and not when `NO_COLOR` is set to anything non-empty
+/// (<https://no-color.org>).
+fn log_colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 fn program_name(arg0: Option<&OsString>) -> String {
@@ -132,8 +140,32 @@ fn init_tracing(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(log_colours(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_colours_only_on_a_terminal_without_no_color() {
+        let cases: &[(bool, Option<&str>, bool)] = &[
+            (true, None, true),
+            (true, Some(""), true),
+            (true, Some("1"), false),
+            (false, None, false),
+            (false, Some("1"), false),
+        ];
+        for (terminal, no_color, want) in cases {
+            let got = log_colours(*terminal, no_color.map(OsString::from));
+            assert_eq!(got, *want, "terminal {terminal}, NO_COLOR {no_color:?}");
+        }
+    }
 }

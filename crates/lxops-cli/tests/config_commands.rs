@@ -187,6 +187,28 @@ fn i_properties_layers_global_config_and_p() {
         root   /cli
     "#]]
     .assert_eq(&out);
+
+    // A property named like a built-in is never used by a pattern: it is not shown as
+    // effective (the warning on stderr is checked through the binaries, in bins/).
+    let (code, out, err) = lxops(&[
+        "i",
+        "properties",
+        "-properties",
+        "",
+        "-P",
+        "instance=other",
+        "-P",
+        "project_instance=x",
+        &path(dir.path(), "a1.yaml"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    expect![[r#"
+        Effective Properties:
+        KEY   VALUE
+        img   from-config
+        root  /srv/lxops
+    "#]]
+    .assert_eq(&out);
 }
 
 #[test]
@@ -217,9 +239,80 @@ fn i_verify_prints_the_name_or_exits_2() {
     );
     assert!(err.contains("image: unknown property (missing)"), "{err}");
 
-    let (code, _, err) = lxops(&["i", "verify", "-P", "novalue", &file]);
-    assert_eq!(code, 2);
-    assert!(err.contains("-P novalue: expected key=value"), "{err}");
+    // Usage errors: exit 2 and say which value is wrong.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-P", "novalue"],
+            "invalid value 'novalue' for '-P <KEY=VALUE>': no `=`",
+        ),
+        (
+            &["-P", "=x"],
+            "invalid value '=x' for '-P <KEY=VALUE>': the key is empty",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["i", "verify"];
+        args.extend_from_slice(flags);
+        args.push(&file);
+        let (code, _, err) = lxops(&args);
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+}
+
+#[test]
+fn i_verify_checks_what_launch_checks_before_any_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("good.cfg"), "#cloud-config\nruncmd: [echo hi]\n").unwrap();
+    std::fs::write(d.join("bad.cfg"), "#cloud-config\npackages: [\n").unwrap();
+    std::fs::write(d.join("nohdr.cfg"), "runcmd: [echo hi]\n").unwrap();
+    // (config body after `#lxops-v1\nimage: x\n`, what the error says; "" = it verifies)
+    let cases: &[(&str, &str)] = &[
+        ("ostype: alpine\ncloud-config-files: [good.cfg]\n", ""),
+        (
+            "ostype: alpine\ncloud-config-files: [bad.cfg]\n",
+            "bad.cfg: invalid YAML",
+        ),
+        (
+            "ostype: alpine\ncloud-config-files: [nohdr.cfg]\n",
+            "nohdr.cfg:1: not a cloud-config file",
+        ),
+        (
+            "ostype: beos\ncloud-config-files: [good.cfg]\n",
+            "v.yaml: ostype \"beos\" is not a known OS type",
+        ),
+        (
+            "ostype: alpine\ncloud-config-files: [/dev/zero]\n",
+            "cloud-config-files: /dev/zero is not a regular file",
+        ),
+        (
+            "lxc-options: [--bogus]\n",
+            "v.yaml: lxc-options: unsupported option \"--bogus\"",
+        ),
+        (
+            "device-origin: a1\n",
+            "v.yaml: device-origin \"a1\" must be INSTANCE@SNAPSHOT",
+        ),
+        (
+            "device-owner: x:y\n",
+            "v.yaml: device-owner \"x:y\" is not UID:GID",
+        ),
+        (
+            "origin: p1_/snap\n",
+            "v.yaml: origin \"p1_/snap\" names no instance",
+        ),
+    ];
+    for (body, want) in cases {
+        std::fs::write(d.join("v.yaml"), format!("#lxops-v1\nimage: x\n{body}")).unwrap();
+        let (code, out, err) = lxops(&["i", "verify", "-properties", "", &path(d, "v.yaml")]);
+        if want.is_empty() {
+            assert_eq!((code, out.as_str(), err.as_str()), (0, "v\n", ""), "{body}");
+        } else {
+            assert_eq!((code, out.as_str()), (2, ""), "{body}: {err}");
+            assert!(err.contains(want), "{body}: {want:?} not in {err}");
+        }
+    }
 }
 
 #[test]

@@ -14,11 +14,12 @@ mod read;
 
 pub use error::ConfigError;
 pub use evaluate::{
-    builtins, evaluate, evaluate_source, instance_names, EvalOptions, DEFAULT_PROFILE_PATTERN,
+    builtins, check_distinct, evaluate, evaluate_source, instance_names, EvalOptions,
+    DEFAULT_PROFILE_PATTERN,
 };
 pub use format::{header_line, Formats, CURRENT};
 pub use instance::{DeviceDir, FsKind, Instance, InstanceDevice, InstanceFilesystem};
-pub use load::{load, raw_includes, LoadOptions, Loaded, RESERVED};
+pub use load::{load, raw_includes, LoadOptions, Loaded, MAX_INCLUDE_DEPTH, RESERVED};
 pub use model::{Config, Device, Filesystem};
 pub use properties::{
     default_dir, parse_properties, read_properties, set_property, substitute, PropertyOptions,

@@ -42,7 +42,47 @@ const CASES: &[(&str, Files, &[&str])] = &[
     (
         "wrong bool",
         &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: maybe\n")],
-        &["a1.yaml: line 4: filesystems.a: expected a boolean (true/false), found \"maybe\""],
+        &["a1.yaml: line 5: filesystems.a.destroy: expected a boolean (true/false), found \"maybe\""],
+    ),
+    (
+        "quoted bool is text, as in the original",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: \"yes\"\n")],
+        &["a1.yaml: line 5: filesystems.a.destroy: expected a boolean (true/false), found the quoted string \"yes\"", "without quotes"],
+    ),
+    (
+        "number for a bool, on line 2",
+        &[("a1.yaml", "#lxops-v1\ndevices: {d: {path: /d, dir: /h, readonly: 1}}\n")],
+        &["a1.yaml: line 2: devices.d.readonly: expected a boolean (true/false), found the number 1"],
+    ),
+    (
+        "bad bool on line 3 of a flow map",
+        &[("a1.yaml", "#lxops-v1\nfilesystems: {a: {pattern: z/a,\n  destroy: maybe}}\n")],
+        &["a1.yaml: line 3: filesystems.a.destroy:"],
+    ),
+    (
+        "escape bytes in a bad bool are escaped",
+        &[("a1.yaml", "#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: \"\\e[31m\"\n")],
+        &["found the quoted string \"\\u{1b}[31m\""],
+    ),
+    (
+        "a control character on line 2 says line 2",
+        &[("a1.yaml", "#lxops-v1\n\u{1}\n")],
+        &["a1.yaml: line 2: control characters are not allowed; fix the YAML"],
+    ),
+    (
+        "a control character on line 3 says line 3",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nostype: \u{1b}[31m\n")],
+        &["a1.yaml: line 3: control characters are not allowed; fix the YAML"],
+    ),
+    (
+        "an escape sequence in an unknown key is escaped",
+        &[("a1.yaml", "#lxops-v1\n\"\\e]0;title\\a\": 1\n")],
+        &["unknown key `\\u{1b}]0;title\\u{7}`"],
+    ),
+    (
+        "null profile is an empty name, as in the original, and refused",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nprofiles: [default, ~]\n")],
+        &["a1.yaml: invalid config for instance a1", "profiles: entry 2 is empty (null or \"\"); remove it or name a profile"],
     ),
     (
         "unknown property",
@@ -158,6 +198,8 @@ fn every_bad_input_gives_a_clear_error() {
         for want in *expected {
             assert!(err.contains(want), "{case}: {want:?} not in\n{err}");
         }
+        let raw = err.chars().find(|c| c.is_control() && *c != '\n');
+        assert_eq!(raw, None, "{case}: a raw control character in\n{err}");
     }
 }
 
@@ -182,4 +224,108 @@ fn unknown_keys_are_warnings_with_lines_when_not_strict() {
         "{:?}",
         loaded.warnings
     );
+}
+
+/// Loads `a1.yaml` of `dir` (strict, no properties) and returns the error text.
+fn load_error(dir: &std::path::Path) -> String {
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    match load(&dir.join("a1.yaml"), &options) {
+        Ok(_) => panic!("{}: loaded without an error", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn only_regular_files_of_at_most_1_mib_are_read_as_configs_and_includes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("mkfifo runs").success());
+    std::fs::create_dir(dir.path().join("dir.yaml")).expect("mkdir");
+    let big = format!("#lxops-v1\n{}", "# padding\n".repeat(110_000));
+    std::fs::write(dir.path().join("big.yaml"), big).expect("write");
+    // (include, what the error says after "a1.yaml: include `...` cannot be read: ")
+    let cases = [
+        ("/dev/zero", "it is a character device, not a regular file"),
+        ("fifo.yaml", "it is a FIFO (named pipe), not a regular file"),
+        ("dir.yaml", "it is a directory, not a regular file"),
+        ("big.yaml", "the limit is 1 MiB"),
+    ];
+    for (include, want) in cases {
+        std::fs::write(
+            dir.path().join("a1.yaml"),
+            format!("#lxops-v1\ninclude: [{include}]\n"),
+        )
+        .expect("write");
+        let err = load_error(dir.path());
+        assert!(err.contains("a1.yaml: include `"), "{include}: {err}");
+        assert!(err.contains(want), "{include}: {want:?} not in {err}");
+        assert!(!err.contains("permissions"), "{include}: {err}");
+    }
+    // The top file itself.
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let err = load(&fifo, &options).expect_err("a FIFO is refused");
+    let err = err.to_string();
+    assert!(
+        err.contains("fifo.yaml: cannot read the file: it is a FIFO"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_chain_of_2000_includes_stops_at_the_depth_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..2000 {
+        let name = if i == 0 {
+            "a1.yaml".to_string()
+        } else {
+            format!("c{i}.yaml")
+        };
+        let text = format!("#lxops-v1\ninclude: [c{}.yaml]\n", i + 1);
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    std::fs::write(dir.path().join("c2000.yaml"), "#lxops-v1\n").expect("write");
+    let err = load_error(dir.path());
+    let want = [
+        "c64.yaml: includes are nested more than 64 levels deep (",
+        "a1.yaml -> ... -> ",
+        "c64.yaml -> ",
+        "c65.yaml)",
+    ];
+    for w in want {
+        assert!(err.contains(w), "{w:?} not in {err}");
+    }
+    let raw = lxops_core::config::raw_includes(&dir.path().join("a1.yaml"), &Formats::new());
+    let raw = raw
+        .expect_err("raw_includes has the same limit")
+        .to_string();
+    assert!(raw.contains("nested more than 64 levels deep"), "{raw}");
+
+    // 64 levels are fine.
+    std::fs::write(dir.path().join("c64.yaml"), "#lxops-v1\nimage: deep\n").expect("write");
+    let formats = Formats::new();
+    let sources = PropertySources::default();
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let loaded = load(&dir.path().join("a1.yaml"), &options).expect("64 levels load");
+    assert_eq!(loaded.config.image, "deep");
+    assert_eq!(loaded.includes.len(), 64);
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lxops_core::config::{
-    evaluate, instance_names, load, DeviceDir, EvalOptions, Formats, FsKind, LoadOptions,
+    builtins, evaluate, instance_names, load, DeviceDir, EvalOptions, Formats, FsKind, LoadOptions,
     PropertySources,
 };
 
@@ -167,9 +167,12 @@ fn evaluation_substitutes_with_builtins_over_cli_over_config_over_global() {
         assert_eq!(instance.devices[0].dir, DeviceDir::Relative("home".into()));
         assert_eq!(instance.devices[1].dir, DeviceDir::FilesystemRoot);
         for (k, v) in cli.iter() {
+            // A built-in's name is never effective: patterns always use the built-in.
+            let want = (!builtins("a1", "").contains_key(*k)).then_some(*v);
             assert_eq!(
-                instance.properties[*k], *v,
-                "-P wins in effective properties"
+                instance.properties.get(*k).map(String::as_str),
+                want,
+                "-P wins in effective properties, except over a built-in"
             );
         }
     }
@@ -192,18 +195,38 @@ fn builtin_project_properties() {
 }
 
 #[test]
-fn instance_names_come_from_the_file_or_the_name_flag() {
+fn instance_names_come_from_the_file_or_the_name_list() {
     let files = vec![PathBuf::from("d/a.b.yaml"), PathBuf::from("c1.yaml")];
-    assert_eq!(instance_names(&files, None).unwrap(), ["a.b", "c1"]);
-    assert_eq!(
-        instance_names(&files[..1], Some("x")).unwrap(),
-        ["x".to_string()]
-    );
-    let err = instance_names(&files, Some("x")).unwrap_err().to_string();
-    assert!(
-        err.contains("-name can be used with only one config file"),
-        "{err}"
-    );
+    let names = |files: &[PathBuf], names: &[&str]| -> Result<Vec<String>, String> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        instance_names(files, &names)
+            .map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(f, n)| format!("{}={n}", f.display()))
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    };
+    type Case<'a> = (&'a [PathBuf], &'a [&'a str], Result<Vec<&'a str>, &'a str>);
+    let cases: &[Case] = &[
+        (&files, &[], Ok(vec!["d/a.b.yaml=a.b", "c1.yaml=c1"])),
+        (&files[..1], &["x"], Ok(vec!["d/a.b.yaml=x"])),
+        (
+            &files[..1],
+            &["w1", "w2", "w3"],
+            Ok(vec!["d/a.b.yaml=w1", "d/a.b.yaml=w2", "d/a.b.yaml=w3"]),
+        ),
+        (&files, &["x"], Err("-name can be used with only one config file (2 given); give each file its own run, or list several names for one file: -name a1,a2")),
+        (&files[..1], &["a", ""], Err("-name has an empty instance name; list names separated by commas: -name a1,a2")),
+    ];
+    for (files, given, want) in cases {
+        let want = want
+            .clone()
+            .map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .map_err(str::to_string);
+        assert_eq!(names(files, given), want, "{given:?}");
+    }
 }
 
 #[test]
@@ -269,4 +292,79 @@ fn the_source_instance_comes_from_source_config_without_cli_properties() {
         .expect("source");
     assert_eq!(source.name, "t1");
     assert_eq!(source.filesystems[0].path, "/srv/src/t1");
+}
+
+#[test]
+fn booleans_are_read_as_the_originals_yaml_v2_reads_them() {
+    // (value as written, Some(bool) or None for an error): unquoted YAML 1.1 words in
+    // lower, Title or UPPER case are booleans; quoted strings, numbers and mixed case are not.
+    let cases: &[(&str, Option<bool>)] = &[
+        ("true", Some(true)),
+        ("True", Some(true)),
+        ("yes", Some(true)),
+        ("YES", Some(true)),
+        ("on", Some(true)),
+        ("y", Some(true)),
+        ("Y", Some(true)),
+        ("false", Some(false)),
+        ("No", Some(false)),
+        ("OFF", Some(false)),
+        ("n", Some(false)),
+        ("~", Some(false)),
+        ("", Some(false)),
+        ("null", Some(false)),
+        ("\"yes\"", None),
+        ("'true'", None),
+        ("\"y\\x65s\"", None),
+        ("yEs", None),
+        ("1", None),
+        ("0", None),
+        ("maybe", None),
+    ];
+    let formats = Formats::new();
+    for (written, want) in cases {
+        let text =
+            format!("#lxops-v1\nfilesystems:\n  a:\n    pattern: z/a\n    destroy: {written}\n");
+        let got = lxops_core::config::parse_bytes(
+            Path::new("a1.yaml"),
+            text.into_bytes(),
+            &formats,
+            true,
+        );
+        match (want, got) {
+            (Some(b), Ok(read)) => {
+                assert_eq!(read.config.filesystems["a"].destroy, *b, "{written}")
+            }
+            (None, Err(e)) => {
+                let e = e.to_string();
+                assert!(
+                    e.starts_with("a1.yaml: line 5: filesystems.a.destroy: expected a boolean"),
+                    "{written}: {e}"
+                );
+            }
+            (want, got) => panic!("{written}: want {want:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_null_in_a_string_list_or_map_is_empty_as_in_the_original() {
+    let text = "#lxops-v1\nprofiles: [a, ~, null, 'null', '~']\nlxc-options: [~]\nproperties:\n  a: ~\n  b: null\n  c: 'null'\nfilesystems:\n  f:\n    pattern: z/f\n    zfsproperties:\n      x: ~\n";
+    let read = lxops_core::config::parse_bytes(
+        Path::new("a1.yaml"),
+        text.as_bytes().to_vec(),
+        &Formats::new(),
+        true,
+    )
+    .expect("parses");
+    let c = read.config;
+    assert_eq!(c.profiles, ["a", "", "", "null", "~"]);
+    assert_eq!(c.lxc_options, [""]);
+    let props: Vec<(&str, &str)> = c
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(props, [("a", ""), ("b", ""), ("c", "null")]);
+    assert_eq!(c.filesystems["f"].zfsproperties["x"], "");
 }

@@ -51,7 +51,10 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
     let err = PropertyOptions::from_args(None, &["novalue".to_string()])
         .load()
         .expect_err("bad -P");
-    assert_eq!(err.to_string(), "-P novalue: expected key=value");
+    assert_eq!(
+        err.to_string(),
+        "-P novalue: expected KEY=VALUE with a non-empty key"
+    );
 
     let missing = dir.join("missing.yaml");
     let err = PropertyOptions::from_args(Some(&missing), &[])
@@ -70,4 +73,21 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
         err.to_string().contains("c.yaml: bad properties file"),
         "{err}"
     );
+}
+
+#[test]
+fn a_property_file_that_is_not_a_regular_file_is_refused() {
+    let cases = [
+        (
+            "/dev/zero",
+            "/dev/zero: cannot read the file: it is a character device",
+        ),
+        ("/", "/: cannot read the file: it is a directory"),
+    ];
+    for (file, want) in cases {
+        let err = lxops_core::config::read_properties(std::path::Path::new(file))
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use lxops_core::cloudconfig::{self, ParsedFile};
 use lxops_core::ops;
 
-use super::fleet::run_all;
+use super::fleet::{run_all, RunOptions, Unit};
 use super::targets::{host_for, ops_err};
 use super::write_err;
 use crate::args::{CloudconfigArgs, InstanceCloudconfigArgs};
@@ -36,7 +36,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                1,
+                args.change.run_options("cloudconfig"),
                 out,
             )
             .await
@@ -55,7 +55,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 args.args.clone(),
                 files,
                 args.ostype.as_deref(),
-                args.change.jobs,
+                args.change.run_options("cloudconfig"),
                 out,
             )
             .await
@@ -72,7 +72,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                1,
+                args.change.run_options("cloudconfig"),
                 out,
             )
             .await
@@ -97,7 +97,7 @@ pub(crate) async fn instance(
         vec![args.instance.clone()],
         files,
         args.ostype.as_deref(),
-        1,
+        args.change.run_options("instance cloudconfig"),
         out,
     )
     .await
@@ -143,7 +143,7 @@ async fn apply(
     instances: Vec<String>,
     files: Vec<ParsedFile>,
     ostype: Option<&str>,
-    jobs: usize,
+    options: RunOptions<'_>,
     out: &mut dyn Write,
 ) -> CliResult {
     let server = ctx.server(project).await?;
@@ -155,7 +155,14 @@ async fn apply(
         dry_run,
     };
     let (env, files) = (&env, &files);
-    run_all(instances, jobs, out, |instance, mut buffer| async move {
+    let units = instances
+        .into_iter()
+        .map(|instance| Unit {
+            instance: instance.clone(),
+            item: instance,
+        })
+        .collect();
+    run_all(units, options, out, |instance, mut buffer| async move {
         let result = ops::apply_files(env, &instance, files, ostype, &mut buffer)
             .await
             .map_err(ops_err);

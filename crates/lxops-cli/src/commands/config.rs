@@ -106,6 +106,7 @@ fn load_all(ctx: &Context, args: &ConfigReadArgs) -> CliResult<Vec<Loaded>> {
 /// Prints a loaded config's warnings as `warning: ...` lines.
 pub(crate) fn print_warnings(loaded: &Loaded, out: &mut dyn Write) -> CliResult {
     for warning in &loaded.warnings {
+        let warning = lxops_core::input::escape_message(warning);
         writeln!(out, "warning: {warning}").map_err(write_err)?;
     }
     Ok(())
@@ -129,7 +130,7 @@ fn convert(ctx: &Context, args: ConfigConvertArgs, out: &mut dyn Write) -> CliRe
         )));
     }
     for file in &args.files {
-        let bytes = std::fs::read(file).map_err(|source| {
+        let bytes = lxops_core::input::read_bounded(file).map_err(|source| {
             CliError::input(config::ConfigError::Read {
                 file: file.clone(),
                 source,

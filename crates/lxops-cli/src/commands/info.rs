@@ -1,12 +1,15 @@
 //! `i ...`: information about a config's instance, without a server (verify, description,
-//! properties, filesystems, devices, project).
+//! properties, filesystems, devices, project). `i verify` runs what launch checks before it
+//! changes anything and that needs no server: the config and `ops::verify_offline`.
 
 use std::io::Write;
 
-use lxops_core::cloudconfig;
 use lxops_core::config::{self, EvalOptions, Instance, LoadOptions, Loaded};
+use lxops_core::ops;
 
 use super::config::{print_warnings, property_sources};
+use super::launch::launch_sources;
+use super::targets::{ops_err, Target};
 use super::write_err;
 use crate::args::{ConfigArgs, ConfigFiles, InfoCommand, PropertyArgs};
 use crate::context::Context;
@@ -17,25 +20,32 @@ use crate::output::table;
 pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write) -> CliResult {
     match command {
         InfoCommand::Verify(args) => {
+            // Everything launch checks before it changes anything, without a server: the
+            // config (with the device-template/-origin source configs), then the offline
+            // checks launch itself runs first (cloud-config files, OS type, lxc-options, ...).
+            let sources = property_sources(&PropertyArgs {
+                properties: args.config.properties.clone(),
+                property: args.config.property.clone(),
+            })?;
             for (loaded, instance) in instances(ctx, &args.config, &args.files, args.strict, true)?
             {
-                print_warnings(&loaded, out)?;
-                // The cloud-config files are checked too: errors, and what would be ignored.
-                let files = cloudconfig::parse_all(&instance.cloud_config_files)
-                    .map_err(CliError::input)?;
-                let warnings: Vec<String> = cloudconfig::warnings(&files)
-                    .map(ToString::to_string)
-                    .collect();
+                let target = Target { loaded, instance };
+                let launch_sources = launch_sources(ctx, &target, &sources)?;
+                let checked = ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
+                    .map_err(ops_err)?;
+                print_warnings(&target.loaded, out)?;
+                // What the cloud-config files hold that lxops does not apply.
+                let warnings = &checked.cloud_config_warnings;
                 if args.strict && !warnings.is_empty() {
                     return Err(CliError::input(anyhow::anyhow!(
                         "{}\n(--strict: cloud-config keys and modules that lxops does not apply are errors)",
                         warnings.join("\n")
                     )));
                 }
-                for warning in &warnings {
+                for warning in warnings {
                     writeln!(out, "{warning}").map_err(write_err)?;
                 }
-                writeln!(out, "{}", instance.name).map_err(write_err)?;
+                writeln!(out, "{}", target.instance.name).map_err(write_err)?;
             }
             Ok(())
         }
@@ -126,8 +136,7 @@ pub(crate) fn instances(
         properties: config.properties.clone(),
         property: config.property.clone(),
     })?;
-    let names =
-        config::instance_names(&files.files, config.name.as_deref()).map_err(CliError::input)?;
+    let pairs = config::instance_names(&files.files, &config.name).map_err(CliError::input)?;
     let options = LoadOptions {
         formats: &ctx.app.formats,
         sources: &sources,
@@ -138,9 +147,12 @@ pub(crate) fn instances(
         include_source,
         project: config.project.clone(),
     };
-    let mut out = Vec::new();
-    for (file, name) in files.files.iter().zip(names) {
-        let loaded = config::load(file, &options).map_err(CliError::input)?;
+    let mut out: Vec<(Loaded, Instance)> = Vec::new();
+    for (file, name) in pairs {
+        let loaded = match out.last().filter(|(l, _)| l.file == file) {
+            Some((previous, _)) => previous.clone(),
+            None => config::load(&file, &options).map_err(CliError::input)?,
+        };
         let instance =
             config::evaluate(&loaded, &name, &sources, &eval).map_err(CliError::input)?;
         out.push((loaded, instance));

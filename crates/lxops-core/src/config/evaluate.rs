@@ -246,11 +246,19 @@ pub fn evaluate(
         });
     }
 
+    for (i, profile) in config.profiles.iter().enumerate() {
+        if profile.is_empty() {
+            ev.problems.push(format!(
+                "profiles: entry {} is empty (null or \"\"); remove it or name a profile",
+                i + 1
+            ));
+        }
+    }
     let mut seen = BTreeSet::new();
     let duplicates: BTreeSet<&str> = config
         .profiles
         .iter()
-        .filter(|p| !seen.insert(p.as_str()))
+        .filter(|p| !p.is_empty() && !seen.insert(p.as_str()))
         .map(String::as_str)
         .collect();
     if !duplicates.is_empty() {
@@ -260,9 +268,9 @@ pub fn evaluate(
         ));
     }
     for file in &config.cloud_config_files {
-        if !file.is_file() {
+        if let Some(problem) = not_a_file(file) {
             ev.problems.push(format!(
-                "cloud-config-files: {} does not exist; fix the path (relative to the file that names it)",
+                "cloud-config-files: {} {problem}; fix the path (relative to the file that names it)",
                 file.display()
             ));
         }
@@ -274,9 +282,9 @@ pub fn evaluate(
         );
     }
     if let Some(source) = &config.source_config {
-        if src && !source.is_file() {
+        if let Some(problem) = not_a_file(source).filter(|_| src) {
             ev.problems.push(format!(
-                "source-config: {} does not exist; fix the path (relative to the file that names it)",
+                "source-config: {} {problem}; fix the path (relative to the file that names it)",
                 source.display()
             ));
         }
@@ -289,9 +297,7 @@ pub fn evaluate(
             problems: ev.problems,
         });
     }
-    let mut properties = sources.global.clone();
-    properties.extend(config.properties.clone());
-    properties.extend(sources.cli.clone());
+    let properties = effective_properties(&loaded.file, &ev.builtins, sources, &config.properties);
     Ok(Instance {
         name: name.to_string(),
         file: loaded.file.clone(),
@@ -350,14 +356,24 @@ pub fn evaluate_source(
     }
 }
 
-/// Instance names for files: `name` when given (error if given with more than one file), else
-/// each file's base name without its last extension.
-pub fn instance_names(files: &[PathBuf], name: Option<&str>) -> Result<Vec<String>, ConfigError> {
-    if let Some(name) = name {
+/// The (file, instance name) pairs of a command: with `names`, one pair per name for the one
+/// file (an error with more than one file, or for an empty name); else each file's base name
+/// without its last extension.
+pub fn instance_names(
+    files: &[PathBuf],
+    names: &[String],
+) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+    if !names.is_empty() {
         if files.len() > 1 {
             return Err(ConfigError::NameWithManyFiles { count: files.len() });
         }
-        return Ok(files.iter().map(|_| name.to_string()).collect());
+        if names.iter().any(String::is_empty) {
+            return Err(ConfigError::EmptyName);
+        }
+        return Ok(files
+            .iter()
+            .flat_map(|f| names.iter().map(move |n| (f.clone(), n.clone())))
+            .collect());
     }
     files
         .iter()
@@ -365,10 +381,69 @@ pub fn instance_names(files: &[PathBuf], name: Option<&str>) -> Result<Vec<Strin
             f.file_stem()
                 .and_then(|s| s.to_str())
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
+                .map(|s| (f.clone(), s.to_string()))
                 .ok_or_else(|| ConfigError::NoInstanceName { file: f.clone() })
         })
         .collect()
+}
+
+/// Refuses two instances that are the same instance (same project and name), e.g. `-name a,a`
+/// or two files with the same base name: they would race for one instance.
+pub fn check_distinct(instances: &[&Instance]) -> Result<(), ConfigError> {
+    let mut seen: BTreeMap<(&str, &str), &Path> = BTreeMap::new();
+    for instance in instances {
+        let key = (instance.project.as_str(), instance.name.as_str());
+        if let Some(first) = seen.insert(key, &instance.file) {
+            return Err(ConfigError::DuplicateInstance {
+                instance: instance.name.clone(),
+                first: first.to_path_buf(),
+                second: instance.file.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The "Effective Properties" of the original: global, then config, then `-P`, without the
+/// built-ins, and without a property named like a built-in (`instance`, `project`, ...): a
+/// pattern's `(instance)` is always the built-in, so such a property is never used; showing
+/// it would mislead. Each one is a warning naming where it came from.
+fn effective_properties(
+    file: &Path,
+    builtins: &BTreeMap<String, String>,
+    sources: &PropertySources,
+    config: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let layers = [
+        ("the global properties", &sources.global),
+        ("the config's properties", config),
+        ("-P", &sources.cli),
+    ];
+    let mut properties = BTreeMap::new();
+    for (origin, layer) in layers {
+        for (key, value) in layer {
+            match builtins.get(key) {
+                Some(builtin) => tracing::warn!(
+                    "{}: property {key}={value:?} from {origin} is not used: ({key}) is built in and is {builtin:?} here; rename the property",
+                    file.display()
+                ),
+                None => {
+                    properties.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    properties
+}
+
+/// Why `path` cannot be read as an input file, if it cannot: it does not exist, or it is not a
+/// regular file (a directory, FIFO or device is never read).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some("is not a regular file"),
+        Err(_) => Some("does not exist"),
+    }
 }
 
 fn has_parent_component(path: &str) -> bool {

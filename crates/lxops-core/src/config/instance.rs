@@ -38,7 +38,8 @@ pub struct Instance {
     pub filesystems: Vec<InstanceFilesystem>,
     /// Devices, sorted by name.
     pub devices: Vec<InstanceDevice>,
-    /// The effective properties: global, then config, then `-P` (no built-ins).
+    /// The effective properties: global, then config, then `-P`; no built-ins, and no
+    /// property named like a built-in (patterns never use those).
     pub properties: BTreeMap<String, String>,
     /// cloud-config files, resolved, conditional entries evaluated.
     pub cloud_config_files: Vec<PathBuf>,

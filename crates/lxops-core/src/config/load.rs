@@ -13,6 +13,10 @@ use super::model::Config;
 use super::properties::{substitute, PropertySources};
 use super::read::read_file;
 
+/// How deep includes may nest (the top file is level 0). Real configs use a few levels; the
+/// limit turns a runaway chain into a clear error instead of a stack overflow.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// The characters that are reserved in `include` and `cloud-config-files` paths.
 pub const RESERVED: &[char] = &['|', ';', ',', ':'];
 
@@ -75,7 +79,8 @@ pub fn load(file: &Path, options: &LoadOptions) -> Result<Loaded, ConfigError> {
 pub fn raw_includes(file: &Path, formats: &Formats) -> Result<Vec<PathBuf>, ConfigError> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    collect_raw(file, formats, &mut out, &mut seen)?;
+    let mut chain = Vec::new();
+    collect_raw(file, formats, &mut out, &mut seen, &mut chain)?;
     Ok(out)
 }
 
@@ -84,19 +89,44 @@ fn collect_raw(
     formats: &Formats,
     out: &mut Vec<PathBuf>,
     seen: &mut HashSet<PathBuf>,
+    chain: &mut Vec<PathBuf>,
 ) -> Result<(), ConfigError> {
     if !seen.insert(identity(file)) {
         return Ok(());
     }
+    check_depth(chain, file)?;
     let read = read_file(file, formats, false)?;
+    chain.push(file.to_path_buf());
     for include in &read.config.include {
         let path = join(file, include);
         out.push(path.clone());
         if !include.to_string_lossy().contains('(') && path.exists() {
-            collect_raw(&path, formats, out, seen)?;
+            collect_raw(&path, formats, out, seen, chain)?;
         }
     }
+    chain.pop();
     Ok(())
+}
+
+/// Refuses `file` when `ancestors` (the top file first) are already [`MAX_INCLUDE_DEPTH`]
+/// levels deep.
+fn check_depth(ancestors: &[PathBuf], file: &Path) -> Result<(), ConfigError> {
+    if ancestors.len() <= MAX_INCLUDE_DEPTH {
+        return Ok(());
+    }
+    let (Some(first), Some(last)) = (ancestors.first(), ancestors.last()) else {
+        return Ok(());
+    };
+    Err(ConfigError::IncludeDepth {
+        file: last.clone(),
+        max: MAX_INCLUDE_DEPTH,
+        chain: format!(
+            "{} -> ... -> {} -> {}",
+            first.display(),
+            last.display(),
+            file.display()
+        ),
+    })
 }
 
 struct Merger<'a> {
@@ -129,6 +159,8 @@ impl Merger<'_> {
             tracing::info!("ignoring duplicate include: {}", file.display());
             return Ok(());
         }
+        let ancestors: Vec<PathBuf> = self.stack.iter().map(|(_, p)| p.clone()).collect();
+        check_depth(&ancestors, file)?;
         let read =
             read_file(file, self.options.formats, self.options.strict).map_err(|e| {
                 match (e, includer) {

@@ -36,10 +36,10 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_config: Option<PathBuf>,
     /// Extra instance creation options.
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "or_default")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "strings")]
     pub lxc_options: Vec<String>,
     /// Profiles attached at launch.
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "or_default")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "strings")]
     pub profiles: Vec<String>,
     /// The per-instance profile name (pattern), default `(instance).lxops`.
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
@@ -62,7 +62,7 @@ pub struct Config {
     /// Properties for `(name)` substitution.
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "or_default"
+        deserialize_with = "string_map"
     )]
     pub properties: BTreeMap<String, String>,
     /// Other lxops files to merge (hostpaths, conditional).
@@ -90,7 +90,7 @@ pub struct Filesystem {
     /// ZFS properties.
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "or_default"
+        deserialize_with = "string_map"
     )]
     pub zfsproperties: BTreeMap<String, String>,
     /// Destroyed by `lxops destroy`.
@@ -163,34 +163,167 @@ fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
-/// A YAML 1.1 boolean: true/false, yes/no, on/off, y/n (any case); null is false.
+/// A list of strings; a null entry is "" (as in the original's yaml.v2).
+fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Option::<Vec<Option<String>>>::deserialize(d)?.unwrap_or_default();
+    Ok(list.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// A map of names to strings; a null value is "" (as in the original's yaml.v2).
+fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = Option::<BTreeMap<String, Option<String>>>::deserialize(d)?.unwrap_or_default();
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect())
+}
+
+/// A boolean as the original's yaml.v2 reads it (YAML 1.1): unquoted `true`/`false`,
+/// `yes`/`no`, `on`/`off`, `y`/`n` in lower, Title or UPPER case; null is false. A quoted
+/// string (`"yes"`, `"true"`) is text, not a boolean, and so is a number: both are errors.
 fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    use serde::de::Error;
-    match serde_yaml::Value::deserialize(d)? {
-        serde_yaml::Value::Null => Ok(false),
-        serde_yaml::Value::Bool(b) => Ok(b),
-        serde_yaml::Value::String(s) => match s.to_ascii_lowercase().as_str() {
-            "yes" | "on" | "y" | "true" => Ok(true),
-            "no" | "off" | "n" | "false" => Ok(false),
-            _ => Err(D::Error::custom(format!(
-                "expected a boolean (true/false), found \"{s}\""
+    d.deserialize_any(BoolVisitor)
+}
+
+struct BoolVisitor;
+
+impl BoolVisitor {
+    fn plain<E: serde::de::Error>(s: &str) -> Result<bool, E> {
+        match s {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+                Ok(true)
+            }
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False"
+            | "FALSE" => Ok(false),
+            _ => Err(E::custom(format!(
+                "expected a boolean (true/false), found \"{}\"",
+                escape(s)
             ))),
-        },
-        other => Err(D::Error::custom(format!(
-            "expected a boolean (true/false), found {}",
-            kind_of(&other)
-        ))),
+        }
+    }
+
+    fn quoted<E: serde::de::Error>(s: &str) -> E {
+        E::custom(format!(
+            "expected a boolean (true/false), found the quoted string \"{}\"; a quoted value is text: write true or false without quotes",
+            escape(s)
+        ))
     }
 }
 
-fn kind_of(v: &serde_yaml::Value) -> &'static str {
-    match v {
-        serde_yaml::Value::Null => "null",
-        serde_yaml::Value::Bool(_) => "a boolean",
-        serde_yaml::Value::Number(_) => "a number",
-        serde_yaml::Value::String(_) => "a string",
-        serde_yaml::Value::Sequence(_) => "a list",
-        serde_yaml::Value::Mapping(_) => "a map",
-        serde_yaml::Value::Tagged(_) => "a tagged value",
+impl<'de> serde::de::Visitor<'de> for BoolVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a boolean (true/false)")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<bool, E> {
+        Ok(b)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<bool, E> {
+        match source::style(s) {
+            source::Style::Quoted => Err(Self::quoted(s)),
+            source::Style::Plain | source::Style::Unknown => Self::plain(s),
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<bool, E> {
+        // Not a slice of the source: a quoted scalar with escapes, or a folded one.
+        if source::active() {
+            Err(Self::quoted(s))
+        } else {
+            Self::plain(s)
+        }
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<bool, E> {
+        Err(E::custom(format!(
+            "expected a boolean (true/false), found the number {n}"
+        )))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<bool, E> {
+        Err(E::custom(format!(
+            "expected a boolean (true/false), found the number {n}"
+        )))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<bool, E> {
+        Err(E::custom(format!(
+            "expected a boolean (true/false), found the number {n}"
+        )))
+    }
+}
+
+/// Control characters and terminal escapes of file text, escaped for a message.
+fn escape(s: &str) -> String {
+    crate::input::escape_controls(s).into_owned()
+}
+
+/// Which style a scalar was written in, for strict booleans: serde_yaml_ng gives a visitor the
+/// same string for `yes` and `"yes"`, but a borrowed string is a slice of the source text, so
+/// the byte before it tells a quoted scalar from a plain one. [`source::with`] makes the text
+/// known for one deserialization on this thread.
+pub(crate) mod source {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static SOURCE: RefCell<Option<(usize, Vec<u8>)>> = const { RefCell::new(None) };
+    }
+
+    /// How a scalar was written.
+    pub(crate) enum Style {
+        Plain,
+        Quoted,
+        /// No source is known, or the string is not a slice of it.
+        Unknown,
+    }
+
+    struct Reset;
+
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SOURCE.with(|s| *s.borrow_mut() = None);
+        }
+    }
+
+    /// Runs `f` (which deserializes from `text`) with `text` known to [`style`].
+    pub(crate) fn with<T>(text: &str, f: impl FnOnce() -> T) -> T {
+        SOURCE.with(|s| *s.borrow_mut() = Some((text.as_ptr() as usize, text.as_bytes().to_vec())));
+        let _reset = Reset;
+        f()
+    }
+
+    /// Whether a source is known.
+    pub(crate) fn active() -> bool {
+        SOURCE.with(|s| s.borrow().is_some())
+    }
+
+    /// The style of `s`, a string handed to a visitor.
+    pub(crate) fn style(s: &str) -> Style {
+        SOURCE.with(|source| {
+            let source = source.borrow();
+            let Some((base, bytes)) = source.as_ref() else {
+                return Style::Unknown;
+            };
+            let at = (s.as_ptr() as usize).wrapping_sub(*base);
+            if at == 0 || at > bytes.len() {
+                return Style::Unknown;
+            }
+            match bytes.get(at - 1) {
+                Some(b'"' | b'\'') => Style::Quoted,
+                Some(_) => Style::Plain,
+                None => Style::Unknown,
+            }
+        })
     }
 }

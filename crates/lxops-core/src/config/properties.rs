@@ -72,6 +72,7 @@ impl PropertyOptions {
         for pair in &self.pairs {
             let (k, v) = pair
                 .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
                 .ok_or_else(|| ConfigError::PropertyArg { arg: pair.clone() })?;
             cli.insert(k.to_string(), v.to_string());
         }
@@ -119,9 +120,10 @@ pub fn default_dir() -> PathBuf {
     base.join("lxops")
 }
 
-/// Reads one properties file (a YAML map; an empty file is an empty map).
+/// Reads one properties file (a YAML map; an empty file is an empty map; a regular file of at
+/// most [`crate::input::MAX_INPUT_BYTES`]).
 pub fn read_properties(file: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+    let text = crate::input::read_text(file).map_err(|source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
     })?;
@@ -141,9 +143,17 @@ pub fn parse_properties(file: &Path, text: &str) -> Result<BTreeMap<String, Stri
         serde_yaml::Value::Mapping(map) => {
             for (k, v) in map {
                 let (Some(k), Some(v)) = (scalar(&k), scalar(&v)) else {
+                    let key = scalar(&k).unwrap_or_else(|| "(a list or map)".to_string());
+                    let lines: Vec<&str> = text.lines().collect();
+                    let line = super::read::key_line(&lines, &[&key])
+                        .map(|l| format!("line {l}: "))
+                        .unwrap_or_default();
                     return Err(ConfigError::PropertyFile {
                         file: file.to_path_buf(),
-                        message: format!("{k:?}: keys and values must be scalars"),
+                        message: format!(
+                            "{line}`{}`: keys and values must be text, numbers or booleans, not lists or maps",
+                            crate::input::escape_controls(&key)
+                        ),
                     });
                 };
                 out.insert(k, v);

@@ -20,9 +20,10 @@ pub struct ReadFile {
     pub migrated_from: Vec<String>,
 }
 
-/// Reads `file` from disk; see [`parse_bytes`].
+/// Reads `file` from disk (a regular file of at most [`crate::input::MAX_INPUT_BYTES`]); see
+/// [`parse_bytes`].
 pub fn read_file(file: &Path, formats: &Formats, strict: bool) -> Result<ReadFile, ConfigError> {
-    let bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
+    let bytes = crate::input::read_bounded(file).map_err(|source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
     })?;
@@ -43,10 +44,11 @@ pub fn parse_bytes(
         message: format!("not UTF-8 text ({e})"),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
     let config = match &value {
         Value::Null => Config::default(),
-        Value::Mapping(_) => serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?,
+        Value::Mapping(_) => super::model::source::with(text, || serde_yaml::from_str(text))
+            .map_err(|e| yaml_error(file, text, &e))?,
         _ => {
             return Err(ConfigError::Yaml {
                 file: file.to_path_buf(),
@@ -73,16 +75,27 @@ pub fn parse_bytes(
     })
 }
 
-fn yaml_error(file: &Path, e: &serde_yaml::Error) -> ConfigError {
+fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
     let message = e.to_string();
-    // The parser appends " at line L column C"; the line goes into its own field.
-    let message = match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message,
+    let mut line = e.location().map(|l| l.line());
+    // The parser appends " at line L column C"; the line goes into its own field. Errors of
+    // its reader (control characters, bad encoding) only know a byte offset: " at position N".
+    let message = if let Some(i) = message.find(" at line ") {
+        message[..i].to_string()
+    } else if let Some(i) = message.find(" at position ") {
+        let rest = &message[i + " at position ".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(offset) = digits.parse::<usize>() {
+            let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
+            line = Some(before.iter().filter(|&&b| b == b'\n').count() + 1);
+        }
+        format!("{}{}", &message[..i], &rest[digits.len()..])
+    } else {
+        message
     };
     ConfigError::Yaml {
         file: file.to_path_buf(),
-        line: e.location().map(|l| l.line()),
+        line,
         message,
     }
 }
