@@ -560,6 +560,9 @@ pub struct InstanceCloudconfigArgs {
     pub project: Option<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Treat cloud-config keys and modules that lxops does not apply as errors.
+    #[arg(long)]
+    pub strict: bool,
     /// cloud-config files (stdin when none).
     pub files: Vec<PathBuf>,
 }
@@ -581,6 +584,9 @@ pub struct CloudconfigArgs {
     pub project: Option<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Treat cloud-config keys and modules that lxops does not apply as errors.
+    #[arg(long)]
+    pub strict: bool,
     /// Files (with -i) or instances (with -f).
     pub args: Vec<String>,
 }

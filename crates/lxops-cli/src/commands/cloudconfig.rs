@@ -25,7 +25,10 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
     }
     match (&args.instance, &args.file) {
         (Some(instance), None) => {
-            let files = read_files(&args.args.iter().map(PathBuf::from).collect::<Vec<_>>())?;
+            let files = read_files(
+                &args.args.iter().map(PathBuf::from).collect::<Vec<_>>(),
+                args.strict,
+            )?;
             apply(
                 ctx,
                 args.project.as_deref(),
@@ -44,7 +47,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                     "cloudconfig -f FILE: name the instances to apply it to"
                 )));
             }
-            let files = read_files(std::slice::from_ref(file))?;
+            let files = read_files(std::slice::from_ref(file), args.strict)?;
             apply(
                 ctx,
                 args.project.as_deref(),
@@ -61,7 +64,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
             "cloudconfig: with both -i and -f, give no other arguments"
         ))),
         (Some(instance), Some(file)) => {
-            let files = read_files(std::slice::from_ref(file))?;
+            let files = read_files(std::slice::from_ref(file), args.strict)?;
             apply(
                 ctx,
                 args.project.as_deref(),
@@ -86,7 +89,7 @@ pub(crate) async fn instance(
     args: InstanceCloudconfigArgs,
     out: &mut dyn Write,
 ) -> CliResult {
-    let files = read_files(&args.files)?;
+    let files = read_files(&args.files, args.strict)?;
     apply(
         ctx,
         args.project.as_deref(),
@@ -101,10 +104,19 @@ pub(crate) async fn instance(
 }
 
 /// Parses the files (all before anything runs), or stdin when there are none, and shows what
-/// they hold that lxops does not apply.
-fn read_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
+/// they hold that lxops does not apply (errors with `--strict`).
+fn read_files(paths: &[PathBuf], strict: bool) -> CliResult<Vec<ParsedFile>> {
     let files = parse_files(paths)?;
-    for warning in cloudconfig::warnings(&files) {
+    let warnings: Vec<String> = cloudconfig::warnings(&files)
+        .map(ToString::to_string)
+        .collect();
+    if strict && !warnings.is_empty() {
+        return Err(CliError::input(anyhow::anyhow!(
+            "{}\n(--strict: cloud-config keys and modules that lxops does not apply are errors)",
+            warnings.join("\n")
+        )));
+    }
+    for warning in &warnings {
         tracing::warn!("{warning}");
     }
     Ok(files)
