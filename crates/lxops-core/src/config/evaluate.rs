@@ -165,11 +165,20 @@ pub fn evaluate(
                 "{field}.pattern: a btrfs filesystem needs an absolute directory, not {path:?}"
             ));
         }
+        // `mountpoint` names the dataset's directory, which lxops plans before the dataset
+        // exists: it is a pattern, so `(instance)` there is this instance's directory.
+        let mut zfsproperties = fs.zfsproperties.clone();
+        if let Some(mountpoint) = zfsproperties.get_mut("mountpoint") {
+            let field = format!("{field}.zfsproperties.mountpoint");
+            if let Some(value) = ev.pattern(&field, mountpoint, true) {
+                *mountpoint = value;
+            }
+        }
         filesystems.push(InstanceFilesystem {
             id: id.clone(),
             kind,
             path,
-            zfsproperties: fs.zfsproperties.clone(),
+            zfsproperties,
             transient: fs.transient,
             destroy: fs.destroy,
         });
@@ -216,8 +225,16 @@ pub fn evaluate(
                 DeviceDir::Absolute(PathBuf::from(dir))
             } else if dir.is_empty() {
                 DeviceDir::Relative(dev_name.clone())
-            } else {
+            } else if has_parent_component(&dir) {
+                // Refused below; kept as written for the message.
                 DeviceDir::Relative(dir)
+            } else {
+                // As the original's filepath.Join cleans it: `./`, `a//b`, `a/` name the same
+                // directory as `.`, `a/b`, `a`, and so the same profile device source.
+                match clean_relative(&dir) {
+                    Some(clean) => DeviceDir::Relative(clean),
+                    None => DeviceDir::FilesystemRoot,
+                }
             }
         };
         match &dir {
@@ -407,6 +424,16 @@ fn effective_properties(
         }
     }
     properties
+}
+
+/// A relative dir without `.` and empty components (`./a//b/` is `a/b`), or `None` when
+/// nothing is left (`./`): the filesystem's directory itself.
+fn clean_relative(dir: &str) -> Option<String> {
+    let parts: Vec<&str> = dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 /// Why `path` cannot be read as an input file, if it cannot: it does not exist, or it is not a

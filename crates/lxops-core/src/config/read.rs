@@ -1,5 +1,6 @@
 //! Reading one file: header and migration ([`Formats`]), YAML syntax and types (with lines),
-//! and unknown keys (warnings with lines, errors with `strict`).
+//! YAML merge keys (`<<: *anchor`, as the original's yaml.v2 applies them), and unknown keys
+//! (warnings with lines, errors with `strict`).
 
 use std::path::Path;
 
@@ -44,9 +45,19 @@ pub fn parse_bytes(
         message: format!("not UTF-8 text ({e})"),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
+    let mut value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
     let config = match &value {
         Value::Null => Config::default(),
+        // YAML merge keys (`<<: *anchor`), applied as the original's yaml.v2 does: the map's
+        // own keys win over merged ones. The config is then decoded from the merged tree, which
+        // knows no lines or quoting (so booleans there are read by the YAML 1.1 words alone).
+        Value::Mapping(_) if has_merge_key(&value) => {
+            value
+                .apply_merge()
+                .map_err(|e| yaml_error(file, text, &e))?;
+            super::model::source::with_tree(|| serde_yaml::from_value(value.clone()))
+                .map_err(|e| yaml_error(file, text, &e))?
+        }
         Value::Mapping(_) => super::model::source::with(text, || serde_yaml::from_str(text))
             .map_err(|e| yaml_error(file, text, &e))?,
         _ => {
@@ -73,6 +84,18 @@ pub fn parse_bytes(
         warnings,
         migrated_from,
     })
+}
+
+/// Whether any map in `value` has a `<<` merge key.
+fn has_merge_key(value: &Value) -> bool {
+    match value {
+        Value::Mapping(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str() == Some("<<") || has_merge_key(v)),
+        Value::Sequence(list) => list.iter().any(has_merge_key),
+        Value::Tagged(tagged) => has_merge_key(&tagged.value),
+        _ => false,
+    }
 }
 
 fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
