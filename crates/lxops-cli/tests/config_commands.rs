@@ -364,6 +364,11 @@ fn property_set_get_list_use_the_properties_file() {
     assert_eq!(out, "KEY  VALUE\nk    v\n");
     let (_, out, _) = lxops(&["property", "file", "-properties", &file]);
     assert_eq!(out, format!("{file}\n"));
+    let (code, _, err) = lxops(&["property", "set", "-properties", &file, "", "v"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("property set: the key is empty"), "{err}");
+    let (_, out, _) = lxops(&["property", "list", "-properties", &file]);
+    assert_eq!(out, "KEY  VALUE\nk    v\n", "nothing was written");
 }
 
 #[test]

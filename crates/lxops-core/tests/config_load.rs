@@ -405,3 +405,39 @@ fn merge_keys_clean_device_dirs_and_a_substituted_mountpoint_as_the_original() {
     assert_eq!(fs.zfsproperties["mountpoint"], "/srv/a1");
     assert_eq!(fs.zfsproperties["compression"], "(instance)");
 }
+
+#[test]
+fn a_line_in_a_migrated_file_is_named_as_a_line_of_the_migrated_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a1.yaml");
+    // The test migrator turns `os:\n  name:` into `ostype:`, one line shorter.
+    std::fs::write(
+        &file,
+        "#lxdops\nos:\n  name: alpine\nprofiles: 3\ncolour: red\n",
+    )
+    .expect("write");
+    let formats = formats();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let err = load(&file, &options)
+        .expect_err("profiles is not a list")
+        .to_string();
+    assert!(
+        err.ends_with("a1.yaml: profiles: invalid type: integer `3`, expected a sequence (line 3 of the config as migrated from #lxdops; `lxops config convert` writes it out); fix the YAML"),
+        "{err}"
+    );
+    // Unknown keys are looked up in the file as written.
+    std::fs::write(&file, "#lxdops\nos:\n  name: alpine\ncolour: red\n").expect("write");
+    let loaded = load(&file, &options).expect("loads");
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].ends_with("a1.yaml: line 4: unknown key `colour` (ignored)"),
+        "{:?}",
+        loaded.warnings
+    );
+}

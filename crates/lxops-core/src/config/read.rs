@@ -38,7 +38,52 @@ pub fn parse_bytes(
     formats: &Formats,
     strict: bool,
 ) -> Result<ReadFile, ConfigError> {
+    let before = bytes.clone();
     let (bytes, migrated_from) = formats.to_current(file, bytes)?;
+    let original = if migrated_from.is_empty() {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&before).into_owned()
+    };
+    match (
+        decode(file, bytes, strict, &original),
+        migrated_from.first(),
+    ) {
+        (Ok((config, warnings)), _) => Ok(ReadFile {
+            config,
+            warnings,
+            migrated_from,
+        }),
+        // The parser's line is a line of the migrated text, not of the file: say so.
+        (
+            Err(ConfigError::Yaml {
+                file,
+                line: Some(line),
+                message,
+            }),
+            Some(header),
+        ) => {
+            let message = format!(
+                "{message} (line {line} of the config as migrated from {header}; `lxops config convert` writes it out)"
+            );
+            Err(ConfigError::Yaml {
+                file,
+                line: None,
+                message,
+            })
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Decodes current-format bytes. `original` is the file's text before migration (empty when
+/// it was current), where unknown keys are looked up for their lines.
+fn decode(
+    file: &Path,
+    bytes: Vec<u8>,
+    strict: bool,
+    original: &str,
+) -> Result<(Config, Vec<String>), ConfigError> {
     let text = String::from_utf8(bytes).map_err(|e| ConfigError::Yaml {
         file: file.to_path_buf(),
         line: None,
@@ -68,7 +113,7 @@ pub fn parse_bytes(
             })
         }
     };
-    let unknown = unknown_keys(&value, text);
+    let unknown = unknown_keys(&value, if original.is_empty() { text } else { original });
     if strict && !unknown.is_empty() {
         return Err(ConfigError::UnknownKeys {
             file: file.to_path_buf(),
@@ -79,11 +124,7 @@ pub fn parse_bytes(
         .into_iter()
         .map(|k| format!("{}: {k} (ignored)", file.display()))
         .collect();
-    Ok(ReadFile {
-        config,
-        warnings,
-        migrated_from,
-    })
+    Ok((config, warnings))
 }
 
 /// Whether any map in `value` has a `<<` merge key.
