@@ -137,6 +137,14 @@ fn made_at_run_time(binary: &str, home: &Path) {
         "big.yaml",
         format!("#lxops-v1\nimage: x\n{}", "# padding\n".repeat(110_000)),
     );
+    write(
+        "big.cfg",
+        format!("#cloud-config\n{}", "# padding\n".repeat(110_000)),
+    );
+    let cloud_big = write(
+        "cloud-big.yaml",
+        "#lxops-v1\nimage: x\nostype: alpine\ncloud-config-files: [big.cfg]\n".into(),
+    );
     for i in 1..2000 {
         write(
             &format!("c{i}.yaml"),
@@ -153,6 +161,7 @@ fn made_at_run_time(binary: &str, home: &Path) {
         (vec!["i", "verify", "-properties", "", &fifo], vec!["fifo.yaml: cannot read the file: it is a FIFO (named pipe), not a regular file"]),
         (vec!["config", "print", &include_fifo], vec!["include-fifo.yaml: include `", "fifo.yaml` cannot be read: it is a FIFO"]),
         (vec!["i", "verify", "-properties", "", &cloud_fifo], vec!["cloud-config-files: ", "fifo.yaml is not a regular file"]),
+        (vec!["i", "verify", "-properties", "", &cloud_big], vec!["cloud-config-files: ", "big.cfg is larger than the 1 MiB limit for lxops input files"]),
         (vec!["config", "print", &big], vec!["big.yaml: cannot read the file: the file is larger than the limit for lxops input files", "the limit is 1 MiB"]),
         (vec!["i", "verify", "-properties", "", &chain], vec!["c64.yaml: includes are nested more than 64 levels deep"]),
         (vec!["i", "verify", "-properties", "/dev/zero", &chain], vec!["/dev/zero: cannot read the file: it is a character device"]),

@@ -436,13 +436,18 @@ fn clean_relative(dir: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-/// Why `path` cannot be read as an input file, if it cannot: it does not exist, or it is not a
-/// regular file (a directory, FIFO or device is never read).
-fn not_a_file(path: &Path) -> Option<&'static str> {
+/// Why `path` cannot be read as an input file, if it cannot: it does not exist, it is not a
+/// regular file (a directory, FIFO or device is never read), or it is larger than
+/// [`crate::input::MAX_INPUT_BYTES`].
+fn not_a_file(path: &Path) -> Option<String> {
     match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() > crate::input::MAX_INPUT_BYTES => Some(format!(
+            "is larger than the {} limit for lxops input files",
+            crate::input::MAX_INPUT_TEXT
+        )),
         Ok(m) if m.is_file() => None,
-        Ok(_) => Some("is not a regular file"),
-        Err(_) => Some("does not exist"),
+        Ok(_) => Some("is not a regular file".to_string()),
+        Err(_) => Some("does not exist".to_string()),
     }
 }
 
