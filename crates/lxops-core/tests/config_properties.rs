@@ -48,10 +48,16 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
         Some(dir.join("properties.yaml"))
     );
 
-    let err = PropertyOptions::from_args(None, &["novalue".to_string()])
-        .load()
-        .expect_err("bad -P");
-    assert_eq!(err.to_string(), "-P novalue: expected key=value");
+    for bad in ["novalue", "=x", "\u{1b}[2J"] {
+        let err = PropertyOptions::from_args(None, &[bad.to_string()])
+            .load()
+            .expect_err("bad -P");
+        let shown = lxops_core::input::escape_controls(bad);
+        assert_eq!(
+            err.to_string(),
+            format!("-P {shown}: expected KEY=VALUE with a non-empty key")
+        );
+    }
 
     let missing = dir.join("missing.yaml");
     let err = PropertyOptions::from_args(Some(&missing), &[])
