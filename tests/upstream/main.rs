@@ -365,7 +365,26 @@ fn generated_configs_read_as_the_original_reads_them() {
             "#lxops-v1\nimage: x\nprofile-pattern: (instance)-(site).p\ndevice-owner: 1000:(a)\nproperties:\n  a: '1000'\nfilesystems:\n  z:\n    pattern: tank/(instance)/z\ndevices:\n  z:\n    path: /z\n    filesystem: z\n    dir: sub/(instance)\n",
             &[],
         ),
+        (
+            "nested.yaml",
+            "#lxops-v1\nimage: top\ninclude: [sub/a.yaml, b.yaml, (cond)/c.yaml, (nope)/d.yaml]\nprofiles: [top]\nproperties:\n  k: top\nfilesystems:\n  data:\n    pattern: (root)/(instance)\ndevices:\n  a:\n    path: /a\n    filesystem: data\n",
+            &["cond=cdir"],
+        ),
     ];
+    std::fs::create_dir_all(d.join("sub")).expect("mkdir");
+    std::fs::create_dir_all(d.join("cdir")).expect("mkdir");
+    write(
+        "sub/a.yaml",
+        "#lxops-v1\ninclude: [../inc.yaml]\nprofiles: [a]\nproperties:\n  k: a\n  ka: a\ndevices:\n  sa:\n    path: /sa\n    filesystem: data\n    dir: sa//x\n",
+    );
+    write(
+        "b.yaml",
+        "#lxops-v1\nprofiles: [b]\nproperties:\n  kb: b\n  k: b\nfilesystems:\n  data:\n    pattern: (root)/b/(instance)\n",
+    );
+    write(
+        "cdir/c.yaml",
+        "#lxops-v1\nprofiles: [c]\nproperties:\n  kc: (instance)\n",
+    );
     let sources_of = |pairs: &[&str]| {
         let pairs: Vec<String> = pairs.iter().map(|p| p.to_string()).collect();
         PropertyOptions::from_args(Some(&global), &pairs)
