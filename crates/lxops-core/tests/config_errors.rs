@@ -65,6 +65,16 @@ const CASES: &[(&str, Files, &[&str])] = &[
         &["found the quoted string \"\\u{1b}[31m\""],
     ),
     (
+        "a duplicate key names its own line",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nimage: y\n")],
+        &["a1.yaml: line 3: duplicate entry with key \"image\""],
+    ),
+    (
+        "a nested duplicate key names its own line",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nfilesystems:\n  a:\n    pattern: p\n    destroy: true\n    pattern: q\n")],
+        &["a1.yaml: line 7: filesystems.a: duplicate entry with key \"pattern\""],
+    ),
+    (
         "a control character on line 2 says line 2",
         &[("a1.yaml", "#lxops-v1\n\u{1}\n")],
         &["a1.yaml: line 2: control characters are not allowed; fix the YAML"],

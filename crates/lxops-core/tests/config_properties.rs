@@ -79,6 +79,22 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
 }
 
 #[test]
+fn a_bad_property_file_names_the_line() {
+    let cases = [
+        ("a: 1\na: 2\n", "p.yaml: bad properties file: line 2: duplicate entry with key \"a\""),
+        ("a: 1\nb: [\n", "p.yaml: bad properties file: line 3: did not find expected node content"),
+        ("a: 1\nb: 2\nc: {x: 1}\n", "p.yaml: bad properties file: line 3: `c`: keys and values must be text, numbers or booleans"),
+        ("- a\n", "p.yaml: bad properties file: not a map"),
+    ];
+    for (text, want) in cases {
+        let err = lxops_core::config::parse_properties(std::path::Path::new("p.yaml"), text)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.starts_with(want), "{want:?} not in {err}");
+    }
+}
+
+#[test]
 fn a_property_file_that_is_not_a_regular_file_is_refused() {
     let cases = [
         (

@@ -140,6 +140,16 @@ fn has_merge_key(value: &Value) -> bool {
 }
 
 fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
+    let (line, message) = yaml_location(text, e);
+    ConfigError::Yaml {
+        file: file.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// The 1-based line of a parser error in `text`, and its message without the location.
+pub(crate) fn yaml_location(text: &str, e: &serde_yaml::Error) -> (Option<usize>, String) {
     let message = e.to_string();
     let mut line = e.location().map(|l| l.line());
     // The parser appends " at line L column C"; the line goes into its own field. Errors of
@@ -157,11 +167,36 @@ fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
     } else {
         message
     };
-    ConfigError::Yaml {
-        file: file.to_path_buf(),
-        line,
-        message,
+    // A duplicate key is reported at the start of its map: name the line of the duplicate.
+    if let Some(key) = message
+        .split("duplicate entry with key \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+    {
+        let lines: Vec<&str> = text.lines().collect();
+        if let Some(second) = duplicate_line(&lines, line.unwrap_or(1), key) {
+            line = Some(second);
+        }
     }
+    (line, message)
+}
+
+/// The line of the second block-style `key:` at the same indent, from line `from` on.
+fn duplicate_line(lines: &[&str], from: usize, key: &str) -> Option<usize> {
+    let mut first_indent = None;
+    for (i, line) in lines.iter().enumerate().skip(from.saturating_sub(1)) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if !is_key(trimmed, key) {
+            continue;
+        }
+        match first_indent {
+            None => first_indent = Some(indent),
+            Some(first) if first == indent => return Some(i + 1),
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// `line N: unknown key K` for every key the model does not know.
