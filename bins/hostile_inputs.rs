@@ -70,7 +70,7 @@ const CASES: &[(&str, &str, bool)] = &[
     ("cloud-config-bad-yaml.yaml", "bad-yaml.cfg: invalid YAML", false),
     ("unknown-ostype.yaml", "unknown-ostype.yaml: ostype \"beos\" is not a known OS type", false),
     ("include-cycle-a.yaml", "include-cycle-b.yaml: include cycle: ", true),
-    ("device-origin-no-snapshot.yaml", "device-origin-no-snapshot.yaml: device-origin \"a1\" must be INSTANCE@SNAPSHOT", false),
+    ("device-origin-no-snapshot.yaml", "device-origin-no-snapshot.yaml: invalid config for instance device-origin-no-snapshot:\n  device-origin: \"a1\" must be INSTANCE@SNAPSHOT", false),
     ("unknown-lxc-option.yaml", "unknown-lxc-option.yaml: lxc-options: unsupported option \"--bogus\"", false),
     ("undefined-property.yaml", "undefined-property.yaml: invalid config for instance undefined-property:\n  image: unknown property (undefined)", false),
     ("no-header.yaml", "no-header.yaml: line 1: missing format header", true),

@@ -412,3 +412,51 @@ fn generated_configs_read_as_the_original_reads_them() {
         diffs.join("\n")
     );
 }
+
+/// Configs both programs refuse when the device source is computed (`i verify`, `launch`):
+/// a device-origin without `@snapshot`, or with more than one `@`.
+#[test]
+fn a_device_origin_without_one_snapshot_is_refused_by_both() {
+    let oracle = oracle();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for origin in ["a1", "a1@", "a1@s@t"] {
+        let file = d.join("c1.yaml");
+        std::fs::write(
+            &file,
+            format!("#lxops-v1\nimage: x\ndevice-origin: {origin}\nfilesystems:\n  f:\n    pattern: p/(instance)\n"),
+        )
+        .expect("write");
+        let global = d.join("none.yaml");
+        std::fs::write(&global, "").expect("write");
+        let output = Command::new(&oracle)
+            .args(["json", "-source", "-properties"])
+            .arg(&global)
+            .arg(&file)
+            .env("HOME", d)
+            .output()
+            .expect("oracle runs");
+        let go: Value = serde_json::from_slice(&output.stdout).expect("json");
+        assert!(
+            !go["instance_error"].is_null(),
+            "{origin}: the original accepts it: {go}"
+        );
+        let sources = PropertySources::default();
+        let formats = formats();
+        let options = LoadOptions {
+            formats: &formats,
+            sources: &sources,
+            strict: false,
+            raw: false,
+        };
+        let loaded = config::load(&file, &options).expect("loads");
+        let eval = EvalOptions {
+            include_source: true,
+            project: None,
+        };
+        let err = config::evaluate(&loaded, "c1", &sources, &eval)
+            .expect_err("lxops refuses it")
+            .to_string();
+        assert!(err.contains("must be INSTANCE@SNAPSHOT"), "{origin}: {err}");
+    }
+}

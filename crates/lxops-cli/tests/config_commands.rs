@@ -292,7 +292,7 @@ fn i_verify_checks_what_launch_checks_before_any_change() {
         ),
         (
             "device-origin: a1\n",
-            "v.yaml: device-origin \"a1\" must be INSTANCE@SNAPSHOT",
+            "  device-origin: \"a1\" must be INSTANCE@SNAPSHOT",
         ),
         (
             "device-owner: x:y\n",

@@ -116,6 +116,15 @@ pub fn evaluate(
     let origin = ev.optional("origin", &config.origin, true);
     let device_template = ev.optional("device-template", &config.device_template, src);
     let device_origin = ev.optional("device-origin", &config.device_origin, src);
+    if let Some(origin) = device_origin.as_deref().filter(|_| src) {
+        // As the original: exactly one `@`, with a snapshot name after it.
+        let parts: Vec<&str> = origin.split('@').collect();
+        if parts.len() != 2 || parts[1].is_empty() {
+            ev.problems.push(format!(
+                "device-origin: {origin:?} must be INSTANCE@SNAPSHOT (the instance whose filesystems' snapshot is cloned)"
+            ));
+        }
+    }
     let profile_pattern = if config.profile_pattern.is_empty() {
         DEFAULT_PROFILE_PATTERN
     } else {
