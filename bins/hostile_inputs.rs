@@ -172,7 +172,8 @@ fn made_at_run_time(binary: &str, home: &Path) {
     }
 }
 
-/// `-P` without a key or `=`, `-j 0`, and a property named like a built-in.
+/// `-P` without a key or `=`, names the daemons refuse (`i verify` checks them as launch
+/// does), `-j 0`, and a property named like a built-in.
 fn flags(binary: &str, home: &Path) {
     let ok = corpus().join("../../../../../examples/demo/demo.yaml");
     let ok = ok.to_str().expect("utf-8 path");
@@ -184,6 +185,18 @@ fn flags(binary: &str, home: &Path) {
         (
             &["i", "verify", "-P", "x", ok],
             "invalid value 'x' for '-P <KEY=VALUE>': no `=`",
+        ),
+        (
+            &["i", "verify", "-name", "a b", ok],
+            "demo.yaml: instance name \"a b\" is invalid",
+        ),
+        (
+            &["i", "verify", "-name", ".", ok],
+            "demo.yaml: instance name \".\" is invalid",
+        ),
+        (
+            &["i", "verify", "-name", "x;rm", ok],
+            "demo.yaml: instance name \"x;rm\" is invalid",
         ),
         (
             &["launch", "--dry-run", "-j", "0", ok],

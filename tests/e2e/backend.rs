@@ -567,7 +567,7 @@ async fn rebuild_replaces_the_root_filesystem_and_keeps_the_config() {
             .await
             .unwrap();
         let names = server.instance_names().await.unwrap();
-        let leftover = format!("{name}-rebuild-");
+        let leftover = format!("{name}-rebuild");
         assert!(
             !names.iter().any(|n| n.starts_with(&leftover)),
             "{daemon}: {names:?}"
@@ -750,6 +750,7 @@ async fn a_wrong_socket_is_a_connect_error_naming_it() {
             socket: Some(socket.clone().into()),
             project: None,
             timeout: Duration::from_secs(5),
+            exec_timeout: None,
         };
         let err = match daemon.backend().connect(&options).await {
             Ok(_) => panic!("{daemon}: connected to {socket}"),

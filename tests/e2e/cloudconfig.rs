@@ -1,9 +1,11 @@
 //! cloud-config applied through the API on both daemons, from the command line: every module
 //! and encoding in the original's order on the Debian image, an offline package install from a
 //! local repository written by `write_files`, users with groups, sudo and keys (modes and owners
-//! checked inside), idempotent re-apply, a failing command that stops the apply, dry runs, and
-//! users (busybox's own account tools, as on Alpine) and files on busybox with the alpine OS
-//! type.
+//! checked inside), idempotent re-apply, a failing runcmd script that stops the launch, dry
+//! runs, users (busybox's own account tools, as on Alpine) and files on busybox with the alpine
+//! OS type; modes, append, runcmd and users as cloud-init does them, on Debian and busybox; and
+//! the warnings every command shows (with the real binaries). The differential test against
+//! the real cloud-init is `cargo xtask oracle` (`tests/cloudinit/`).
 
 use std::path::Path;
 use std::process::Command;
@@ -78,11 +80,12 @@ fn gzip_b64(text: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Files, packages and runcmd in one file; the order log proves the module order.
+/// Files, packages and runcmd in one file; the order log proves the module order. The image
+/// has no package lists: `packages` implies the `apt-get update` that reads the local
+/// repository.
 fn files_cfg(dir: &Path) -> String {
     format!(
         "#cloud-config
-package_update: true
 packages:
 - lxops-hello
 write_files:
@@ -248,6 +251,31 @@ fn debian_launch_applies_every_module_in_order_and_reapplies() {
             "{daemon}: timezone"
         );
 
+        // `package_update: false` skips the refresh while the lists are there, and refreshes
+        // them when they are missing (installing needs them).
+        let again = write_config(
+            dir.path(),
+            "again.cfg",
+            "#cloud-config\npackage_update: false\npackages: [lxops-hello]\n",
+        );
+        let lists = "stat -c %Y /var/lib/apt/lists/*_Packages";
+        let before = sh(&server, &name, lists);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let apply = ["cloudconfig", "--ostype", "debian", "-i", &name, &again];
+        lxops(daemon, &apply).ok();
+        assert_eq!(
+            sh(&server, &name, lists),
+            before,
+            "{daemon}: lists present: no refresh"
+        );
+        sh(&server, &name, "rm -f /var/lib/apt/lists/*_Packages");
+        lxops(daemon, &apply).ok();
+        assert_ne!(
+            sh(&server, &name, &format!("{lists} 2>/dev/null || true")),
+            "",
+            "{daemon}: lists missing: refreshed"
+        );
+
         // Re-applying the same files succeeds and changes nothing that matters.
         lxops(daemon, &["configure", "-name", &name, &config]).ok();
         assert_eq!(
@@ -274,7 +302,7 @@ fn failing_command_stops_the_apply_with_file_module_and_status() {
         write_config(
             dir.path(),
             "fail.cfg",
-            "#cloud-config\nruncmd:\n- echo first > /srv-first\n- [sh, -c, \"echo broken >&2; exit 3\"]\n- echo never > /srv-never\n",
+            "#cloud-config\nruncmd:\n- echo first > /srv-first\n- echo broken >&2; exit 3\n- echo never > /srv-never\n",
         );
         let config = write_config(
             dir.path(),
@@ -285,7 +313,7 @@ fn failing_command_stops_the_apply_with_file_module_and_status() {
             ),
         );
         let out = lxops(daemon, &["launch", "-name", &name, &config]).fails(1, "fail.cfg");
-        for text in ["runcmd", "3", "broken"] {
+        for text in ["runcmd[1]", "exit status 3", "broken"] {
             assert!(
                 out.stderr.contains(text),
                 "{daemon}: {text:?} in {}",
@@ -296,7 +324,7 @@ fn failing_command_stops_the_apply_with_file_module_and_status() {
         assert_eq!(
             sh(&server, &name, "test -e /srv-never && echo yes || echo no"),
             "no",
-            "{daemon}: stopped at the failure"
+            "{daemon}: the script ended at `exit 3`"
         );
     }
 }
@@ -506,4 +534,279 @@ fn malformed_cloud_config_is_refused_before_launch() {
         !crate::cli::instance_exists(&server, &name),
         "nothing launched"
     );
+}
+
+/// Modes (special bits, every form), `append` as cloud-init (creates the file and its
+/// directories, applies mode and owner) and runcmd as one script from `/`.
+const MODES_CFG: &str = "#cloud-config
+write_files:
+- {path: /srv/setuid, content: x, permissions: '4755'}
+- {path: /srv/setgid, content: x, permissions: '2750'}
+- {path: /srv/sticky, content: x, permissions: '1644'}
+- path: /srv/oct
+  content: x
+  permissions: 0o640
+- path: /srv/int
+  content: x
+  permissions: 644
+- {path: /srv/new/dir/app.log, content: \"one\\n\", append: true, permissions: '0600', owner: daemon}
+- {path: /srv/kept, content: \"a\\n\"}
+- {path: /srv/kept, content: \"b\\n\", append: true, owner: 'daemon:daemon', permissions: '0640'}
+runcmd:
+- cd /tmp
+- X=1
+- touch relative
+- \"false\"
+- echo \"status=$? x=$X pwd=$(pwd)\" > /srv/runcmd.out
+";
+
+#[test]
+fn modes_append_and_runcmd_as_cloud_init_on_debian_and_busybox() {
+    for daemon in DAEMONS {
+        for (ostype, image) in [
+            ("debian", lxops_tests::DEBIAN),
+            ("alpine", lxops_tests::BUSYBOX),
+        ] {
+            let server = server(daemon);
+            let name = unique_name("t-ccm");
+            let _cleanup = Cleanup::new(&server, &[&name]);
+            let dir = tempfile::tempdir().expect("tempdir");
+            write_config(dir.path(), "modes.cfg", MODES_CFG);
+            let config = write_config(
+                dir.path(),
+                "c.yaml",
+                &format!("#lxops-v1\nostype: {ostype}\nimage: {image}\ncloud-config-files:\n- modes.cfg\n"),
+            );
+            let dry = lxops(daemon, &["launch", "--dry-run", "-name", &name, &config]).ok();
+            assert!(
+                dry.stdout.contains("write /srv/setuid (mode 4755"),
+                "{daemon} {ostype}: the dry run says the mode the file gets: {}",
+                dry.stdout
+            );
+            lxops(daemon, &["launch", "-name", &name, &config]).ok();
+            // configure writes everything again: the modes must survive a re-apply.
+            lxops(daemon, &["configure", "-name", &name, &config]).ok();
+            assert_eq!(
+                sh(
+                    &server,
+                    &name,
+                    "cd /srv && stat -c '%n %a %U:%G' setuid setgid sticky oct int new/dir/app.log kept"
+                ),
+                "setuid 4755 root:root\nsetgid 2750 root:root\nsticky 1644 root:root\noct 640 root:root\n\
+                 int 644 root:root\nnew/dir/app.log 600 daemon:root\nkept 640 daemon:daemon",
+                "{daemon} {ostype}: modes and owners"
+            );
+            assert_eq!(
+                sh(&server, &name, "cat /srv/new/dir/app.log; cat /srv/kept"),
+                "one\none\na\nb",
+                "{daemon} {ostype}: append created the file, then appended on re-apply"
+            );
+            assert_eq!(
+                sh(&server, &name, "cat /srv/runcmd.out; ls /tmp/relative"),
+                "status=1 x=1 pwd=/tmp\n/tmp/relative",
+                "{daemon} {ostype}: one script from /: cd, variables and $? carry over"
+            );
+        }
+    }
+}
+
+/// Users as cloud-init makes them on Debian (useradd) and with busybox's tools (alpine).
+#[test]
+fn users_system_passwords_locks_and_dotted_sudo_names() {
+    const HASH: &str = "$6$saltsalt$Ot1BfBx0Rx4Q2lUyPyn1o0vOeY1q0rb3e0KqPqBqgVhbW9zxXz7sEiBZ3lVr4z5x7e6kqvG5Q6iH2lq9bVqBv/";
+    let cfg = format!(
+        "#cloud-config
+write_files:
+- path: /etc/sudoers.d/README
+  content: \"the image has no sudo: the drop-in directory comes from here\\n\"
+  permissions: '0440'
+users:
+- name: svc
+  system: true
+- name: pw
+  passwd: {HASH}
+  lock_passwd: false
+- name: hashed
+  hashed_passwd: {HASH}
+- name: plain
+- name: john.doe
+  sudo: true
+"
+    );
+    for daemon in DAEMONS {
+        for (ostype, image) in [
+            ("debian", lxops_tests::DEBIAN),
+            ("alpine", lxops_tests::BUSYBOX),
+        ] {
+            let server = server(daemon);
+            let name = unique_name("t-ccu");
+            let _cleanup = Cleanup::new(&server, &[&name]);
+            let dir = tempfile::tempdir().expect("tempdir");
+            write_config(dir.path(), "users.cfg", &cfg);
+            let config = write_config(
+                dir.path(),
+                "c.yaml",
+                &format!("#lxops-v1\nostype: {ostype}\nimage: {image}\ncloud-config-files:\n- users.cfg\n"),
+            );
+            lxops(daemon, &["launch", "-name", &name, &config]).ok();
+            let uid: u32 = sh(&server, &name, "id -u svc").parse().expect("uid");
+            assert!(uid < 1000, "{daemon} {ostype}: system uid {uid}");
+            assert_eq!(
+                sh(
+                    &server,
+                    &name,
+                    "test -e /home/svc && echo home || echo no home"
+                ),
+                "no home",
+                "{daemon} {ostype}: a system user has no home"
+            );
+            let state = |user: &str| {
+                sh(
+                    &server,
+                    &name,
+                    &format!("grep '^{user}:' /etc/shadow | cut -d: -f2"),
+                )
+            };
+            assert_eq!(state("pw"), HASH, "{daemon} {ostype}: passwd, unlocked");
+            assert_eq!(
+                state("hashed"),
+                format!("!{HASH}"),
+                "{daemon} {ostype}: hashed_passwd is locked unless lock_passwd: false"
+            );
+            let plain = state("plain");
+            match ostype {
+                // Alpine keeps the original's `*` (no password can match; ssh keys work).
+                "alpine" => assert_eq!(plain, "*", "{daemon} {ostype}"),
+                _ => assert!(plain.starts_with('!'), "{daemon} {ostype}: locked: {plain}"),
+            }
+            assert_eq!(
+                sh(
+                    &server,
+                    &name,
+                    "stat -c '%a %U' '/etc/sudoers.d/john%2Edoe'; cat '/etc/sudoers.d/john%2Edoe'"
+                ),
+                "440 root\njohn.doe ALL=(ALL) NOPASSWD:ALL",
+                "{daemon} {ostype}: a drop-in name sudo reads (no dot)"
+            );
+            assert_eq!(
+                sh(&server, &name, "id -un john.doe"),
+                "john.doe",
+                "{daemon} {ostype}: dotted user name"
+            );
+        }
+    }
+}
+
+/// The installed command of a daemon (`cargo xtask test` builds them before this suite).
+fn binary(daemon: lxops_tests::Daemon) -> std::path::PathBuf {
+    let name = match daemon {
+        lxops_tests::Daemon::Lxd => "lxops-lxd",
+        lxops_tests::Daemon::Incus => "lxops-incus",
+    };
+    // The test executable is target/debug/deps/e2e-HASH.
+    let exe = std::env::current_exe().expect("test executable");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(name))
+        .expect("target dir");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build -p lxops-lxd -p lxops-incus` first (cargo xtask test does)",
+        path.display()
+    );
+    path
+}
+
+/// Ignored keys and modules are warnings (file and line) on every command that reads
+/// cloud-config: with the real binary, whose log output goes to stderr.
+#[test]
+fn cloud_config_warnings_are_shown_by_every_command() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let name = unique_name("t-ccw");
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write_config(
+            dir.path(),
+            "w.cfg",
+            "#cloud-config\nbootcmd: [date]\nusers:\n- default\n- name: u1\n  expiredate: '2030-01-01'\n",
+        );
+        let config = write_config(
+            dir.path(),
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\ncloud-config-files:\n- w.cfg\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        let run = |args: &[&str]| {
+            let out = Command::new(binary(daemon))
+                .args(args)
+                .env_remove("RUST_LOG")
+                .output()
+                .expect("spawn lxops");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let expected = [
+            "w.cfg:2: warning: unknown module `bootcmd` is ignored",
+            "w.cfg:4: warning: users[0]: the `default` user is not supported",
+            "w.cfg:6: warning: users[1]: unknown key `expiredate` is ignored",
+        ];
+        let commands: Vec<Vec<&str>> = vec![
+            vec!["launch", "-name", &name, &config],
+            vec!["configure", "-name", &name, &config],
+            vec!["cloudconfig", "--ostype", "alpine", "-i", &name, &file],
+            vec![
+                "instance",
+                "cloudconfig",
+                "--ostype",
+                "alpine",
+                "-i",
+                &name,
+                &file,
+            ],
+            vec![
+                "cloudconfig",
+                "--dry-run",
+                "--ostype",
+                "alpine",
+                "-f",
+                &file,
+                &name,
+            ],
+        ];
+        for args in &commands {
+            let (code, _, stderr) = run(args);
+            assert_eq!(code, Some(0), "{daemon}: {args:?}: {stderr}");
+            for text in expected {
+                assert!(
+                    stderr.contains(text),
+                    "{daemon}: {args:?} shows {text:?}: {stderr}"
+                );
+            }
+        }
+        let (code, stdout, _) = run(&["i", "verify", "-name", &name, &config]);
+        assert_eq!(code, Some(0), "{daemon}");
+        for text in expected {
+            assert!(
+                stdout.contains(text),
+                "{daemon}: i verify shows {text:?}: {stdout}"
+            );
+        }
+        let (code, _, stderr) = run(&["i", "verify", "--strict", "-name", &name, &config]);
+        assert_eq!(
+            code,
+            Some(2),
+            "{daemon}: --strict makes them errors: {stderr}"
+        );
+        assert!(
+            stderr.contains("unknown module `bootcmd`"),
+            "{daemon}: {stderr}"
+        );
+    }
 }

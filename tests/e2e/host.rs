@@ -14,7 +14,8 @@ use crate::devices::zfs_mountpoint;
 use lxops_core::host::ops::{self, CopyOptions};
 use lxops_core::host::{
     apply_devices, chown_paths, device_sources, plan_devices, CloneSource, DeviceDirSpec,
-    DeviceSetup, DeviceSpec, DryRunHost, FilesystemSpec, FsKind, HostError, Owner, SystemHost,
+    DeviceSetup, DeviceSpec, DryRunHost, FilesystemSpec, FsKind, HostError, Owner, RemovalRules,
+    SystemHost,
 };
 
 const POOL: &str = "lxopstest";
@@ -144,6 +145,19 @@ fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
         zfsproperties: BTreeMap::new(),
         transient: false,
         destroy: true,
+        mark: Some(MARK.into()),
+    }
+}
+
+/// The owner mark of the filesystems these tests create.
+const MARK: &str = "default/e2e-host";
+
+/// The safety rules for filesystems made by these tests.
+fn rules() -> RemovalRules {
+    RemovalRules {
+        mark: MARK.into(),
+        instance_exists: true,
+        ..RemovalRules::default()
     }
 }
 
@@ -211,7 +225,7 @@ fn zfs_create_chown_template_and_keep_existing_data() {
     assert_eq!(
         plan.to_string(),
         format!(
-            "zfs create -p -o compression=on {ds}\nchown 1000000:1000000 {d}\n\
+            "zfs create -p -o compression=on -o lxops:instance={MARK} {ds}\nchown 1000000:1000000 {d}\n\
              mkdir {d}/user (owner 1000000:1000000)\ncopy {t} -> {d}/user\n",
             ds = home.path,
             d = dir.display(),
@@ -358,8 +372,13 @@ fn zfs_snapshot_rollback_rename_list_destroy() {
     assert_eq!(destroyed, [format!("{}@s1", a.path)]);
 
     let b = fs("a", FsKind::Zfs, &format!("{}/r1/b", guard.0));
-    let renamed =
-        ops::rename_filesystems(&host, std::slice::from_ref(&a), std::slice::from_ref(&b)).unwrap();
+    let renamed = ops::rename_filesystems(
+        &host,
+        std::slice::from_ref(&a),
+        std::slice::from_ref(&b),
+        &rules(),
+    )
+    .unwrap();
     assert_eq!(renamed, [format!("{} -> {}", a.path, b.path)]);
     assert!(!zfs_exists(&a.path) && zfs_exists(&b.path));
     assert_eq!(
@@ -374,7 +393,7 @@ fn zfs_snapshot_rollback_rename_list_destroy() {
     );
     assert!(list.to_string().starts_with("ID"), "{list}");
 
-    let destroyed = ops::destroy_filesystems(&host, &[a.clone(), b.clone()]).unwrap();
+    let destroyed = ops::destroy_filesystems(&host, &[a.clone(), b.clone()], &rules()).unwrap();
     assert_eq!(destroyed, vec![b.path.clone()]);
     assert!(!zfs_exists(&b.path));
 }
@@ -465,12 +484,14 @@ fn btrfs_create_snapshot_rollback_rename_destroy() {
         &host,
         std::slice::from_ref(&home),
         std::slice::from_ref(&renamed_fs),
+        &rules(),
     )
     .unwrap();
     assert!(new_path.join("user/f").is_file() && !path.exists());
     assert!(guard.0.join("i2/.lxops-snapshots/home@s1").is_dir());
 
-    let destroyed = ops::destroy_filesystems(&host, std::slice::from_ref(&renamed_fs)).unwrap();
+    let destroyed =
+        ops::destroy_filesystems(&host, std::slice::from_ref(&renamed_fs), &rules()).unwrap();
     assert_eq!(destroyed, vec![renamed_fs.path.clone()]);
     assert!(!new_path.exists());
     assert!(!guard.0.join("i2/.lxops-snapshots/home@s1").exists());
@@ -554,7 +575,7 @@ fn dry_run_records_and_changes_nothing() {
     assert_eq!(
         host.recorded(),
         [
-            format!("zfs create -p {}", home.path),
+            format!("zfs create -p -o lxops:instance={MARK} {}", home.path),
             format!("chown 1000000:1000000 {d}"),
             format!("mkdir -p {d}/user"),
             format!("chown 1000000:1000000 {d}/user"),
@@ -566,7 +587,7 @@ fn dry_run_records_and_changes_nothing() {
     // Filesystem commands record too: a real dataset survives a dry-run destroy.
     let real = SystemHost::new();
     apply_devices(&real, &plan_devices(&real, &setup).unwrap()).unwrap();
-    let destroyed = ops::destroy_filesystems(&host, std::slice::from_ref(&home)).unwrap();
+    let destroyed = ops::destroy_filesystems(&host, std::slice::from_ref(&home), &rules()).unwrap();
     assert_eq!(destroyed, vec![home.path.clone()]);
     assert_eq!(
         host.recorded().last().unwrap(),

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxops_core::server::{Backend, ConnectOptions, InstanceServer, ServerError, StopMode};
 
+pub mod fault_proxy;
+
 /// A daemon under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Daemon {
@@ -82,6 +84,7 @@ impl Daemon {
             socket: Some(self.socket()),
             project: Some("default".to_string()),
             timeout: Duration::from_secs(120),
+            exec_timeout: None,
         }
     }
 }
@@ -258,4 +261,32 @@ async fn clean(daemon: Daemon, instances: Vec<String>, profiles: Vec<String>) {
             }
         }
     }
+}
+
+/// The real `lxops-lxd` / `lxops-incus` binary for `daemon`, built once per test run (for tests
+/// that need a separate process, e.g. to kill it mid-run).
+pub fn lxops_binary(daemon: Daemon) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    BUILT.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--quiet", "-p", "lxops-lxd", "-p", "lxops-incus"])
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "building the lxops binaries failed: {status:?}"
+        );
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|d| root.join(d))
+        .unwrap_or_else(|| root.join("target"));
+    target.join("debug").join(match daemon {
+        Daemon::Lxd => "lxops-lxd",
+        Daemon::Incus => "lxops-incus",
+    })
 }

@@ -16,14 +16,14 @@ use lxops_core::config::{
 };
 use serde_json::Value;
 
-/// The oracle binary: `$LXOPS_ORACLE`, else where `cargo xtask setup` builds it.
+/// The oracle binary: `$LXOPS_UPSTREAM_ORACLE`, else where `cargo xtask setup` builds it.
 fn oracle() -> PathBuf {
-    let path = std::env::var_os("LXOPS_ORACLE")
+    let path = std::env::var_os("LXOPS_UPSTREAM_ORACLE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/cache/lxops-test/upstream-oracle/oracle"));
     assert!(
         path.is_file(),
-        "{}: the upstream oracle is missing; run `cargo xtask setup` (it builds it from shared/tools/upstream-oracle) or set LXOPS_ORACLE",
+        "{}: the upstream oracle is missing; run `cargo xtask setup` (it builds it from shared/tools/upstream-oracle) or set LXOPS_UPSTREAM_ORACLE",
         path.display()
     );
     path
@@ -84,10 +84,10 @@ fn ours(
     };
     let loaded = config::load(file, &options).map_err(|e| e.to_string());
     let instance = match &loaded {
-        Ok(l) => config::instance_names(&[file.to_path_buf()], None)
+        Ok(l) => config::instance_names(&[file.to_path_buf()], &[])
             .map_err(|e| e.to_string())
             .and_then(|n| {
-                config::evaluate(l, &n[0], sources, &EvalOptions::default())
+                config::evaluate(l, &n[0].1, sources, &EvalOptions::default())
                     .map_err(|e| e.to_string())
             }),
         Err(e) => Err(e.clone()),

@@ -38,10 +38,16 @@ pub fn test() -> Result<()> {
     cargo()
         .args(["test", "--workspace", "--exclude", "lxops-tests"])
         .run()?;
+    log("test", "the commands (end-to-end tests run them too)");
+    cargo()
+        .args(["build", "-p", "lxops-lxd", "-p", "lxops-incus"])
+        .run()?;
     log("test", "end-to-end tests against LXD and Incus");
     cargo()
         .args(["test", "-p", "lxops-tests", "--", "--test-threads=1"])
         .run()?;
+    log("test", "cloud-config against the real cloud-init");
+    crate::oracle::run()?;
     log("test", "all tests passed");
     Ok(())
 }

@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod demo;
+mod oracle;
 mod setup;
 #[cfg(test)]
 mod tidy;
@@ -23,6 +24,7 @@ commands:
   setup                       install and start LXD, Incus, zfs-fuse, btrfs and the test images
   test                        setup, then unit tests, then the end-to-end tests
   ci                          fmt, clippy, tidy checks, then test (what .ci/run runs)
+  oracle                      the cloud-config differential test against the real cloud-init
   bench [--runs N] [CASE...]  time lxops against bare lxc/incus (default: every case, 5 runs)
   demo                        setup, then launch, show and delete examples/demo/demo.yaml
 ";
@@ -55,6 +57,10 @@ fn run(args: &[String]) -> Result<()> {
         "ci" => {
             no_args(command, rest)?;
             ci::ci()
+        }
+        "oracle" => {
+            no_args(command, rest)?;
+            oracle::run()
         }
         "bench" => bench::run(rest),
         "demo" => {

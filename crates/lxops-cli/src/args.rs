@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// Seconds to wait for any one server operation before giving up.
     #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Seconds a command inside an instance (runcmd, package installs) may run; 0: no limit.
+    /// Such commands do not count against --timeout; a long one is logged every 30 s.
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECONDS")]
+    pub exec_timeout: u64,
     /// More log output on stderr (repeat for more); RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -35,9 +39,10 @@ pub struct GlobalArgs {
 /// Options shared by commands that read config files for an instance.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
-    /// Instance name (default: the config file's base name without its extension).
-    #[arg(long)]
-    pub name: Option<String>,
+    /// Instance name (default: the config file's base name without its extension). Several
+    /// names for one config file: `-name a1,a2,a3` or `-name` repeated, one instance each.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub name: Vec<String>,
     /// Project (default: the config's `project`, else the client's current project).
     #[arg(long)]
     pub project: Option<String>,
@@ -55,9 +60,12 @@ pub struct ChangeArgs {
     /// Print exactly what would be done and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Handle up to N config files at once (default 1: one at a time, in order).
+    /// Handle up to N instances at once (default 1: one at a time, in order).
     #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N", value_parser = at_least_one)]
     pub jobs: usize,
+    /// Stop at the first instance that fails (by default the others still run).
+    #[arg(long = "fail-fast")]
+    pub fail_fast: bool,
 }
 
 /// Config files, one instance each.
@@ -136,6 +144,9 @@ pub enum Command {
     Shiftids(ShiftidsArgs),
     /// The OS types known to the cloud-config applier.
     Ostypes,
+    /// Compare instances with their configs: state, image, profiles, devices, filesystems.
+    /// Exit status 0 when everything matches, 3 when something differs.
+    Status(StatusArgs),
     /// Print the version.
     Version,
     /// Documentation topics: config, filesystem, device, pattern, hostpath.
@@ -155,6 +166,15 @@ pub struct LaunchArgs {
     pub files: ConfigFiles,
 }
 
+/// `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
 /// `delete` and `destroy`.
 #[derive(Debug, Clone, Args)]
 pub struct DeleteArgs {
@@ -165,6 +185,10 @@ pub struct DeleteArgs {
     /// Stop a running instance first (otherwise a running instance is refused).
     #[arg(long)]
     pub force: bool,
+    /// Also remove filesystems and the profile that carry no lxops mark (made by an older
+    /// lxops) when they pass every safety rule and the instance exists (see `help safety`).
+    #[arg(long)]
+    pub adopt: bool,
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -204,6 +228,10 @@ pub struct RenameArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Also rename filesystems and replace the profile that carry no lxops mark (made by an
+    /// older lxops) when they pass every safety rule.
+    #[arg(long)]
+    pub adopt: bool,
     /// The config file.
     pub file: PathBuf,
     /// The new instance name.

@@ -47,6 +47,8 @@ impl Context {
                     socket: self.global.socket.clone(),
                     project: None,
                     timeout: self.timeout(),
+                    exec_timeout: (self.global.exec_timeout > 0)
+                        .then(|| Duration::from_secs(self.global.exec_timeout)),
                 };
                 self.app
                     .backend

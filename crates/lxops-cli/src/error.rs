@@ -9,6 +9,8 @@ pub enum ErrorKind {
     Input,
     /// A failure while doing the work (daemon, host command): exit status 1.
     Failure,
+    /// `status` found instances that differ from their configs: exit status 3.
+    Drift,
 }
 
 /// An error with context, as printed by the binaries.
@@ -43,6 +45,14 @@ impl CliError {
         }
     }
 
+    /// `status` found differences (exit status 3).
+    pub fn drift(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            kind: ErrorKind::Drift,
+            error: error.into(),
+        }
+    }
+
     /// The class.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -53,6 +63,7 @@ impl CliError {
         match self.kind {
             ErrorKind::Input => 2,
             ErrorKind::Failure => 1,
+            ErrorKind::Drift => 3,
         }
     }
 }

@@ -350,6 +350,10 @@ fn help_config_is_the_config_documentation() {
     let (code, _, err) = lxops(&["help", "nonsense"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown topic or command"), "{err}");
+    let (code, out, _) = lxops(&["help", "cloud-config"]);
+    assert_eq!((code, out.as_str()), (0, lxops_core::cloudconfig::HELP));
+    let (_, out, _) = lxops(&["help"]);
+    assert!(out.contains("  cloud-config\n"), "{out}");
 }
 
 #[test]

@@ -26,15 +26,26 @@ pub use model::{
     Warning, WriteFile,
 };
 pub use os::{
-    chpasswd, doas_file, sudoers_file, zoneinfo_link, Alpine, Debian, Fedora, Openwrt, OsType,
-    OsTypes, DEFAULT_DOAS_RULE, DEFAULT_SUDO_RULE,
+    chpasswd, doas_file, sudoers_file, sudoers_path, unless_index, useradd, visudo_check,
+    zoneinfo_link, Alpine, Debian, Fedora, Openwrt, OsType, OsTypes, DEFAULT_DOAS_RULE,
+    DEFAULT_SUDO_RULE,
 };
 pub use parse::{
     decode, decode_bytes, is_valid_name, parse, parse_all, parse_file, parse_mode, parse_owner,
-    ENCODINGS, HEADER, MODULES,
+    ENCODINGS, HEADER, MODULES, USERS_KEYS, WRITE_FILES_KEYS,
 };
 pub use plan::{plan, plan_all};
-pub use step::{Action, Command, FileStep, Module, Step, UserUpdate};
+pub use step::{runcmd_script, Action, Command, FileStep, Module, Step, UserUpdate, RUNCMD_MARKER};
+
+/// The `help cloud-config` topic: every module and key lxops applies, and every deliberate
+/// difference from cloud-init with its reason.
+pub const HELP: &str = include_str!("config/docs/cloud-config.md");
+
+/// Every warning of the files (what they hold that lxops accepts but does not apply), in order.
+/// Commands that read cloud-config show them; `i verify --strict` makes them errors.
+pub fn warnings(files: &[ParsedFile]) -> impl Iterator<Item = &Warning> {
+    files.iter().flat_map(|file| &file.warnings)
+}
 
 /// Every package of the files, in order, without duplicates (`config packages`).
 pub fn packages(files: &[ParsedFile]) -> Vec<String> {

@@ -14,7 +14,8 @@ mod read;
 
 pub use error::ConfigError;
 pub use evaluate::{
-    builtins, evaluate, evaluate_source, instance_names, EvalOptions, DEFAULT_PROFILE_PATTERN,
+    builtins, check_distinct, evaluate, evaluate_source, instance_names, EvalOptions,
+    DEFAULT_PROFILE_PATTERN,
 };
 pub use format::{header_line, Formats, CURRENT};
 pub use instance::{DeviceDir, FsKind, Instance, InstanceDevice, InstanceFilesystem};

@@ -25,9 +25,11 @@ mod driver;
 mod dry_run;
 mod error;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
+mod marks;
 pub mod ops;
 mod runner;
+mod safety;
 mod validate;
 mod zfs;
 
@@ -37,11 +39,13 @@ use std::path::PathBuf;
 
 pub use btrfs::btrfs_snapshot_dir;
 pub use devices::{
-    apply_devices, chown_paths, device_sources, plan_devices, ApplyReport, DevicePlan,
+    apply_devices, chown_paths, device_sources, plan_devices, undo_devices, ApplyReport, DevicePlan,
 };
 pub use dry_run::DryRunHost;
 pub use error::HostError;
+pub use marks::{instance_mark, PROFILE_CONFIG_KEY, PROFILE_MARK_KEY, XATTR_MARK, ZFS_MARK};
 pub use runner::{HostCommand, HostRunner, PathKind, SystemHost};
+pub use safety::{check_removal, InUse, Refusal, RemovalRules};
 
 /// A numeric host owner (`uid:gid`), e.g. the host ids that container root maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +116,8 @@ pub struct FilesystemSpec {
     pub transient: bool,
     /// `destroy` may destroy it.
     pub destroy: bool,
+    /// The owner mark set when lxops creates it (see [`marks`]): `<project>/<instance>`.
+    pub mark: Option<String>,
 }
 
 /// Where a device directory is.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod host;
 pub mod input;
 pub mod lifecycle;
+pub mod names;
 pub mod ops;
 pub mod plan;
 pub mod server;

@@ -15,11 +15,17 @@ mod rename;
 mod wait;
 
 pub use error::LifecycleError;
-pub use launch::{check_launch, create_instance, undo_launch, Created, LaunchCheck, ProfileState};
+pub use launch::{
+    check_launch, create_instance, launch_pending, undo_launch, Created, LaunchCheck, ProfileState,
+    LAUNCH_PENDING, LAUNCH_PENDING_KEY,
+};
 pub use progress::Progress;
-pub use rebuild::rebuild_instance;
-pub use remove::{check_delete, delete_instance, stop_if_running, DeleteCheck};
-pub use rename::{check_rename, rename_instance};
+pub use rebuild::{check_rebuild, rebuild_instance, rebuild_lines};
+pub use remove::{
+    check_delete, check_profile_removal, delete_instance, stop_if_running, DeleteCheck,
+    ProfileRemoval,
+};
+pub use rename::{check_rename, rename_instance, replaced_profiles};
 pub use wait::{has_nic, start_and_wait, start_stopped_and_wait, wait_ready, WaitOptions};
 
 #[cfg(test)]

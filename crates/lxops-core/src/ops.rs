@@ -1,4 +1,4 @@
-//! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot,
+//! Whole operations on one instance — launch, rebuild, delete, destroy, rename, snapshot, status,
 //! rollback, configure, create-devices, create-profile, extract, copy-filesystems, and the
 //! offline part of a launch's checks ([`verify_offline`], what `i verify` runs) — sequencing
 //! the config, the host filesystems, the server lifecycle and cloud-config. Every operation
@@ -17,6 +17,8 @@ mod launch;
 mod maintain;
 mod remove;
 mod rename;
+mod safety;
+mod status;
 mod verify;
 
 use std::sync::Arc;
@@ -30,8 +32,10 @@ pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch}
 pub use maintain::{
     configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions,
 };
-pub use remove::{delete, destroy};
-pub use rename::rename;
+pub use remove::{delete, destroy, RemoveOptions};
+pub use rename::{rename, RenameOptions};
+pub use safety::twin_name;
+pub use status::{status, Difference, InstanceStatus};
 pub use verify::{verify_offline, OfflineChecked};
 
 use crate::cloudconfig::OsTypes;
@@ -64,3 +68,6 @@ where
         .await
         .map_err(|e| OpsError::Internal(format!("host task failed: {e}")))?
 }
+
+#[cfg(test)]
+mod dry_run_tests;

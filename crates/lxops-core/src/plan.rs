@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub use lxc_options::{parse_lxc_options, LxcOptions, LxcOptionsError};
 pub use origin::{parse_origin, Origin};
 
+use crate::host::{PROFILE_CONFIG_KEY, PROFILE_MARK_KEY};
 use crate::server::{Device, Devices, ImageSource, InstanceSource, NewInstance, Profile};
 
 /// The name of the profile every instance gets when its config lists none.
@@ -43,18 +44,37 @@ impl DiskDevice {
     }
 }
 
-/// The per-instance profile: the config's devices, described by the config file's path.
-pub fn lxops_profile(name: &str, config_file: &Path, devices: &[DiskDevice]) -> Profile {
+/// The per-instance profile: the config's devices, described by the config file's path, and
+/// marked for its instance (`user.lxops.instance` = `mark`, `user.lxops.config` = the file), so
+/// that `delete` and `destroy` delete only profiles made for that instance.
+pub fn lxops_profile(
+    name: &str,
+    config_file: &Path,
+    mark: &str,
+    devices: &[DiskDevice],
+) -> Profile {
     let devices: Devices = devices
         .iter()
         .map(|d| (d.name.clone(), d.to_device()))
         .collect();
+    let config = BTreeMap::from([
+        (PROFILE_MARK_KEY.to_string(), mark.to_string()),
+        (
+            PROFILE_CONFIG_KEY.to_string(),
+            config_file.display().to_string(),
+        ),
+    ]);
     Profile {
         name: name.to_string(),
         description: config_file.display().to_string(),
-        config: BTreeMap::new(),
+        config,
         devices,
     }
+}
+
+/// Whether a config key is one of lxops' marks (`user.lxops.*`).
+fn is_mark_key(key: &str) -> bool {
+    key.starts_with("user.lxops.")
 }
 
 /// The profiles an instance is created with: the config's (or `default` when it lists none),
@@ -135,13 +155,55 @@ impl InstancePlan {
     }
 }
 
-impl fmt::Display for InstancePlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let project = if self.project.is_empty() {
+impl InstancePlan {
+    fn in_project(&self) -> String {
+        if self.project.is_empty() {
             String::new()
         } else {
             format!(" in project {}", self.project)
-        };
+        }
+    }
+
+    /// The step that makes the per-instance profile, with its devices: `create profile ...`, or
+    /// `reuse identical profile ...` when it exists as planned. Printed by `--dry-run` and by the
+    /// real run as it creates the profile.
+    pub fn profile_lines(&self, reuse: bool) -> Vec<String> {
+        if reuse {
+            return vec![format!("reuse identical profile {}", self.profile.name)];
+        }
+        let mut text = format!(
+            "create profile {}{}\n",
+            self.profile.name,
+            self.in_project()
+        );
+        let _ = write_profile_devices(&mut text, &self.profile);
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// The step that creates the instance, with its options (as [`Self::profile_lines`]).
+    pub fn instance_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "create instance {}{} from {} with profiles {}",
+            self.name,
+            self.in_project(),
+            self.source,
+            self.profiles.join(", ")
+        )];
+        for (key, value) in &self.options.config {
+            lines.push(format!("  config {key}={value}"));
+        }
+        for (name, device) in &self.options.devices {
+            lines.push(format!("  device {name} {}", format_device(device)));
+        }
+        if self.options.vm {
+            lines.push("  type virtual-machine".into());
+        }
+        lines
+    }
+}
+
+impl fmt::Display for InstancePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.required_profiles.is_empty() {
             writeln!(
                 f,
@@ -149,23 +211,12 @@ impl fmt::Display for InstancePlan {
                 self.required_profiles.join(", ")
             )?;
         }
-        writeln!(f, "create profile {}{project}", self.profile.name)?;
-        write_profile_devices(f, &self.profile)?;
-        writeln!(
-            f,
-            "create instance {}{project} from {} with profiles {}",
-            self.name,
-            self.source,
-            self.profiles.join(", ")
-        )?;
-        for (key, value) in &self.options.config {
-            writeln!(f, "  config {key}={value}")?;
-        }
-        for (name, device) in &self.options.devices {
-            writeln!(f, "  device {name} {}", format_device(device))?;
-        }
-        if self.options.vm {
-            writeln!(f, "  type virtual-machine")?;
+        for line in self
+            .profile_lines(false)
+            .iter()
+            .chain(&self.instance_lines())
+        {
+            writeln!(f, "{line}")?;
         }
         writeln!(f, "start instance {}", self.name)?;
         Ok(())
@@ -207,7 +258,12 @@ pub fn profile_differences(existing: &Profile, wanted: &Profile) -> Vec<String> 
             lines.push(format!("- device {name}: {}", format_device(device)));
         }
     }
+    // A profile made by an older lxops has no marks: that alone is no difference.
+    let unmarked = !existing.config.keys().any(|k| is_mark_key(k));
     for (key, value) in &wanted.config {
+        if unmarked && is_mark_key(key) {
+            continue;
+        }
         if existing.config.get(key) != Some(value) {
             lines.push(format!("+ config {key}={value}"));
         }

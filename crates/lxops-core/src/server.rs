@@ -41,6 +41,18 @@ pub enum ServerError {
         /// What was looked for, e.g. `instance "a1"`.
         what: String,
     },
+    /// The project of the request does not exist (checked after a 404, which alone does not
+    /// say what is missing). Not a [`ServerError::NotFound`]: lookups that treat a missing
+    /// object as "absent" must not treat a missing project so.
+    #[error("project {project:?} does not exist on {server}\nhint: {hint}")]
+    MissingProject {
+        /// The project name.
+        project: String,
+        /// "LXD" or "Incus".
+        server: String,
+        /// What the user can do about it.
+        hint: String,
+    },
     /// The object already exists.
     #[error("{what} already exists")]
     AlreadyExists {
@@ -140,6 +152,12 @@ pub trait InstanceServer: Send + Sync {
     async fn create_instance(&self, new: &NewInstance) -> ServerResult<()>;
     /// Replaces an instance's profiles, config, devices and description.
     async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()>;
+    /// Sets instance config keys, leaving the others as they are; an empty value removes the
+    /// key.
+    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()>;
+    /// Waits until no background operation of the instance runs any more (e.g. the create
+    /// of a launch whose process was killed, which the daemon finishes on its own).
+    async fn wait_instance_operations(&self, name: &str) -> ServerResult<()>;
     /// Starts a stopped instance.
     async fn start_instance(&self, name: &str) -> ServerResult<()>;
     /// Stops a running instance, cleanly within `timeout` or at once with `force`.
@@ -151,6 +169,11 @@ pub trait InstanceServer: Send + Sync {
     /// Replaces the instance's root filesystem with a new image, keeping its profiles, config
     /// and devices. The instance must be stopped.
     async fn rebuild_instance(&self, name: &str, image: &ImageSource) -> ServerResult<()>;
+
+    /// Completes a rebuild that recreates the instance (servers without a native rebuild)
+    /// and was interrupted after the old instance was deleted: renames its replacement back to
+    /// `name`. Returns whether there was one. Servers with a native rebuild answer `false`.
+    async fn finish_interrupted_rebuild(&self, name: &str) -> ServerResult<bool>;
 
     // ---- snapshots ------------------------------------------------------------------------
     /// The instance's snapshots, oldest first.

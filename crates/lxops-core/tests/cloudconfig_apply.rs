@@ -144,7 +144,7 @@ fn simulate(server: &FakeServer, stdin_seen: Arc<Mutex<Vec<(String, u32)>>>) {
         let mut a = Accounts::load(&fake, instance);
         let name = argv.last().cloned().unwrap_or_default();
         let out = match argv.first().map(String::as_str) {
-            Some("addgroup") if argv.len() == 2 => {
+            Some("addgroup" | "groupadd") if argv.len() == 2 => {
                 if a.groups.iter().any(|g| g.0 == name) {
                     return fail(1, &format!("addgroup: The group `{name}' already exists."));
                 }
@@ -161,15 +161,18 @@ fn simulate(server: &FakeServer, stdin_seen: Arc<Mutex<Vec<(String, u32)>>>) {
                 }
                 ok()
             }
-            Some("adduser") => {
+            Some("adduser" | "useradd") => {
                 if a.users.iter().any(|u| u.0 == name) {
                     return fail(1, &format!("adduser: The user `{name}' already exists."));
                 }
+                let system = argv.iter().any(|x| x == "--system" || x == "-S");
                 let uid = option(argv, "--uid")
                     .or(option(argv, "-u"))
                     .and_then(|u| u.parse().ok())
-                    .unwrap_or(1000 + a.users.len() as u32);
-                let primary = option(argv, "--ingroup").or(option(argv, "-G"));
+                    .unwrap_or(if system { 999 } else { 1000 } + a.users.len() as u32);
+                let primary = option(argv, "--ingroup")
+                    .or(option(argv, "-G"))
+                    .or(option(argv, "--gid"));
                 let gid = match primary {
                     Some(g) => match a.groups.iter().find(|x| x.0 == g) {
                         Some(x) => x.1,
@@ -185,7 +188,10 @@ fn simulate(server: &FakeServer, stdin_seen: Arc<Mutex<Vec<(String, u32)>>>) {
                     .or(option(argv, "-s"))
                     .unwrap_or("/bin/sh")
                     .to_string();
-                if !argv.iter().any(|x| x == "--no-create-home" || x == "-H") {
+                if !argv
+                    .iter()
+                    .any(|x| x == "--no-create-home" || x == "-H" || x == "-M")
+                {
                     fake.set_file(
                         instance,
                         &home,
@@ -213,6 +219,26 @@ fn simulate(server: &FakeServer, stdin_seen: Arc<Mutex<Vec<(String, u32)>>>) {
                         None => {
                             return fail(6, &format!("usermod: group '{group}' does not exist"))
                         }
+                    }
+                }
+                ok()
+            }
+            Some("/bin/sh") if argv.len() == 2 => {
+                // the runcmd script: fails in the entry that runs `false`
+                let script = fake
+                    .file(instance, &argv[1])
+                    .map(|f| String::from_utf8_lossy(&f.content).into_owned())
+                    .unwrap_or_default();
+                let mut entry = 0;
+                for line in script.lines() {
+                    if let Some(n) = line.strip_prefix("__lxops_rc=$?; __lxops_entry=") {
+                        entry = n.split(';').next().unwrap_or("0").parse().unwrap_or(0);
+                    }
+                    if line.starts_with("false") {
+                        return fail(
+                            1,
+                            &format!("something went wrong\nlxops-runcmd-entry {entry}\n"),
+                        );
                     }
                 }
                 ok()
@@ -262,19 +288,24 @@ fn calls(server: &FakeServer) -> String {
         .calls()
         .into_iter()
         .map(|c| {
-            let mut out = String::new();
-            let mut rest = c.as_str();
-            while let Some(i) = rest.find("/tmp/.lxops-stdin.") {
-                out.push_str(&rest[..i]);
-                out.push_str("/tmp/.lxops-stdin.N");
-                rest = &rest[i + "/tmp/.lxops-stdin.".len()..];
-                let end = rest
-                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                    .unwrap_or(rest.len());
-                rest = &rest[end..];
+            let mut c = c;
+            for staged in ["/tmp/.lxops-stdin.", "/tmp/.lxops-runcmd."] {
+                let mut out = String::new();
+                let mut rest = c.as_str();
+                while let Some(i) = rest.find(staged) {
+                    out.push_str(&rest[..i]);
+                    out.push_str(staged);
+                    out.push('N');
+                    rest = &rest[i + staged.len()..];
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .unwrap_or(rest.len());
+                    rest = &rest[end..];
+                }
+                out.push_str(rest);
+                c = out;
             }
-            out.push_str(rest);
-            out
+            c
         })
         .collect();
     calls.join("\n")
@@ -310,31 +341,33 @@ async fn applies_every_module_through_the_api() {
         mkdir c1:/etc/app
         write c1:/etc/app/secret.conf mode=0600 owner=999:999
         exec c1: apt-get update
-        exec c1: apt-get -y upgrade
-        exec c1: apt-get -y install curl vim=2:9.0
-        exec c1: addgroup admins
-        exec c1: addgroup staff
-        exec c1: addgroup alice
-        exec c1: adduser --disabled-password --gecos Alice Example --uid 1001 --shell /bin/bash --ingroup alice alice
+        exec c1: apt-get -y -oDpkg::Options::=--force-confold upgrade
+        exec c1: apt-get -y -oDpkg::Options::=--force-confold install curl vim=2:9.0
+        exec c1: groupadd admins
+        exec c1: groupadd staff
+        exec c1: groupadd alice
+        exec c1: useradd --comment Alice Example --gid alice --shell /bin/bash --uid 1001 -m alice
         exec c1: usermod -a -G adm,staff alice
-        exec c1: addgroup wheel
-        exec c1: adduser --disabled-password --gecos  --home /srv/bob --no-create-home bob
+        exec c1: groupadd wheel
+        exec c1: useradd --home /srv/bob -M bob
         exec c1: usermod -a -G adm,wheel bob
         exec c1: usermod -a -G admins alice
         write c1:/tmp/.lxops-stdin.N mode=0600 owner=0:0
         exec c1: /bin/sh -c exec "$@" < "$0" /tmp/.lxops-stdin.N chpasswd -e
         delete file c1:/tmp/.lxops-stdin.N
-        exec c1: usermod -L bob
+        exec c1: passwd -l bob
         write c1:/etc/sudoers.d/alice mode=0440 owner=0:0
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/alice
         write c1:/etc/sudoers.d/bob mode=0440 owner=0:0
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/bob
         mkdir c1:/home/alice/.ssh
         write c1:/home/alice/.ssh/authorized_keys mode=0600 owner=1001:1005
         exec c1: ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
         write c1:/etc/timezone mode=0644 owner=0:0
-        append c1:/var/log/app.log mode=0640 owner=1000:0
-        exec c1: /bin/sh -c echo "hello $(hostname)" > /tmp/hello
-        exec c1: touch /tmp/touched
-        exec c1: echo 1 true"#]].assert_eq(&calls(&server));
+        write c1:/var/log/app.log mode=0640 owner=1000:0
+        write c1:/tmp/.lxops-runcmd.N mode=0700 owner=0:0
+        exec c1: /bin/sh /tmp/.lxops-runcmd.N
+        delete file c1:/tmp/.lxops-runcmd.N"#]].assert_eq(&calls(&server));
 
     let f = |p: &str| {
         server
@@ -407,8 +440,8 @@ async fn reapplying_updates_existing_users_and_groups() {
         write c1:/etc/motd mode=0644 owner=0:0
         write c1:/etc/app/secret.conf mode=0600 owner=999:999
         exec c1: apt-get update
-        exec c1: apt-get -y upgrade
-        exec c1: apt-get -y install curl vim=2:9.0
+        exec c1: apt-get -y -oDpkg::Options::=--force-confold upgrade
+        exec c1: apt-get -y -oDpkg::Options::=--force-confold install curl vim=2:9.0
         exec c1: usermod -s /bin/bash alice
         exec c1: usermod -a -G adm,staff alice
         exec c1: usermod -a -G adm,wheel bob
@@ -416,16 +449,18 @@ async fn reapplying_updates_existing_users_and_groups() {
         write c1:/tmp/.lxops-stdin.N mode=0600 owner=0:0
         exec c1: /bin/sh -c exec "$@" < "$0" /tmp/.lxops-stdin.N chpasswd -e
         delete file c1:/tmp/.lxops-stdin.N
-        exec c1: usermod -L bob
+        exec c1: passwd -l bob
         write c1:/etc/sudoers.d/alice mode=0440 owner=0:0
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/alice
         write c1:/etc/sudoers.d/bob mode=0440 owner=0:0
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/bob
         write c1:/home/alice/.ssh/authorized_keys mode=0600 owner=1001:1005
         exec c1: ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
         write c1:/etc/timezone mode=0644 owner=0:0
         append c1:/var/log/app.log mode=0640 owner=1000:0
-        exec c1: /bin/sh -c echo "hello $(hostname)" > /tmp/hello
-        exec c1: touch /tmp/touched
-        exec c1: echo 1 true"#]]
+        write c1:/tmp/.lxops-runcmd.N mode=0700 owner=0:0
+        exec c1: /bin/sh /tmp/.lxops-runcmd.N
+        delete file c1:/tmp/.lxops-runcmd.N"#]]
     .assert_eq(&calls);
     assert_eq!(server.file("c1", "/etc/passwd"), Some(passwd));
     let keys = server
@@ -439,29 +474,62 @@ async fn reapplying_updates_existing_users_and_groups() {
 }
 
 #[tokio::test]
-async fn a_failing_command_stops_the_apply() {
+async fn runcmd_is_one_script_from_the_root_and_a_failure_names_its_entry() {
     let server = FakeServer::new();
     instance(&server, "c1").await;
+    server.set_file("c1", "/tmp", dir(0o1777, 0));
     simulate(&server, Arc::default());
     let file = parse(
-        "#cloud-config\nruncmd:\n  - [echo, before]\n  - [\"false\", \"--flag\", \"a b\"]\n  - [echo, after]\n",
+        "#cloud-config\nruncmd:\n  - cd /tmp\n  - [echo, \"a b\"]\n  - [\"false\", \"--flag\"]\nwrite_files: [{path: /etc/after, content: x, defer: true}]\n",
         "fail.cfg",
     );
-    let err = apply(&server, "c1", &plan(&[file], "debian"))
-        .await
-        .expect_err("must fail");
+    let steps = plan(&[file], "debian");
     expect![[r#"
-        fail.cfg: runcmd: command `false --flag 'a b'` failed with exit status 1:
+        fail.cfg: write_files (deferred): write /etc/after (mode 0644, owner root:root, 1 bytes)
+        fail.cfg: runcmd: run as one /bin/sh script from /: [0] cd /tmp [1] echo 'a b' [2] false --flag"#]]
+    .assert_eq(&steps.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    let err = apply(&server, "c1", &steps).await.expect_err("must fail");
+    expect![[r#"
+        fail.cfg: runcmd: the script (run by /bin/sh from /, as cloud-init does) failed with exit status 1 in entry runcmd[2] `false --flag`:
         something went wrong"#]]
     .assert_eq(&err.to_string());
-    let ApplyError::Command { status, .. } = err else {
-        panic!("expected a command error");
+    let ApplyError::Runcmd { status, .. } = err else {
+        panic!("expected a runcmd error");
     };
     assert_eq!(status, 1);
-    let calls = calls(&server);
-    assert!(
-        calls.contains("before") && !calls.contains("after"),
-        "{calls}"
+    expect![[r#"
+        write c1:/etc/after mode=0644 owner=0:0
+        write c1:/tmp/.lxops-runcmd.N mode=0700 owner=0:0
+        exec c1: /bin/sh /tmp/.lxops-runcmd.N
+        delete file c1:/tmp/.lxops-runcmd.N"#]]
+    .assert_eq(&calls(&server));
+}
+
+#[test]
+fn the_runcmd_script_keeps_the_exit_status_between_entries() {
+    // Runs the script with the host's /bin/sh: `$?`, `cd` and variables carry over, and the
+    // trap names the entry the script ended in.
+    let script = cloudconfig::runcmd_script(&[
+        "cd /tmp".into(),
+        "X=1; false".into(),
+        "echo \"status=$? x=$X pwd=$(pwd)\"".into(),
+        "exit 3".into(),
+        "echo never".into(),
+    ]);
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir("/")
+        .output()
+        .expect("sh");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "status=1 x=1 pwd=/tmp\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lxops-runcmd-entry 3\n"
     );
 }
 
@@ -488,6 +556,63 @@ async fn files_take_one_call_each_and_missing_parents_are_created() {
     assert_eq!(
         server.file("c1", "/etc/motd").expect("motd").content,
         b"hi more"
+    );
+}
+
+#[tokio::test]
+async fn special_bits_are_set_after_the_write_and_append_acts_like_cloud_init() {
+    let server = FakeServer::new();
+    instance(&server, "c1").await;
+    server.set_file("c1", "/var", dir(0o755, 0));
+    server.set_file("c1", "/var/log", dir(0o755, 0));
+    server.set_file(
+        "c1",
+        "/var/log/kept.log",
+        FileContent {
+            uid: 999,
+            gid: 999,
+            ..file("old\n", 0o600)
+        },
+    );
+    let file = parse(
+        "#cloud-config\nwrite_files:\n  - {path: /usr/bin/su2, content: x, permissions: '4755'}\n  - {path: /srv/new/dir/app.log, content: a, append: true, permissions: '0600', owner: app}\n  - {path: /var/log/kept.log, content: more, append: true, owner: 'root:adm', permissions: '2640'}\n  - {path: /var/log/kept.log, content: again, append: true, owner: 'root:adm', permissions: '2640'}\n",
+        "modes.cfg",
+    );
+    let steps = plan(&[file], "debian");
+    expect![[r#"
+        modes.cfg: write_files: write /usr/bin/su2 (mode 4755, owner root:root, 1 bytes)
+        modes.cfg: write_files: append to /srv/new/dir/app.log (mode 0600, owner app, 1 bytes)
+        modes.cfg: write_files: append to /var/log/kept.log (mode 2640, owner root:adm, 4 bytes)
+        modes.cfg: write_files: append to /var/log/kept.log (mode 2640, owner root:adm, 5 bytes)"#]]
+    .assert_eq(
+        &steps
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    apply(&server, "c1", &steps).await.expect("apply");
+    // A missing file is created with its directories; an existing one gets the owner, then
+    // the mode (chown clears set-id bits), as cloud-init does.
+    expect![[r#"
+        mkdir c1:/usr
+        mkdir c1:/usr/bin
+        write c1:/usr/bin/su2 mode=4755 owner=0:0
+        exec c1: chmod 4755 /usr/bin/su2
+        mkdir c1:/srv
+        mkdir c1:/srv/new
+        mkdir c1:/srv/new/dir
+        write c1:/srv/new/dir/app.log mode=0600 owner=999:0
+        append c1:/var/log/kept.log mode=0600 owner=999:999
+        exec c1: chown 0:4 /var/log/kept.log
+        exec c1: chmod 2640 /var/log/kept.log
+        append c1:/var/log/kept.log mode=0600 owner=999:999
+        exec c1: chown 0:4 /var/log/kept.log
+        exec c1: chmod 2640 /var/log/kept.log"#]]
+    .assert_eq(&calls(&server));
+    assert_eq!(
+        server.file("c1", "/var/log/kept.log").expect("log").content,
+        b"old\nmoreagain"
     );
 }
 

@@ -78,7 +78,9 @@ fn parses_every_module() {
                     defer: true,
                 },
             ],
-            package_update: true,
+            package_update: Some(
+                true,
+            ),
             package_upgrade: true,
             packages: [
                 Package {
@@ -118,6 +120,7 @@ fn parses_every_module() {
                     ),
                     homedir: None,
                     no_create_home: false,
+                    system: false,
                     primary_group: Some(
                         "alice",
                     ),
@@ -131,6 +134,7 @@ fn parses_every_module() {
                     hashed_passwd: Some(
                         <redacted 29 bytes>,
                     ),
+                    passwd: None,
                     ssh_authorized_keys: <redacted 1 items>,
                     sudo: Some(
                         [],
@@ -145,6 +149,7 @@ fn parses_every_module() {
                         "/srv/bob",
                     ),
                     no_create_home: true,
+                    system: false,
                     primary_group: None,
                     groups: [
                         "adm",
@@ -154,6 +159,7 @@ fn parses_every_module() {
                         true,
                     ),
                     hashed_passwd: None,
+                    passwd: None,
                     ssh_authorized_keys: <redacted 0 items>,
                     sudo: Some(
                         [
@@ -258,20 +264,33 @@ fn binary_gzip_content_as_in_the_cloud_init_docs() {
 
 #[test]
 fn permissions_forms() {
+    // Quoted or not, digits are octal (cloud-init 22.4 reads an unquoted 644 as decimal, mode
+    // 1204); `0o` and `0x` numbers are read as written, not as the YAML parser's decimal value.
     let cases: &[(&str, u32)] = &[
         ("'0644'", 0o644),
         ("'644'", 0o644),
         ("0644", 0o644),
         ("644", 0o644),
         ("'0o600'", 0o600),
+        ("0o600", 0o600),
+        ("0o4755  # setuid", 0o4755),
+        ("0x1ed", 0o755),
         ("'4755'", 0o4755),
+        ("'2750'", 0o2750),
+        ("1777", 0o1777),
         ("'0400'", 0o400),
     ];
     for (yaml, mode) in cases {
-        let text = format!("#cloud-config\nwrite_files:\n- path: /a\n  permissions: {yaml}\n");
-        let parsed =
-            cloudconfig::parse(&text, Path::new("t.cfg")).unwrap_or_else(|e| panic!("{yaml}: {e}"));
-        assert_eq!(parsed.config.write_files[0].mode, *mode, "{yaml}");
+        let block = format!("#cloud-config\nwrite_files:\n- path: /a\n  permissions: {yaml}\n");
+        let flow = format!(
+            "#cloud-config\nwrite_files:\n  - {{path: /a, permissions: {}}}\n",
+            yaml.split(" #").next().unwrap_or(yaml)
+        );
+        for text in [block, flow] {
+            let parsed = cloudconfig::parse(&text, Path::new("t.cfg"))
+                .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(parsed.config.write_files[0].mode, *mode, "{text}");
+        }
     }
 }
 
@@ -343,7 +362,7 @@ fn warns_about_ignored_modules_and_keys_with_lines() {
         unknown.cfg:2: warning: unknown module `hostname` is ignored (lxops applies write_files, packages, package_update, package_upgrade, groups, users, timezone, runcmd)
         unknown.cfg:5: warning: write_files[0]: unknown key `mode` is ignored (known: path, content, owner, permissions, encoding, append, defer); for the file mode use `permissions`
         unknown.cfg:8: warning: users[0]: the `default` user is not supported and is ignored
-        unknown.cfg:10: warning: users[1]: unknown key `plain_text_passwd` is ignored (known: name, uid, gecos, shell, homedir, no_create_home, primary_group, groups, lock_passwd, hashed_passwd, ssh_authorized_keys, sudo)
+        unknown.cfg:10: warning: users[1]: unknown key `plain_text_passwd` is ignored (known: name, uid, gecos, shell, homedir, no_create_home, system, primary_group, groups, lock_passwd, hashed_passwd, passwd, ssh_authorized_keys, sudo)
         unknown.cfg:11: warning: unknown module `bootcmd` is ignored (lxops applies write_files, packages, package_update, package_upgrade, groups, users, timezone, runcmd)"#]]
     .assert_eq(&warnings.join("\n"));
     assert!(!warnings.join("\n").contains("hunter2"));
@@ -380,7 +399,7 @@ fn reports_every_bad_value_of_a_file() {
     let err = parse_data("bad-values.cfg").expect_err("must fail");
     expect![[r#"
         bad-values.cfg:3: write_files[0].path: "relative/path" is not an absolute path; paths inside the instance start with '/'
-        bad-values.cfg:6: write_files[1].permissions: "0689" is not an octal file mode; write it like '0644' or '0600'
+        bad-values.cfg:6: write_files[1].permissions: "0689" is not a file mode; write it in octal like '0644', '0o644' or '4755' (at most 07777)
         bad-values.cfg:8: write_files[2].encoding: unknown encoding "rot13"; use one of b64, base64, gz, gzip, gz+b64, gz+base64, gzip+b64, gzip+base64
         bad-values.cfg:12: write_files[3].content: content is not valid base64 (Invalid symbol 33, offset 0.); check the encoding
         bad-values.cfg:14: write_files[4].owner: "bad owner" is not an owner; write user, user:group or uid:gid (e.g. root:adm)
@@ -403,7 +422,7 @@ fn rejects_bad_values() {
         ("write_files: [/a]", expect![[r#"t.cfg:2: write_files[0]: must be a mapping, found a string"#]]),
         ("write_files: [{path: /a, append: maybe}]", expect![[r#"t.cfg:2: write_files[0].append: must be true or false, found "maybe""#]]),
         ("write_files: [{path: /a/../b}]", expect![[r#"t.cfg:2: write_files[0].path: "/a/../b" contains '..'; write the path without it"#]]),
-        ("write_files: [{path: /a, permissions: '77777'}]", expect![[r#"t.cfg:2: write_files[0].permissions: "77777" is not an octal file mode; write it like '0644' or '0600'"#]]),
+        ("write_files: [{path: /a, permissions: '77777'}]", expect![[r#"t.cfg:2: write_files[0].permissions: "77777" is not a file mode; write it in octal like '0644', '0o644' or '4755' (at most 07777)"#]]),
         ("write_files: [{path: /a, permissions: [1]}]", expect![[r#"t.cfg:2: write_files[0].permissions: must be an octal mode such as '0644', found a list"#]]),
         ("write_files: [{path: /a, encoding: gz, content: plain}]", expect!["t.cfg:2: write_files[0].content: content is not valid gzip data (unexpected end of file); check the encoding"]),
         ("write_files: [{path: /a, owner: 'a:b:c'}]", expect![[r#"t.cfg:2: write_files[0].owner: "a:b:c" is not an owner; write user, user:group or uid:gid (e.g. root:adm)"#]]),
@@ -430,6 +449,7 @@ fn rejects_bad_values() {
         ("timezone: '-u'", expect![[r#"t.cfg:2: timezone: "-u" is not a time zone name; write it like Europe/London or UTC"#]]),
         ("timezone: [UTC]", expect![[r#"t.cfg:2: timezone: must be a string, found a list"#]]),
         ("runcmd: ls", expect![[r#"t.cfg:2: runcmd: must be a list, found a string"#]]),
+        ("runcmd: [ls, false]", expect!["t.cfg:2: runcmd[1]: must be a shell command string or an argv list, found a boolean; quote it (e.g. 'false')"]),
         ("runcmd: [[ls, [a]]]", expect![[r#"t.cfg:2: runcmd[0]: every word of a command list must be a string or a number"#]]),
         ("runcmd: [{a: b}]", expect![[r#"t.cfg:2: runcmd[0]: must be a shell command string or an argv list, found a mapping"#]]),
     ];
@@ -480,4 +500,27 @@ fn packages_lists_every_file_in_order_without_duplicates() {
     )
     .expect("valid");
     assert_eq!(cloudconfig::packages(&[a, b]), ["curl", "vim", "jq=1.6"]);
+}
+
+#[test]
+fn help_names_every_module_key_and_encoding() {
+    let help = cloudconfig::HELP;
+    let keys = cloudconfig::MODULES
+        .iter()
+        .chain(cloudconfig::USERS_KEYS)
+        .chain(cloudconfig::WRITE_FILES_KEYS);
+    for key in keys {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{key} "))
+                    || l.trim_start().starts_with(&format!("{key}:"))),
+            "help cloud-config lacks {key}"
+        );
+    }
+    for encoding in cloudconfig::ENCODINGS.split(", ") {
+        assert!(help.contains(encoding), "help lacks encoding {encoding}");
+    }
+    for name in cloudconfig::OsTypes::builtin().names() {
+        assert!(help.contains(&name), "help lacks OS type {name}");
+    }
 }

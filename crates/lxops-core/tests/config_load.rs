@@ -195,18 +195,38 @@ fn builtin_project_properties() {
 }
 
 #[test]
-fn instance_names_come_from_the_file_or_the_name_flag() {
+fn instance_names_come_from_the_file_or_the_name_list() {
     let files = vec![PathBuf::from("d/a.b.yaml"), PathBuf::from("c1.yaml")];
-    assert_eq!(instance_names(&files, None).unwrap(), ["a.b", "c1"]);
-    assert_eq!(
-        instance_names(&files[..1], Some("x")).unwrap(),
-        ["x".to_string()]
-    );
-    let err = instance_names(&files, Some("x")).unwrap_err().to_string();
-    assert!(
-        err.contains("-name can be used with only one config file"),
-        "{err}"
-    );
+    let names = |files: &[PathBuf], names: &[&str]| -> Result<Vec<String>, String> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        instance_names(files, &names)
+            .map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(f, n)| format!("{}={n}", f.display()))
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    };
+    type Case<'a> = (&'a [PathBuf], &'a [&'a str], Result<Vec<&'a str>, &'a str>);
+    let cases: &[Case] = &[
+        (&files, &[], Ok(vec!["d/a.b.yaml=a.b", "c1.yaml=c1"])),
+        (&files[..1], &["x"], Ok(vec!["d/a.b.yaml=x"])),
+        (
+            &files[..1],
+            &["w1", "w2", "w3"],
+            Ok(vec!["d/a.b.yaml=w1", "d/a.b.yaml=w2", "d/a.b.yaml=w3"]),
+        ),
+        (&files, &["x"], Err("-name can be used with only one config file (2 given); give each file its own run, or list several names for one file: -name a1,a2")),
+        (&files[..1], &["a", ""], Err("-name has an empty instance name; list names separated by commas: -name a1,a2")),
+    ];
+    for (files, given, want) in cases {
+        let want = want
+            .clone()
+            .map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .map_err(str::to_string);
+        assert_eq!(names(files, given), want, "{given:?}");
+    }
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The shared connection: sends requests, classifies replies, waits for operations and maps
 //! failures onto `ServerError`.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hyper::Method;
@@ -9,14 +12,23 @@ use serde_json::Value;
 
 use crate::dialect::Dialect;
 use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Operation, Reply};
-use crate::errors::{api_error, operation_error, Subject};
+use crate::errors::{api_error, is_not_ready, operation_error, Subject};
 use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
-/// Time allowed for a plain (non-waiting) request.
+/// Most time allowed for a plain (non-waiting) request; less when the operation timeout is
+/// shorter.
 const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+/// How long failed requests are retried when the failure is transient (see
+/// [`Connection::raw`]); at most the operation timeout.
+const RETRY_WINDOW: Duration = Duration::from_secs(10);
+/// The first pause before a retry; it doubles up to [`RETRY_MAX_PAUSE`].
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(200);
+/// The longest pause between two retries.
+const RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
 /// Pause between two waits that both found the operation running.
 const POLL_PAUSE: Duration = Duration::from_millis(100);
-/// Extra time a wait request gets beyond the server-side `?timeout=`.
+/// Most extra time a wait request gets beyond the server-side `?timeout=`; less when the
+/// operation timeout is shorter.
 const WAIT_SLACK: Duration = Duration::from_secs(15);
 
 /// A classified reply with its `Etag`, if any.
@@ -42,11 +54,49 @@ pub struct Connection {
     pub dialect: &'static Dialect,
     /// Facts read at connect.
     pub info: ServerInfo,
-    /// Timeout of every operation wait.
+    /// Timeout of every API call and operation wait.
     pub timeout: Duration,
+    /// Time limit of guest commands (exec), `None`: no limit.
+    pub exec_timeout: Option<Duration>,
+    /// Projects known to exist (checked after a 404, see `RestServer::require_project`).
+    pub projects: Mutex<HashSet<String>>,
+    /// Whether the daemon answered any request on this connection.
+    pub answered: AtomicBool,
 }
 
 impl Connection {
+    /// A connection to `transport` (server info not read yet).
+    pub fn new(transport: Transport, dialect: &'static Dialect, timeout: Duration) -> Self {
+        Connection {
+            transport,
+            dialect,
+            info: ServerInfo::default(),
+            timeout,
+            exec_timeout: None,
+            projects: Mutex::new(HashSet::new()),
+            answered: AtomicBool::new(false),
+        }
+    }
+
+    /// Time allowed for one plain request: the operation timeout, at most a minute.
+    pub fn request_limit(&self) -> Duration {
+        self.timeout.min(REQUEST_LIMIT)
+    }
+
+    /// Whether `project` was seen to exist on this connection.
+    pub fn project_known(&self, project: &str) -> bool {
+        self.projects
+            .lock()
+            .is_ok_and(|known| known.contains(project))
+    }
+
+    /// Remembers that `project` exists.
+    pub fn remember_project(&self, project: &str) {
+        if let Ok(mut known) = self.projects.lock() {
+            known.insert(project.to_string());
+        }
+    }
+
     /// Sends a request and returns the raw reply, mapping transport failures.
     pub async fn raw(
         &self,
@@ -54,15 +104,63 @@ impl Connection {
         limit: Duration,
         context: &str,
     ) -> ServerResult<RawResponse> {
-        self.transport
-            .send(request, limit)
-            .await
-            .map_err(|e| transport_error(self.dialect, &self.transport, e, context))
+        let idempotent = matches!(request.method, Method::GET | Method::HEAD);
+        // The retry window starts at the first failure (a long wait may fail late).
+        let mut deadline = None;
+        let mut pause = RETRY_FIRST_PAUSE;
+        loop {
+            let result = self.transport.send(request.clone(), limit).await;
+            let retry = match &result {
+                // Nothing was sent: safe for every request, once the daemon answered before
+                // (a daemon that is not there at all is reported at once).
+                Err(TransportError::Connect(reason)) if self.answered.load(Ordering::Relaxed) => {
+                    Some(reason.clone())
+                }
+                // A connection reset or cut reply: only a read may be repeated.
+                Err(TransportError::Other(reason)) if idempotent => Some(reason.clone()),
+                Ok(response) if idempotent && is_not_ready(response.status) => {
+                    Some(format!("HTTP {}: the daemon is not ready", response.status))
+                }
+                _ => None,
+            };
+            let window = RETRY_WINDOW.min(self.timeout);
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + window);
+            match retry {
+                Some(reason) if Instant::now() + pause < deadline => {
+                    tracing::warn!(
+                        "{context}: {reason}; trying again in {} ms",
+                        pause.as_millis()
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX_PAUSE);
+                }
+                _ => {
+                    if result.is_ok() {
+                        self.answered.store(true, Ordering::Relaxed);
+                    }
+                    return result.map_err(|e| {
+                        let sent = !idempotent
+                            && !matches!(
+                                e,
+                                TransportError::Connect(_) | TransportError::Request(_)
+                            );
+                        let error = transport_error(self.dialect, &self.transport, e, context);
+                        if sent {
+                            maybe_done(error)
+                        } else {
+                            error
+                        }
+                    });
+                }
+            }
+        }
     }
 
     /// Sends a request and classifies the reply; error envelopes become errors.
     pub async fn call(&self, request: RawRequest, subject: &Subject<'_>) -> ServerResult<Answer> {
-        let response = self.raw(request, REQUEST_LIMIT, subject.context).await?;
+        let response = self
+            .raw(request, self.request_limit(), subject.context)
+            .await?;
         answer(response, subject)
     }
 
@@ -121,6 +219,26 @@ impl Connection {
         limit: Duration,
         subject: &Subject<'_>,
     ) -> ServerResult<OpOutcome> {
+        match self.wait_until(id, limit, subject).await? {
+            OpOutcome::Running(op) => {
+                tracing::debug!(id, status = %op.status, "operation still running");
+                Err(ServerError::Timeout {
+                    context: subject.context.to_string(),
+                    after: limit,
+                })
+            }
+            done => Ok(done),
+        }
+    }
+
+    /// Like [`Connection::wait`], but an operation still running after `limit` is
+    /// [`OpOutcome::Running`], not an error (for callers that wait in rounds).
+    pub async fn wait_until(
+        &self,
+        id: &str,
+        limit: Duration,
+        subject: &Subject<'_>,
+    ) -> ServerResult<OpOutcome> {
         let deadline = Instant::now() + limit;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -132,7 +250,7 @@ impl Connection {
             let response = self
                 .raw(
                     request,
-                    Duration::from_secs(seconds) + WAIT_SLACK,
+                    Duration::from_secs(seconds) + WAIT_SLACK.min(self.timeout),
                     subject.context,
                 )
                 .await?;
@@ -159,11 +277,7 @@ impl Connection {
             match outcome {
                 OpOutcome::Running(op) => {
                     if Instant::now() >= deadline {
-                        tracing::debug!(id, status = %op.status, "operation still running");
-                        return Err(ServerError::Timeout {
-                            context: subject.context.to_string(),
-                            after: limit,
-                        });
+                        return Ok(OpOutcome::Running(op));
                     }
                     // A daemon that answers "still running" at once must not be polled in a
                     // tight loop.
@@ -177,7 +291,11 @@ impl Connection {
     /// The operation object, if the daemon still knows it.
     async fn operation(&self, id: &str) -> Option<Operation> {
         let request = RawRequest::new(Method::GET, format!("/1.0/operations/{id}"));
-        let response = self.transport.send(request, REQUEST_LIMIT).await.ok()?;
+        let response = self
+            .transport
+            .send(request, self.request_limit())
+            .await
+            .ok()?;
         match parse_reply(response.status, &response.body).ok()? {
             Reply::Sync(value) => serde_json::from_value(value).ok(),
             _ => None,
@@ -199,6 +317,21 @@ fn protocol<'a>(subject: &'a Subject<'_>) -> impl Fn(String) -> ServerError + 'a
     move |message| ServerError::Protocol(format!("{}: {message}", subject.context))
 }
 
+/// A transport failure of a request that was sent and changes something: the daemon may have
+/// carried it out, so the message says to check before running the command again.
+fn maybe_done(error: ServerError) -> ServerError {
+    const CHECK: &str = "the request was sent, so the daemon may have carried it out: check the \
+                         instance or profile before running the command again";
+    match error {
+        ServerError::Timeout { context, after } => ServerError::Timeout {
+            context: format!("{context}; {CHECK}"),
+            after,
+        },
+        ServerError::Protocol(message) => ServerError::Protocol(format!("{message}; {CHECK}")),
+        other => other,
+    }
+}
+
 /// Maps a transport failure onto a [`ServerError`].
 pub fn transport_error(
     dialect: &Dialect,
@@ -214,13 +347,19 @@ pub fn transport_error(
             hint: dialect.connect_hint(),
         },
         TransportError::Timeout(after) => ServerError::Timeout {
-            context: format!("{context} (no reply from {})", transport.socket().display()),
+            context: format!(
+                "{context} (no reply from {}: check that the daemon is not stuck, or raise \
+                 --timeout if it is only slow)",
+                transport.socket().display()
+            ),
             after,
         },
-        TransportError::Other(reason) => ServerError::Protocol(format!(
-            "{context}: talking to {} at {}: {reason}",
-            dialect.name,
-            transport.socket().display()
-        )),
+        TransportError::Other(reason) | TransportError::Request(reason) => {
+            ServerError::Protocol(format!(
+                "{context}: talking to {} at {}: {reason}",
+                dialect.name,
+                transport.socket().display()
+            ))
+        }
     }
 }

@@ -80,8 +80,10 @@ pub enum OpOutcome {
 /// error code.
 pub fn parse_reply(http_status: u16, body: &[u8]) -> Result<Reply, String> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        // `{:?}`: control characters in the reply are escaped, not sent to the terminal.
         format!(
-            "the daemon's reply (HTTP {http_status}) is not a JSON envelope: {e}: {}",
+            "the daemon's reply (HTTP {http_status}) is not a JSON envelope ({e}; it may have \
+             been cut short: run the command again); it begins {:?}",
             String::from_utf8_lossy(&body[..body.len().min(200)])
         )
     })?;
@@ -144,7 +146,9 @@ pub fn wait_outcome(reply: Reply) -> Result<OpOutcome, String> {
     }
 }
 
-/// Whether an Incus wait error means the wait itself ran out of time.
+/// Whether an Incus wait error means the wait itself ran out of time. Incus 6.0.4 sends it as
+/// error code 500, like a failed operation; the caller asks the operation itself first and
+/// reads the text only when the operation can no longer be read.
 pub fn is_wait_deadline(message: &str) -> bool {
     message.contains("context deadline exceeded")
 }

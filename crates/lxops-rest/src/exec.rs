@@ -6,14 +6,14 @@
 //! (the file is opened, removed, then the command replaces the shell).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::Method;
 use lxops_core::server::{ExecOutput, ExecRequest, FileWrite, ServerError, ServerResult};
 use serde_json::{json, Map, Value};
 
 use crate::envelope::{OpOutcome, Operation};
-use crate::errors::Subject;
+use crate::errors::{Request, Subject};
 use crate::server::RestServer;
 use crate::transport::RawRequest;
 
@@ -107,6 +107,8 @@ pub fn exec_outcome(outcome: OpOutcome, subject: &Subject<'_>) -> ServerResult<E
             {
                 return Ok(result);
             }
+            // Incus 6.0.4 reports a missing command as a bare error envelope (code 400, no
+            // operation, no `return`); 400 alone is any failure, so only the text tells.
             if message.contains("Command not found") {
                 return Ok(ExecResult {
                     status: COMMAND_NOT_FOUND,
@@ -151,6 +153,7 @@ pub async fn exec(
     let subject = Subject {
         context: &context,
         what: &what,
+        request: Request::Change,
     };
     if request.argv.is_empty() {
         return Err(ServerError::Api {
@@ -177,7 +180,8 @@ pub async fn exec(
     let argv = command_line(request, stdin_file.as_deref());
     let body = exec_body(request, &argv);
     let post = RawRequest::new(Method::POST, server.instance_url(instance, "/exec")).json(&body);
-    let op = match server.conn.call(post, &subject).await? {
+    let started = server.conn.call(post, &subject).await;
+    let op = match server.checked(started).await? {
         crate::client::Answer::Async(op) => op,
         crate::client::Answer::Sync { .. } => {
             return Err(ServerError::Protocol(format!(
@@ -185,10 +189,7 @@ pub async fn exec(
             )))
         }
     };
-    let outcome = server
-        .conn
-        .wait(&op.id, server.conn.timeout, &subject)
-        .await?;
+    let outcome = wait_for_command(server, &op.id, &subject).await?;
     let result = exec_outcome(outcome, &subject)?;
     let stdout = take_log(server, result.stdout_log.as_deref(), &subject).await?;
     let stderr = take_log(server, result.stderr_log.as_deref(), &subject).await?;
@@ -197,6 +198,44 @@ pub async fn exec(
         stdout,
         stderr,
     })
+}
+
+/// How often a long guest command is reported as still running.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+/// Waits for an exec operation: in rounds of [`PROGRESS_EVERY`], logging after each that the
+/// command still runs, until it ends or the connection's exec time limit (none by default)
+/// has passed. Guest commands (`runcmd`, package installs) may take long; the API timeout
+/// does not apply to them.
+async fn wait_for_command(
+    server: &RestServer,
+    id: &str,
+    subject: &Subject<'_>,
+) -> ServerResult<OpOutcome> {
+    let started = Instant::now();
+    let limit = server.conn.exec_timeout;
+    loop {
+        let remaining = limit.map(|limit| limit.saturating_sub(started.elapsed()));
+        if let (Some(Duration::ZERO), Some(limit)) = (remaining, limit) {
+            return Err(ServerError::Timeout {
+                context: format!(
+                    "{} (the command's time limit; it may still be running in the instance; \
+                     raise or remove the limit with --exec-timeout)",
+                    subject.context
+                ),
+                after: limit,
+            });
+        }
+        let round = remaining.map_or(PROGRESS_EVERY, |r| r.min(PROGRESS_EVERY));
+        match server.conn.wait_until(id, round, subject).await? {
+            OpOutcome::Running(_) => tracing::info!(
+                seconds = started.elapsed().as_secs(),
+                "{}: still running",
+                subject.context
+            ),
+            done => return Ok(done),
+        }
+    }
 }
 
 /// Reads a recorded log and deletes it (they pile up until the instance is deleted otherwise).

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::client::answer;
 use crate::dialect::Dialect;
-use crate::errors::Subject;
+use crate::errors::{Request, Subject};
 use crate::server::RestServer;
 use crate::transport::{encode, RawRequest, RawResponse};
 
@@ -31,7 +31,9 @@ pub fn write_headers(
         (format!("{p}Type"), kind.to_string()),
     ];
     if let Some(mode) = mode {
-        headers.push((format!("{p}Mode"), format!("{mode:04o}")));
+        // Both daemons read the header with Go's `ParseInt(text, 0, 0)`: only a leading 0
+        // makes it octal (`4755` would be decimal, mode 0223). They keep only `mode & 0777`.
+        headers.push((format!("{p}Mode"), format!("0{mode:o}")));
     }
     if let Some(uid) = uid {
         headers.push((format!("{p}Uid"), uid.to_string()));
@@ -68,6 +70,7 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
     let subject = Subject {
         context: &context,
         what: &what,
+        request: Request::Change,
     };
     if !file.append {
         remove_if_permissions_differ(server, instance, file, &subject).await?;
@@ -82,7 +85,25 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
         file.append,
     );
     request.body = Some(file.content.clone().into());
-    answer(send(server, request, &subject).await?, &subject).map(drop)
+    let result = answer(send(server, request, &subject).await?, &subject).map(drop);
+    missing_instance(server, instance, result).await
+}
+
+/// A 404 of the files API names no object: the file (or its directory), the instance or its
+/// project may be missing. So on a 404 the instance is read (which checks the project), and
+/// its error wins. One extra request, on 404s only.
+async fn missing_instance<T>(
+    server: &RestServer,
+    instance: &str,
+    result: ServerResult<T>,
+) -> ServerResult<T> {
+    match result {
+        Err(e) if e.is_not_found() => {
+            server.require_instance(instance).await?;
+            Err(e)
+        }
+        other => other,
+    }
 }
 
 /// Both daemons keep an existing file's mode and owner when the file API overwrites it, even
@@ -123,6 +144,7 @@ pub async fn make_dir(server: &RestServer, instance: &str, dir: &DirCreate) -> S
     let subject = Subject {
         context: &context,
         what: &what,
+        request: Request::Change,
     };
     let mut request = RawRequest::new(Method::POST, files_url(server, instance, &dir.path));
     request.headers = write_headers(
@@ -135,7 +157,7 @@ pub async fn make_dir(server: &RestServer, instance: &str, dir: &DirCreate) -> S
     );
     match answer(send(server, request, &subject).await?, &subject) {
         Ok(_) | Err(ServerError::AlreadyExists { .. }) => Ok(()),
-        Err(e) => Err(e),
+        Err(e) => missing_instance(server, instance, Err(e)).await,
     }
 }
 
@@ -186,7 +208,8 @@ pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileCon
     Ok(file)
 }
 
-/// Reads a file; `None` when it does not exist.
+/// Reads a file; `None` when it does not exist, a [`ServerError::NotFound`] naming the instance
+/// when the instance does not exist.
 pub async fn read_file(
     server: &RestServer,
     instance: &str,
@@ -197,10 +220,13 @@ pub async fn read_file(
     let subject = Subject {
         context: &context,
         what: &what,
+        request: Request::Read,
     };
     let request = RawRequest::new(Method::GET, files_url(server, instance, path));
     let response = send(server, request, &subject).await?;
     if response.status == 404 {
+        // A missing file, unless the instance (or its project) is the missing one.
+        server.require_instance(instance).await?;
         return Ok(None);
     }
     if response.status >= 400 {
@@ -218,7 +244,9 @@ pub async fn delete_file(server: &RestServer, instance: &str, path: &str) -> Ser
     let subject = Subject {
         context: &context,
         what: &what,
+        request: Request::Change,
     };
     let request = RawRequest::new(Method::DELETE, files_url(server, instance, path));
-    answer(send(server, request, &subject).await?, &subject).map(drop)
+    let result = answer(send(server, request, &subject).await?, &subject).map(drop);
+    missing_instance(server, instance, result).await
 }

@@ -7,6 +7,11 @@
 //! is created under a temporary name first (so a missing or failing image changes nothing),
 //! then the old instance is deleted and the replacement renamed.
 //!
+//! The replacement has a fixed name (`<name>-rebuild`) and carries [`REBUILD_OF_KEY`], so an
+//! interrupted rebuild is finished by the next one: a leftover replacement next to its instance
+//! is deleted and made again, and a replacement whose instance is gone takes its name
+//! ([`finish_interrupted`]). An instance of that name without the key is never touched.
+//!
 //! Snapshots: Incus 6.0.4 refuses a native rebuild of an instance that has snapshots
 //! ("Failed rebuilding instance from image: Cannot remove an instance volume that has
 //! snapshots", verified on the dir pool; the instance and its snapshots are left intact), and
@@ -33,13 +38,16 @@ use crate::transport::RawRequest;
 /// The API extension that gates the native rebuild.
 pub const REBUILD_EXTENSION: &str = "instances_rebuild";
 
+/// The config key on a replacement instance that names the instance it replaces.
+pub const REBUILD_OF_KEY: &str = "user.lxops.rebuild-of";
+
 /// The config a recreated instance keeps: no `image.*`, no `volatile.*` except
 /// `volatile.<nic>.hwaddr`.
 pub fn carried_config(config: &ConfigMap) -> ConfigMap {
     config
         .iter()
         .filter(|(key, _)| {
-            if key.starts_with("image.") {
+            if key.starts_with("image.") || key.as_str() == REBUILD_OF_KEY {
                 return false;
             }
             match key.strip_prefix("volatile.") {
@@ -108,11 +116,14 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
         temporary = %temporary,
         "no native rebuild: recreating the instance from the new image"
     );
+    remove_leftover(server, name, &temporary).await?;
+    let mut config = carried_config(&current.config);
+    config.insert(REBUILD_OF_KEY.to_string(), name.to_string());
     let new = NewInstance {
         name: temporary.clone(),
         source: InstanceSource::Image(resolved),
         profiles: current.profiles.clone(),
-        config: carried_config(&current.config),
+        config,
         devices: current.devices.clone(),
         vm: current.instance_type == "virtual-machine",
         description: current.description.clone(),
@@ -124,26 +135,79 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
         }
         return Err(e);
     }
-    server
-        .rename_instance(&temporary, name)
+    take_name(server, &temporary, name)
         .await
         .map_err(|e| ServerError::OperationFailed {
             context,
             message: format!(
-                "the rebuilt instance was created as {temporary:?} and the old one deleted, but                  renaming it failed: {e}. Rename {temporary:?} to {name:?}"
+                "the rebuilt instance was created as {temporary:?} and the old one deleted, but \
+             renaming it failed: {e}. Run the rebuild again, or rename {temporary:?} to {name:?}"
             ),
         })
 }
 
-/// A valid, unused-looking instance name for the replacement of `name` during a rebuild
-/// (instance names are at most 63 characters).
+/// Whether `instance` is a replacement made by a rebuild of `name`.
+fn replaces(instance: &crate::model::InstanceJson, name: &str) -> bool {
+    instance.config.get(REBUILD_OF_KEY).map(String::as_str) == Some(name)
+}
+
+/// Deletes a replacement left by an interrupted rebuild while its instance still exists; an
+/// instance of that name that lxops did not make is refused.
+async fn remove_leftover(server: &RestServer, name: &str, temporary: &str) -> ServerResult<()> {
+    // The interrupted run's create of it may still be running in the daemon.
+    server.wait_instance_operations(temporary).await?;
+    let Some((leftover, _)) = server.get_instance_json(temporary).await? else {
+        return Ok(());
+    };
+    if !replaces(&leftover, name) {
+        return Err(ServerError::AlreadyExists {
+            what: format!(
+                "instance {temporary:?}, which a rebuild of {name:?} needs for its replacement \
+                 (it was not made by lxops: rename or delete it)"
+            ),
+        });
+    }
+    tracing::info!(
+        instance = name,
+        leftover = temporary,
+        "deleting the replacement an interrupted rebuild left"
+    );
+    let _ = server
+        .stop_instance(temporary, lxops_core::server::StopMode::Force)
+        .await;
+    server.delete_instance(temporary).await
+}
+
+/// Renames the replacement to `name` and removes its mark.
+async fn take_name(server: &RestServer, temporary: &str, name: &str) -> ServerResult<()> {
+    server.rename_instance(temporary, name).await?;
+    let unmark = [(REBUILD_OF_KEY.to_string(), String::new())].into();
+    server.patch_instance_config(name, &unmark).await
+}
+
+/// See [`InstanceServer::finish_interrupted_rebuild`]: when `name` is gone and its marked
+/// replacement exists, the replacement takes the name.
+pub async fn finish_interrupted(server: &RestServer, name: &str) -> ServerResult<bool> {
+    let temporary = temporary_name(name);
+    server.wait_instance_operations(&temporary).await?;
+    if server.get_instance_json(name).await?.is_some() {
+        return Ok(false);
+    }
+    match server.get_instance_json(&temporary).await? {
+        Some((replacement, _)) if replaces(&replacement, name) => {
+            tracing::info!(instance = name, replacement = %temporary, "finishing an interrupted rebuild");
+            take_name(server, &temporary, name).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The name of the replacement of `name` during a recreating rebuild: `<name>-rebuild`
+/// (instance names are at most 63 characters, so a long name is cut).
 pub fn temporary_name(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let suffix = format!("-rebuild-{:05x}", (nanos ^ std::process::id()) & 0xf_ffff);
+    let suffix = "-rebuild";
     let keep = 63 - suffix.len();
     let base: String = name.chars().take(keep).collect();
-    format!("{base}{suffix}")
+    format!("{}{suffix}", base.trim_end_matches('-'))
 }

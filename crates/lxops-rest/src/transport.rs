@@ -46,7 +46,9 @@ pub enum TransportError {
     Connect(String),
     /// No reply within the time limit.
     Timeout(Duration),
-    /// Anything else (reset connection, bad request parts).
+    /// The request could not be built (a bad header); nothing was sent.
+    Request(String),
+    /// Anything else (reset connection, a reply cut short).
     Other(String),
 }
 
@@ -131,14 +133,14 @@ impl Transport {
         let mut builder = Request::builder().method(request.method).uri(uri);
         for (name, value) in &request.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| TransportError::Other(format!("bad header name {name:?}: {e}")))?;
+                .map_err(|e| TransportError::Request(format!("bad header name {name:?}: {e}")))?;
             let value = HeaderValue::from_str(value)
-                .map_err(|e| TransportError::Other(format!("bad header value {value:?}: {e}")))?;
+                .map_err(|e| TransportError::Request(format!("bad header value {value:?}: {e}")))?;
             builder = builder.header(name, value);
         }
         let req = builder
             .body(Full::new(request.body.unwrap_or_default()))
-            .map_err(|e| TransportError::Other(format!("bad request: {e}")))?;
+            .map_err(|e| TransportError::Request(format!("bad request: {e}")))?;
         let exchange = async {
             let response = self.client.request(req).await.map_err(|e| {
                 if e.is_connect() {

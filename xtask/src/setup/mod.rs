@@ -1,7 +1,7 @@
 //! `cargo xtask setup`: installs and starts the real test environment on a Debian 12 host,
 //! as root, following `test-environment.md`: packages, LXD and Incus side by side, a
-//! file-backed zfs-fuse pool, a loop-mounted btrfs, the test images and the upstream oracle
-//! (the Go original's config reader, for the differential test).
+//! file-backed zfs-fuse pool, a loop-mounted btrfs, the test images, the cloud-init oracle image
+//! and the upstream oracle (the Go original's config reader, for the differential test).
 //!
 //! Every step checks first and skips what is already there, logging one line, so a second run
 //! takes a few seconds.
@@ -9,10 +9,11 @@
 mod apt;
 mod btrfs;
 mod busybox;
+pub mod cloudinit;
 pub mod daemons;
 mod images;
 mod lock;
-mod oracle;
+mod upstream;
 mod zfs;
 
 use std::path::Path;
@@ -49,7 +50,8 @@ pub fn run() -> Result<()> {
     zfs::run()?;
     btrfs::run()?;
     let images = images::run()?;
-    oracle::run()?;
+    cloudinit::run()?;
+    upstream::run()?;
     log(
         "setup",
         format!(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use lxops_core::cloudconfig::{self, ParsedFile};
 use lxops_core::ops;
 
-use super::fleet::run_all;
+use super::fleet::{run_all, RunOptions, Unit};
 use super::targets::{host_for, ops_err};
 use super::write_err;
 use crate::args::{CloudconfigArgs, InstanceCloudconfigArgs};
@@ -33,7 +33,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                1,
+                args.change.run_options("cloudconfig"),
                 out,
             )
             .await
@@ -52,7 +52,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 args.args.clone(),
                 files,
                 args.ostype.as_deref(),
-                args.change.jobs,
+                args.change.run_options("cloudconfig"),
                 out,
             )
             .await
@@ -69,7 +69,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                1,
+                args.change.run_options("cloudconfig"),
                 out,
             )
             .await
@@ -94,14 +94,23 @@ pub(crate) async fn instance(
         vec![args.instance.clone()],
         files,
         args.ostype.as_deref(),
-        1,
+        args.change.run_options("instance cloudconfig"),
         out,
     )
     .await
 }
 
-/// Parses the files (all before anything runs), or stdin when there are none.
+/// Parses the files (all before anything runs), or stdin when there are none, and shows what
+/// they hold that lxops does not apply.
 fn read_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
+    let files = parse_files(paths)?;
+    for warning in cloudconfig::warnings(&files) {
+        tracing::warn!("{warning}");
+    }
+    Ok(files)
+}
+
+fn parse_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
     if paths.is_empty() {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| {
@@ -122,7 +131,7 @@ async fn apply(
     instances: Vec<String>,
     files: Vec<ParsedFile>,
     ostype: Option<&str>,
-    jobs: usize,
+    options: RunOptions<'_>,
     out: &mut dyn Write,
 ) -> CliResult {
     let server = ctx.server(project).await?;
@@ -134,7 +143,14 @@ async fn apply(
         dry_run,
     };
     let (env, files) = (&env, &files);
-    run_all(instances, jobs, out, |instance, mut buffer| async move {
+    let units = instances
+        .into_iter()
+        .map(|instance| Unit {
+            instance: instance.clone(),
+            item: instance,
+        })
+        .collect();
+    run_all(units, options, out, |instance, mut buffer| async move {
         let result = ops::apply_files(env, &instance, files, ostype, &mut buffer)
             .await
             .map_err(ops_err);

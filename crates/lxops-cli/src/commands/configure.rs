@@ -16,6 +16,7 @@ pub(crate) async fn run(ctx: &Context, args: ConfigureArgs, out: &mut dyn Write)
     let wait = wait_options(args.poll_seconds);
     run_per_instance(
         ctx,
+        "configure",
         targets,
         &args.change,
         wait,

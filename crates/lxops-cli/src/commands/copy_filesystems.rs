@@ -26,7 +26,7 @@ pub(crate) async fn run(
         .clone()
         .unwrap_or_else(|| args.container.clone());
     let config_args = |name: &str| ConfigArgs {
-        name: Some(name.to_string()),
+        name: vec![name.to_string()],
         project: None,
         properties: args.properties.properties.clone(),
         property: args.properties.property.clone(),

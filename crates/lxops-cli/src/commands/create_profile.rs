@@ -15,6 +15,7 @@ pub(crate) async fn run(ctx: &Context, args: SimpleArgs, out: &mut dyn Write) ->
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
     run_per_instance(
         ctx,
+        "create-profile",
         targets,
         &args.change,
         wait_options(20),

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use lxops_core::ops;
 
-use super::fleet::run_all;
+use super::fleet::{run_all, Unit};
 use super::targets::{env, load_targets, ops_err, wait_options};
 use crate::args::LaunchArgs;
 use crate::context::Context;
@@ -16,8 +16,8 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
     let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
     let wait = wait_options(args.wait.poll);
     run_all(
-        targets,
-        args.change.jobs,
+        targets.into_iter().map(Unit::from).collect(),
+        args.change.run_options("extract"),
         out,
         |target, mut buffer| async move {
             let result = async {

@@ -1,9 +1,10 @@
-//! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath),
-//! the same text as the config types' docs; or a command's usage.
+//! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath,
+//! the same text as the config types' docs, and cloud-config); or a command's usage.
 
 use std::io::Write;
 
 use clap::CommandFactory;
+use lxops_core::cloudconfig;
 use lxops_core::config::help;
 
 use super::write_err;
@@ -11,18 +12,26 @@ use crate::args::{Cli, HelpArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
 
+/// Every topic: the config documentation's, then `cloud-config`.
+fn topics() -> impl Iterator<Item = (&'static str, &'static str)> {
+    help::TOPICS
+        .iter()
+        .copied()
+        .chain([("cloud-config", cloudconfig::HELP)])
+}
+
 /// Runs `help`.
 pub(crate) async fn run(ctx: &Context, args: HelpArgs, out: &mut dyn Write) -> CliResult {
     let Some(first) = args.topic.first() else {
         writeln!(out, "Topics (lxops help TOPIC):").map_err(write_err)?;
-        for (name, _) in help::TOPICS {
+        for (name, _) in topics() {
             writeln!(out, "  {name}").map_err(write_err)?;
         }
         writeln!(out, "Commands: {} help COMMAND", ctx.program).map_err(write_err)?;
         return Ok(());
     };
     if args.topic.len() == 1 {
-        if let Some(text) = help::topic(first) {
+        if let Some((_, text)) = topics().find(|(name, _)| name == first) {
             return write!(out, "{text}").map_err(write_err);
         }
     }
@@ -31,7 +40,7 @@ pub(crate) async fn run(ctx: &Context, args: HelpArgs, out: &mut dyn Write) -> C
     let mut current = &mut command;
     for word in &args.topic {
         current = current.find_subcommand_mut(word).ok_or_else(|| {
-            let topics: Vec<&str> = help::TOPICS.iter().map(|(n, _)| *n).collect();
+            let topics: Vec<&str> = topics().map(|(n, _)| n).collect();
             CliError::input(anyhow::anyhow!(
                 "help: unknown topic or command {:?}; topics: {}",
                 args.topic.join(" "),

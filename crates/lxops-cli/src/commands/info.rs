@@ -31,9 +31,20 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
             {
                 let target = Target { loaded, instance };
                 let launch_sources = launch_sources(ctx, &target, &sources)?;
-                ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
+                let checked = ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
                     .map_err(ops_err)?;
                 print_warnings(&target.loaded, out)?;
+                // What the cloud-config files hold that lxops does not apply.
+                let warnings = &checked.cloud_config_warnings;
+                if args.strict && !warnings.is_empty() {
+                    return Err(CliError::input(anyhow::anyhow!(
+                        "{}\n(--strict: cloud-config keys and modules that lxops does not apply are errors)",
+                        warnings.join("\n")
+                    )));
+                }
+                for warning in warnings {
+                    writeln!(out, "{warning}").map_err(write_err)?;
+                }
                 writeln!(out, "{}", target.instance.name).map_err(write_err)?;
             }
             Ok(())
@@ -125,8 +136,7 @@ pub(crate) fn instances(
         properties: config.properties.clone(),
         property: config.property.clone(),
     })?;
-    let names =
-        config::instance_names(&files.files, config.name.as_deref()).map_err(CliError::input)?;
+    let pairs = config::instance_names(&files.files, &config.name).map_err(CliError::input)?;
     let options = LoadOptions {
         formats: &ctx.app.formats,
         sources: &sources,
@@ -137,9 +147,12 @@ pub(crate) fn instances(
         include_source,
         project: config.project.clone(),
     };
-    let mut out = Vec::new();
-    for (file, name) in files.files.iter().zip(names) {
-        let loaded = config::load(file, &options).map_err(CliError::input)?;
+    let mut out: Vec<(Loaded, Instance)> = Vec::new();
+    for (file, name) in pairs {
+        let loaded = match out.last().filter(|(l, _)| l.file == file) {
+            Some((previous, _)) => previous.clone(),
+            None => config::load(&file, &options).map_err(CliError::input)?,
+        };
         let instance =
             config::evaluate(&loaded, &name, &sources, &eval).map_err(CliError::input)?;
         out.push((loaded, instance));

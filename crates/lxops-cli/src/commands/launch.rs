@@ -6,7 +6,7 @@ use std::io::Write;
 use lxops_core::config;
 use lxops_core::ops::{self, LaunchSources};
 
-use super::fleet::run_all;
+use super::fleet::{run_all, Unit};
 use super::targets::{config_err, env, load_targets, ops_err, properties, wait_options, Target};
 use crate::args::LaunchArgs;
 use crate::context::Context;
@@ -19,12 +19,15 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
     let mut prepared = Vec::new();
     for target in targets {
         let launch_sources = launch_sources(ctx, &target, &sources)?;
-        prepared.push((target, launch_sources));
+        prepared.push(Unit {
+            instance: target.instance.name.clone(),
+            item: (target, launch_sources),
+        });
     }
     let wait = wait_options(args.wait.poll);
     run_all(
         prepared,
-        args.change.jobs,
+        args.change.run_options("launch"),
         out,
         |(target, launch_sources), mut buffer| async move {
             let result = async {

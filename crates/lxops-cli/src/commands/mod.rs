@@ -23,6 +23,7 @@ mod rename;
 mod rollback;
 mod shiftids;
 mod snapshot;
+mod status;
 mod targets;
 
 use std::io::Write;
@@ -34,6 +35,7 @@ use crate::error::{CliError, CliResult};
 /// Runs one parsed command.
 pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Write) -> CliResult {
     match command {
+        Command::Status(args) => status::run(ctx, args, out).await,
         Command::Version => {
             writeln!(out, "{} {}", ctx.program, env!("CARGO_PKG_VERSION")).map_err(write_err)
         }

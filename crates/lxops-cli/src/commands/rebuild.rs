@@ -17,6 +17,7 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
     let wait = wait_options(args.wait.poll);
     run_per_instance(
         ctx,
+        "rebuild",
         targets,
         &args.change,
         wait,

@@ -5,7 +5,7 @@ use std::io::Write;
 use lxops_core::config::{self, EvalOptions};
 use lxops_core::ops;
 
-use super::targets::{config_err, env, load_targets, ops_err, properties, wait_options};
+use super::targets::{config_err, env, load_targets, ops_err, properties, twin, wait_options};
 use crate::args::RenameArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -23,9 +23,13 @@ pub(crate) async fn run(ctx: &Context, args: RenameArgs, out: &mut dyn Write) ->
         project: args.config.project.clone(),
     };
     let new = config::evaluate(&old.loaded, &args.new_name, &sources, &eval).map_err(config_err)?;
+    let options = ops::RenameOptions {
+        adopt: args.adopt,
+        twin: twin(&args.config, &old)?,
+    };
     let env = env(ctx, &old.instance, args.change.dry_run, wait_options(20)).await?;
     let mut buffer: Vec<u8> = Vec::new();
-    let result = ops::rename(&env, &old.instance, &new, &mut buffer)
+    let result = ops::rename(&env, &old.instance, &new, &options, &mut buffer)
         .await
         .map_err(ops_err);
     out.write_all(&buffer).map_err(super::write_err)?;

@@ -17,6 +17,7 @@ pub(crate) async fn run(ctx: &Context, args: RollbackArgs, out: &mut dyn Write) 
     let snapshot = args.snapshot.as_str();
     run_per_instance(
         ctx,
+        "rollback",
         targets,
         &args.change,
         wait_options(20),

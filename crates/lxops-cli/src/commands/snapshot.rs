@@ -23,6 +23,7 @@ pub(crate) async fn run(ctx: &Context, args: SnapshotArgs, out: &mut dyn Write) 
     let options = &options;
     run_per_instance(
         ctx,
+        "snapshot",
         targets,
         &args.change,
         wait_options(20),

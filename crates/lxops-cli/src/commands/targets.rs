@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lxops_core::config::{self, EvalOptions, LoadOptions, PropertyOptions, PropertySources};
 use lxops_core::host::{DryRunHost, HostRunner, SystemHost};
 use lxops_core::lifecycle::WaitOptions;
-use lxops_core::ops::{Env, OpsError};
+use lxops_core::ops::{self, Env, OpsError};
 
 use crate::args::ConfigArgs;
 use crate::context::Context;
@@ -51,7 +51,7 @@ pub(crate) fn load_targets(
     include_source: bool,
 ) -> CliResult<Vec<Target>> {
     let sources = properties(args)?;
-    let names = config::instance_names(files, args.name.as_deref()).map_err(config_err)?;
+    let pairs = config::instance_names(files, &args.name).map_err(config_err)?;
     let options = LoadOptions {
         formats: &ctx.app.formats,
         sources: &sources,
@@ -62,18 +62,37 @@ pub(crate) fn load_targets(
         include_source,
         project: args.project.clone(),
     };
-    files
-        .iter()
-        .zip(names)
-        .map(|(file, name)| {
-            let loaded = config::load(file, &options).map_err(config_err)?;
-            for warning in &loaded.warnings {
-                tracing::warn!("{warning}");
+    let mut targets: Vec<Target> = Vec::with_capacity(pairs.len());
+    for (file, name) in pairs {
+        // Several names for one file: the file is read once.
+        let loaded = match targets.last().filter(|t| t.loaded.file == file) {
+            Some(previous) => previous.loaded.clone(),
+            None => {
+                let loaded = config::load(&file, &options).map_err(config_err)?;
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
+                loaded
             }
-            let instance = config::evaluate(&loaded, &name, &sources, &eval).map_err(config_err)?;
-            Ok(Target { loaded, instance })
-        })
-        .collect()
+        };
+        let instance = config::evaluate(&loaded, &name, &sources, &eval).map_err(config_err)?;
+        targets.push(Target { loaded, instance });
+    }
+    let instances: Vec<&config::Instance> = targets.iter().map(|t| &t.instance).collect();
+    config::check_distinct(&instances).map_err(config_err)?;
+    Ok(targets)
+}
+
+/// The config of `target` evaluated for another instance name ([`ops::twin_name`]): the
+/// filesystems whose path is the same there are shared, and `destroy`/`rename` refuse them.
+pub(crate) fn twin(args: &ConfigArgs, target: &Target) -> CliResult<config::Instance> {
+    let sources = properties(args)?;
+    let eval = EvalOptions {
+        include_source: false,
+        project: args.project.clone(),
+    };
+    let name = ops::twin_name(&target.instance.name);
+    config::evaluate(&target.loaded, &name, &sources, &eval).map_err(config_err)
 }
 
 /// The operation environment of one instance: the server in its project and the host.

@@ -10,13 +10,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::accounts::{with_shell, Accounts};
 use super::error::ApplyError;
 use super::model::{IdRef, Owner};
-use super::step::{Action, Command, FileStep, Module, Step, UserUpdate};
+use super::step::{
+    runcmd_script, Action, Command, FileStep, Module, Step, UserUpdate, RUNCMD_MARKER,
+};
 use crate::server::{
     DirCreate, ExecOutput, ExecRequest, FileKind, FileWrite, InstanceServer, ServerError,
 };
 
 /// Where standard input for a command is staged (a root-only file, deleted afterwards).
 const STDIN_DIR: &str = "/tmp";
+
+/// setuid, setgid and sticky: the bits the file API cannot set.
+const SPECIAL_BITS: u32 = 0o7000;
 
 /// Numbers the staged stdin files of this process.
 static STDIN_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -71,6 +76,19 @@ fn parent(path: &str) -> &str {
     }
 }
 
+/// The runcmd script's stderr without the entry marker, and the entry number it names.
+fn split_marker(stderr: &str) -> (Option<usize>, String) {
+    let mut entry = None;
+    let mut rest = Vec::new();
+    for line in stderr.lines() {
+        match line.strip_prefix(RUNCMD_MARKER) {
+            Some(n) => entry = n.trim().parse().ok().or(entry),
+            None => rest.push(line),
+        }
+    }
+    (entry, rest.join("\n"))
+}
+
 fn is_missing(e: &ServerError) -> bool {
     e.is_not_found() || matches!(e, ServerError::Api { status: 404, .. })
 }
@@ -108,9 +126,14 @@ impl Ctx<'_, '_> {
                 name,
                 create,
                 update,
+                created,
             } => {
                 if self.accounts().await?.user(name).is_none() {
-                    return self.run(create).await;
+                    self.run(create).await?;
+                    for command in created {
+                        self.run(command).await?;
+                    }
+                    return Ok(());
                 }
                 tracing::debug!("user {name} exists: updating it");
                 for update in update {
@@ -124,6 +147,7 @@ impl Ctx<'_, '_> {
             Action::AuthorizedKeys { user, home, keys } => {
                 self.authorized_keys(user, home, keys.expose()).await
             }
+            Action::RunScript { entries } => self.run_script(entries).await,
             Action::RequireFile { path, message } => match self.read(path).await? {
                 Some(_) => Ok(()),
                 None => Err(self.instance_error(message.clone())),
@@ -193,15 +217,72 @@ impl Ctx<'_, '_> {
             }
         }
         let (uid, gid) = self.resolve(&file.owner).await?;
+        if file.append {
+            if let Some(existing) = self.read(&file.path).await? {
+                return self.append(file, &existing, uid, gid).await;
+            }
+            // cloud-init creates a missing file (and its directories) for `append: true`.
+        }
         let write = FileWrite {
             path: file.path.clone(),
             content: file.content.expose().clone(),
             mode: Some(file.mode),
             uid: Some(uid),
             gid,
-            append: file.append,
+            append: false,
         };
-        self.write_file(&write).await
+        self.write_file(&write).await?;
+        if file.mode & SPECIAL_BITS != 0 {
+            // The file API keeps only the permission bits (`& 0777`): set the rest after it.
+            self.chmod(&file.path, file.mode).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends to an existing file, then gives it the mode and owner of the step, as cloud-init
+    /// does (the file API keeps an existing file's mode and owner).
+    async fn append(
+        &mut self,
+        file: &FileStep,
+        existing: &crate::server::FileContent,
+        uid: u32,
+        gid: Option<u32>,
+    ) -> Result<(), ApplyError> {
+        if existing.kind != FileKind::File {
+            return Err(self.instance_error(format!(
+                "cannot append to {}: it exists and is not a regular file",
+                file.path
+            )));
+        }
+        self.write_file(&FileWrite {
+            path: file.path.clone(),
+            content: file.content.expose().clone(),
+            mode: None,
+            uid: None,
+            gid: None,
+            append: true,
+        })
+        .await?;
+        let gid_wanted = gid.unwrap_or(existing.gid);
+        let chowned = (existing.uid, existing.gid) != (uid, gid_wanted);
+        if chowned {
+            let owner = match gid {
+                Some(gid) => format!("{uid}:{gid}"),
+                None => uid.to_string(),
+            };
+            self.run(&Command::new(["chown", owner.as_str(), file.path.as_str()]))
+                .await?;
+        }
+        // chown clears the set-id bits, so chmod comes after it.
+        if chowned || existing.mode & 0o7777 != file.mode || file.mode & SPECIAL_BITS != 0 {
+            self.chmod(&file.path, file.mode).await?;
+        }
+        Ok(())
+    }
+
+    async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), ApplyError> {
+        self.run(&Command::new(["chmod", &format!("{mode:04o}"), path]))
+            .await
     }
 
     /// One `write_file` call; when the parent directory is missing, creates it and retries.
@@ -289,6 +370,49 @@ impl Ctx<'_, '_> {
                 command: command.to_string(),
                 status: output.status,
                 stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stages the runcmd script in a root-only file and runs it with `/bin/sh` from `/`.
+    async fn run_script(&mut self, entries: &[String]) -> Result<(), ApplyError> {
+        let n = STDIN_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let staged = format!("{STDIN_DIR}/.lxops-runcmd.{}.{n}", std::process::id());
+        self.write_file(&FileWrite {
+            path: staged.clone(),
+            content: runcmd_script(entries).into_bytes(),
+            mode: Some(0o700),
+            uid: Some(0),
+            gid: Some(0),
+            append: false,
+        })
+        .await?;
+        let request = ExecRequest {
+            argv: vec!["/bin/sh".into(), staged.clone()],
+            cwd: Some("/".into()),
+            ..Default::default()
+        };
+        let a = &self.applier;
+        let result = a.server.exec(a.instance, &request).await;
+        if let Err(e) = a.server.delete_file(a.instance, &staged).await {
+            tracing::warn!("cannot delete {staged} in {}: {e}", a.instance);
+        }
+        let output = result.map_err(|e| self.server_error("running the runcmd script", e))?;
+        self.applier.accounts = None;
+        let (entry, stderr) = split_marker(&String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status != 0 {
+            return Err(ApplyError::Runcmd {
+                path: self.path.clone(),
+                status: output.status,
+                entry: entry.and_then(|i| entries.get(i).map(|text| (i, text.clone()))),
+                output: [stdout.trim_end(), stderr.trim_end()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             });
         }
         Ok(())

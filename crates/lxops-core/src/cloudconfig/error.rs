@@ -123,6 +123,23 @@ pub enum ApplyError {
         /// Its standard error.
         stderr: String,
     },
+    /// The runcmd script exited with a non-zero status (the status of its last command).
+    #[error(
+        "{}: runcmd: the script (run by /bin/sh from /, as cloud-init does) failed with exit status {status}{}{}",
+        path.display(),
+        EntrySuffix(entry),
+        OutputSuffix(output)
+    )]
+    Runcmd {
+        /// The file.
+        path: PathBuf,
+        /// The script's exit status.
+        status: i32,
+        /// The entry the script ended in (0-based) and its text, when known.
+        entry: Option<(usize, String)>,
+        /// Its standard output and error.
+        output: String,
+    },
     /// The server refused an operation.
     #[error("{}: {module}: {action}: {source}", path.display())]
     Server {
@@ -146,6 +163,36 @@ pub enum ApplyError {
         /// What is wrong and what to do.
         message: String,
     },
+}
+
+/// Names the runcmd entry a script ended in.
+struct EntrySuffix<'a>(&'a Option<(usize, String)>);
+
+impl fmt::Display for EntrySuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((i, text)) => {
+                let mut text: String = text.replace('\n', "\\n").chars().take(200).collect();
+                if text.len() < self.0.as_ref().map_or(0, |(_, t)| t.len()) {
+                    text.push_str("...");
+                }
+                write!(f, " in entry runcmd[{i}] `{text}`")
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Renders a command's output after an error message, trimmed and bounded.
+struct OutputSuffix<'a>(&'a str);
+
+impl fmt::Display for OutputSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.trim().is_empty() {
+            return f.write_str(" (no output)");
+        }
+        StderrSuffix(self.0).fmt(f)
+    }
 }
 
 /// Renders a command's stderr after an error message, trimmed and bounded.

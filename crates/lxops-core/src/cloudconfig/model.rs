@@ -88,8 +88,9 @@ impl fmt::Display for Warning {
 pub struct CloudConfig {
     /// `write_files`, in file order (deferred and not).
     pub write_files: Vec<WriteFile>,
-    /// `package_update`: refresh the package index before installing.
-    pub package_update: bool,
+    /// `package_update`: refresh the package index. Unset, it is implied by `packages` and
+    /// `package_upgrade` (as in cloud-init); `false` skips it only while the index exists.
+    pub package_update: Option<bool>,
     /// `package_upgrade`: upgrade installed packages (after an update).
     pub package_upgrade: bool,
     /// `packages`, in file order.
@@ -210,14 +211,19 @@ pub struct User {
     pub homedir: Option<String>,
     /// Do not create the home directory.
     pub no_create_home: bool,
+    /// `system`: a system account (system uid range, no home directory).
+    pub system: bool,
     /// Primary group (created when missing).
     pub primary_group: Option<String>,
     /// Supplementary groups (created when missing).
     pub groups: Vec<String>,
-    /// `lock_passwd`: `Some(true)` locks the password.
+    /// `lock_passwd`; unset means locked, as in cloud-init (see [`User::locks_password`]).
     pub lock_passwd: Option<bool>,
-    /// A crypt(3) password hash (never logged).
+    /// `hashed_passwd`: a crypt(3) hash set on new and existing users (never logged).
     pub hashed_passwd: Option<Sensitive<String>>,
+    /// `passwd`: a crypt(3) hash set only when the user is created, as cloud-init does (never
+    /// logged).
+    pub passwd: Option<Sensitive<String>>,
     /// Public keys for `~/.ssh/authorized_keys` (never logged).
     pub ssh_authorized_keys: Sensitive<Vec<String>>,
     /// Sudo: `None` for none, `Some([])` for `sudo: true` (the default rule of the
@@ -226,6 +232,11 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the password is locked: `lock_passwd` defaults to true, as in cloud-init.
+    pub fn locks_password(&self) -> bool {
+        self.lock_passwd.unwrap_or(true)
+    }
+
     /// The home directory from the config: `homedir`, else `/root` or `/home/<name>`.
     pub fn home(&self) -> String {
         match &self.homedir {

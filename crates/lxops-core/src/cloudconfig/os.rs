@@ -29,6 +29,12 @@ pub trait OsType: Send + Sync {
     /// Refreshes the package index (`package_update`).
     fn update_packages(&self) -> Option<Vec<Command>>;
 
+    /// Refreshes the package index only when it is missing (`package_update: false` with
+    /// packages to install). The default always refreshes.
+    fn update_packages_if_missing(&self) -> Option<Vec<Command>> {
+        self.update_packages()
+    }
+
     /// Upgrades installed packages (`package_upgrade`; runs after the update).
     fn upgrade_packages(&self) -> Option<Vec<Command>>;
 
@@ -73,9 +79,10 @@ pub trait OsType: Send + Sync {
         false
     }
 
-    /// Locks a user's password (`lock_passwd: true`).
+    /// Locks a user's password (`lock_passwd`, true unless set to false), as cloud-init
+    /// does: `passwd -l`, which leaves an already locked `!` alone.
     fn lock_password(&self, user: &str) -> Option<Command> {
-        Some(Command::new(["usermod", "-L", user]))
+        Some(Command::new(["passwd", "-l", user]))
     }
 
     /// Sets the time zone, e.g. `Europe/London`.
@@ -84,6 +91,58 @@ pub trait OsType: Send + Sync {
     /// The privilege drop-ins for a user with `sudo`: `rules` is empty for `sudo: true`.
     fn sudo_files(&self, user: &str, rules: &[String]) -> Vec<FileStep> {
         vec![sudoers_file(user, rules)]
+    }
+}
+
+/// shadow-utils `useradd` as cloud-init 22.4 runs it: `--comment`, `--gid`, `--home`,
+/// `--shell`, `--system`, `--uid` when given, `-M` for `no_create_home` or `system`, else `-m`.
+/// Supplementary groups and passwords are set by their own steps.
+pub fn useradd(user: &User) -> Command {
+    let mut argv: Vec<String> = vec!["useradd".into()];
+    if let Some(gecos) = user.gecos.as_ref().filter(|g| !g.is_empty()) {
+        argv.extend(["--comment".into(), gecos.clone()]);
+    }
+    if let Some(group) = &user.primary_group {
+        argv.extend(["--gid".into(), group.clone()]);
+    }
+    if let Some(home) = &user.homedir {
+        argv.extend(["--home".into(), home.clone()]);
+    }
+    if let Some(shell) = &user.shell {
+        argv.extend(["--shell".into(), shell.clone()]);
+    }
+    if user.system {
+        argv.push("--system".into());
+    }
+    if let Some(uid) = user.uid {
+        argv.extend(["--uid".into(), uid.to_string()]);
+    }
+    argv.push(
+        if user.no_create_home || user.system {
+            "-M"
+        } else {
+            "-m"
+        }
+        .into(),
+    );
+    argv.push(user.name.clone());
+    Command::new(argv)
+}
+
+/// Runs `update` only when no file matches `index` (a fixed glob of the OS type, such as
+/// `/var/lib/apt/lists/*_Packages`): the update command is the script's arguments.
+pub fn unless_index(index: &str, update: Command) -> Command {
+    let mut argv: Vec<String> = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("for f in {index}; do [ -e \"$f\" ] && exit 0; done; exec \"$@\""),
+        "package-index".into(),
+    ];
+    argv.extend(update.argv);
+    Command {
+        argv,
+        env: update.env,
+        stdin: None,
     }
 }
 
@@ -105,8 +164,29 @@ pub const DEFAULT_SUDO_RULE: &str = "ALL=(ALL) NOPASSWD:ALL";
 /// The doas rule of `sudo: true`.
 pub const DEFAULT_DOAS_RULE: &str = "permit nopass";
 
-/// `/etc/sudoers.d/<user>`, mode 0440, lines `<user> <rule>`, written only when
-/// `/etc/sudoers.d` exists.
+/// The drop-in sudo reads for a user: `/etc/sudoers.d/<user>`, with each `.` written `%2E`,
+/// because sudo skips drop-ins whose names contain a dot (`john.doe` gets
+/// `/etc/sudoers.d/john%2Edoe`; `%` never occurs in a user name, so two users never share one).
+pub fn sudoers_path(user: &str) -> String {
+    format!("/etc/sudoers.d/{}", user.replace('.', "%2E"))
+}
+
+/// Checks a sudoers drop-in with `visudo -c` where the instance has `visudo`, and removes it
+/// when it is invalid (a broken drop-in disables sudo for everyone). A fixed script: the path is
+/// its argument.
+pub fn visudo_check(path: &str) -> Command {
+    Command::new([
+        "/bin/sh",
+        "-c",
+        "[ -e \"$1\" ] && command -v visudo >/dev/null 2>&1 || exit 0; \
+         visudo -c -q -f \"$1\" && exit 0; rm -f \"$1\"; echo \"$1 is not valid sudoers syntax: removed\" >&2; exit 1",
+        "visudo-check",
+        path,
+    ])
+}
+
+/// The sudoers drop-in of [`sudoers_path`], mode 0440, lines `<user> <rule>`, written only
+/// when `/etc/sudoers.d` exists.
 pub fn sudoers_file(user: &str, rules: &[String]) -> FileStep {
     let default = [DEFAULT_SUDO_RULE.to_string()];
     let rules = if rules.is_empty() {
@@ -116,7 +196,7 @@ pub fn sudoers_file(user: &str, rules: &[String]) -> FileStep {
     };
     let content: String = rules.iter().map(|r| format!("{user} {r}\n")).collect();
     FileStep {
-        path: format!("/etc/sudoers.d/{user}"),
+        path: sudoers_path(user),
         content: Sensitive::new(content.into_bytes()),
         mode: 0o440,
         owner: Owner::root(),

@@ -31,6 +31,35 @@ pub const MODULES: &[&str] = &[
     "runcmd",
 ];
 
+/// The keys of a `write_files` entry.
+pub const WRITE_FILES_KEYS: &[&str] = &[
+    "path",
+    "content",
+    "owner",
+    "permissions",
+    "encoding",
+    "append",
+    "defer",
+];
+
+/// The keys of a `users` entry.
+pub const USERS_KEYS: &[&str] = &[
+    "name",
+    "uid",
+    "gecos",
+    "shell",
+    "homedir",
+    "no_create_home",
+    "system",
+    "primary_group",
+    "groups",
+    "lock_passwd",
+    "hashed_passwd",
+    "passwd",
+    "ssh_authorized_keys",
+    "sudo",
+];
+
 /// The accepted `write_files` encodings.
 pub const ENCODINGS: &str = "b64, base64, gz, gzip, gz+b64, gz+base64, gzip+b64, gzip+base64";
 
@@ -205,7 +234,7 @@ impl Parser<'_> {
             match key {
                 "write_files" => config.write_files = self.write_files(at, value),
                 "packages" => config.packages = self.packages(at, value),
-                "package_update" => config.package_update = self.boolean(at, value),
+                "package_update" => config.package_update = Some(self.boolean(at, value)),
                 "package_upgrade" => config.package_upgrade = self.boolean(at, value),
                 "groups" => config.groups = self.groups(at, value),
                 "users" => config.users = self.users(at, value),
@@ -374,15 +403,7 @@ impl Parser<'_> {
     // ---- modules ----------------------------------------------------------------------------
 
     fn write_files(&mut self, at: At<'_>, value: &Value) -> Vec<WriteFile> {
-        const KNOWN: &[&str] = &[
-            "path",
-            "content",
-            "owner",
-            "permissions",
-            "encoding",
-            "append",
-            "defer",
-        ];
+        const KNOWN: &[&str] = WRITE_FILES_KEYS;
         let mut files = Vec::new();
         for (i, item) in self.list(at, value).iter().enumerate() {
             let at = at.item(i);
@@ -480,8 +501,13 @@ impl Parser<'_> {
     fn permissions(&mut self, at: At<'_>, value: &Value) -> Option<u32> {
         let text = match value {
             Value::Null => return Some(0o644),
-            // An unquoted 644 is read as the octal digits it shows, as the original does.
-            Value::Number(n) => n.to_string(),
+            // The YAML parser has already turned `0o644` into 420 and `0x1ff` into 511: read
+            // the number as written. An unquoted 644 means the octal digits it shows (cloud-init
+            // 22.4 reads it as decimal 644, mode 1204, which nobody means).
+            Value::Number(n) => self
+                .raw_scalar(at)
+                .filter(|raw| yaml_int(raw).is_some_and(|v| n.as_u64() == Some(v)))
+                .unwrap_or_else(|| n.to_string()),
             Value::String(s) => s.clone(),
             _ => {
                 self.problem(
@@ -499,11 +525,31 @@ impl Parser<'_> {
             None => {
                 self.problem(
                     at,
-                    format!("{text:?} is not an octal file mode; write it like '0644' or '0600'"),
+                    format!(
+                        "{text:?} is not a file mode; write it in octal like '0644', '0o644' or \
+                         '4755' (at most 07777)"
+                    ),
                 );
                 None
             }
         }
+    }
+
+    /// The text of a scalar field as written on its line (`key: value  # comment`, or inside a
+    /// flow mapping `{..., key: value, ...}`).
+    fn raw_scalar(&self, at: At<'_>) -> Option<String> {
+        let (i, field) = (at.item?, at.field?);
+        let line = self.locate.text(self.locate.field(at.module, i, field)?);
+        let start = line.find(&format!("{field}:"))? + field.len() + 1;
+        let value = line[start..]
+            .split([',', '}'])
+            .next()
+            .unwrap_or("")
+            .split(" #")
+            .next()
+            .unwrap_or("")
+            .trim();
+        (!value.is_empty()).then(|| value.to_string())
     }
 
     fn packages(&mut self, at: At<'_>, value: &Value) -> Vec<Package> {
@@ -583,20 +629,7 @@ impl Parser<'_> {
     }
 
     fn users(&mut self, at: At<'_>, value: &Value) -> Vec<User> {
-        const KNOWN: &[&str] = &[
-            "name",
-            "uid",
-            "gecos",
-            "shell",
-            "homedir",
-            "no_create_home",
-            "primary_group",
-            "groups",
-            "lock_passwd",
-            "hashed_passwd",
-            "ssh_authorized_keys",
-            "sudo",
-        ];
+        const KNOWN: &[&str] = USERS_KEYS;
         let mut users = Vec::new();
         for (i, item) in self.list(at, value).iter().enumerate() {
             let at = at.item(i);
@@ -633,6 +666,7 @@ impl Parser<'_> {
                 shell: self.absolute_path(at.field("shell"), get("shell")),
                 homedir: self.absolute_path(at.field("homedir"), get("homedir")),
                 no_create_home: self.boolean(at.field("no_create_home"), get("no_create_home")),
+                system: self.boolean(at.field("system"), get("system")),
                 primary_group: match get("primary_group") {
                     Value::Null => None,
                     v => self.name(at.field("primary_group"), "group", v),
@@ -644,6 +678,9 @@ impl Parser<'_> {
                 },
                 hashed_passwd: self
                     .secret_line(at.field("hashed_passwd"), get("hashed_passwd"))
+                    .map(Sensitive::new),
+                passwd: self
+                    .secret_line(at.field("passwd"), get("passwd"))
                     .map(Sensitive::new),
                 ssh_authorized_keys: Sensitive::new(
                     self.keys(at.field("ssh_authorized_keys"), get("ssh_authorized_keys")),
@@ -775,6 +812,16 @@ impl Parser<'_> {
                         ),
                     }
                 }
+                // cloud-init 22.4 refuses the whole module for an unquoted `false` or `1`.
+                Value::Bool(_) | Value::Number(_) => self.problem(
+                    at,
+                    format!(
+                        "must be a shell command string or an argv list, found {}; quote it \
+                         (e.g. '{}')",
+                        kind(item),
+                        scalar_text(item).unwrap_or_default()
+                    ),
+                ),
                 _ => match scalar_text(item) {
                     Some(script) if !script.trim().is_empty() => {
                         commands.push(RunCommand::Shell(script))
@@ -875,14 +922,39 @@ pub fn parse_owner(text: &str) -> Result<Owner, String> {
     })
 }
 
-/// Parses an octal mode (`0644`, `644`, `0o644`), at most `07777`.
+/// The value of a YAML 1.2 integer as written (`420`, `0o644`, `0x1a4`), to check that a raw
+/// text is the number the parser read.
+fn yaml_int(raw: &str) -> Option<u64> {
+    let raw = raw.strip_prefix('+').unwrap_or(raw);
+    if let Some(hex) = raw.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).ok()
+    } else if let Some(oct) = raw.strip_prefix("0o") {
+        u64::from_str_radix(oct, 8).ok()
+    } else {
+        raw.parse().ok()
+    }
+}
+
+/// Parses a file mode as cloud-config writes it: octal digits (`0644`, `644`, `4755`), `0o644`,
+/// or hexadecimal `0x1a4`; at most `07777`.
 pub fn parse_mode(text: &str) -> Option<u32> {
     let text = text.trim();
-    let digits = text.strip_prefix("0o").unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+    let (digits, radix) = if let Some(hex) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
+        (hex, 16)
+    } else {
+        (
+            text.strip_prefix("0o")
+                .or(text.strip_prefix("0O"))
+                .unwrap_or(text),
+            8,
+        )
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+    u32::from_str_radix(digits, radix)
+        .ok()
+        .filter(|m| *m <= 0o7777)
 }
 
 /// Decodes `write_files` content according to its `encoding`.

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::error::PlanError;
 use super::model::{ParsedFile, RunCommand, Sensitive, WriteFile};
-use super::os::OsType;
-use super::step::{Action, Command, FileStep, Module, Step};
+use super::os::{visudo_check, OsType};
+use super::step::{quote, Action, Command, FileStep, Module, Step};
 
 /// The steps of every file, file after file.
 pub fn plan_all(files: &[ParsedFile], os: &dyn OsType) -> Result<Vec<Step>, PlanError> {
@@ -106,9 +106,27 @@ impl Planner<'_> {
         let file = self.file;
         let config = &file.config;
         let module = Module::Packages;
-        if config.package_update || config.package_upgrade {
-            let commands = self.os.update_packages();
-            self.exec_all(module, commands, "refresh the package index")?;
+        // cloud-init refreshes the index whenever it installs or upgrades; with an explicit
+        // `package_update: false` lxops still refreshes a missing index (installing would fail).
+        let installs = !config.packages.is_empty() || config.package_upgrade;
+        // An OS type that cannot refresh its index fails only when the file asks for it.
+        let implied = |commands: Option<Vec<Command>>| commands.unwrap_or_default();
+        match (config.package_update, installs) {
+            (Some(false), true) => {
+                for command in implied(self.os.update_packages_if_missing()) {
+                    self.push(module, Action::Exec(command));
+                }
+            }
+            (None, true) => {
+                for command in implied(self.os.update_packages()) {
+                    self.push(module, Action::Exec(command));
+                }
+            }
+            (Some(true), _) => {
+                let commands = self.os.update_packages();
+                self.exec_all(module, commands, "refresh the package index")?;
+            }
+            (_, false) => {}
         }
         if config.package_upgrade {
             let commands = self.os.upgrade_packages();
@@ -168,12 +186,21 @@ impl Planner<'_> {
                 .os
                 .add_user(user)
                 .ok_or_else(|| self.unsupported(module, "create users"))?;
+            // `passwd` is the new user's password (cloud-init gives it to useradd only).
+            let created = match &user.passwd {
+                Some(hash) => vec![self
+                    .os
+                    .set_password_hashes(&[(user.name.clone(), hash.clone())])
+                    .ok_or_else(|| self.unsupported(module, "set passwords"))?],
+                None => Vec::new(),
+            };
             self.push(
                 module,
                 Action::EnsureUser {
                     name: user.name.clone(),
                     create,
                     update: self.os.update_user(user),
+                    created,
                 },
             );
             if !user.groups.is_empty() {
@@ -185,11 +212,21 @@ impl Planner<'_> {
                 self.add_to_groups(Module::Groups, member, std::slice::from_ref(&group.name))?;
             }
         }
+        // Passwords and locks as cloud-init: `hashed_passwd` is set, then the password is
+        // locked unless `lock_passwd: false`. An OS type that unlocks password-less accounts
+        // (Alpine, for key-only ssh) gives a user without any hash and without `lock_passwd`
+        // the impossible hash `*` instead of a lock: password logins stay impossible.
+        let keeps_star = |user: &crate::cloudconfig::User| {
+            self.os.unlock_without_password()
+                && user.hashed_passwd.is_none()
+                && user.passwd.is_none()
+                && user.lock_passwd != Some(true)
+        };
         let mut passwords = Vec::new();
         for user in &config.users {
             match &user.hashed_passwd {
                 Some(hash) => passwords.push((user.name.clone(), hash.clone())),
-                None if self.os.unlock_without_password() && user.lock_passwd != Some(true) => {
+                None if keeps_star(user) => {
                     passwords.push((user.name.clone(), Sensitive::new("*".to_string())))
                 }
                 None => {}
@@ -202,8 +239,13 @@ impl Planner<'_> {
                 .ok_or_else(|| self.unsupported(module, "set passwords"))?;
             self.push(module, Action::Exec(command));
         }
-        for user in &config.users {
-            if user.lock_passwd == Some(true) {
+        let locked: Vec<&crate::cloudconfig::User> = config
+            .users
+            .iter()
+            .filter(|user| user.locks_password() && !keeps_star(user))
+            .collect();
+        for user in locked {
+            {
                 let command = self
                     .os
                     .lock_password(&user.name)
@@ -214,7 +256,14 @@ impl Planner<'_> {
         for user in &config.users {
             if let Some(rules) = &user.sudo {
                 for file in self.os.sudo_files(&user.name, rules) {
+                    let check = file
+                        .path
+                        .starts_with("/etc/sudoers.d/")
+                        .then(|| visudo_check(&file.path));
                     self.push(module, Action::WriteFile(file));
+                    if let Some(check) = check {
+                        self.push(module, Action::Exec(check));
+                    }
                 }
             }
         }
@@ -251,12 +300,22 @@ impl Planner<'_> {
 
     fn runcmd(&mut self) {
         let file = self.file;
-        for command in &file.config.runcmd {
-            let command = match command {
-                RunCommand::Shell(script) => Command::new(["/bin/sh", "-c", script]),
-                RunCommand::Argv(argv) => Command::new(argv.clone()),
-            };
-            self.push(Module::Runcmd, Action::Exec(command));
+        if file.config.runcmd.is_empty() {
+            return;
         }
+        // cloud-init's runcmd script: a string as it is, a list as shell-quoted words.
+        let entries = file
+            .config
+            .runcmd
+            .iter()
+            .map(|command| match command {
+                RunCommand::Shell(script) => script.clone(),
+                RunCommand::Argv(argv) => {
+                    let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+                    words.join(" ")
+                }
+            })
+            .collect();
+        self.push(Module::Runcmd, Action::RunScript { entries });
     }
 }

@@ -88,6 +88,29 @@ impl fmt::Display for Command {
     }
 }
 
+/// The script that [`Action::RunScript`] runs: cloud-init's (`#!/bin/sh`, then the entries),
+/// plus a note of the entry it is in, kept without changing `$?`, which an `EXIT` trap reports
+/// on stderr as `lxops-runcmd-entry N` so that a failure can name its entry.
+pub fn runcmd_script(entries: &[String]) -> String {
+    let mut script = String::from("#!/bin/sh\n");
+    script.push_str(&format!(
+        "trap 'echo \"{RUNCMD_MARKER} $__lxops_entry\" >&2' EXIT\n__lxops_entry=0\n"
+    ));
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            script.push_str(&format!(
+                "__lxops_rc=$?; __lxops_entry={i}; (exit $__lxops_rc)\n"
+            ));
+        }
+        script.push_str(entry);
+        script.push('\n');
+    }
+    script
+}
+
+/// What the `EXIT` trap of [`runcmd_script`] writes before the entry number.
+pub const RUNCMD_MARKER: &str = "lxops-runcmd-entry";
+
 /// Quotes a word the way a POSIX shell would need it, for display only.
 pub(crate) fn quote(word: &str) -> String {
     let plain = !word.is_empty()
@@ -177,6 +200,8 @@ pub enum Action {
         create: Command,
         /// What is run when it exists already.
         update: Vec<UserUpdate>,
+        /// What is run right after creating it (e.g. setting its `passwd` hash).
+        created: Vec<Command>,
     },
     /// Add keys to `~user/.ssh/authorized_keys` (kept keys stay), `.ssh` 0700 and the file 0600,
     /// both owned by the user.
@@ -187,6 +212,13 @@ pub enum Action {
         home: String,
         /// The public keys (never shown).
         keys: Sensitive<Vec<String>>,
+    },
+    /// Run `runcmd` as cloud-init does: all entries as one `/bin/sh` script, from `/`, so `cd`
+    /// and variables carry over; the script's exit status is its last command's. A non-zero
+    /// status stops the apply, naming the entry the script ended in.
+    RunScript {
+        /// The script's entries, one shell text each (argv entries already quoted).
+        entries: Vec<String>,
     },
     /// Fail unless a file exists in the instance.
     RequireFile {
@@ -209,8 +241,12 @@ impl fmt::Display for Action {
                 name,
                 create,
                 update,
+                created,
             } => {
                 write!(f, "user {name}: unless it exists: {create}")?;
+                for command in created {
+                    write!(f, ", then {command}")?;
+                }
                 if !update.is_empty() {
                     let update: Vec<String> = update.iter().map(ToString::to_string).collect();
                     write!(f, "; if it exists: {}", update.join("; "))?;
@@ -223,6 +259,13 @@ impl fmt::Display for Action {
                 keys.expose().len()
             ),
             Action::RequireFile { path, .. } => write!(f, "check that {path} exists"),
+            Action::RunScript { entries } => {
+                write!(f, "run as one /bin/sh script from /:")?;
+                for (i, entry) in entries.iter().enumerate() {
+                    write!(f, " [{i}] {}", entry.replace('\n', "\\n"))?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -158,7 +158,7 @@ pub enum ConfigError {
         problems: Vec<String>,
     },
     /// `-name` with more than one file.
-    #[error("-name can be used with only one config file ({count} given)")]
+    #[error("-name can be used with only one config file ({count} given); give each file its own run, or list several names for one file: -name a1,a2")]
     NameWithManyFiles {
         /// How many files were given.
         count: usize,
@@ -171,6 +171,24 @@ pub enum ConfigError {
     NoInstanceName {
         /// The file.
         file: PathBuf,
+    },
+    /// An empty entry in `-name` (e.g. `-name a,,b`).
+    #[error("-name has an empty instance name; list names separated by commas: -name a1,a2")]
+    EmptyName,
+    /// Two entries of one command resolve to the same instance.
+    #[error(
+        "instance {} is named twice ({} and {}); each instance may appear once per command",
+        esc(instance),
+        esc_path(first),
+        esc_path(second)
+    )]
+    DuplicateInstance {
+        /// The instance name.
+        instance: String,
+        /// The config of the first entry.
+        first: PathBuf,
+        /// The config of the second entry.
+        second: PathBuf,
     },
 }
 

@@ -382,14 +382,24 @@ pub fn evaluate_source(
     }
 }
 
-/// Instance names for files: `name` when given (error if given with more than one file), else
-/// each file's base name without its last extension.
-pub fn instance_names(files: &[PathBuf], name: Option<&str>) -> Result<Vec<String>, ConfigError> {
-    if let Some(name) = name {
+/// The (file, instance name) pairs of a command: with `names`, one pair per name for the one
+/// file (an error with more than one file, or for an empty name); else each file's base name
+/// without its last extension.
+pub fn instance_names(
+    files: &[PathBuf],
+    names: &[String],
+) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+    if !names.is_empty() {
         if files.len() > 1 {
             return Err(ConfigError::NameWithManyFiles { count: files.len() });
         }
-        return Ok(files.iter().map(|_| name.to_string()).collect());
+        if names.iter().any(String::is_empty) {
+            return Err(ConfigError::EmptyName);
+        }
+        return Ok(files
+            .iter()
+            .flat_map(|f| names.iter().map(move |n| (f.clone(), n.clone())))
+            .collect());
     }
     files
         .iter()
@@ -397,10 +407,27 @@ pub fn instance_names(files: &[PathBuf], name: Option<&str>) -> Result<Vec<Strin
             f.file_stem()
                 .and_then(|s| s.to_str())
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
+                .map(|s| (f.clone(), s.to_string()))
                 .ok_or_else(|| ConfigError::NoInstanceName { file: f.clone() })
         })
         .collect()
+}
+
+/// Refuses two instances that are the same instance (same project and name), e.g. `-name a,a`
+/// or two files with the same base name: they would race for one instance.
+pub fn check_distinct(instances: &[&Instance]) -> Result<(), ConfigError> {
+    let mut seen: BTreeMap<(&str, &str), &Path> = BTreeMap::new();
+    for instance in instances {
+        let key = (instance.project.as_str(), instance.name.as_str());
+        if let Some(first) = seen.insert(key, &instance.file) {
+            return Err(ConfigError::DuplicateInstance {
+                instance: instance.name.clone(),
+                first: first.to_path_buf(),
+                second: instance.file.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The "Effective Properties" of the original: global, then config, then `-P`, without the

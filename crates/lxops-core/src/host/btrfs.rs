@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::dir::rename_dir;
 use super::driver::{FsDriver, FsState, HostView};
+use super::marks;
 use super::runner::path_str;
 use super::validate;
 use super::{FilesystemSpec, HostCommand, HostError, HostRunner};
@@ -114,7 +115,8 @@ impl FsDriver for BtrfsDriver {
         if let Some(parent) = path.parent() {
             host.mkdir_p(parent)?;
         }
-        host.run(&btrfs(&["subvolume", "create", &fs.path]))
+        host.run(&btrfs(&["subvolume", "create", &fs.path]))?;
+        marks::mark_dir(host, fs)
     }
 
     fn describe_clone(&self, fs: &FilesystemSpec, source: &str, snapshot: &str) -> String {
@@ -134,7 +136,9 @@ impl FsDriver for BtrfsDriver {
         if let Some(parent) = path.parent() {
             host.mkdir_p(parent)?;
         }
-        writable_snapshot(host, &from, path)
+        writable_snapshot(host, &from, path)?;
+        // The snapshot carries the source's mark: the clone gets its own.
+        marks::mark_dir(host, fs)
     }
 
     fn can_snapshot(&self) -> bool {
@@ -256,6 +260,7 @@ mod tests {
             zfsproperties: Default::default(),
             transient: false,
             destroy: false,
+            mark: Some("default/a1".into()),
         };
         assert_eq!(
             BtrfsDriver.describe_clone(&fs, "/b/a1/home", "s1"),
@@ -268,7 +273,8 @@ mod tests {
             host.log(),
             [
                 "mkdir -p /b/a2",
-                "btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a2/home"
+                "btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a2/home",
+                "setfattr -n user.lxops.instance -v default/a1 /b/a2/home",
             ]
         );
         let err = BtrfsDriver

@@ -72,45 +72,86 @@ impl DevicePlan {
     }
 }
 
+impl DevicePlan {
+    /// Whether carrying it out creates device directories (which then get their owner).
+    pub fn creates_dirs(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(
+                s,
+                Step::MakeDir { .. }
+                    | Step::CreateFilesystem {
+                        device_dir: true,
+                        ..
+                    }
+            )
+        })
+    }
+}
+
+/// Writes the line(s) of one step: what the plan prints and what [`apply_devices`] reports as it
+/// carries the step out.
+fn write_step(f: &mut dyn fmt::Write, step: &Step) -> fmt::Result {
+    match step {
+        Step::CreateFilesystem { fs, dir, owner, .. } => {
+            writeln!(f, "{}", driver_of(fs).describe_create(fs))?;
+            if let Some(owner) = owner {
+                writeln!(f, "chown {owner} {}", dir.display())?;
+            }
+        }
+        Step::CloneFilesystem {
+            fs,
+            source,
+            snapshot,
+        } => writeln!(f, "{}", driver_of(fs).describe_clone(fs, source, snapshot))?,
+        Step::MakeDir {
+            path,
+            owner,
+            in_clone,
+        } => {
+            write!(f, "mkdir {}", path.display())?;
+            if let Some(owner) = owner {
+                write!(f, " (owner {owner})")?;
+            }
+            if *in_clone {
+                write!(f, " unless the clone has it")?;
+            }
+            writeln!(f)?;
+        }
+        Step::Keep { device, path } => {
+            writeln!(f, "keep {} (device {device}: exists)", path.display())?
+        }
+        Step::CopyTemplate { from, to } => {
+            writeln!(f, "copy {} -> {}", from.display(), to.display())?
+        }
+    }
+    Ok(())
+}
+
+fn step_lines(step: &Step) -> Vec<String> {
+    let mut text = String::new();
+    let _ = write_step(&mut text, step);
+    text.lines().map(str::to_string).collect()
+}
+
 impl fmt::Display for DevicePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for step in &self.steps {
-            match step {
-                Step::CreateFilesystem { fs, dir, owner, .. } => {
-                    writeln!(f, "{}", driver_of(fs).describe_create(fs))?;
-                    if let Some(owner) = owner {
-                        writeln!(f, "chown {owner} {}", dir.display())?;
-                    }
-                }
-                Step::CloneFilesystem {
-                    fs,
-                    source,
-                    snapshot,
-                } => writeln!(f, "{}", driver_of(fs).describe_clone(fs, source, snapshot))?,
-                Step::MakeDir {
-                    path,
-                    owner,
-                    in_clone,
-                } => {
-                    write!(f, "mkdir {}", path.display())?;
-                    if let Some(owner) = owner {
-                        write!(f, " (owner {owner})")?;
-                    }
-                    if *in_clone {
-                        write!(f, " unless the clone has it")?;
-                    }
-                    writeln!(f)?;
-                }
-                Step::Keep { device, path } => {
-                    writeln!(f, "keep {} (device {device}: exists)", path.display())?
-                }
-                Step::CopyTemplate { from, to } => {
-                    writeln!(f, "copy {} -> {}", from.display(), to.display())?
-                }
-            }
+            write_step(f, step)?;
         }
         Ok(())
     }
+}
+
+/// Something [`apply_devices`] made that did not exist before, outermost: what
+/// [`undo_devices`] removes.
+#[derive(Debug, Clone, PartialEq)]
+enum Made {
+    /// A directory (with the new parents above it that this run made).
+    Dir(PathBuf),
+    /// A ZFS dataset (the outermost one that `zfs create -p` made).
+    Dataset(String),
+    /// A btrfs subvolume.
+    Subvolume(FilesystemSpec),
 }
 
 /// What [`apply_devices`] did.
@@ -121,6 +162,97 @@ pub struct ApplyReport {
     /// New device directories (including a new filesystem root used as a device directory), in
     /// creation order.
     pub created_dirs: Vec<PathBuf>,
+    /// The plan's lines of the steps carried out, as they were carried out (the same text
+    /// as the plan prints).
+    pub lines: Vec<String>,
+    /// Everything made, outermost new path first, in creation order.
+    made: Vec<Made>,
+}
+
+impl ApplyReport {
+    /// Whether nothing was made.
+    pub fn made_nothing(&self) -> bool {
+        self.made.is_empty()
+    }
+}
+
+/// The outermost directory that does not exist on the way to `path` (itself included), if any.
+fn first_missing_dir(host: &dyn HostRunner, path: &Path) -> Result<Option<PathBuf>, HostError> {
+    let mut missing = None;
+    for ancestor in path.ancestors() {
+        if host.path_kind(ancestor)?.is_some() {
+            break;
+        }
+        missing = Some(ancestor.to_path_buf());
+    }
+    Ok(missing)
+}
+
+/// The outermost dataset that does not exist on the way to `dataset` (itself included).
+fn first_missing_dataset(host: &dyn HostRunner, dataset: &str) -> Result<String, HostError> {
+    let view = HostView::new(host);
+    let datasets = view.zfs_datasets()?;
+    let parts: Vec<&str> = dataset.split('/').collect();
+    for n in 1..=parts.len() {
+        let name = parts[..n].join("/");
+        if !datasets.contains_key(&name) {
+            return Ok(name);
+        }
+    }
+    Ok(dataset.to_string())
+}
+
+/// What creating `fs` will make: recorded before it is created.
+fn will_make(host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<Vec<Made>, HostError> {
+    let path = Path::new(&fs.path);
+    Ok(match fs.kind {
+        FsKind::Zfs => vec![Made::Dataset(first_missing_dataset(host, &fs.path)?)],
+        FsKind::Dir => first_missing_dir(host, path)?
+            .map(Made::Dir)
+            .into_iter()
+            .collect(),
+        FsKind::Btrfs => {
+            let mut made: Vec<Made> = match path.parent() {
+                Some(parent) => first_missing_dir(host, parent)?
+                    .map(Made::Dir)
+                    .into_iter()
+                    .collect(),
+                None => Vec::new(),
+            };
+            made.push(Made::Subvolume(fs.clone()));
+            made
+        }
+    })
+}
+
+/// Removes what a failed launch made on the host ([`ApplyReport`]), newest first, and nothing
+/// else: directories, datasets and subvolumes that did not exist before this run. Returns one
+/// line per removal (or failure to remove, which does not stop the others).
+pub fn undo_devices(host: &dyn HostRunner, report: &ApplyReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for made in report.made.iter().rev() {
+        let (what, result) = match made {
+            Made::Dir(dir) => (dir.display().to_string(), host.remove_tree(dir)),
+            Made::Dataset(dataset) => {
+                let fs = FilesystemSpec {
+                    id: String::new(),
+                    kind: FsKind::Zfs,
+                    path: dataset.clone(),
+                    zfsproperties: BTreeMap::new(),
+                    transient: false,
+                    destroy: true,
+                    mark: None,
+                };
+                (dataset.clone(), driver_of(&fs).destroy(host, &fs))
+            }
+            Made::Subvolume(fs) => (fs.path.clone(), driver_of(fs).destroy(host, fs)),
+        };
+        lines.push(match result {
+            Ok(()) => format!("cleanup: removed {what}"),
+            Err(e) => format!("cleanup: could not remove {what}: {e}"),
+        });
+    }
+    lines
 }
 
 /// Checks everything that can be checked without the host.
@@ -337,11 +469,29 @@ pub fn plan_devices(host: &dyn HostRunner, setup: &DeviceSetup) -> Result<Device
 }
 
 /// Carries out a plan made by [`plan_devices`]. A device directory that exists by now is left
-/// alone (no chown, no copy). Stops at the first failure.
+/// alone (no chown, no copy). Stops at the first failure; then what it made so far is removed
+/// again ([`undo_devices`]), so a failure leaves the host as it was.
 pub fn apply_devices(host: &dyn HostRunner, plan: &DevicePlan) -> Result<ApplyReport, HostError> {
     let mut report = ApplyReport::default();
+    match apply_steps(host, plan, &mut report) {
+        Ok(()) => Ok(report),
+        Err(e) => {
+            for line in undo_devices(host, &report) {
+                tracing::warn!("{line}");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn apply_steps(
+    host: &dyn HostRunner,
+    plan: &DevicePlan,
+    report: &mut ApplyReport,
+) -> Result<(), HostError> {
     let mut created: BTreeSet<PathBuf> = BTreeSet::new();
     for step in &plan.steps {
+        let lines = step_lines(step);
         match step {
             Step::CreateFilesystem {
                 fs,
@@ -349,7 +499,11 @@ pub fn apply_devices(host: &dyn HostRunner, plan: &DevicePlan) -> Result<ApplyRe
                 owner,
                 device_dir,
             } => {
+                let made = will_make(host, fs)?;
                 driver_of(fs).create(host, fs)?;
+                // Recorded once made: a failed create is not undone, since what it failed on
+                // may be someone else's.
+                report.made.extend(made);
                 if let Some(owner) = owner {
                     host.chown(dir, *owner)?;
                 }
@@ -364,15 +518,22 @@ pub fn apply_devices(host: &dyn HostRunner, plan: &DevicePlan) -> Result<ApplyRe
                 source,
                 snapshot,
             } => {
+                let made = will_make(host, fs)?;
                 driver_of(fs).clone_from(host, fs, source, snapshot)?;
+                report.made.extend(made);
                 report.created_filesystems.push(fs.path.clone());
             }
             Step::MakeDir { path, owner, .. } => {
                 if host.path_kind(path)?.is_some() {
                     tracing::debug!(path = %path.display(), "device directory exists: kept");
+                    report
+                        .lines
+                        .push(format!("keep {} (exists by now)", path.display()));
                     continue;
                 }
+                let made = first_missing_dir(host, path)?;
                 host.mkdir_p(path)?;
+                report.made.extend(made.map(Made::Dir));
                 if let Some(owner) = owner {
                     host.chown(path, *owner)?;
                 }
@@ -385,11 +546,18 @@ pub fn apply_devices(host: &dyn HostRunner, plan: &DevicePlan) -> Result<ApplyRe
                     host.copy_tree(from, to)?;
                 } else {
                     tracing::warn!(dir = %to.display(), "device directory existed: template not copied");
+                    report.lines.push(format!(
+                        "skip copy {} -> {} (the directory existed)",
+                        from.display(),
+                        to.display()
+                    ));
+                    continue;
                 }
             }
         }
+        report.lines.extend(lines);
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The host directory of every device, by device name. A ZFS dataset's directory is its

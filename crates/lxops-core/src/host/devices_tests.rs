@@ -24,6 +24,7 @@ fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
         zfsproperties: BTreeMap::new(),
         transient: false,
         destroy: false,
+        mark: Some("default/a1".into()),
     }
 }
 
@@ -161,7 +162,7 @@ fn plans_for_each_situation() {
         .collect();
     expect![[r#"
         # new zfs filesystem: created, root chowned, new dirs chowned and filled
-        zfs create -p -o compression=on lxopstest/a1/home
+        zfs create -p -o compression=on -o lxops:instance=default/a1 lxopstest/a1/home
         chown 1000000:1000000 /lxopstest/a1/home
         copy /t/home -> /lxopstest/a1/home
         mkdir /lxopstest/a1/home/user (owner 1000000:1000000)
@@ -181,11 +182,11 @@ fn plans_for_each_situation() {
         chown 1000000:1000000 /btr/a1/b
         mkdir /btr/a1/b/x (owner 1000000:1000000)
         # zfs dataset whose parent has its own mountpoint
-        zfs create -p tank/c/a1/h
+        zfs create -p -o lxops:instance=default/a1 tank/c/a1/h
         mkdir /srv/c/a1/h/x
         # device-origin: non-transient cloned, transient created, no templates
-        zfs clone -p lxopstest/a1/home@s1 lxopstest/a2/home
-        zfs create -p lxopstest/a2/tmp
+        zfs clone -p -o lxops:instance=default/a1 lxopstest/a1/home@s1 lxopstest/a2/home
+        zfs create -p -o lxops:instance=default/a1 lxopstest/a2/tmp
         chown 1000000:1000000 /lxopstest/a2/tmp
         keep /lxopstest/a2/home (device all: exists)
         mkdir /lxopstest/a2/home/user (owner 1000000:1000000) unless the clone has it
@@ -343,7 +344,8 @@ fn apply_creates_new_dirs_and_never_touches_existing_ones() {
     );
     expect![[r#"
         zfs list -H -o name,mountpoint -t filesystem
-        zfs create -p lxopstest/a1/tmp
+        zfs list -H -o name,mountpoint -t filesystem
+        zfs create -p -o lxops:instance=default/a1 lxopstest/a1/tmp
         chown 1000000:1000000 /lxopstest/a1/tmp
         mkdir -p /lxopstest/a1/home/new
         chown 1000000:1000000 /lxopstest/a1/home/new

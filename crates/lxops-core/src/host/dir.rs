@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::driver::{FsDriver, FsState, HostView};
+use super::marks;
 use super::validate;
 use super::{FilesystemSpec, FsKind, HostError, HostRunner};
 
@@ -54,7 +55,8 @@ impl FsDriver for DirDriver {
     }
 
     fn create(&self, host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<(), HostError> {
-        host.mkdir_p(Path::new(&fs.path))
+        host.mkdir_p(Path::new(&fs.path))?;
+        marks::mark_dir(host, fs)
     }
 
     fn clone_from(

@@ -1,7 +1,7 @@
 //! [`DryRunHost`]: for `--dry-run`, read-only queries really run and every change is recorded
 //! instead of done.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -90,6 +90,19 @@ impl HostRunner for DryRunHost {
     fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
         self.record(format!("shiftids {shift} {}", dir.display()));
         Ok(())
+    }
+
+    fn set_xattr(&self, path: &Path, name: &str, value: &str) -> Result<bool, HostError> {
+        self.record(format!("setfattr -n {name} -v {value} {}", path.display()));
+        Ok(true)
+    }
+
+    fn get_xattr(&self, path: &Path, name: &str) -> Result<Option<String>, HostError> {
+        self.system.get_xattr(path, name)
+    }
+
+    fn package_owned(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>, HostError> {
+        self.system.package_owned(paths)
     }
 
     fn sleep(&self, _duration: Duration) {}

@@ -194,6 +194,16 @@ pub enum HostError {
         /// The path.
         path: PathBuf,
     },
+    /// Filesystems that the safety rules keep lxops from destroying or renaming (see
+    /// [`super::safety`]); nothing was changed.
+    #[error(
+        "refused, nothing was changed:\n{}",
+        refusals.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n")
+    )]
+    Refused {
+        /// Every refused filesystem, with the reason and the manual command.
+        refusals: Vec<super::safety::Refusal>,
+    },
     /// A path that must exist does not.
     #[error("{what} {} does not exist", path.display())]
     Missing {

@@ -16,6 +16,9 @@ struct State {
     failures: Vec<(String, String, usize)>,
     answers: BTreeMap<String, String>,
     slept: Duration,
+    xattrs: BTreeMap<(PathBuf, String), String>,
+    zfs_marks: BTreeMap<String, String>,
+    package_paths: BTreeSet<PathBuf>,
 }
 
 /// The fake host.
@@ -49,6 +52,40 @@ impl FakeHost {
                 self.add_dir(Path::new(mountpoint));
             }
         }
+        self
+    }
+
+    /// Extended attributes already set: `(path, name, value)`.
+    pub fn with_xattrs(self, xattrs: &[(&str, &str, &str)]) -> Self {
+        for (path, name, value) in xattrs {
+            self.state
+                .lock()
+                .unwrap()
+                .xattrs
+                .insert((PathBuf::from(path), name.to_string()), value.to_string());
+        }
+        self
+    }
+
+    /// ZFS datasets with a local `lxops:instance` mark: `(dataset, mark)`.
+    pub fn with_zfs_marks(self, marks: &[(&str, &str)]) -> Self {
+        for (dataset, mark) in marks {
+            self.state
+                .lock()
+                .unwrap()
+                .zfs_marks
+                .insert(dataset.to_string(), mark.to_string());
+        }
+        self
+    }
+
+    /// Paths that system packages own.
+    pub fn with_package_paths(self, paths: &[&str]) -> Self {
+        self.state
+            .lock()
+            .unwrap()
+            .package_paths
+            .extend(paths.iter().map(PathBuf::from));
         self
     }
 
@@ -123,6 +160,26 @@ impl HostRunner for FakeHost {
         if let Some(answer) = self.state.lock().unwrap().answers.get(&line) {
             return Ok(answer.clone());
         }
+        if let Some(dataset) = line.strip_prefix("zfs get -H -s local -o value lxops:instance ") {
+            let state = self.state.lock().unwrap();
+            return Ok(state
+                .zfs_marks
+                .get(dataset)
+                .map(|m| format!("{m}\n"))
+                .unwrap_or_default());
+        }
+        if let Some(dataset) =
+            line.strip_prefix("zfs get -H -r -s local -o name,value lxops:instance ")
+        {
+            let state = self.state.lock().unwrap();
+            let inside = format!("{dataset}/");
+            return Ok(state
+                .zfs_marks
+                .iter()
+                .filter(|(n, _)| *n == dataset || n.starts_with(&inside))
+                .map(|(n, m)| format!("{n}\t{m}\n"))
+                .collect());
+        }
         if line == "zfs list -H -o name,mountpoint -t filesystem" {
             let state = self.state.lock().unwrap();
             return Ok(state
@@ -192,6 +249,41 @@ impl HostRunner for FakeHost {
 
     fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
         self.log_line(false, format!("shiftids {shift} {}", dir.display()))
+    }
+
+    fn set_xattr(&self, path: &Path, name: &str, value: &str) -> Result<bool, HostError> {
+        self.log_line(
+            false,
+            format!("setfattr -n {name} -v {value} {}", path.display()),
+        )?;
+        self.state
+            .lock()
+            .unwrap()
+            .xattrs
+            .insert((path.to_path_buf(), name.to_string()), value.to_string());
+        Ok(true)
+    }
+
+    fn get_xattr(&self, path: &Path, name: &str) -> Result<Option<String>, HostError> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .xattrs
+            .get(&(path.to_path_buf(), name.to_string()))
+            .cloned())
+    }
+
+    fn package_owned(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>, HostError> {
+        let state = self.state.lock().unwrap();
+        Ok(paths
+            .iter()
+            .filter(|p| {
+                state
+                    .package_paths
+                    .iter()
+                    .any(|owned| owned == *p || owned.starts_with(p))
+            })
+            .cloned()
+            .collect())
     }
 
     fn sleep(&self, duration: Duration) {

@@ -7,7 +7,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::driver::{driver_of, HostView};
+use super::marks;
 use super::runner::path_str;
+use super::safety::{self, RemovalRules};
 use super::validate;
 use super::{FilesystemSpec, FsKind, HostCommand, HostError, HostRunner, Owner, PathKind};
 
@@ -190,15 +192,13 @@ pub fn rollback_filesystems(
     Ok(done)
 }
 
-/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
-/// a created parent).
-/// Filesystems inside another renamed one move with it and are skipped. Returns `old -> new`
-/// for each rename.
-pub fn rename_filesystems(
+/// The pairs that [`rename_filesystems`] renames (existing, path changes, outermost), checked.
+fn renames<'a>(
     host: &dyn HostRunner,
-    old: &[FilesystemSpec],
-    new: &[FilesystemSpec],
-) -> Result<Vec<String>, HostError> {
+    old: &'a [FilesystemSpec],
+    new: &'a [FilesystemSpec],
+    rules: &RemovalRules,
+) -> Result<Vec<(&'a FilesystemSpec, &'a FilesystemSpec)>, HostError> {
     if old.len() != new.len() {
         return Err(HostError::Mismatch {
             reason: format!("{} old and {} new filesystems", old.len(), new.len()),
@@ -218,38 +218,86 @@ pub fn rename_filesystems(
     }
     let all: Vec<&FilesystemSpec> = old.iter().collect();
     let roots = roots_only(&all);
+    let pairs: Vec<(&FilesystemSpec, &FilesystemSpec)> = old
+        .iter()
+        .zip(new)
+        .filter(|(o, n)| o.path != n.path && roots.iter().any(|r| r.path == o.path))
+        .collect();
+    // Only filesystems that exist are renamed; every check runs before the first rename.
+    let view = HostView::new(host);
+    let mut existing = Vec::new();
+    for (o, n) in &pairs {
+        match driver_of(o).probe(&view, o) {
+            Ok(state) if state.exists => existing.push((*o, *n)),
+            Ok(_) | Err(HostError::MissingPool { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    safety::check_rename(host, &existing, rules)?;
+    Ok(existing)
+}
+
+/// Checks the renames of [`rename_filesystems`] (every rule, every pair) and changes nothing.
+/// Returns `old -> new` for each rename it would make.
+pub fn check_rename_filesystems(
+    host: &dyn HostRunner,
+    old: &[FilesystemSpec],
+    new: &[FilesystemSpec],
+    rules: &RemovalRules,
+) -> Result<Vec<String>, HostError> {
+    Ok(renames(host, old, new, rules)?
+        .into_iter()
+        .map(|(o, n)| format!("{} -> {}", o.path, n.path))
+        .collect())
+}
+
+/// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
+/// a created parent), after every pair passed the safety rules (see [`super::safety`]): each old
+/// filesystem must be marked for this instance (or adopted), and no new path may exist.
+/// Filesystems inside another renamed one move with it and are skipped. The renamed ones get the
+/// new instance's mark. Returns `old -> new` for each rename.
+pub fn rename_filesystems(
+    host: &dyn HostRunner,
+    old: &[FilesystemSpec],
+    new: &[FilesystemSpec],
+    rules: &RemovalRules,
+) -> Result<Vec<String>, HostError> {
+    let existing = renames(host, old, new, rules)?;
     let view = HostView::new(host);
     let mut done = Vec::new();
-    for (o, n) in old.iter().zip(new) {
-        if o.path == n.path || !roots.iter().any(|r| r.path == o.path) {
-            continue;
-        }
+    for (o, n) in existing {
         driver_of(o).rename(&view, o, n)?;
+        if let Some(mark) = &n.mark {
+            marks::set_mark(host, n, mark)?;
+            if n.kind == FsKind::Zfs {
+                for (inner, inner_mark) in marks::zfs_marks_inside(host, &n.path)? {
+                    if Some(&inner_mark) == o.mark.as_ref() {
+                        let inner = FilesystemSpec {
+                            path: inner,
+                            ..n.clone()
+                        };
+                        marks::set_mark(host, &inner, mark)?;
+                    }
+                }
+            }
+        }
         done.push(format!("{} -> {}", o.path, n.path));
     }
     Ok(done)
 }
 
-/// Destroys the filesystems that exist, with their content and snapshots (inner ones first).
-/// The only function that deletes filesystems. Returns the paths destroyed.
+/// Destroys the filesystems that exist, with their content and snapshots (inner ones first),
+/// after all of them passed the safety rules (see [`super::safety`]); one refusal and nothing
+/// is destroyed. The only function that deletes filesystems. Returns the paths destroyed.
 pub fn destroy_filesystems(
     host: &dyn HostRunner,
     fss: &[FilesystemSpec],
+    rules: &RemovalRules,
 ) -> Result<Vec<String>, HostError> {
-    let view = HostView::new(host);
-    let mut sorted: Vec<&FilesystemSpec> = fss.iter().collect();
-    sorted.sort_by(|a, b| b.path.cmp(&a.path));
-    let mut existing = Vec::new();
-    for fs in sorted {
-        driver_of(fs).validate(fs)?;
-        match driver_of(fs).probe(&view, fs) {
-            Ok(state) if state.exists => existing.push(fs),
-            Ok(_) | Err(HostError::MissingPool { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let mut existing = safety::check_removal(host, fss, rules)?;
+    existing.sort_by(|a, b| b.path.cmp(&a.path));
     let mut destroyed = Vec::new();
-    for fs in existing {
+    for fs in &existing {
         driver_of(fs).destroy(host, fs)?;
         destroyed.push(fs.path.clone());
     }
@@ -366,15 +414,52 @@ pub fn import_filesystems(
     Ok(())
 }
 
-fn zfs_on(host: Option<&str>, args: Vec<String>) -> HostCommand {
-    match host {
-        None => HostCommand::privileged("zfs", args),
-        Some(host) => {
-            let mut remote = vec![host.to_string(), "sudo".into(), "zfs".into()];
-            remote.extend(args);
-            HostCommand::plain("ssh", remote)
-        }
-    }
+/// Checks an ssh host before anything runs: not empty, no leading `-` (ssh would read it as an
+/// option), no whitespace or control characters. `user@host` and ssh config aliases pass;
+/// ports and options belong in `~/.ssh/config`.
+pub fn ssh_host(what: &str, host: &str) -> Result<(), HostError> {
+    let reason = if host.is_empty() {
+        "it is empty; give a host name or an ssh config alias"
+    } else if host.starts_with('-') {
+        "it starts with `-`, which ssh would read as an option"
+    } else if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains whitespace or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(HostError::Invalid {
+        what: what.to_string(),
+        value: host.escape_debug().to_string(),
+        reason: reason.to_string(),
+    })
+}
+
+/// `ssh -- HOST 'WORDS...'`: runs `words` on `host`. ssh joins its command words with spaces
+/// into one string that the remote login shell parses, so the remote command is sent as one
+/// string with every word shell-quoted (`shlex`), and `--` ends ssh's options before the host,
+/// which is checked with [`ssh_host`] too.
+pub fn ssh_command(host: &str, words: &[String]) -> Result<HostCommand, HostError> {
+    ssh_host("ssh host", host)?;
+    let remote =
+        shlex::try_join(words.iter().map(String::as_str)).map_err(|e| HostError::Invalid {
+            what: "remote command".into(),
+            value: words.join(" ").escape_debug().to_string(),
+            reason: format!("it cannot be quoted for the remote shell: {e}"),
+        })?;
+    Ok(HostCommand::plain(
+        "ssh",
+        vec!["--".to_string(), host.to_string(), remote],
+    ))
+}
+
+/// `zfs ARGS` here, or `ssh -- HOST 'sudo zfs ARGS'` on `host` (see [`ssh_command`]).
+fn zfs_on(host: Option<&str>, args: Vec<String>) -> Result<HostCommand, HostError> {
+    let Some(host) = host else {
+        return Ok(HostCommand::privileged("zfs", args));
+    };
+    let mut words = vec!["sudo".to_string(), "zfs".to_string()];
+    words.extend(args);
+    ssh_command(host, &words)
 }
 
 /// Copies each `from[i]@snapshot` to `to[i]` with `zfs send | zfs receive`, each side run
@@ -386,6 +471,12 @@ pub fn copy_filesystems(
     options: &CopyOptions,
 ) -> Result<Vec<String>, HostError> {
     validate::snapshot_name(&options.snapshot)?;
+    if let Some(host) = &options.from_host {
+        ssh_host("source ssh host", host)?;
+    }
+    if let Some(host) = &options.to_host {
+        ssh_host("target ssh host", host)?;
+    }
     if from.len() != to.len() {
         return Err(HostError::Mismatch {
             reason: format!("{} source and {} target filesystems", from.len(), to.len()),
@@ -402,19 +493,24 @@ pub fn copy_filesystems(
         }
         driver_of(fs).validate(fs)?;
     }
-    let mut done = Vec::new();
+    // Every command is built (and quoted) before the first one runs.
+    let mut copies = Vec::with_capacity(from.len());
     for (source, target) in from.iter().zip(to) {
         let name = format!("{}@{}", source.path, options.snapshot);
         let send = zfs_on(
             options.from_host.as_deref(),
             vec!["send".into(), name.clone()],
-        );
+        )?;
         let receive = zfs_on(
             options.to_host.as_deref(),
             vec!["receive".into(), target.path.clone()],
-        );
+        )?;
+        copies.push((send, receive, format!("{name} -> {}", target.path)));
+    }
+    let mut done = Vec::new();
+    for (send, receive, line) in copies {
         host.run_pipeline(&[send, receive])?;
-        done.push(format!("{name} -> {}", target.path));
+        done.push(line);
     }
     Ok(done)
 }

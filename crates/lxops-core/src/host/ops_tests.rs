@@ -6,6 +6,7 @@ use expect_test::expect;
 
 use super::*;
 use crate::host::fake::FakeHost;
+use crate::host::RemovalRules;
 
 fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
     FilesystemSpec {
@@ -15,6 +16,18 @@ fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
         zfsproperties: BTreeMap::new(),
         transient: false,
         destroy: true,
+        mark: Some("default/a1".into()),
+    }
+}
+
+/// The rules for instance a1 (existing), with a twin evaluated for a2.
+fn rules(twins: Vec<FilesystemSpec>) -> RemovalRules {
+    RemovalRules {
+        mark: "default/a1".into(),
+        twins,
+        in_use: Vec::new(),
+        adopt: false,
+        instance_exists: true,
     }
 }
 
@@ -26,6 +39,11 @@ fn host() -> FakeHost {
             ("tank/a1/home", "/tank/a1/home"),
         ])
         .with_dirs(&["/d/a1", "/b/a1/home", "/b/a1/.lxops-snapshots/home@s1"])
+        .with_zfs_marks(&[("tank/a1", "default/a1"), ("tank/a1/home", "default/a1")])
+        .with_xattrs(&[
+            ("/d/a1", "user.lxops.instance", "default/a1"),
+            ("/b/a1/home", "user.lxops.instance", "default/a1"),
+        ])
 }
 
 fn mixed() -> Vec<FilesystemSpec> {
@@ -106,15 +124,27 @@ fn rename_moves_outer_filesystems_only() {
         fs("b", FsKind::Btrfs, "/b/a1/home"),
     ];
     expect![[r#"
+        zfs list -H -o name,mountpoint -t filesystem
+        zfs list -H -o name,mountpoint -t filesystem
+        zfs get -H -s local -o value lxops:instance tank/a1
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1
+        zfs list -H -o name,mountpoint -t filesystem
         zfs rename -p tank/a1 tank/a2
+        zfs set lxops:instance=default/a1 tank/a2
+        zfs get -H -r -s local -o name,value lxops:instance tank/a2
         mkdir -p /d
         rename /d/a1 -> /d/a2
+        setfattr -n user.lxops.instance -v default/a1 /d/a2
         => ["tank/a1 -> tank/a2", "/d/a1 -> /d/a2"]"#]]
-    .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new)));
+    .assert_eq(&run(|h| {
+        rename_filesystems(h, &mixed(), &new, &rules(Vec::new()))
+    }));
     expect![[r#"
 
         => error: cannot pair filesystems: 4 old and 1 new filesystems"#]]
-    .assert_eq(&run(|h| rename_filesystems(h, &mixed(), &new[..1])));
+    .assert_eq(&run(|h| {
+        rename_filesystems(h, &mixed(), &new[..1], &rules(Vec::new()))
+    }));
 }
 
 #[test]
@@ -124,13 +154,17 @@ fn destroy_destroys_existing_filesystems_inner_first() {
     fss.push(fs("nopool", FsKind::Zfs, "nopool/x"));
     expect![[r#"
         zfs list -H -o name,mountpoint -t filesystem
+        zfs get -H -s local -o value lxops:instance tank/a1/home
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1/home
+        zfs get -H -s local -o value lxops:instance tank/a1
+        zfs get -H -r -s local -o name,value lxops:instance tank/a1
         zfs destroy -r tank/a1/home
         zfs destroy -r tank/a1
         remove /d/a1
         btrfs subvolume delete /b/a1/.lxops-snapshots/home@s1
         btrfs subvolume delete /b/a1/home
         => ["tank/a1/home", "tank/a1", "/d/a1", "/b/a1/home"]"#]]
-    .assert_eq(&run(|h| destroy_filesystems(h, &fss)));
+    .assert_eq(&run(|h| destroy_filesystems(h, &fss, &rules(Vec::new()))));
 }
 
 #[test]
@@ -160,7 +194,7 @@ fn export_import_and_copy_commands() {
         to_host: Some("backup".into()),
     };
     expect![[r#"
-        zfs send tank/a1/home@s1 | ssh backup sudo zfs receive tank/b1/home
+        zfs send tank/a1/home@s1 | ssh -- backup 'sudo zfs receive tank/b1/home'
         => ["tank/a1/home@s1 -> tank/b1/home"]"#]]
     .assert_eq(&run(|h| {
         copy_filesystems(
@@ -219,4 +253,118 @@ fn list_shows_a_table() {
         nopool  zfs    nopool/x      -              no
     "#]]
     .assert_eq(&list_filesystems(&host, &fss).unwrap().to_string());
+}
+
+/// The words a POSIX shell makes of `remote` (the ssh command string): `printf` prints each.
+fn shell_words(remote: &str) -> Vec<String> {
+    let output = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {remote}"))
+        .output()
+        .expect("run /bin/sh");
+    assert!(
+        output.status.success(),
+        "sh failed on {remote:?}: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ssh_commands_quote_every_word_for_the_remote_shell() {
+    let hostile = [
+        "tank/a1;rm -rf /",
+        "tank/$(touch /tmp/lxops-pwned)",
+        "tank/`id`",
+        "tank/it's \"quoted\"",
+        "tank/new\nline",
+        "tank/-rf",
+        "tank/a*b?c[d]~e&f|g>h<i",
+    ];
+    for (i, path) in hostile.iter().enumerate() {
+        let snapshot = if i % 2 == 0 { "s1" } else { "$(reboot);x" };
+        let name = format!("{path}@{snapshot}");
+        for (host, words) in [
+            ("user@source", vec!["send".to_string(), name.clone()]),
+            ("backup", vec!["receive".to_string(), path.to_string()]),
+        ] {
+            let command = zfs_on(Some(host), words.clone()).expect("quotable");
+            assert_eq!(command.program, "ssh");
+            let [dashdash, ssh_host, remote] = &command.args[..] else {
+                panic!("ssh -- HOST COMMAND, got {:?}", command.args);
+            };
+            assert_eq!((dashdash.as_str(), ssh_host.as_str()), ("--", host));
+            let mut expected = vec!["sudo".to_string(), "zfs".to_string()];
+            expected.extend(words);
+            assert_eq!(shell_words(remote), expected, "remote string {remote:?}");
+        }
+    }
+    // Through copy_filesystems: the same quoting, both sides remote.
+    let options = CopyOptions {
+        snapshot: "s1".into(),
+        from_host: Some("user@source".into()),
+        to_host: Some("backup".into()),
+    };
+    let host = FakeHost::new();
+    copy_filesystems(
+        &host,
+        &[fs("home", FsKind::Zfs, "tank/a1;rm -rf ~")],
+        &[fs("home", FsKind::Zfs, "tank/$(x)")],
+        &options,
+    )
+    .expect("copied");
+    expect![[r#"ssh -- user@source 'sudo zfs send '\''tank/a1;rm -rf ~@s1'\''' | ssh -- backup 'sudo zfs receive '\''tank/$(x)'\'''"#]]
+    .assert_eq(&host.log().join("\n"));
+    assert!(
+        zfs_on(Some("h"), vec!["receive".into(), "tank/nul\0".into()]).is_err(),
+        "a NUL byte cannot be quoted"
+    );
+}
+
+#[test]
+fn ssh_hosts_that_ssh_would_misread_are_refused_before_anything_runs() {
+    let cases = [
+        "-oProxyCommand=touch /tmp/x",
+        "-F/etc/shadow",
+        "",
+        "host name",
+        "host\nname",
+        "host\u{1b}[31m",
+        "host\tx",
+    ];
+    let mut text = Vec::new();
+    for (i, bad) in cases.iter().enumerate() {
+        let mut options = CopyOptions {
+            snapshot: "s1".into(),
+            from_host: None,
+            to_host: None,
+        };
+        if i % 2 == 0 {
+            options.from_host = Some(bad.to_string());
+        } else {
+            options.to_host = Some(bad.to_string());
+        }
+        let host = host();
+        let result = copy_filesystems(
+            &host,
+            &[fs("home", FsKind::Zfs, "tank/a1/home")],
+            &[fs("home", FsKind::Zfs, "tank/b1/home")],
+            &options,
+        );
+        assert!(host.log().is_empty(), "{bad:?} ran {:?}", host.log());
+        text.push(match result {
+            Ok(done) => format!("{bad:?}: accepted {done:?}"),
+            Err(e) => format!("{bad:?}: {e}"),
+        });
+    }
+    expect![[r#"
+        "-oProxyCommand=touch /tmp/x": source ssh host `-oProxyCommand=touch /tmp/x` is invalid: it starts with `-`, which ssh would read as an option
+        "-F/etc/shadow": target ssh host `-F/etc/shadow` is invalid: it starts with `-`, which ssh would read as an option
+        "": source ssh host `` is invalid: it is empty; give a host name or an ssh config alias
+        "host name": target ssh host `host name` is invalid: it contains whitespace or control characters
+        "host\nname": source ssh host `host\nname` is invalid: it contains whitespace or control characters
+        "host\u{1b}[31m": target ssh host `host\u{1b}[31m` is invalid: it contains whitespace or control characters
+        "host\tx": source ssh host `host\tx` is invalid: it contains whitespace or control characters"#]].assert_eq(&text.join("\n"));
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -115,9 +115,29 @@ pub trait HostRunner: Send + Sync {
     /// Adds `shift.uid` to every uid below it and `shift.gid` to every gid below it, in the
     /// whole tree (symlinks skipped).
     fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError>;
+    /// Sets the extended attribute `name` of `path`; `Ok(false)` when the filesystem has no
+    /// user extended attributes.
+    fn set_xattr(&self, path: &Path, name: &str, value: &str) -> Result<bool, HostError>;
+    /// The extended attribute `name` of `path` (read-only), `None` when it has none.
+    fn get_xattr(&self, path: &Path, name: &str) -> Result<Option<String>, HostError>;
+    /// Which of `paths` a system package owns, or holds files of a package (read-only; on
+    /// Debian from `/var/lib/dpkg/info/*.list`; none where there is no dpkg database).
+    fn package_owned(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>, HostError>;
     /// Waits before a retry (a fake runner need not wait).
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
+    }
+    /// The owner of `path` itself (a symlink is not followed), or `None` when nothing is there.
+    fn owner_of(&self, path: &Path) -> Result<Option<Owner>, HostError> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) => Ok(Some(Owner {
+                uid: m.uid(),
+                gid: m.gid(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::io("inspect", path, e)),
+        }
     }
 }
 
@@ -325,6 +345,39 @@ impl HostRunner for SystemHost {
         std::fs::rename(from, to).map_err(|e| HostError::io("rename", from, e))
     }
 
+    fn set_xattr(&self, path: &Path, name: &str, value: &str) -> Result<bool, HostError> {
+        if !self.as_root {
+            let command =
+                HostCommand::privileged("setfattr", ["-n", name, "-v", value, &path_str(path)]);
+            return match self.run(&command) {
+                Err(HostError::CommandFailed { stderr, .. })
+                    if stderr.contains("Operation not supported") =>
+                {
+                    Ok(false)
+                }
+                other => other.map(|()| true),
+            };
+        }
+        match xattr::set(path, name, value.as_bytes()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => Ok(false),
+            Err(e) => Err(HostError::io("mark", path, e)),
+        }
+    }
+
+    fn get_xattr(&self, path: &Path, name: &str) -> Result<Option<String>, HostError> {
+        match xattr::get(path, name) {
+            Ok(value) => Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned())),
+            Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::io("read the mark of", path, e)),
+        }
+    }
+
+    fn package_owned(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>, HostError> {
+        package_owned(Path::new(DPKG_INFO), paths)
+    }
+
     fn shift_ids(&self, dir: &Path, shift: Owner) -> Result<(), HostError> {
         if self.as_root {
             return shift_ids(dir, shift);
@@ -346,6 +399,54 @@ impl HostRunner for SystemHost {
             ],
         ))
     }
+}
+
+/// `EOPNOTSUPP` on Linux: the filesystem has no (user) extended attributes.
+const EOPNOTSUPP: i32 = 95;
+
+/// Where dpkg lists the files of every installed package.
+const DPKG_INFO: &str = "/var/lib/dpkg/info";
+
+/// Which of `paths` a package owns or holds files below, from the `*.list` files in `info`.
+pub(crate) fn package_owned(info: &Path, paths: &[PathBuf]) -> Result<Vec<PathBuf>, HostError> {
+    let entries = match std::fs::read_dir(info) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(HostError::io("read directory", info, e)),
+    };
+    let wanted: Vec<(String, String)> = paths
+        .iter()
+        .map(|p| {
+            let text = path_str(p).trim_end_matches('/').to_string();
+            let below = format!("{text}/");
+            (text, below)
+        })
+        .collect();
+    let mut owned = vec![false; paths.len()];
+    for entry in entries {
+        let entry = entry.map_err(|e| HostError::io("read directory", info, e))?;
+        let file = entry.path();
+        if file.extension().is_none_or(|x| x != "list") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| HostError::io("read", &file, e))?;
+        for line in text.lines() {
+            for (i, (exact, below)) in wanted.iter().enumerate() {
+                if !owned[i] && (line == exact || line.starts_with(below.as_str())) {
+                    owned[i] = true;
+                }
+            }
+        }
+        if owned.iter().all(|o| *o) {
+            break;
+        }
+    }
+    Ok(paths
+        .iter()
+        .zip(owned)
+        .filter(|(_, o)| *o)
+        .map(|(p, _)| p.clone())
+        .collect())
 }
 
 /// A path as a command argument.
@@ -375,6 +476,56 @@ mod tests {
                 .starts_with("could not run `no-such-program-lxops x`: No such file or directory"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn package_files_and_their_directories_are_found_in_the_dpkg_lists() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("a.list"),
+            "/.\n/etc\n/etc/a.conf\n/usr/lib/a\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("a.md5sums"), "/srv/x\n").unwrap();
+        let paths: Vec<PathBuf> = [
+            "/etc",
+            "/usr",
+            "/usr/lib/a",
+            "/srv/x",
+            "/etc/a",
+            "/etc/a.conf/",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let owned = package_owned(tmp.path(), &paths).unwrap();
+        assert_eq!(
+            owned,
+            ["/etc", "/usr", "/usr/lib/a", "/etc/a.conf/"].map(PathBuf::from)
+        );
+        let real = SystemHost::new()
+            .package_owned(&[
+                PathBuf::from("/usr/bin"),
+                PathBuf::from("/srv/lxops-no-such"),
+            ])
+            .unwrap();
+        assert_eq!(real, [PathBuf::from("/usr/bin")]);
+    }
+
+    #[test]
+    fn marks_are_extended_attributes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = SystemHost::new();
+        assert_eq!(host.get_xattr(tmp.path(), "user.lxops.t").unwrap(), None);
+        assert!(host.set_xattr(tmp.path(), "user.lxops.t", "p/a1").unwrap());
+        assert_eq!(
+            host.get_xattr(tmp.path(), "user.lxops.t")
+                .unwrap()
+                .as_deref(),
+            Some("p/a1")
+        );
+        let missing = tmp.path().join("missing");
+        assert_eq!(host.get_xattr(&missing, "user.lxops.t").unwrap(), None);
     }
 
     #[test]

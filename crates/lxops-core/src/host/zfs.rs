@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::driver::{FsDriver, FsState, HostView};
+use super::marks;
 use super::runner::path_str;
 use super::validate;
 use super::{FilesystemSpec, HostCommand, HostError, HostRunner};
@@ -136,6 +137,7 @@ fn zfs(args: Vec<String>) -> HostCommand {
 fn property_args(fs: &FilesystemSpec) -> Vec<String> {
     fs.zfsproperties
         .iter()
+        .filter(|(k, _)| k.as_str() != marks::ZFS_MARK)
         .flat_map(|(k, v)| ["-o".to_string(), format!("{k}={v}")])
         .collect()
 }
@@ -143,6 +145,7 @@ fn property_args(fs: &FilesystemSpec) -> Vec<String> {
 fn create_command(fs: &FilesystemSpec) -> HostCommand {
     let mut args = vec!["create".to_string(), "-p".to_string()];
     args.extend(property_args(fs));
+    args.extend(marks::zfs_mark_args(fs));
     args.push(fs.path.clone());
     zfs(args)
 }
@@ -150,6 +153,7 @@ fn create_command(fs: &FilesystemSpec) -> HostCommand {
 fn clone_command(fs: &FilesystemSpec, source: &str, snapshot: &str) -> HostCommand {
     let mut args = vec!["clone".to_string(), "-p".to_string()];
     args.extend(property_args(fs));
+    args.extend(marks::zfs_mark_args(fs));
     args.push(format!("{source}@{snapshot}"));
     args.push(fs.path.clone());
     zfs(args)
@@ -403,6 +407,7 @@ mod tests {
             zfsproperties: BTreeMap::new(),
             transient: false,
             destroy: false,
+            mark: Some("default/a1".into()),
         }
     }
 

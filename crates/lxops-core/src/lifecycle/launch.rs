@@ -15,9 +15,24 @@ pub enum ProfileState {
     Identical,
 }
 
+/// The instance config key that marks a launch as not finished: set in the create request
+/// (so no instance exists without it) and removed once cloud-config has been applied. A launch
+/// that finds its instance with this key resumes it instead of refusing it.
+pub const LAUNCH_PENDING_KEY: &str = "user.lxops.launch";
+/// The value of [`LAUNCH_PENDING_KEY`] while the launch is not finished.
+pub const LAUNCH_PENDING: &str = "pending";
+
+/// Whether an instance's launch was interrupted before it finished.
+pub fn launch_pending(instance: &crate::server::Instance) -> bool {
+    instance.config.get(LAUNCH_PENDING_KEY).map(String::as_str) == Some(LAUNCH_PENDING)
+}
+
 /// What [`check_launch`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchCheck {
+    /// The instance exists from an interrupted launch (see [`LAUNCH_PENDING_KEY`]): the launch
+    /// resumes it (start, then cloud-config) instead of creating it.
+    pub resume: bool,
     /// The per-instance profile's state.
     pub profile: ProfileState,
     /// The local image's fingerprint, which the create request then names (so the server need
@@ -35,8 +50,8 @@ pub struct Created {
 }
 
 /// Checks everything the server side of a launch needs, changing nothing: the instance does not
-/// exist, the listed profiles and the image (or origin) exist, and an existing per-instance
-/// profile equals the plan's.
+/// exist (or exists from an interrupted launch, which is then resumed), the listed profiles and
+/// the image (or origin) exist, and an existing per-instance profile equals the plan's.
 pub async fn check_launch(
     server: &dyn InstanceServer,
     plan: &InstancePlan,
@@ -46,12 +61,16 @@ pub async fn check_launch(
         .instance(name)
         .await
         .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?;
-    if existing.is_some() {
-        return Err(LifecycleError::InstanceExists {
-            instance: name.to_string(),
-            project: in_project(server.project()),
-        });
-    }
+    let resume = match &existing {
+        None => false,
+        Some(instance) if launch_pending(instance) => true,
+        Some(_) => {
+            return Err(LifecycleError::InstanceExists {
+                instance: name.to_string(),
+                project: in_project(server.project()),
+            })
+        }
+    };
     if !plan.required_profiles.is_empty() {
         let names = server
             .profile_names()
@@ -72,6 +91,8 @@ pub async fn check_launch(
     }
     let mut image_fingerprint = None;
     match &plan.source {
+        // The instance exists: its image or origin was used already.
+        _ if resume => {}
         Source::Image(image) => {
             let found = server.image_fingerprint(image).await.map_err(|e| {
                 LifecycleError::server(name, format!("looking up image {image}"), e)
@@ -136,6 +157,7 @@ pub async fn check_launch(
         }
     };
     Ok(LaunchCheck {
+        resume,
         profile: state,
         image_fingerprint,
     })
@@ -151,21 +173,28 @@ pub async fn create_instance(
 ) -> Result<Created, LifecycleError> {
     let name = plan.name.as_str();
     let mut created = Created::default();
-    if check.profile == ProfileState::Missing {
-        progress.step(&format!("create profile {}", plan.profile.name));
+    if check.resume {
+        progress.step(&format!(
+            "resume the interrupted launch of {name}: the instance exists"
+        ));
+        return Ok(created);
+    }
+    let reuse = check.profile == ProfileState::Identical;
+    for line in plan.profile_lines(reuse) {
+        progress.step(&line);
+    }
+    if !reuse {
         server.create_profile(&plan.profile).await.map_err(|e| {
             LifecycleError::server(name, format!("creating profile {}", plan.profile.name), e)
         })?;
         created.profile = true;
-    } else {
-        progress.step(&format!("reuse identical profile {}", plan.profile.name));
     }
-    progress.step(&format!(
-        "create instance {name} from {} with profiles {}",
-        plan.source,
-        plan.profiles.join(", ")
-    ));
+    for line in plan.instance_lines() {
+        progress.step(&line);
+    }
     let mut new = plan.new_instance();
+    new.config
+        .insert(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string());
     if let (Some(fingerprint), InstanceSource::Image(image)) =
         (&check.image_fingerprint, &mut new.source)
     {

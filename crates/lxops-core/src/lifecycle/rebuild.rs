@@ -7,14 +7,13 @@ use super::error::{in_project, LifecycleError};
 use super::progress::Progress;
 use crate::server::{ImageSource, InstanceServer, StopMode};
 
-/// Stops `name` when it runs (cleanly, then by force), checks the image, and rebuilds it.
-/// The instance is left stopped; the caller starts it and configures it.
-pub async fn rebuild_instance(
+/// Checks a rebuild, changing nothing: the instance exists and the image too. Returns whether
+/// the instance runs (so the rebuild stops it first).
+pub async fn check_rebuild(
     server: &dyn InstanceServer,
     name: &str,
     image: &ImageSource,
-    progress: &mut dyn Progress,
-) -> Result<(), LifecycleError> {
+) -> Result<bool, LifecycleError> {
     let instance = server
         .instance(name)
         .await
@@ -35,20 +34,75 @@ pub async fn rebuild_instance(
             image: image.to_string(),
         });
     }
-    if instance.is_running() {
-        progress.step(&format!("stop instance {name}"));
+    Ok(instance.is_running())
+}
+
+/// The steps of a rebuild, as `--dry-run` and the real run print them.
+pub fn rebuild_lines(name: &str, image: &ImageSource, running: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    if running {
+        lines.push(format!("stop instance {name}"));
+    }
+    lines.push(format!("rebuild instance {name} from image {image}"));
+    lines
+}
+
+/// Stops `name` when it runs (cleanly, then by force), checks the image, and rebuilds it.
+/// The instance is left stopped; the caller starts it and configures it.
+pub async fn rebuild_instance(
+    server: &dyn InstanceServer,
+    name: &str,
+    image: &ImageSource,
+    progress: &mut dyn Progress,
+) -> Result<(), LifecycleError> {
+    // An interrupted earlier run's stop or rebuild may still be running in the daemon.
+    server
+        .wait_instance_operations(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
+    let exists = server
+        .instance(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?
+        .is_some();
+    // A recreating rebuild interrupted between deleting the old instance and renaming its
+    // replacement: the replacement takes the name back.
+    if !exists
+        && server
+            .finish_interrupted_rebuild(name)
+            .await
+            .map_err(|e| LifecycleError::server(name, "finishing an interrupted rebuild", e))?
+    {
+        progress.step(&format!(
+            "finish the interrupted rebuild of {name}: its replacement takes the name"
+        ));
+    }
+    let running = check_rebuild(server, name, image).await?;
+    let mut lines = rebuild_lines(name, image, running).into_iter();
+    if running {
+        if let Some(line) = lines.next() {
+            progress.step(&line);
+        }
         if server
             .stop_instance(name, StopMode::Clean(Duration::from_secs(10)))
             .await
             .is_err()
         {
-            server
-                .stop_instance(name, StopMode::Force)
-                .await
-                .map_err(|e| LifecycleError::server(name, "stopping the instance", e))?;
+            if let Err(e) = server.stop_instance(name, StopMode::Force).await {
+                // It may have stopped meanwhile (e.g. through an interrupted earlier run).
+                let state = server
+                    .instance_state(name)
+                    .await
+                    .map_err(|e| LifecycleError::server(name, "reading the state", e))?;
+                if state.status.eq_ignore_ascii_case("running") {
+                    return Err(LifecycleError::server(name, "stopping the instance", e));
+                }
+            }
         }
     }
-    progress.step(&format!("rebuild instance {name} from image {image}"));
+    for line in lines {
+        progress.step(&line);
+    }
     server
         .rebuild_instance(name, image)
         .await

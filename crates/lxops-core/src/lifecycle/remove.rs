@@ -3,7 +3,9 @@
 
 use super::error::LifecycleError;
 use super::progress::Progress;
-use crate::server::{InstanceServer, StopMode};
+use crate::host::PROFILE_MARK_KEY;
+use crate::plan::DEFAULT_PROFILE;
+use crate::server::{Instance, InstanceServer, ServerKind, StopMode};
 
 /// What [`check_delete`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +59,97 @@ pub async fn stop_if_running(
     Ok(true)
 }
 
-/// Deletes the instance (stopping it first when `check.running`), then the per-instance
-/// profile. A profile still used by other instances is reported, not an error.
-pub async fn delete_instance(
+/// What happens to the per-instance profile when its instance is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileRemoval {
+    /// It is deleted: it is marked for this instance (or adopted) and nothing else uses it.
+    Delete(String),
+    /// It stays, for the reason given (with the manual command).
+    Keep {
+        /// The profile.
+        profile: String,
+        /// Why, and how to delete it by hand.
+        reason: String,
+    },
+    /// It does not exist.
+    Missing(String),
+}
+
+impl ProfileRemoval {
+    /// The progress line that says what happens (or happened) to the profile.
+    pub fn describe(&self) -> String {
+        match self {
+            ProfileRemoval::Delete(p) => format!("delete profile {p}"),
+            ProfileRemoval::Keep { profile, reason } => {
+                format!("profile {profile} not deleted: {reason}")
+            }
+            ProfileRemoval::Missing(p) => format!("profile {p} does not exist"),
+        }
+    }
+}
+
+/// Decides whether the per-instance profile `profile` of instance `name` may be deleted: never
+/// `default`, never one that another instance uses (`instances` is every instance of the
+/// project), never one marked for another instance; an unmarked one (made by an older lxops)
+/// only with `adopt` and when its description is this config file.
+pub async fn check_profile_removal(
     server: &dyn InstanceServer,
     name: &str,
     profile: &str,
+    mark: &str,
+    config_file: &str,
+    instances: &[Instance],
+    adopt: bool,
+) -> Result<ProfileRemoval, LifecycleError> {
+    let cli = match server.kind() {
+        ServerKind::Incus => "incus",
+        _ => "lxc",
+    };
+    let keep = |reason: String| ProfileRemoval::Keep {
+        profile: profile.to_string(),
+        reason: format!("{reason}; to delete it anyway: `{cli} profile delete {profile}`"),
+    };
+    if profile == DEFAULT_PROFILE {
+        return Ok(keep("it is the default profile".into()));
+    }
+    let Some(existing) = server
+        .profile(profile)
+        .await
+        .map_err(|e| LifecycleError::server(name, format!("looking up profile {profile}"), e))?
+    else {
+        return Ok(ProfileRemoval::Missing(profile.to_string()));
+    };
+    let users: Vec<&str> = instances
+        .iter()
+        .filter(|i| i.name != name && i.profiles.iter().any(|p| p == profile))
+        .map(|i| i.name.as_str())
+        .collect();
+    if !users.is_empty() {
+        return Ok(keep(format!(
+            "other instances use it ({})",
+            users.join(", ")
+        )));
+    }
+    match existing.config.get(PROFILE_MARK_KEY) {
+        Some(m) if m == mark => Ok(ProfileRemoval::Delete(profile.to_string())),
+        Some(m) => Ok(keep(format!("it is marked as made for instance {m}"))),
+        None if adopt && existing.description == config_file => {
+            Ok(ProfileRemoval::Delete(profile.to_string()))
+        }
+        None => Ok(keep(
+            "it has no lxops mark (made by an older lxops, or not by lxops); if it is this \
+             instance's profile, run again with --adopt"
+                .into(),
+        )),
+    }
+}
+
+/// Deletes the instance (stopping it first when `check.running`), then the per-instance
+/// profile when `profile` says so. A failure to delete the profile is reported, not an error.
+pub async fn delete_instance(
+    server: &dyn InstanceServer,
+    name: &str,
+    profile: &ProfileRemoval,
     check: DeleteCheck,
     progress: &mut dyn Progress,
 ) -> Result<(), LifecycleError> {
@@ -78,16 +165,12 @@ pub async fn delete_instance(
     } else {
         progress.step(&format!("instance {name} does not exist"));
     }
-    let exists = server
-        .profile(profile)
-        .await
-        .map_err(|e| LifecycleError::server(name, format!("looking up profile {profile}"), e))?
-        .is_some();
-    if exists {
-        match server.delete_profile(profile).await {
-            Ok(()) => progress.step(&format!("delete profile {profile}")),
-            Err(e) => progress.step(&format!("profile {profile} not deleted: {e}")),
-        }
+    match profile {
+        ProfileRemoval::Delete(p) => match server.delete_profile(p).await {
+            Ok(()) => progress.step(&format!("delete profile {p}")),
+            Err(e) => progress.step(&format!("profile {p} not deleted: {e}")),
+        },
+        other => progress.step(&other.describe()),
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use super::error::{in_project, LifecycleError};
 use super::progress::Progress;
+use super::remove::ProfileRemoval;
 use crate::server::{InstanceServer, InstanceUpdate, Profile};
 
 /// Checks a rename, changing nothing.
@@ -59,16 +60,31 @@ pub async fn check_rename(
     Ok(())
 }
 
-/// Renames the instance, then creates `new_profile`, puts it in place of `old_profile` in the
-/// instance's profile list and deletes the old profile.
+/// The profile list of a renamed instance: the new per-instance profile in place of the old
+/// one (appended when the old one is not in the list).
+pub fn replaced_profiles(profiles: &[String], old_profile: &str, new_profile: &str) -> Vec<String> {
+    let mut profiles = profiles.to_vec();
+    match profiles.iter().position(|p| p == old_profile) {
+        Some(i) => profiles[i] = new_profile.to_string(),
+        None => profiles.push(new_profile.to_string()),
+    }
+    profiles
+}
+
+/// Renames the instance, then creates `new_profile`, puts it in place of the old profile in the
+/// instance's profile list and deletes the old profile when `old_profile` says so.
 pub async fn rename_instance(
     server: &dyn InstanceServer,
     old: &str,
     new: &str,
-    old_profile: &str,
+    old_profile: &ProfileRemoval,
     new_profile: &Profile,
     progress: &mut dyn Progress,
 ) -> Result<(), LifecycleError> {
+    let old_name = match old_profile {
+        ProfileRemoval::Delete(p) | ProfileRemoval::Missing(p) => p.as_str(),
+        ProfileRemoval::Keep { profile, .. } => profile.as_str(),
+    };
     progress.step(&format!("rename instance {old} to {new}"));
     server
         .rename_instance(old, new)
@@ -86,11 +102,7 @@ pub async fn rename_instance(
             instance: new.to_string(),
             project: in_project(server.project()),
         })?;
-    let mut profiles: Vec<String> = instance.profiles.clone();
-    match profiles.iter().position(|p| p == old_profile) {
-        Some(i) => profiles[i] = new_profile.name.clone(),
-        None => profiles.push(new_profile.name.clone()),
-    }
+    let profiles = replaced_profiles(&instance.profiles, old_name, &new_profile.name);
     progress.step(&format!("set profiles of {new}: {}", profiles.join(", ")));
     let update = InstanceUpdate {
         profiles,
@@ -102,9 +114,12 @@ pub async fn rename_instance(
         .update_instance(new, &update)
         .await
         .map_err(|e| LifecycleError::server(new, "setting its profiles", e))?;
-    match server.delete_profile(old_profile).await {
-        Ok(()) => progress.step(&format!("delete profile {old_profile}")),
-        Err(e) => progress.step(&format!("profile {old_profile} not deleted: {e}")),
+    match old_profile {
+        ProfileRemoval::Delete(p) => match server.delete_profile(p).await {
+            Ok(()) => progress.step(&format!("delete profile {p}")),
+            Err(e) => progress.step(&format!("profile {p} not deleted: {e}")),
+        },
+        other => progress.step(&other.describe()),
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ fn plan(name: &str, image: &str, profiles: &[&str]) -> InstancePlan {
         name: name.into(),
         project: String::new(),
         required_profiles: profiles.clone(),
-        profile: lxops_profile(&lxops, Path::new("/cfg/x.yaml"), &devices),
+        profile: lxops_profile(&lxops, Path::new("/cfg/x.yaml"), "default/x", &devices),
         source: Source::Image(ImageSource::local(image)),
         profiles: instance_profiles(&profiles, &lxops),
         options: LxcOptions::default(),
@@ -49,6 +49,7 @@ async fn launch_creates_profile_then_instance_then_starts() {
         .expect("launch");
     expect![[r#"
         create profile a1.lxops
+          device data: path=/data source=/srv/a1/data type=disk
         create instance a1 from image alpine with profiles default, a1.lxops
         start instance a1"#]]
     .assert_eq(&lines.join("\n"));
@@ -107,6 +108,17 @@ async fn relaunch_reuses_identical_profile_and_refuses_existing_instance() {
     server.create_profile(&p.profile).await.expect("profile");
     let lines = launch(&server, &p).await.expect("launch");
     assert_eq!(lines[0], "reuse identical profile a1.lxops");
+    // Until the launch is marked finished (after cloud-config), a re-run resumes it.
+    let lines = launch(&server, &p).await.expect("resume");
+    assert_eq!(
+        lines,
+        ["resume the interrupted launch of a1: the instance exists"]
+    );
+    let done = [(super::LAUNCH_PENDING_KEY.to_string(), String::new())];
+    server
+        .patch_instance_config("a1", &done.into())
+        .await
+        .expect("finish");
     let err = launch(&server, &p).await.expect_err("exists").to_string();
     assert!(
         err.contains("already exists") && err.contains("rebuild"),
@@ -142,9 +154,15 @@ async fn delete_refuses_running_instance_unless_forced() {
 
     let check = check_delete(&server, "a1", true).await.expect("forced");
     let mut lines: Vec<String> = Vec::new();
-    delete_instance(&server, "a1", "a1.lxops", check, &mut lines)
-        .await
-        .expect("delete");
+    delete_instance(
+        &server,
+        "a1",
+        &ProfileRemoval::Delete("a1.lxops".into()),
+        check,
+        &mut lines,
+    )
+    .await
+    .expect("delete");
     expect![[r#"
         stop instance a1
         delete instance a1
@@ -201,9 +219,16 @@ async fn rename_moves_the_instance_to_its_new_profile() {
         .await
         .expect("check");
     let mut lines: Vec<String> = Vec::new();
-    rename_instance(&server, "a1", "b1", "a1.lxops", &new.profile, &mut lines)
-        .await
-        .expect("rename");
+    rename_instance(
+        &server,
+        "a1",
+        "b1",
+        &ProfileRemoval::Delete("a1.lxops".into()),
+        &new.profile,
+        &mut lines,
+    )
+    .await
+    .expect("rename");
     let instance = server.instance("b1").await.ok().flatten().expect("b1");
     assert_eq!(instance.profiles, vec!["default", "b1.lxops"]);
     assert!(server.profile("a1.lxops").await.ok().flatten().is_none());

@@ -9,7 +9,7 @@ use super::blocking;
 use super::devices::filesystem_spec;
 use super::error::OpsError;
 use crate::config;
-use crate::host::{self, ops::CopyOptions, FilesystemSpec, FsKind, HostCommand, HostRunner};
+use crate::host::{self, ops::CopyOptions, FilesystemSpec, FsKind, HostRunner};
 use crate::lifecycle::Progress;
 
 /// What `copy-filesystems` does besides the two instances.
@@ -46,7 +46,7 @@ fn pairs(
             progress.step(&format!("skip transient filesystem {}", fs.id));
             continue;
         }
-        let (src, fs) = (filesystem_spec(src), filesystem_spec(fs));
+        let (src, fs) = (filesystem_spec(source, src), filesystem_spec(target, fs));
         if fs.kind != FsKind::Zfs {
             return Err(OpsError::Input(format!(
                 "{file}: filesystem {} is of type {}: copy-filesystems copies zfs filesystems \
@@ -83,6 +83,15 @@ pub async fn copy_filesystems(
             "copy-filesystems: give --from-host or --to-host, not both".into(),
         ));
     }
+    for (what, h) in [
+        ("--from-host", &request.from_host),
+        ("--to-host", &request.to_host),
+    ] {
+        if let Some(h) = h {
+            host::ops::ssh_host(what, h)
+                .map_err(|e| OpsError::Input(format!("copy-filesystems: {e}")))?;
+        }
+    }
     if request.snapshot.is_empty() {
         return Err(OpsError::Input(
             "copy-filesystems: the snapshot name (-s) is empty".into(),
@@ -108,19 +117,18 @@ pub async fn copy_filesystems(
     if request.create_snapshot {
         match &remote_snapshot {
             Some(h) => {
-                let command = HostCommand::plain(
-                    "ssh",
-                    [
-                        h.clone(),
-                        "lxops".into(),
-                        "snapshot".into(),
-                        "-s".into(),
-                        snapshot.clone(),
-                        "--name".into(),
-                        source.name.clone(),
-                        source.file.display().to_string(),
-                    ],
-                );
+                let words = [
+                    "lxops".to_string(),
+                    "snapshot".into(),
+                    "-s".into(),
+                    snapshot.clone(),
+                    "--name".into(),
+                    source.name.clone(),
+                    "--".into(),
+                    source.file.display().to_string(),
+                ];
+                let command = host::ops::ssh_command(h, &words)
+                    .map_err(|e| OpsError::Input(format!("{file}: copy-filesystems: {e}")))?;
                 progress.step(&format!("snapshot {} on {h}: {command}", source.name));
                 snapshot_step = Some(command);
             }
@@ -259,9 +267,21 @@ mod tests {
         assert_eq!(
             lines[3..],
             [
-                "run: ssh h1 lxops snapshot -s s1 --name a /etc/lxops/c.yaml",
-                "run: ssh h1 sudo zfs send tank/a/home@s1 | zfs receive tank/a/home",
+                "run: ssh -- h1 'lxops snapshot -s s1 --name a -- /etc/lxops/c.yaml'",
+                "run: ssh -- h1 'sudo zfs send tank/a/home@s1' | zfs receive tank/a/home",
             ]
+        );
+    }
+
+    #[test]
+    fn the_remote_snapshot_command_quotes_the_config_path() {
+        let fss = [("home", Kind::Zfs, false)];
+        let hostile = instance("a", "/etc/lxops/$(reboot); rm -rf ~.yaml", &fss);
+        let (lines, result) = run(&hostile, &hostile, &request(true, Some("h1"), None));
+        result.unwrap();
+        assert_eq!(
+            lines[2],
+            r#"run: ssh -- h1 'lxops snapshot -s s1 --name a -- '\''/etc/lxops/$(reboot); rm -rf ~.yaml'\'''"#
         );
     }
 
@@ -280,6 +300,18 @@ mod tests {
             ),
             (&a, &a, request(false, None, None), "the same dataset"),
             (&a, &a, request(false, Some("h"), Some("h")), "not both"),
+            (
+                &a,
+                &a,
+                request(true, Some("-oProxyCommand=sh"), None),
+                "--from-host `-oProxyCommand=sh` is invalid: it starts with `-`",
+            ),
+            (
+                &a,
+                &a,
+                request(false, None, Some("h\nx")),
+                "--to-host `h\\nx` is invalid",
+            ),
             (
                 &other,
                 &a,

@@ -24,7 +24,11 @@ pub fn parse_owner(file: &str, owner: &str) -> Result<Owner, OpsError> {
     }
 }
 
-pub(crate) fn filesystem_spec(fs: &config::InstanceFilesystem) -> FilesystemSpec {
+/// The host side of one filesystem of `instance`, carrying the instance's owner mark.
+pub(crate) fn filesystem_spec(
+    instance: &config::Instance,
+    fs: &config::InstanceFilesystem,
+) -> FilesystemSpec {
     FilesystemSpec {
         id: fs.id.clone(),
         kind: match fs.kind {
@@ -36,6 +40,7 @@ pub(crate) fn filesystem_spec(fs: &config::InstanceFilesystem) -> FilesystemSpec
         zfsproperties: fs.zfsproperties.clone(),
         transient: fs.transient,
         destroy: fs.destroy,
+        mark: Some(host::instance_mark(&instance.project, &instance.name)),
     }
 }
 
@@ -51,7 +56,11 @@ fn device_dir(dir: &DeviceDir) -> DeviceDirSpec {
 /// devices, with no owner, templates or clone.
 pub fn source_setup(source: &config::Instance) -> DeviceSetup {
     DeviceSetup {
-        filesystems: source.filesystems.iter().map(filesystem_spec).collect(),
+        filesystems: source
+            .filesystems
+            .iter()
+            .map(|fs| filesystem_spec(source, fs))
+            .collect(),
         devices: source
             .devices
             .iter()
@@ -122,7 +131,11 @@ pub fn device_setup(
         }
     };
     Ok(DeviceSetup {
-        filesystems: instance.filesystems.iter().map(filesystem_spec).collect(),
+        filesystems: instance
+            .filesystems
+            .iter()
+            .map(|fs| filesystem_spec(instance, fs))
+            .collect(),
         devices,
         owner,
         clone,

@@ -78,6 +78,10 @@ impl OpsError {
                 | OpsError::CloudConfig(_)
                 | OpsError::CloudConfigPlan(_)
                 | OpsError::Input(_)
+                | OpsError::Host {
+                    source: HostError::Refused { .. },
+                    ..
+                }
         )
     }
 

@@ -483,7 +483,9 @@ mod tests {
             recorded,
             [
                 "mkdir -p T/data/a1",
+                "setfattr -n user.lxops.instance -v default/a1 T/data/a1",
                 "mkdir -p T/tmp/a1",
+                "setfattr -n user.lxops.instance -v default/a1 T/tmp/a1",
                 "mkdir -p T/data/a1/etc",
                 "chown 1000:1000 T/data/a1/etc",
                 "mkdir -p T/tmp/a1/t",

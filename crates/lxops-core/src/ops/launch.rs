@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::devices::{device_setup, disk_devices, source_setup};
 use super::error::OpsError;
+use super::safety::check_names;
 use super::{blocking, Env};
 use crate::cloudconfig::{self, Step};
 use crate::config;
@@ -44,7 +45,11 @@ pub(crate) fn cloud_config_steps(
     env: &Env,
     instance: &config::Instance,
 ) -> Result<Vec<Step>, OpsError> {
-    super::verify::cloud_config_steps(instance, &env.os_types)
+    let (steps, warnings) = super::verify::cloud_config_plan(instance, &env.os_types)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(steps)
 }
 
 async fn resolve_templates(
@@ -66,7 +71,11 @@ pub async fn prepare_launch(
     sources: LaunchSources,
 ) -> Result<PreparedLaunch, OpsError> {
     let name = instance.name.clone();
+    // Names first, then the rest of the offline checks (`i verify` runs the same).
     let checked = super::verify::verify_offline(&instance, &sources, &env.os_types)?;
+    for warning in &checked.cloud_config_warnings {
+        tracing::warn!("{warning}");
+    }
     let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
     let source = match checked.origin {
         Some(origin) => Source::Copy(origin),
@@ -88,7 +97,8 @@ pub async fn prepare_launch(
     })
     .await?;
     let disks = disk_devices(&instance, &device_sources)?;
-    let profile = lxops_profile(&instance.profile, &instance.file, &disks);
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    let profile = lxops_profile(&instance.profile, &instance.file, &mark, &disks);
     let plan = InstancePlan {
         name: instance.name.clone(),
         project: instance.project.clone(),
@@ -128,6 +138,10 @@ pub(crate) fn image_source(
     })
 }
 
+/// The step that gives new device directories the owner of root in the instance (known from
+/// its id map only once it exists).
+const CHOWN_STEP: &str = "chown new device directories to root of the instance (its id map)";
+
 /// Carries out a prepared launch (or, with `env.dry_run`, prints its steps).
 pub async fn launch(
     env: &Env,
@@ -135,10 +149,30 @@ pub async fn launch(
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     let name = prepared.plan.name.clone();
+    let resume = prepared.check.resume;
     progress.step(&format!("launch {name}"));
     if env.dry_run {
+        // The same lines, from the same plan, that the real run prints as it goes.
         print_lines(progress, &prepared.devices.to_string());
-        print_lines(progress, &prepared.plan.to_string());
+        if resume {
+            progress.step(&format!(
+                "resume the interrupted launch of {name}: start it if needed, then apply cloud-config"
+            ));
+        } else {
+            let reuse = prepared.check.profile == lifecycle::ProfileState::Identical;
+            for line in prepared
+                .plan
+                .profile_lines(reuse)
+                .iter()
+                .chain(&prepared.plan.instance_lines())
+            {
+                progress.step(line);
+            }
+            if prepared.owner.is_none() && prepared.devices.creates_dirs() {
+                progress.step(CHOWN_STEP);
+            }
+            progress.step(&format!("start instance {name}"));
+        }
         for step in &prepared.steps {
             progress.step(&step.to_string());
         }
@@ -151,24 +185,43 @@ pub async fn launch(
         host::apply_devices(host.as_ref(), &devices).map_err(|e| OpsError::host(&host_name, e))
     })
     .await?;
-    for fs in &report.created_filesystems {
-        progress.step(&format!("created filesystem {fs}"));
-    }
-    for dir in &report.created_dirs {
-        progress.step(&format!("created directory {}", dir.display()));
+    for line in &report.lines {
+        progress.step(line);
     }
     let server = env.server.as_ref();
     let created =
-        lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await?;
+        match lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await {
+            Ok(created) => created,
+            Err(e) => {
+                undo_host(env, &report, progress).await;
+                return Err(e.into());
+            }
+        };
+    if resume {
+        // The killed run's requests may still be running in the daemon.
+        server.wait_instance_operations(&name).await.map_err(|e| {
+            lifecycle::LifecycleError::server(&name, "waiting for its operations", e)
+        })?;
+    }
+    // A resumed launch may have been stopped between creating the instance and owning its new
+    // device directories: those are still owned by host root.
+    let to_own = if resume {
+        let host = env.host.clone();
+        let host_name = name.clone();
+        let mut dirs = report.created_dirs.clone();
+        dirs.extend(device_dirs(&prepared.plan));
+        blocking(move || root_owned(host.as_ref(), dirs).map_err(|e| OpsError::host(&host_name, e)))
+            .await?
+    } else {
+        report.created_dirs.clone()
+    };
     let result = async {
-        if prepared.owner.is_none() && !report.created_dirs.is_empty() {
+        if prepared.owner.is_none() && !to_own.is_empty() {
             let owner = root_owner(server, &name).await?;
-            progress.step(&format!(
-                "chown {}:{} new device directories",
-                owner.uid, owner.gid
-            ));
+            progress.step(CHOWN_STEP);
+            tracing::info!(instance = %name, %owner, "owner of the new device directories");
             let host = env.host.clone();
-            let dirs = report.created_dirs.clone();
+            let dirs = to_own.clone();
             let host_name = name.clone();
             blocking(move || {
                 host::chown_paths(host.as_ref(), &dirs, owner)
@@ -176,7 +229,11 @@ pub async fn launch(
             })
             .await?;
         }
-        lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
+        if resume {
+            lifecycle::start_and_wait(server, &name, &env.wait, progress).await?;
+        } else {
+            lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
+        }
         Ok::<(), OpsError>(())
     }
     .await;
@@ -189,9 +246,67 @@ pub async fn launch(
             progress,
         )
         .await;
+        undo_host(env, &report, progress).await;
         return Err(e);
     }
-    apply_cloud_config(env, &name, &prepared.steps, progress).await
+    apply_cloud_config(env, &name, &prepared.steps, progress).await?;
+    finish_launch(server, &name).await
+}
+
+/// Removes the mark of an unfinished launch ([`lifecycle::LAUNCH_PENDING_KEY`]): from now on a
+/// launch of this instance is refused.
+async fn finish_launch(
+    server: &dyn crate::server::InstanceServer,
+    name: &str,
+) -> Result<(), OpsError> {
+    let done = [(lifecycle::LAUNCH_PENDING_KEY.to_string(), String::new())].into();
+    server
+        .patch_instance_config(name, &done)
+        .await
+        .map_err(|e| lifecycle::LifecycleError::server(name, "marking the launch finished", e))?;
+    Ok(())
+}
+
+/// The host directories of the per-instance profile's disk devices.
+fn device_dirs(plan: &InstancePlan) -> Vec<PathBuf> {
+    plan.profile
+        .devices
+        .values()
+        .filter_map(|d| d.get("source"))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The directories of `dirs` that host root owns (seen as nobody inside an unprivileged
+/// instance, so never on purpose), each once.
+fn root_owned(
+    host: &dyn HostRunner,
+    mut dirs: Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, host::HostError> {
+    dirs.sort();
+    dirs.dedup();
+    let mut owned = Vec::new();
+    for dir in dirs {
+        if host.owner_of(&dir)? == Some(Owner { uid: 0, gid: 0 }) {
+            owned.push(dir);
+        }
+    }
+    Ok(owned)
+}
+
+/// Removes what this launch made on the host (and only that), reporting each removal.
+async fn undo_host(env: &Env, report: &host::ApplyReport, progress: &mut dyn Progress) {
+    if report.made_nothing() {
+        return;
+    }
+    let host = env.host.clone();
+    let report = report.clone();
+    let lines = tokio::task::spawn_blocking(move || host::undo_devices(host.as_ref(), &report))
+        .await
+        .unwrap_or_else(|e| vec![format!("cleanup: host task failed: {e}")]);
+    for line in lines {
+        progress.step(&line);
+    }
 }
 
 /// The host ids that root in the instance maps to, from its id map (0:0 for a privileged
@@ -242,6 +357,7 @@ pub async fn rebuild(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let file = instance.file.display();
     let name = instance.name.as_str();
     if instance.origin.as_deref().is_some_and(|o| !o.is_empty()) {
@@ -258,21 +374,10 @@ pub async fn rebuild(
     let image = image_source(env.server.as_ref(), instance)?;
     progress.step(&format!("rebuild {name}"));
     if env.dry_run {
-        let server = env.server.as_ref();
-        if server
-            .instance(name)
-            .await
-            .map_err(|e| lifecycle::LifecycleError::server(name, "looking up the instance", e))?
-            .is_none()
-        {
-            return Err(lifecycle::LifecycleError::InstanceMissing {
-                instance: name.to_string(),
-                project: String::new(),
-            }
-            .into());
+        let running = lifecycle::check_rebuild(env.server.as_ref(), name, &image).await?;
+        for line in lifecycle::rebuild_lines(name, &image, running) {
+            progress.step(&line);
         }
-        progress.step(&format!("stop instance {name} if running"));
-        progress.step(&format!("rebuild instance {name} from image {image}"));
         progress.step(&format!("start instance {name}"));
         for step in &steps {
             progress.step(&step.to_string());
@@ -283,3 +388,7 @@ pub async fn rebuild(
     lifecycle::start_and_wait(env.server.as_ref(), name, &env.wait, progress).await?;
     apply_cloud_config(env, name, &steps, progress).await
 }
+
+#[cfg(test)]
+#[path = "launch_tests.rs"]
+mod tests;

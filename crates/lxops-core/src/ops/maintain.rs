@@ -4,6 +4,7 @@
 use super::devices::{device_setup, disk_devices, parse_owner, source_setup};
 use super::error::OpsError;
 use super::launch::{apply_cloud_config, cloud_config_steps, print_lines};
+use super::safety::{check_names, check_snapshot_name};
 use super::{blocking, Env};
 use crate::config;
 use crate::host;
@@ -16,6 +17,7 @@ pub async fn configure(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let steps = cloud_config_steps(env, instance)?;
     let name = instance.name.as_str();
     progress.step(&format!("configure {name}"));
@@ -36,6 +38,7 @@ pub async fn create_devices(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let file = instance.file.display().to_string();
     let owner = match instance.device_owner.as_deref().filter(|o| !o.is_empty()) {
         Some(o) => Some(parse_owner(&file, o)?),
@@ -54,18 +57,7 @@ pub async fn create_devices(
         }
         let report =
             host::apply_devices(host.as_ref(), &plan).map_err(|e| OpsError::host(&name, e))?;
-        let mut lines: Vec<String> = report
-            .created_filesystems
-            .iter()
-            .map(|f| format!("created filesystem {f}"))
-            .collect();
-        lines.extend(
-            report
-                .created_dirs
-                .iter()
-                .map(|d| format!("created directory {}", d.display())),
-        );
-        Ok(lines.join("\n"))
+        Ok(report.lines.join("\n"))
     })
     .await?;
     print_lines(progress, &text);
@@ -79,6 +71,7 @@ pub async fn create_profile(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let name = instance.name.clone();
     let setup = source_setup(instance);
     let host = env.host.clone();
@@ -89,6 +82,7 @@ pub async fn create_profile(
     let profile = lxops_profile(
         &instance.profile,
         &instance.file,
+        &host::instance_mark(&instance.project, &instance.name),
         &disk_devices(instance, &sources)?,
     );
     let server = env.server.as_ref();
@@ -110,10 +104,10 @@ pub async fn create_profile(
         .into());
     }
     progress.step(&format!("create profile {}", profile.name));
+    let mut text = String::new();
+    let _ = crate::plan::write_profile_devices(&mut text, &profile);
+    print_lines(progress, &text);
     if env.dry_run {
-        let mut text = String::new();
-        let _ = crate::plan::write_profile_devices(&mut text, &profile);
-        print_lines(progress, &text);
         return Ok(());
     }
     server.create_profile(&profile).await.map_err(|e| {
@@ -143,12 +137,14 @@ pub async fn snapshot(
     options: &SnapshotOptions,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     let name = instance.name.clone();
     if options.name.is_empty() {
         return Err(OpsError::Input(
             "snapshot: the snapshot name (-s) is empty".into(),
         ));
     }
+    check_snapshot_name(&options.name)?;
     if options.recursive && !options.destroy {
         return Err(OpsError::Input("snapshot: -R is only valid with -d".into()));
     }
@@ -176,7 +172,7 @@ pub async fn snapshot(
             })?;
         }
     }
-    for fs in &fss {
+    for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("{verb} {}@{}", fs.path, options.name));
     }
     if env.dry_run || fss.is_empty() {
@@ -204,18 +200,20 @@ pub async fn rollback(
     with_instance: bool,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
+    check_names(instance)?;
     if snapshot.is_empty() {
         return Err(OpsError::Input(
             "rollback: the snapshot name (-s) is empty".into(),
         ));
     }
+    check_snapshot_name(snapshot)?;
     let name = instance.name.clone();
     let fss: Vec<_> = source_setup(instance)
         .filesystems
         .into_iter()
         .filter(|f| !f.transient)
         .collect();
-    for fs in &fss {
+    for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("rollback {}@{snapshot}", fs.path));
     }
     if with_instance {

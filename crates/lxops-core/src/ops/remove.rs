@@ -1,49 +1,113 @@
 //! `delete` and `destroy`: refuse a running instance unless forced; delete the instance and its
-//! profile; `destroy` then removes the `destroy: true` filesystems, only once the instance is gone.
+//! per-instance profile (only when it is marked for this instance and no other instance uses
+//! it); `destroy` then removes the `destroy: true` filesystems that pass the safety rules
+//! (see [`host::check_removal`]), only once the instance is gone. Every check, host and server,
+//! runs before the first change, and `--dry-run` runs the same checks.
 
 use super::devices::source_setup;
 use super::error::OpsError;
 use super::launch::print_lines;
+use super::safety::{check_names, project_instances, rules};
 use super::{blocking, Env};
 use crate::config;
-use crate::host;
-use crate::lifecycle::{self, Progress};
+use crate::host::{self, FilesystemSpec, RemovalRules};
+use crate::lifecycle::{self, DeleteCheck, ProfileRemoval, Progress};
 
-/// Deletes the instance and its per-instance profile, then lists the filesystems that remain.
-pub async fn delete(
+/// How `delete` and `destroy` may act.
+#[derive(Debug, Clone)]
+pub struct RemoveOptions {
+    /// Stop a running instance first.
+    pub force: bool,
+    /// Accept unmarked filesystems and profiles (made by an older lxops) that pass every other
+    /// rule, when the instance exists.
+    pub adopt: bool,
+    /// The same config evaluated for another instance name ([`super::twin_name`]): filesystems
+    /// with the same path there are shared and never destroyed.
+    pub twin: config::Instance,
+}
+
+/// What was checked before a delete or destroy changes anything.
+struct Checked {
+    check: DeleteCheck,
+    profile: ProfileRemoval,
+    rules: RemovalRules,
+}
+
+async fn check_remove(
     env: &Env,
     instance: &config::Instance,
-    force: bool,
-    progress: &mut dyn Progress,
-) -> Result<(), OpsError> {
-    remove_instance(env, instance, force, progress).await?;
-    list_remaining(env, instance, progress).await
+    options: &RemoveOptions,
+) -> Result<Checked, OpsError> {
+    check_names(instance)?;
+    let name = instance.name.as_str();
+    let server = env.server.as_ref();
+    let check = lifecycle::check_delete(server, name, options.force).await?;
+    let instances = project_instances(env, name).await?;
+    let rules = rules(
+        instance,
+        &options.twin,
+        &instances,
+        options.adopt,
+        check.exists,
+    );
+    let profile = lifecycle::check_profile_removal(
+        server,
+        name,
+        &instance.profile,
+        &rules.mark,
+        &instance.file.display().to_string(),
+        &instances,
+        options.adopt && check.exists,
+    )
+    .await?;
+    Ok(Checked {
+        check,
+        profile,
+        rules,
+    })
 }
 
 async fn remove_instance(
     env: &Env,
     instance: &config::Instance,
-    force: bool,
+    checked: &Checked,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     let name = instance.name.as_str();
-    let server = env.server.as_ref();
-    let check = lifecycle::check_delete(server, name, force).await?;
     progress.step(&format!("delete {name}"));
     if env.dry_run {
-        if check.running {
+        if checked.check.running {
             progress.step(&format!("stop instance {name}"));
         }
-        if check.exists {
+        if checked.check.exists {
             progress.step(&format!("delete instance {name}"));
         } else {
             progress.step(&format!("instance {name} does not exist"));
         }
-        progress.step(&format!("delete profile {} if it exists", instance.profile));
+        progress.step(&checked.profile.describe());
         return Ok(());
     }
-    lifecycle::delete_instance(server, name, &instance.profile, check, progress).await?;
+    lifecycle::delete_instance(
+        env.server.as_ref(),
+        name,
+        &checked.profile,
+        checked.check,
+        progress,
+    )
+    .await?;
     Ok(())
+}
+
+/// Deletes the instance and its per-instance profile, then lists the filesystems that remain.
+pub async fn delete(
+    env: &Env,
+    instance: &config::Instance,
+    options: &RemoveOptions,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
+    let checked = check_remove(env, instance, options).await?;
+    remove_instance(env, instance, &checked, progress).await?;
+    list_remaining(env, instance, progress).await
 }
 
 async fn list_remaining(
@@ -68,25 +132,38 @@ async fn list_remaining(
 }
 
 /// Deletes the instance like [`delete`], then destroys the filesystems marked `destroy: true`
-/// (only after checking that the instance is gone).
+/// that pass the safety rules (checked before the instance is deleted; destroyed only after
+/// checking that the instance is gone).
 pub async fn destroy(
     env: &Env,
     instance: &config::Instance,
-    force: bool,
+    options: &RemoveOptions,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     let name = instance.name.as_str();
-    remove_instance(env, instance, force, progress).await?;
-    let doomed: Vec<_> = source_setup(instance)
+    let checked = check_remove(env, instance, options).await?;
+    let doomed: Vec<FilesystemSpec> = source_setup(instance)
         .filesystems
         .into_iter()
         .filter(|f| f.destroy)
         .collect();
-    if doomed.is_empty() {
+    let existing = if doomed.is_empty() {
+        Vec::new()
+    } else {
+        let host = env.host.clone();
+        let owned = name.to_string();
+        let (fss, rules) = (doomed.clone(), checked.rules.clone());
+        blocking(move || {
+            host::check_removal(host.as_ref(), &fss, &rules).map_err(|e| OpsError::host(&owned, e))
+        })
+        .await?
+    };
+    remove_instance(env, instance, &checked, progress).await?;
+    if existing.is_empty() {
         return Ok(());
     }
     if env.dry_run {
-        for fs in &doomed {
+        for fs in &existing {
             progress.step(&format!("destroy filesystem {} ({})", fs.id, fs.path));
         }
         return Ok(());
@@ -101,15 +178,20 @@ pub async fn destroy(
             "{name}: the instance still exists, so its filesystems are not destroyed"
         )));
     }
-    for fs in &doomed {
+    for fs in &existing {
         progress.step(&format!("destroy filesystem {} ({})", fs.id, fs.path));
     }
     let host = env.host.clone();
     let owned = name.to_string();
+    let rules = checked.rules;
     blocking(move || {
-        host::ops::destroy_filesystems(host.as_ref(), &doomed)
+        host::ops::destroy_filesystems(host.as_ref(), &existing, &rules)
             .map_err(|e| OpsError::host(&owned, e))
     })
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "remove_tests.rs"]
+mod tests;

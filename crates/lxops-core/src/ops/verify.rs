@@ -1,4 +1,5 @@
 //! [`verify_offline`]: every check of a launch that needs neither a server nor the host — the
+//! instance, project and profile names (the daemons' rules, [`crate::names`]), the
 //! cloud-config files parse and plan for a known OS type, `lxc-options` are understood, the
 //! source (`origin` or `image`) is given, `device-owner` parses, and the device-origin source
 //! config has every filesystem. [`prepare_launch`](super::prepare_launch) runs it first, and
@@ -8,6 +9,7 @@
 use super::devices::{device_setup, parse_owner};
 use super::error::OpsError;
 use super::launch::LaunchSources;
+use super::safety::check_names;
 use crate::cloudconfig::{self, OsTypes, Step};
 use crate::config;
 use crate::host::Owner;
@@ -24,6 +26,8 @@ pub struct OfflineChecked {
     pub origin: Option<Origin>,
     /// The parsed `device-owner`.
     pub owner: Option<Owner>,
+    /// What the cloud-config files hold that lxops does not apply (file, line, key or module).
+    pub cloud_config_warnings: Vec<String>,
 }
 
 /// Checks everything about `instance` that a launch checks before it changes anything and that
@@ -34,8 +38,9 @@ pub fn verify_offline(
     sources: &LaunchSources,
     os_types: &OsTypes,
 ) -> Result<OfflineChecked, OpsError> {
+    check_names(instance)?;
     let file = instance.file.display().to_string();
-    let steps = cloud_config_steps(instance, os_types)?;
+    let (steps, cloud_config_warnings) = cloud_config_plan(instance, os_types)?;
     let options =
         parse_lxc_options(&instance.lxc_options).map_err(|source| OpsError::LxcOptions {
             file: file.clone(),
@@ -65,16 +70,18 @@ pub fn verify_offline(
         options,
         origin,
         owner,
+        cloud_config_warnings,
     })
 }
 
-/// Parses and plans the instance's cloud-config files (all of them, before anything runs).
-pub(crate) fn cloud_config_steps(
+/// Parses and plans the instance's cloud-config files (all of them, before anything runs);
+/// also returns what they hold that lxops does not apply, one warning each.
+pub(crate) fn cloud_config_plan(
     instance: &config::Instance,
     os_types: &OsTypes,
-) -> Result<Vec<Step>, OpsError> {
+) -> Result<(Vec<Step>, Vec<String>), OpsError> {
     if instance.cloud_config_files.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let os = os_types.get(&instance.ostype).ok_or_else(|| {
         OpsError::Input(format!(
@@ -85,5 +92,8 @@ pub(crate) fn cloud_config_steps(
         ))
     })?;
     let files = cloudconfig::parse_all(&instance.cloud_config_files)?;
-    Ok(cloudconfig::plan_all(&files, os)?)
+    let warnings = cloudconfig::warnings(&files)
+        .map(ToString::to_string)
+        .collect();
+    Ok((cloudconfig::plan_all(&files, os)?, warnings))
 }

@@ -98,7 +98,12 @@ fn sample_plan() -> InstancePlan {
         name: "a1".into(),
         project: String::new(),
         required_profiles: vec!["base".into()],
-        profile: lxops_profile("a1.lxops", Path::new("/cfg/a1.yaml"), &devices),
+        profile: lxops_profile(
+            "a1.lxops",
+            Path::new("/cfg/a1.yaml"),
+            "default/a1",
+            &devices,
+        ),
         source: Source::Image(ImageSource::local("alpine")),
         profiles: instance_profiles(&["base".into()], "a1.lxops"),
         options: parse_lxc_options(&["-c".into(), "security.nesting=true".into()])

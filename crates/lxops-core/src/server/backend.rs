@@ -15,8 +15,11 @@ pub struct ConnectOptions {
     pub socket: Option<PathBuf>,
     /// Project; `None` means the client's current project.
     pub project: Option<String>,
-    /// Timeout of every server operation.
+    /// Timeout of every API call and server operation (zero: the default).
     pub timeout: Duration,
+    /// Time limit of a command run inside an instance (`runcmd`, package installs); `None`:
+    /// no limit. Apart from `timeout`, which such commands do not count against.
+    pub exec_timeout: Option<Duration>,
 }
 
 /// A daemon family (LXD or Incus). Implemented by each backend crate.

@@ -21,6 +21,7 @@ struct State {
     pools: BTreeMap<String, StoragePool>,
     projects: Vec<String>,
     calls: Vec<String>,
+    refuse_create: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -67,10 +68,20 @@ impl FakeServer {
         server
     }
 
+    /// Makes every `create_instance` fail with `message` (as a daemon refuses a bad request).
+    pub fn refuse_create(&self, message: &str) {
+        self.lock().refuse_create = Some(message.to_string());
+    }
+
     /// Adds an image alias with a made-up fingerprint.
     pub fn add_image(&self, alias: &str) {
         let fingerprint = format!("{:0>64}", alias.len());
         self.lock().images.insert(alias.into(), fingerprint);
+    }
+
+    /// Points an image alias at `fingerprint` (as when a new image is published under it).
+    pub fn set_image(&self, alias: &str, fingerprint: &str) {
+        self.lock().images.insert(alias.into(), fingerprint.into());
     }
 
     /// Adds a project.
@@ -306,6 +317,13 @@ impl InstanceServer for FakeServer {
 
     async fn create_instance(&self, new: &NewInstance) -> ServerResult<()> {
         let mut state = self.lock();
+        if let Some(message) = &state.refuse_create {
+            return Err(ServerError::Api {
+                context: format!("creating instance {:?}", new.name),
+                status: 400,
+                message: message.clone(),
+            });
+        }
         let key = self.key(&new.name);
         if state.instances.contains_key(&key) {
             return Err(ServerError::AlreadyExists {
@@ -346,11 +364,17 @@ impl InstanceServer for FakeServer {
             .flat_map(|p| p.devices.clone())
             .chain(new.devices.clone())
             .collect();
+        // Like the daemons: `volatile.base_image` names the image's fingerprint.
+        let mut config = new.config.clone();
+        if let InstanceSource::Image(image) = &new.source {
+            let fingerprint = state.images.get(&image.image).unwrap_or(&image.image);
+            config.insert("volatile.base_image".into(), fingerprint.clone());
+        }
         let instance = Instance {
             name: new.name.clone(),
             status: "Stopped".into(),
             profiles: new.profiles.clone(),
-            config: new.config.clone(),
+            config,
             devices: new.devices.clone(),
             expanded_devices,
             expanded_config: new.config.clone(),
@@ -407,6 +431,35 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self.key(name);
+        let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        let line = format!("patch config of instance {name}: {}", keys.join(","));
+        self.record(&mut state, line);
+        let instance = state
+            .instances
+            .get_mut(&key)
+            .ok_or_else(|| Self::not_found("instance", name))?;
+        for (k, v) in config {
+            if v.is_empty() {
+                instance.instance.config.remove(k);
+            } else {
+                instance.instance.config.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_instance_operations(&self, name: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        self.record(
+            &mut state,
+            format!("wait for operations of instance {name}"),
+        );
+        Ok(())
+    }
+
     async fn start_instance(&self, name: &str) -> ServerResult<()> {
         self.set_status(name, "start", "Running")
     }
@@ -452,7 +505,22 @@ impl InstanceServer for FakeServer {
             return Err(Self::not_found("instance", name));
         }
         self.record(&mut state, format!("rebuild instance {name} from {image}"));
+        let fingerprint = state
+            .images
+            .get(&image.image)
+            .unwrap_or(&image.image)
+            .clone();
+        if let Some(i) = state.instances.get_mut(&self.key(name)) {
+            i.instance
+                .config
+                .insert("volatile.base_image".into(), fingerprint);
+        }
         Ok(())
+    }
+
+    async fn finish_interrupted_rebuild(&self, _name: &str) -> ServerResult<bool> {
+        // The fake rebuilds in place, so nothing is ever left half-done.
+        Ok(false)
     }
 
     async fn snapshots(&self, instance: &str) -> ServerResult<Vec<Snapshot>> {

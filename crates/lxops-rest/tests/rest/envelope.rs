@@ -129,3 +129,22 @@ fn incus_refuses_a_native_rebuild_of_an_instance_with_snapshots() {
         "failure 500 (op known: false) Failed rebuilding instance from image: Cannot remove an instance volume that has snapshots"
     );
 }
+
+#[test]
+fn a_reply_that_is_not_json_is_reported_with_control_characters_escaped() {
+    let cases: [(&[u8], &str); 2] = [
+        (
+            b"{\"type\":\"sync\",\"meta",
+            r#"the daemon's reply (HTTP 200) is not a JSON envelope (EOF while parsing a string at line 1 column 20; it may have been cut short: run the command again); it begins "{\"type\":\"sync\",\"meta""#,
+        ),
+        (
+            b"\x1b[2J\x1b]0;pwned\x07",
+            r#"the daemon's reply (HTTP 200) is not a JSON envelope (expected value at line 1 column 1; it may have been cut short: run the command again); it begins "\u{1b}[2J\u{1b}]0;pwned\u{7}""#,
+        ),
+    ];
+    for (body, expected) in cases {
+        let error = parse_reply(200, body).unwrap_err();
+        assert_eq!(error, expected);
+        assert!(!error.contains('\x1b'));
+    }
+}

@@ -3,7 +3,7 @@
 use expect_test::expect;
 use lxops_core::server::ExecRequest;
 use lxops_rest::envelope::{parse_reply, wait_outcome};
-use lxops_rest::errors::Subject;
+use lxops_rest::errors::{Request, Subject};
 use lxops_rest::exec::{command_line, exec_body, exec_outcome, ExecResult};
 
 use crate::fixture;
@@ -12,6 +12,7 @@ fn result_of(name: &str) -> ExecResult {
     let subject = Subject {
         context: "running",
         what: "instance",
+        request: Request::Change,
     };
     let outcome = wait_outcome(parse_reply(200, &fixture(name)).unwrap()).unwrap();
     exec_outcome(outcome, &subject).unwrap()

@@ -23,6 +23,9 @@ pub struct Seen {
 /// The `Etag` header of every reply.
 pub const ETAG: &str = "\"fake-etag\"";
 
+/// The status a route returns to close the connection without a reply (a reset).
+pub const CUT: u16 = 0;
+
 /// A reply: status and body (always JSON or raw bytes).
 pub type Route = Arc<dyn Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync>;
 
@@ -111,6 +114,10 @@ async fn serve(mut stream: UnixStream, route: Route, log: Arc<Mutex<Vec<Seen>>>)
         };
         let (status, reply) = route(&seen);
         log.lock().unwrap().push(seen);
+        if status == CUT {
+            // The connection ends without a reply.
+            return;
+        }
         let head = format!(
             "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\nEtag: {ETAG}\r\n\r\n",
             reply.len()

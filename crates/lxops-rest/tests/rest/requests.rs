@@ -120,13 +120,19 @@ fn rebuild_keeps_user_config_and_nic_hwaddr_only() {
 }
 
 #[test]
-fn the_rebuild_replacement_has_a_valid_temporary_name() {
-    let short = temporary_name("a1");
-    assert!(
-        short.starts_with("a1-rebuild-") && short.len() == "a1-rebuild-".len() + 5,
-        "{short}"
-    );
-    let long = temporary_name(&"x".repeat(63));
-    assert_eq!(long.len(), 63, "{long}");
-    assert!(long.contains("-rebuild-"), "{long}");
+fn the_rebuild_replacement_has_a_fixed_valid_name() {
+    // Fixed, so that the next rebuild finds what an interrupted one left.
+    let cases = [
+        ("a1".to_string(), "a1-rebuild".to_string()),
+        ("x".repeat(63), format!("{}-rebuild", "x".repeat(55))),
+        (
+            format!("{}-y", "x".repeat(54)),
+            format!("{}-rebuild", "x".repeat(54)),
+        ),
+    ];
+    for (name, want) in cases {
+        let got = temporary_name(&name);
+        assert_eq!(got, want);
+        assert!(got.len() <= 63, "{got}");
+    }
 }

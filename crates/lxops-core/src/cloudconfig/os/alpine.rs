@@ -1,7 +1,7 @@
 //! Alpine Linux: `apk`, busybox `adduser`/`addgroup`, `chpasswd -e`, `setup-timezone`, and
 //! both sudo and doas drop-ins (as the original lxops).
 
-use super::{doas_file, sudoers_file, OsType};
+use super::{doas_file, sudoers_file, unless_index, OsType};
 use crate::cloudconfig::model::{Package, User};
 use crate::cloudconfig::step::{Action, Command, FileStep, UserUpdate};
 
@@ -16,6 +16,13 @@ impl OsType for Alpine {
 
     fn update_packages(&self) -> Option<Vec<Command>> {
         Some(vec![Command::new(["apk", "update"])])
+    }
+
+    fn update_packages_if_missing(&self) -> Option<Vec<Command>> {
+        Some(vec![unless_index(
+            "/var/cache/apk/APKINDEX.*.tar.gz",
+            Command::new(["apk", "update"]),
+        )])
     }
 
     fn upgrade_packages(&self) -> Option<Vec<Command>> {
@@ -42,7 +49,10 @@ impl OsType for Alpine {
         if let Some(shell) = &user.shell {
             argv.extend(["-s".into(), shell.clone()]);
         }
-        if user.no_create_home {
+        if user.system {
+            argv.push("-S".into());
+        }
+        if user.no_create_home || user.system {
             argv.push("-H".into());
         }
         if let Some(home) = &user.homedir {

@@ -1,7 +1,11 @@
-//! Debian and Ubuntu: `apt-get` (non-interactive), `adduser`/`addgroup`, `usermod`, and the
-//! time zone as an `/etc/localtime` link plus `/etc/timezone` (works without systemd).
+//! Debian and Ubuntu: `apt-get` (non-interactive), `useradd`/`groupadd`/`usermod` (as
+//! cloud-init), and the time zone as an `/etc/localtime` link plus `/etc/timezone` (works
+//! without systemd).
 
-use super::{zoneinfo_link, OsType};
+use super::{unless_index, useradd, zoneinfo_link, OsType};
+
+/// Keeps changed configuration files without asking, as cloud-init does.
+const CONFOLD: &str = "-oDpkg::Options::=--force-confold";
 use crate::cloudconfig::model::{Owner, Package, Sensitive, User};
 use crate::cloudconfig::step::{Action, Command, FileStep};
 
@@ -44,45 +48,33 @@ impl OsType for Debian {
         Some(vec![apt_get(["update"])])
     }
 
+    fn update_packages_if_missing(&self) -> Option<Vec<Command>> {
+        Some(vec![unless_index(
+            "/var/lib/apt/lists/*_Packages",
+            apt_get(["update"]),
+        )])
+    }
+
     fn upgrade_packages(&self) -> Option<Vec<Command>> {
-        Some(vec![apt_get(["-y", "upgrade"])])
+        Some(vec![apt_get(["-y", CONFOLD, "upgrade"])])
     }
 
     fn install_packages(&self, packages: &[Package]) -> Option<Vec<Command>> {
         let packages: Vec<String> = packages.iter().map(ToString::to_string).collect();
-        let mut command = apt_get(["-y", "install"]);
+        let mut command = apt_get(["-y", CONFOLD, "install"]);
         command.argv.extend(packages);
         Some(vec![command])
     }
 
     fn add_group(&self, name: &str) -> Option<Command> {
-        Some(Command::new(["addgroup", name]))
+        Some(Command::new(["groupadd", name]))
     }
 
+    /// `useradd` with the options cloud-init 22.4 passes: the shell, home mode and skeleton
+    /// come from the image's `/etc/default/useradd` and `/etc/login.defs`, as with cloud-init;
+    /// `system` means a system uid and no home.
     fn add_user(&self, user: &User) -> Option<Command> {
-        let mut argv: Vec<String> = vec![
-            "adduser".into(),
-            "--disabled-password".into(),
-            "--gecos".into(),
-            user.gecos.clone().unwrap_or_default(),
-        ];
-        if let Some(uid) = user.uid {
-            argv.extend(["--uid".into(), uid.to_string()]);
-        }
-        if let Some(shell) = &user.shell {
-            argv.extend(["--shell".into(), shell.clone()]);
-        }
-        if let Some(home) = &user.homedir {
-            argv.extend(["--home".into(), home.clone()]);
-        }
-        if user.no_create_home {
-            argv.push("--no-create-home".into());
-        }
-        if let Some(group) = &user.primary_group {
-            argv.extend(["--ingroup".into(), group.clone()]);
-        }
-        argv.push(user.name.clone());
-        Some(Command::new(argv))
+        Some(useradd(user))
     }
 
     fn set_timezone(&self, timezone: &str) -> Option<Vec<Action>> {

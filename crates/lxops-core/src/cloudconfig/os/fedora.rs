@@ -1,7 +1,7 @@
-//! Fedora: `dnf`, shadow-utils `useradd`/`groupadd`/`usermod`, and the time zone as an
-//! `/etc/localtime` link.
+//! Fedora: `dnf`, shadow-utils `useradd` (as cloud-init)/`groupadd`/`usermod`, and the time
+//! zone as an `/etc/localtime` link.
 
-use super::{zoneinfo_link, OsType};
+use super::{unless_index, useradd, zoneinfo_link, OsType};
 use crate::cloudconfig::model::{Package, User};
 use crate::cloudconfig::step::{Action, Command};
 
@@ -16,6 +16,13 @@ impl OsType for Fedora {
 
     fn update_packages(&self) -> Option<Vec<Command>> {
         Some(vec![Command::new(["dnf", "-y", "makecache"])])
+    }
+
+    fn update_packages_if_missing(&self) -> Option<Vec<Command>> {
+        Some(vec![unless_index(
+            "/var/cache/dnf/*.solv",
+            Command::new(["dnf", "-y", "makecache"]),
+        )])
     }
 
     fn upgrade_packages(&self) -> Option<Vec<Command>> {
@@ -36,25 +43,7 @@ impl OsType for Fedora {
     }
 
     fn add_user(&self, user: &User) -> Option<Command> {
-        let mut argv: Vec<String> = vec!["useradd".into()];
-        if let Some(gecos) = &user.gecos {
-            argv.extend(["-c".into(), gecos.clone()]);
-        }
-        if let Some(uid) = user.uid {
-            argv.extend(["-u".into(), uid.to_string()]);
-        }
-        if let Some(shell) = &user.shell {
-            argv.extend(["-s".into(), shell.clone()]);
-        }
-        if let Some(home) = &user.homedir {
-            argv.extend(["-d".into(), home.clone()]);
-        }
-        argv.push(if user.no_create_home { "-M" } else { "-m" }.into());
-        if let Some(group) = &user.primary_group {
-            argv.extend(["-g".into(), group.clone()]);
-        }
-        argv.push(user.name.clone());
-        Some(Command::new(argv))
+        Some(useradd(user))
     }
 
     fn set_timezone(&self, timezone: &str) -> Option<Vec<Action>> {

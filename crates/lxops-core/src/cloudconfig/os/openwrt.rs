@@ -1,7 +1,7 @@
 //! OpenWrt: packages with `opkg` only; like the original, it cannot create users or groups,
 //! set passwords or the time zone.
 
-use super::OsType;
+use super::{unless_index, OsType};
 use crate::cloudconfig::model::{Package, Sensitive, User};
 use crate::cloudconfig::step::{Action, Command, UserUpdate};
 
@@ -16,6 +16,13 @@ impl OsType for Openwrt {
 
     fn update_packages(&self) -> Option<Vec<Command>> {
         Some(vec![Command::new(["opkg", "update"])])
+    }
+
+    fn update_packages_if_missing(&self) -> Option<Vec<Command>> {
+        Some(vec![unless_index(
+            "/var/opkg-lists/*",
+            Command::new(["opkg", "update"]),
+        )])
     }
 
     fn upgrade_packages(&self) -> Option<Vec<Command>> {

@@ -1,5 +1,6 @@
 //! The upstream oracle: the Go original's own config reader, built offline from
-//! `../shared/tools/upstream-oracle` (its `build.sh`) into [`CACHE_DIR`], for the differential
+//! `../shared/tools/upstream-oracle` (its `build.sh`; beside a parent directory too, for a git
+//! worktree; `$LXOPS_UPSTREAM_ORACLE_SRC` overrides) into [`CACHE_DIR`], for the differential
 //! test of the config engine (`tests/upstream`). Built once per machine, again when its
 //! sources are newer than the binary.
 
@@ -21,6 +22,9 @@ pub fn binary() -> PathBuf {
 /// The oracle's sources: `shared/tools/upstream-oracle` next to the checkout (or next to one
 /// of its parents, for a worktree).
 pub fn source_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("LXOPS_UPSTREAM_ORACLE_SRC") {
+        return Some(PathBuf::from(dir));
+    }
     project_root()
         .ancestors()
         .map(|dir| dir.join("shared/tools/upstream-oracle"))
@@ -41,11 +45,14 @@ pub fn run() -> Result<()> {
         .filter_map(|f| modified(&src.join(f)))
         .max();
     if built.is_some() && built >= newest {
-        log("oracle", format!("{} is up to date", binary.display()));
+        log(
+            "upstream-oracle",
+            format!("{} is up to date", binary.display()),
+        );
         return Ok(());
     }
     log(
-        "oracle",
+        "upstream-oracle",
         format!(
             "building the Go original's config reader from {}",
             src.display()
