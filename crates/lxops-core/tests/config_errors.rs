@@ -339,3 +339,29 @@ fn a_chain_of_2000_includes_stops_at_the_depth_limit() {
     assert_eq!(loaded.config.image, "deep");
     assert_eq!(loaded.includes.len(), 64);
 }
+
+/// cloud-config files go through the same bounded reader as configs (`lxops_core::input`).
+#[test]
+fn cloud_config_files_are_read_only_when_regular_and_small() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.cfg");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("mkfifo runs").success());
+    let big = dir.path().join("big.cfg");
+    std::fs::write(
+        &big,
+        format!("#cloud-config\n{}", "# pad\n".repeat(200_000)),
+    )
+    .expect("write");
+    let cases = [
+        (std::path::PathBuf::from("/dev/zero"), "/dev/zero: cannot read cloud-config file: it is a character device, not a regular file"),
+        (fifo, "fifo.cfg: cannot read cloud-config file: it is a FIFO (named pipe), not a regular file"),
+        (big, "big.cfg: cannot read cloud-config file: the file is larger than the limit for lxops input files"),
+    ];
+    for (path, want) in cases {
+        let err = lxops_core::cloudconfig::parse_file(&path)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
+}
