@@ -454,7 +454,7 @@ pub struct ConfigConvertArgs {
 #[derive(Debug, Subcommand)]
 pub enum InfoCommand {
     /// Check a config completely, without a server: everything launch checks before it
-    /// changes anything (config, source configs, cloud-config files and OS type,
+    /// changes anything (config, source configs, names, cloud-config files and OS type,
     /// lxc-options, owner); print the instance name.
     Verify(InfoVerifyArgs),
     /// Print the config's description.

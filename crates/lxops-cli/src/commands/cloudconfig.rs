@@ -2,7 +2,7 @@
 //! name. `-i INSTANCE [FILE...]` applies files (stdin when none) to one instance;
 //! `-f FILE INSTANCE...` applies one file to each instance.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use lxops_core::cloudconfig::{self, ParsedFile};
@@ -124,8 +124,7 @@ fn read_files(paths: &[PathBuf], strict: bool) -> CliResult<Vec<ParsedFile>> {
 
 fn parse_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
     if paths.is_empty() {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        let text = lxops_core::input::read_stream_text(std::io::stdin()).map_err(|e| {
             CliError::input(anyhow::anyhow!("reading cloud-config from stdin: {e}"))
         })?;
         return cloudconfig::parse(&text, Path::new("<stdin>"))
