@@ -340,3 +340,50 @@ fn ctrl_c_lets_the_running_instance_finish_and_a_rerun_launches_the_rest() {
         }
     }
 }
+
+/// A `destroy` killed at any point is finished by running it again: the instance, its profile
+/// and its `destroy: true` filesystem end up gone, and a filesystem without `destroy` keeps its
+/// data.
+#[test]
+fn a_killed_destroy_is_completed_by_running_it_again() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        write_config(
+            root,
+            "conv.cfg",
+            "#cloud-config\nwrite_files:\n- path: /etc/lxops-converged\n  content: \"yes\\n\"\n",
+        );
+        let config = write_config(
+            root,
+            "gone.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\nfilesystems:\n  data:\n    pattern: {}/(instance)\n  scratch:\n    pattern: {}/scratch-(instance)\n    destroy: true\ndevices:\n  srv:\n    path: /srv\n    filesystem: data\n  tmp:\n    path: /scratch\n    filesystem: scratch\n",
+                lxops_tests::BUSYBOX,
+                root.display(),
+                root.display()
+            ),
+        );
+        let server = server(daemon);
+        let mut cleanup = Cleanup::new(daemon);
+        for ms in [30, 80, 150, 300] {
+            let name = unique_name("t-killd");
+            cleanup.instance(&name);
+            cleanup.profile(&format!("{name}.lxops"));
+            let sum = seed_data(root, &name);
+            lxops(daemon, &["launch", "-name", &name, &config]).ok();
+            run_and_kill(daemon, &["destroy", "--force", "-name", &name, &config], ms);
+            lxops(daemon, &["destroy", "--force", "-name", &name, &config]).ok();
+            assert!(!instance_exists(&server, &name), "{daemon} kill at {ms} ms");
+            assert!(
+                !crate::cli::profile_exists(&server, &format!("{name}.lxops")),
+                "{daemon} kill at {ms} ms: profile left"
+            );
+            assert!(
+                !root.join(format!("scratch-{name}")).exists(),
+                "{daemon} kill at {ms} ms: the destroy: true filesystem is left"
+            );
+            assert_eq!(checksum(root, &name), sum, "{daemon} kill at {ms} ms: data");
+        }
+    }
+}
