@@ -57,6 +57,12 @@ pub async fn check_launch(
     plan: &InstancePlan,
 ) -> Result<LaunchCheck, LifecycleError> {
     let name = plan.name.as_str();
+    // The create of an interrupted earlier run may still be running in the daemon, with the
+    // instance not visible yet: once it ends, the instance is there to resume.
+    server
+        .wait_instance_operations(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
     let existing = server
         .instance(name)
         .await

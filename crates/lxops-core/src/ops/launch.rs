@@ -197,12 +197,6 @@ pub async fn launch(
                 return Err(e.into());
             }
         };
-    if resume {
-        // The killed run's requests may still be running in the daemon.
-        server.wait_instance_operations(&name).await.map_err(|e| {
-            lifecycle::LifecycleError::server(&name, "waiting for its operations", e)
-        })?;
-    }
     // A resumed launch may have been stopped between creating the instance and owning its new
     // device directories: those are still owned by host root.
     let to_own = if resume {
