@@ -52,8 +52,7 @@ impl App {
 /// Runs lxops with the process arguments and returns the exit code.
 pub fn main(app: App) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let code = run(app, args, &mut std::io::stdout().lock());
-    ExitCode::from(code)
+    ExitCode::from(run_process(app, args))
 }
 
 /// Runs lxops with `args` (including the program name), writing data to `out` and errors to
@@ -64,6 +63,41 @@ pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
 
 /// Like [`run`], with the error message (and usage errors) written to `err`.
 pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    run_inner(
+        app,
+        args,
+        out,
+        err,
+        false,
+        context::ErrStream::Buffer(Vec::new()),
+    )
+}
+
+/// [`run_with`] on the process's stdout and stderr, drawing live progress lines when one of
+/// them is a terminal.
+fn run_process(app: App, args: Vec<OsString>) -> u8 {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal() || std::io::stderr().is_terminal();
+    run_inner(
+        app,
+        args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+        terminal,
+        context::ErrStream::Stderr,
+    )
+}
+
+/// [`run_with`], with `terminal` telling whether live progress lines may be drawn, and
+/// `stream` where progress goes.
+fn run_inner(
+    app: App,
+    args: Vec<OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminal: bool,
+    stream: context::ErrStream,
+) -> u8 {
     let program = program_name(args.first());
     let command = args::Cli::command()
         .name(program.clone())
@@ -103,9 +137,10 @@ pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dy
             return 1;
         }
     };
-    let ctx = context::Context::new(app, cli.global.clone(), program.clone());
+    let ctx = context::Context::new(app, cli.global.clone(), program.clone(), stream, terminal);
     let result = runtime.block_on(commands::dispatch(&ctx, cli.command, out));
     let _ = out.flush();
+    let _ = err.write_all(&ctx.take_err());
     match result {
         Ok(()) => 0,
         Err(e) => {

@@ -33,7 +33,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                args.change.run_options("cloudconfig"),
+                args.change.run_options(ctx, "cloudconfig"),
                 out,
             )
             .await
@@ -52,7 +52,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 args.args.clone(),
                 files,
                 args.ostype.as_deref(),
-                args.change.run_options("cloudconfig"),
+                args.change.run_options(ctx, "cloudconfig"),
                 out,
             )
             .await
@@ -69,7 +69,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                args.change.run_options("cloudconfig"),
+                args.change.run_options(ctx, "cloudconfig"),
                 out,
             )
             .await
@@ -94,7 +94,7 @@ pub(crate) async fn instance(
         vec![args.instance.clone()],
         files,
         args.ostype.as_deref(),
-        args.change.run_options("instance cloudconfig"),
+        args.change.run_options(ctx, "instance cloudconfig"),
         out,
     )
     .await

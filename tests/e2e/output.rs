@@ -1,0 +1,183 @@
+//! Machine-readable output (`--format json|csv`) on both daemons: the run summary of a fleet,
+//! `status`, and the `instance` and `profile` listings, each parsed back.
+
+use serde_json::Value;
+
+use crate::cli::{lxops, write_config};
+use lxops_tests::{unique_name, Cleanup, DAEMONS};
+
+/// Parses stdout as a JSON array.
+#[track_caller]
+fn array(stdout: &str) -> Vec<Value> {
+    match serde_json::from_str::<Value>(stdout) {
+        Ok(Value::Array(rows)) => rows,
+        other => panic!("not a JSON array ({other:?}):\n{stdout}"),
+    }
+}
+
+/// The values of `key` in `rows`, as text.
+fn column(rows: &[Value], key: &str) -> Vec<String> {
+    rows.iter()
+        .map(|r| match &r[key] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn json_output_of_a_fleet_run_status_instance_and_profile_parses_back() {
+    for daemon in DAEMONS {
+        let [a, b] = ["t-json", "t-json"].map(unique_name);
+        let mut cleanup = Cleanup::new(daemon);
+        for name in [&a, &b] {
+            cleanup.instance(name);
+            cleanup.profile(&format!("{name}.lxops"));
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().display().to_string();
+        let config = write_config(
+            tmp.path(),
+            "web.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\nprofiles: [default]\nfilesystems:\n  data:\n    pattern: {root}/(instance)\ndevices:\n  srv:\n    path: /srv\n    filesystem: data\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        let names = format!("{a},{b}");
+
+        // The run summary alone on stdout; the instance lines go to stderr.
+        let run = lxops(
+            daemon,
+            &[
+                "launch", "-j", "2", "-format", "json", "-name", &names, &config,
+            ],
+        )
+        .ok();
+        let summary = array(&run.stdout);
+        assert_eq!(
+            column(&summary, "instance"),
+            [a.clone(), b.clone()],
+            "{daemon}"
+        );
+        assert_eq!(column(&summary, "result"), ["ok", "ok"], "{daemon}");
+        assert!(
+            summary
+                .iter()
+                .all(|r| r["duration_seconds"].as_f64() > Some(0.0)),
+            "{daemon}: {summary:?}"
+        );
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with(&format!("{a}: "))),
+            "{daemon}: instance lines on stderr:\n{}",
+            run.stderr
+        );
+
+        // status: one row per matching instance, no difference.
+        let status = lxops(
+            daemon,
+            &["status", "--format", "json", "-name", &names, &config],
+        )
+        .ok();
+        let rows = array(&status.stdout);
+        assert_eq!(
+            column(&rows, "instance"),
+            [a.clone(), b.clone()],
+            "{daemon}"
+        );
+        assert_eq!(column(&rows, "state"), ["Running", "Running"], "{daemon}");
+        assert_eq!(column(&rows, "kind"), ["null", "null"], "{daemon}");
+
+        // Drift: a's device directory is gone; the kind names it, exit status 3.
+        std::fs::remove_dir(tmp.path().join(&a).join("srv")).expect("remove device dir");
+        let drifted = lxops(
+            daemon,
+            &["status", "--format", "json", "-name", &names, &config],
+        )
+        .fails(3, "1 of 2 instances differ");
+        let rows = array(&drifted.stdout);
+        assert_eq!(
+            column(&rows, "kind"),
+            ["device-dir-missing", "null"],
+            "{daemon}: {rows:?}"
+        );
+        let csv =
+            lxops(daemon, &["status", "--format", "csv", "-name", &a, &config]).fails(3, "1 of 1");
+        assert_eq!(
+            csv.stdout.lines().next(),
+            Some("instance,project,state,kind,difference"),
+            "{daemon}"
+        );
+
+        // instance profiles|devices|info.
+        let profiles = array(
+            &lxops(daemon, &["instance", "profiles", "-format", "json", &a])
+                .ok()
+                .stdout,
+        );
+        assert_eq!(
+            column(&profiles, "profile"),
+            ["default".to_string(), format!("{a}.lxops")],
+            "{daemon}"
+        );
+        let devices = array(
+            &lxops(daemon, &["instance", "devices", "--format", "json", &a, &b])
+                .ok()
+                .stdout,
+        );
+        assert_eq!(column(&devices, "name"), ["srv", "srv"], "{daemon}");
+        assert_eq!(column(&devices, "path"), ["/srv", "/srv"], "{daemon}");
+        let info = array(
+            &lxops(daemon, &["instance", "info", "--format", "json", &b])
+                .ok()
+                .stdout,
+        );
+        assert_eq!(info[0]["name"], b.as_str(), "{daemon}");
+        assert_eq!(info[0]["status"], "Running", "{daemon}");
+        assert_eq!(
+            info[0]["expanded_devices"]["srv"]["path"], "/srv",
+            "{daemon}"
+        );
+
+        // profile list|diff: the config's profiles, and no difference.
+        let listed = array(
+            &lxops(
+                daemon,
+                &["profile", "list", "--format", "json", "-name", &a, &config],
+            )
+            .ok()
+            .stdout,
+        );
+        assert_eq!(
+            column(&listed, "profile"),
+            ["default".to_string(), format!("{a}.lxops")],
+            "{daemon}"
+        );
+        let diff = array(
+            &lxops(
+                daemon,
+                &[
+                    "profile", "diff", "--format", "json", "-name", &names, &config,
+                ],
+            )
+            .ok()
+            .stdout,
+        );
+        assert!(diff.is_empty(), "{daemon}: {diff:?}");
+
+        // The summary of a quiet destroy: only the summary, nothing on stderr.
+        let destroy = lxops(
+            daemon,
+            &[
+                "destroy", "-q", "--force", "--format", "json", "-name", &names, &config,
+            ],
+        )
+        .ok();
+        assert_eq!(
+            column(&array(&destroy.stdout), "result"),
+            ["ok", "ok"],
+            "{daemon}"
+        );
+        assert_eq!(destroy.stderr, "", "{daemon}");
+    }
+}
