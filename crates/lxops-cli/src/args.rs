@@ -170,6 +170,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the version.
     Version,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completion(CompletionArgs),
     /// Documentation topics: config, filesystem, device, pattern, hostpath.
     Help(HelpArgs),
 }
@@ -702,6 +704,14 @@ pub struct ShiftidsArgs {
     /// Directory trees (root included; symlinks are skipped). With -v each is printed when done.
     #[arg(value_name = "DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+/// `completion SHELL`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// The shell, e.g. bash: `source <(lxops completion bash)`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `help [TOPIC]`.

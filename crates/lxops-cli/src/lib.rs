@@ -99,13 +99,7 @@ fn run_inner(
     stream: context::ErrStream,
 ) -> u8 {
     let program = program_name(args.first());
-    let command = args::Cli::command()
-        .name(program.clone())
-        .bin_name(program.clone())
-        .about(format!(
-            "Launch and maintain {} system containers from YAML config files.",
-            app.backend.server_name()
-        ));
+    let command = command(&program, app.backend.server_name());
     let args = argv::normalize(&command, args);
     let matches = match command.try_get_matches_from(args) {
         Ok(m) => m,
@@ -149,6 +143,45 @@ fn run_inner(
             e.exit_code()
         }
     }
+}
+
+/// The clap definition of the whole command line, named `program`, for a daemon called
+/// `server_name` (`LXD`, `Incus`): what parsing, `completion` and the man pages use.
+pub fn command(program: &str, server_name: &str) -> clap::Command {
+    args::Cli::command()
+        .name(program.to_string())
+        .bin_name(program.to_string())
+        .about(format!(
+            "Launch and maintain {server_name} system containers from YAML config files."
+        ))
+}
+
+/// Writes the man pages into `dir` (created if needed): `lxops.1`, and `lxops-COMMAND.1` for
+/// every command and subcommand (`lxops-profile-list.1`). Returns the files written.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut root = command("lxops", "LXD or Incus");
+    root.build();
+    let mut written = Vec::new();
+    write_man_page(dir, &root, "lxops", &mut written)?;
+    Ok(written)
+}
+
+fn write_man_page(
+    dir: &std::path::Path,
+    command: &clap::Command,
+    name: &str,
+    written: &mut Vec<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone().name(name.to_string())).render(&mut page)?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, page)?;
+    written.push(path);
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man_page(dir, sub, &format!("{name}-{}", sub.get_name()), written)?;
+    }
+    Ok(())
 }
 
 /// Log colours only on a terminal, and not when `NO_COLOR` is set to anything non-empty

@@ -547,3 +547,51 @@ fn every_offline_listing_prints_json_yaml_and_csv_of_the_same_rows() {
         "{err}"
     );
 }
+
+#[test]
+fn completion_scripts_name_the_commands_and_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = lxops(&["completion", shell]);
+        assert_eq!((code, err.as_str()), (0, ""), "{shell}");
+        for word in ["launch", "fail-fast", "status", "format"] {
+            assert!(out.contains(word), "{shell}: no {word:?} in the script");
+        }
+        assert!(out.contains("lxops"), "{shell}: the program name");
+    }
+    let (code, _, err) = lxops(&["completion", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn man_pages_are_lxops_1_and_one_per_command_and_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = lxops_cli::write_man_pages(dir.path()).unwrap();
+    let mut names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // Every visible command of the clap definition, nested ones joined by `-`.
+    fn pages(command: &clap::Command, name: &str, out: &mut Vec<String>) {
+        out.push(format!("{name}.1"));
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub, &format!("{name}-{}", sub.get_name()), out);
+        }
+    }
+    let mut want = Vec::new();
+    pages(&lxops_cli::command("lxops", "LXD"), "lxops", &mut want);
+    want.sort();
+    assert_eq!(names, want);
+    for page in [
+        "lxops.1",
+        "lxops-launch.1",
+        "lxops-profile-diff.1",
+        "lxops-i-verify.1",
+    ] {
+        assert!(names.contains(&page.to_string()), "{page}");
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}: not a man page");
+    }
+    let launch = std::fs::read_to_string(dir.path().join("lxops-launch.1")).unwrap();
+    assert!(launch.contains("fail\\-fast"), "{launch}");
+}
