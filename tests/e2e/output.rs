@@ -181,3 +181,113 @@ fn json_output_of_a_fleet_run_status_instance_and_profile_parses_back() {
         assert_eq!(destroy.stderr, "", "{daemon}");
     }
 }
+
+/// Runs the real binary for `daemon` in a pseudo-terminal (`script`), with `env` added;
+/// returns everything the terminal received and the exit status.
+fn in_terminal(daemon: lxops_tests::Daemon, args: &[&str], env: &[(&str, &str)]) -> (String, i32) {
+    let mut line = lxops_tests::lxops_binary(daemon).display().to_string();
+    for arg in args {
+        line.push(' ');
+        line.push_str(&format!("'{}'", arg.replace('\'', r"'\''")));
+    }
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.env_remove("NO_COLOR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("running script");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        output.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn on_a_terminal_each_running_instance_has_a_live_line_and_the_summary_ends_the_run() {
+    for daemon in DAEMONS {
+        let [a, b] = ["t-live", "t-live"].map(unique_name);
+        let mut cleanup = Cleanup::new(daemon);
+        for name in [&a, &b] {
+            cleanup.instance(name);
+            cleanup.profile(&format!("{name}.lxops"));
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = write_config(
+            tmp.path(),
+            "web.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        let names = format!("{a},{b}");
+        let (screen, code) = in_terminal(
+            daemon,
+            &["launch", "-j", "2", "-name", &names, &config],
+            &[],
+        );
+        assert_eq!(code, 0, "{daemon}:\n{screen}");
+        // A live line: the instance padded to the longest name, seconds, the step.
+        for name in [&a, &b] {
+            assert!(
+                screen.contains(&format!("\u{1b}[1m{name}"))
+                    && screen.contains("s  create instance"),
+                "{daemon}: no live line for {name}:\n{screen:?}"
+            );
+        }
+        assert!(
+            screen.contains("\u{1b}["),
+            "{daemon}: live lines redraw:\n{screen:?}"
+        );
+        assert!(
+            screen.contains("\u{1b}[1m"),
+            "{daemon}: the name is bold:\n{screen:?}"
+        );
+        // The summary ends the run, after the instances' own lines.
+        let summary = screen.rfind("INSTANCE").expect("a summary");
+        assert!(
+            screen[summary..].contains(&format!("{b}  launch   ok")),
+            "{daemon}:\n{screen}"
+        );
+        assert!(
+            screen.contains(&format!("{a}: start instance {a}")),
+            "{daemon}:\n{screen}"
+        );
+
+        // NO_COLOR: the same live lines without colour; -q: only the summary.
+        let (screen, code) = in_terminal(
+            daemon,
+            &["destroy", "--force", "-j", "2", "-name", &names, &config],
+            &[("NO_COLOR", "1")],
+        );
+        assert_eq!(code, 0, "{daemon}:\n{screen}");
+        assert!(
+            !screen.contains("\u{1b}[1m"),
+            "{daemon}: NO_COLOR:\n{screen:?}"
+        );
+        assert!(
+            !screen.contains("\u{1b}[36m"),
+            "{daemon}: NO_COLOR:\n{screen:?}"
+        );
+        let (screen, code) = in_terminal(daemon, &["launch", "-q", "-name", &names, &config], &[]);
+        assert_eq!(code, 0, "{daemon}:\n{screen}");
+        assert!(
+            !screen.contains(&format!("{a}: ")),
+            "{daemon}: -q:\n{screen}"
+        );
+        assert!(
+            !screen.contains("s  create instance"),
+            "{daemon}: -q:\n{screen:?}"
+        );
+        assert!(
+            screen.contains(&format!("{a}  launch   ok")),
+            "{daemon}:\n{screen}"
+        );
+    }
+}

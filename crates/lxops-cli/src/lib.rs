@@ -14,6 +14,7 @@ mod context;
 mod error;
 #[allow(dead_code)]
 mod output;
+mod progress;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -186,7 +187,7 @@ fn write_man_page(
 
 /// Log colours only on a terminal, and not when `NO_COLOR` is set to anything non-empty
 /// (<https://no-color.org>).
-fn log_colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+pub(crate) fn log_colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
     stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 

@@ -25,6 +25,7 @@ use crate::args::ChangeArgs;
 use crate::context::Context;
 use crate::error::{CliError, CliResult, ErrorKind};
 use crate::output::{self, Format, Row};
+use crate::progress::{Buffer, Live};
 use serde::Serialize;
 
 /// Where [`run_all`] writes instance lines when stdout carries machine-readable output.
@@ -55,6 +56,10 @@ pub(crate) struct RunOptions<'a> {
     pub(crate) quiet: bool,
     /// Where instance lines go when `format` is not the table.
     pub(crate) err: &'a dyn ErrSink,
+    /// Show one live line per running instance on stderr (a terminal, and not `-q`).
+    pub(crate) live: bool,
+    /// Colour the live lines (stderr is a terminal and `NO_COLOR` is not set).
+    pub(crate) colour: bool,
 }
 
 impl ChangeArgs {
@@ -67,6 +72,11 @@ impl ChangeArgs {
             format: ctx.format(),
             quiet: ctx.global.quiet,
             err: ctx,
+            live: ctx.terminal && !ctx.global.quiet,
+            colour: crate::log_colours(
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                std::env::var_os("NO_COLOR"),
+            ),
         }
     }
 }
@@ -100,7 +110,7 @@ pub(crate) async fn run_per_instance<Op>(
     operation: Op,
 ) -> CliResult
 where
-    Op: AsyncFn(&Env, &config::Instance, &mut Vec<u8>) -> Result<(), OpsError>,
+    Op: AsyncFn(&Env, &config::Instance, &mut Buffer) -> Result<(), OpsError>,
 {
     let operation = &operation;
     let units = targets.into_iter().map(Unit::from).collect();
@@ -139,10 +149,13 @@ pub(crate) async fn run_all<T, F, Fut>(
     operation: F,
 ) -> CliResult
 where
-    F: Fn(T, Vec<u8>) -> Fut,
-    Fut: Future<Output = (Vec<u8>, CliResult)>,
+    F: Fn(T, Buffer) -> Fut,
+    Fut: Future<Output = (Buffer, CliResult)>,
 {
     let many = units.len() > 1;
+    let width = units.iter().map(|u| u.instance.len()).max().unwrap_or(0);
+    let live = options.live.then(|| Live::stderr(width, options.colour));
+    let live = live.as_ref();
     let stop = AtomicBool::new(false);
     let (stop, operation) = (&stop, &operation);
     let mut results = stream::iter(units)
@@ -150,8 +163,10 @@ where
             if stop.load(Ordering::SeqCst) {
                 return (unit.instance, Vec::new(), Outcome::Skipped);
             }
+            let buffer = live.map_or_else(Buffer::default, |l| l.start(&unit.instance));
             let started = Instant::now();
-            let (buffer, result) = operation(unit.item, Vec::new()).await;
+            let (buffer, result) = operation(unit.item, buffer).await;
+            let buffer = buffer.into_lines();
             let outcome = match result {
                 Ok(()) => Outcome::Done(started.elapsed()),
                 Err(e) => {
@@ -174,16 +189,24 @@ where
         } else {
             buffer
         };
-        if table {
-            write_all(out, &lines)?;
-        } else {
-            options.err.write_err(&lines);
-        }
-        if many {
-            if let Outcome::Failed(_, e) = &outcome {
-                // Failures also reach stderr as they happen, not only in the final message.
-                tracing::error!("{instance}: {e:#}");
+        // Printing takes the live lines of the other instances off the screen meanwhile.
+        let mut print = || -> CliResult {
+            if table {
+                write_all(out, &lines)?;
+            } else {
+                options.err.write_err(&lines);
             }
+            if many {
+                if let Outcome::Failed(_, e) = &outcome {
+                    // Failures also reach stderr as they happen, not only in the final message.
+                    tracing::error!("{instance}: {e:#}");
+                }
+            }
+            Ok(())
+        };
+        match live {
+            Some(live) => live.suspend(print)?,
+            None => print()?,
         }
         finished.push((instance, outcome));
     }
@@ -359,6 +382,8 @@ mod tests {
             format,
             quiet,
             err: &err,
+            live: false,
+            colour: false,
         };
         let (out, result) = run_with_options(names, options);
         (out, String::from_utf8(err.take()).unwrap(), result)
@@ -407,6 +432,8 @@ mod tests {
             format: Format::Table,
             quiet: false,
             err: &err,
+            live: false,
+            colour: false,
         };
         let result = runtime.block_on(run_all(
             units(names),
@@ -561,5 +588,43 @@ mod tests {
         assert_eq!(parsed[0]["duration_seconds"], 1.234);
         assert_eq!(parsed[1]["result"], "skipped");
         assert_eq!(parsed[1]["duration_seconds"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn plain_output_of_a_run_over_several_instances() {
+        let err = std::cell::RefCell::new(Vec::new());
+        let options = RunOptions {
+            command: "launch",
+            jobs: 3,
+            fail_fast: false,
+            format: Format::Table,
+            quiet: false,
+            err: &err,
+            live: false,
+            colour: false,
+        };
+        let (out, _) = run_with_options(&["web1", "bad-web2", "web3"], options);
+        // Durations vary: show them as `N.Ns`.
+        let out: String = out
+            .lines()
+            .map(|l| match l.rsplit_once("  ") {
+                Some((rest, d)) if d.ends_with('s') && d.starts_with("0.") => {
+                    format!("{rest}  N.Ns\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        expect_test::expect![[r#"
+            web1: working on web1
+            bad-web2: working on bad-web2
+            web3: working on web3
+
+            INSTANCE  COMMAND  RESULT                  DURATION
+            web1      launch   ok                      N.Ns
+            bad-web2  launch   failed: bad-web2 broke  N.Ns
+            web3      launch   ok                      N.Ns
+        "#]]
+        .assert_eq(&out);
+        assert_eq!(err.take(), b"");
     }
 }
