@@ -224,6 +224,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn format_and_quiet_are_global_and_work_go_style_too() {
+        use args::Format;
+        let cases: &[(&str, Option<Format>, bool)] = &[
+            (
+                "lxops -format json status x.yaml",
+                Some(Format::Json),
+                false,
+            ),
+            (
+                "lxops status -format=csv -q x.yaml",
+                Some(Format::Csv),
+                true,
+            ),
+            (
+                "lxops launch -quiet --format yaml -name a,b x.yaml",
+                Some(Format::Yaml),
+                true,
+            ),
+            (
+                "lxops instance addresses -format yaml -headers",
+                Some(Format::Yaml),
+                false,
+            ),
+            (
+                "lxops i devices x.yaml --format table",
+                Some(Format::Table),
+                false,
+            ),
+            ("lxops status x.yaml", None, false),
+        ];
+        for (line, format, quiet) in cases {
+            let argv: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+            let argv = argv::normalize(&command("lxops", "LXD"), argv);
+            let matches = command("lxops", "LXD")
+                .try_get_matches_from(argv)
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            let cli = args::Cli::from_arg_matches(&matches).unwrap();
+            assert_eq!(
+                (cli.global.format, cli.global.quiet),
+                (*format, *quiet),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn log_colours_only_on_a_terminal_without_no_color() {
         let cases: &[(bool, Option<&str>, bool)] = &[
             (true, None, true),
