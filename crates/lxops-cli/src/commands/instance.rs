@@ -283,10 +283,11 @@ async fn addresses(ctx: &Context, args: InstanceAddressesArgs, out: &mut dyn Wri
     let server = ctx.server(args.project.as_deref()).await?;
     let mut found: BTreeMap<String, String> = BTreeMap::new();
     for name in server.instance_names().await.failed("listing instances")? {
-        let state = server
-            .instance_state(&name)
-            .await
-            .failed(format!("reading the state of {name}"))?;
+        let state = match server.instance_state(&name).await {
+            // Deleted since the listing: it has no address any more.
+            Err(e) if e.is_not_found() => continue,
+            state => state.failed(format!("reading the state of {name}"))?,
+        };
         for nic in state.network.values() {
             for a in &nic.addresses {
                 if a.family == args.family && a.scope == "global" {
