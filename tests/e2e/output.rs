@@ -185,7 +185,11 @@ fn json_output_of_a_fleet_run_status_instance_and_profile_parses_back() {
 /// Runs the real binary for `daemon` in a pseudo-terminal (`script`), with `env` added;
 /// returns everything the terminal received and the exit status.
 fn in_terminal(daemon: lxops_tests::Daemon, args: &[&str], env: &[(&str, &str)]) -> (String, i32) {
-    let mut line = lxops_tests::lxops_binary(daemon).display().to_string();
+    // A hang (live lines and logs waiting on each other) fails the test instead of blocking it.
+    let mut line = format!(
+        "timeout 120 {}",
+        lxops_tests::lxops_binary(daemon).display()
+    );
     for arg in args {
         line.push(' ');
         line.push_str(&format!("'{}'", arg.replace('\'', r"'\''")));
@@ -289,5 +293,18 @@ fn on_a_terminal_each_running_instance_has_a_live_line_and_the_summary_ends_the_
             screen.contains(&format!("{a}  launch   ok")),
             "{daemon}:\n{screen}"
         );
+
+        // Failures are logged while live lines are on screen, and the run still ends.
+        let (screen, code) = in_terminal(
+            daemon,
+            &["launch", "-j", "2", "-name", &names, &config],
+            &[("NO_COLOR", "1")],
+        );
+        assert_eq!(code, 1, "{daemon}:\n{screen}");
+        assert!(
+            screen.contains(&format!("ERROR {a}: ")),
+            "{daemon}:\n{screen}"
+        );
+        assert!(screen.contains("2 of 2 failed"), "{daemon}:\n{screen}");
     }
 }

@@ -12,7 +12,6 @@ mod commands;
 mod context;
 #[allow(dead_code)]
 mod error;
-#[allow(dead_code)]
 mod output;
 mod progress;
 
@@ -213,7 +212,7 @@ fn init_tracing(verbose: u8) {
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
             std::env::var_os("NO_COLOR"),
         ))
-        .with_writer(std::io::stderr)
+        .with_writer(progress::log_writer)
         .with_target(false)
         .without_time()
         .try_init();

@@ -4,6 +4,7 @@
 //! current step. The core only sees `lifecycle::Progress`; all drawing is here.
 
 use std::io::{self, Write};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -14,6 +15,42 @@ const TICK: Duration = Duration::from_millis(200);
 
 /// The widest step text on a live line; longer steps are cut with `…`.
 const STEP_WIDTH: usize = 80;
+
+/// The live lines on screen now, if any: log lines are printed with them taken off the screen.
+static ACTIVE: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// The writer of log lines (`tracing`): stderr, with the live lines (when there are any)
+/// taken off the screen while a line is written, so logs never garble them.
+pub(crate) fn log_writer() -> LogWriter {
+    LogWriter(Vec::new())
+}
+
+/// One log event's text, written to stderr when dropped.
+pub(crate) struct LogWriter(Vec<u8>);
+
+impl Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let write = || {
+            let _ = io::stderr().lock().write_all(&self.0);
+        };
+        let active = ACTIVE.lock().ok().and_then(|a| a.clone());
+        match active {
+            Some(multi) => multi.suspend(write),
+            None => write(),
+        }
+    }
+}
 
 /// One instance's output: the lines it printed, and its live line when there is one.
 #[derive(Default)]
@@ -80,8 +117,14 @@ pub(crate) struct Live {
 
 impl Live {
     /// Live lines on stderr for instances named up to `width` characters, coloured or not.
+    /// Log lines take them off the screen while they print (see [`log_writer`]); do not log
+    /// inside [`Live::suspend`].
     pub(crate) fn stderr(width: usize, colour: bool) -> Self {
-        Self::with_target(ProgressDrawTarget::stderr(), width, colour)
+        let live = Self::with_target(ProgressDrawTarget::stderr(), width, colour);
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = Some(live.multi.clone());
+        }
+        live
     }
 
     /// Live lines on `target`.
@@ -106,6 +149,14 @@ impl Live {
     /// Runs `f` (which prints) with the live lines taken off the screen, then redraws them.
     pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.multi.suspend(f)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = None;
+        }
     }
 }
 

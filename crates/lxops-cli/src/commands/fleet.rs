@@ -196,17 +196,18 @@ where
             } else {
                 options.err.write_err(&lines);
             }
-            if many {
-                if let Outcome::Failed(_, e) = &outcome {
-                    // Failures also reach stderr as they happen, not only in the final message.
-                    tracing::error!("{instance}: {e:#}");
-                }
-            }
             Ok(())
         };
         match live {
             Some(live) => live.suspend(print)?,
             None => print()?,
+        }
+        if many {
+            if let Outcome::Failed(_, e) = &outcome {
+                // Failures also reach stderr as they happen, not only in the final message
+                // (logged outside `suspend`: the log writer suspends the live lines itself).
+                tracing::error!("{instance}: {e:#}");
+            }
         }
         finished.push((instance, outcome));
     }
