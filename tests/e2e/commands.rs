@@ -362,7 +362,18 @@ fn instance_commands_show_profiles_devices_macs_and_addresses() {
             Some(name.as_str()),
             "{daemon}: {yaml}"
         );
-        lxops(daemon, &["instance", "addresses", "--format", "json"]).fails(2, "use csv or yaml");
+        // json (the global --format) is an array of rows; an unknown format is a usage error.
+        let json = lxops(daemon, &["instance", "addresses", "--format", "json"])
+            .ok()
+            .stdout;
+        assert!(
+            json.contains(&format!(
+                "\"address\": \"10.123.45.6\",\n    \"name\": \"{name}\""
+            )),
+            "{daemon}: {json}"
+        );
+        lxops(daemon, &["instance", "addresses", "--format", "xml"])
+            .fails(2, "possible values: table, json, yaml, csv");
 
         let missing = unique_name("t-missing");
         lxops(daemon, &["instance", "info", &missing]).fails(1, &missing);

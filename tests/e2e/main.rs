@@ -11,5 +11,6 @@ mod fscommands;
 mod host;
 mod interrupt;
 mod lifecycle;
+mod output;
 mod remote;
 mod safety;

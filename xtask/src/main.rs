@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod demo;
+mod man;
 mod oracle;
 mod setup;
 #[cfg(test)]
@@ -27,6 +28,7 @@ commands:
   oracle                      the cloud-config differential test against the real cloud-init
   bench [--runs N] [CASE...]  time lxops against bare lxc/incus (default: every case, 5 runs)
   demo                        setup, then launch, show and delete examples/demo/demo.yaml
+  man [DIR]                   write the man pages (default target/man)
 ";
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn run(args: &[String]) -> Result<()> {
             oracle::run()
         }
         "bench" => bench::run(rest),
+        "man" => man::run(rest),
         "demo" => {
             no_args(command, rest)?;
             demo::run()

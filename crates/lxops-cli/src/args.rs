@@ -34,6 +34,27 @@ pub struct GlobalArgs {
     /// More log output on stderr (repeat for more); RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Output format of commands that list or describe, and of the summary of runs over
+    /// several instances (default: table; `instance addresses`: csv).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Print only errors and the summary of runs over several instances.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+}
+
+/// The output format of `--format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people: tables and lines (the default).
+    #[default]
+    Table,
+    /// A JSON array of objects with snake_case keys.
+    Json,
+    /// The same array as YAML.
+    Yaml,
+    /// A header line of the JSON keys, then one line per row (RFC 4180 quoting).
+    Csv,
 }
 
 /// Options shared by commands that read config files for an instance.
@@ -149,7 +170,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the version.
     Version,
-    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completion(CompletionArgs),
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config.
     Help(HelpArgs),
 }
 
@@ -538,9 +561,6 @@ pub struct InstanceAddressesArgs {
     /// Address family: inet or inet6.
     #[arg(long, default_value = "inet")]
     pub family: String,
-    /// Output format: csv or yaml.
-    #[arg(long, default_value = "csv")]
-    pub format: String,
     /// Print a header line (csv).
     #[arg(long)]
     pub headers: bool,
@@ -690,6 +710,14 @@ pub struct ShiftidsArgs {
     /// Directory trees (root included; symlinks are skipped). With -v each is printed when done.
     #[arg(value_name = "DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+/// `completion SHELL`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// The shell, e.g. bash: `source <(lxops completion bash)`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `help [TOPIC]`.

@@ -12,8 +12,8 @@ mod commands;
 mod context;
 #[allow(dead_code)]
 mod error;
-#[allow(dead_code)]
 mod output;
+mod progress;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -52,8 +52,7 @@ impl App {
 /// Runs lxops with the process arguments and returns the exit code.
 pub fn main(app: App) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let code = run(app, args, &mut std::io::stdout().lock());
-    ExitCode::from(code)
+    ExitCode::from(run_process(app, args))
 }
 
 /// Runs lxops with `args` (including the program name), writing data to `out` and errors to
@@ -64,14 +63,43 @@ pub fn run(app: App, args: Vec<OsString>, out: &mut dyn Write) -> u8 {
 
 /// Like [`run`], with the error message (and usage errors) written to `err`.
 pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    run_inner(
+        app,
+        args,
+        out,
+        err,
+        false,
+        context::ErrStream::Buffer(Vec::new()),
+    )
+}
+
+/// [`run_with`] on the process's stdout and stderr, drawing live progress lines when one of
+/// them is a terminal.
+fn run_process(app: App, args: Vec<OsString>) -> u8 {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal() || std::io::stderr().is_terminal();
+    run_inner(
+        app,
+        args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+        terminal,
+        context::ErrStream::Stderr,
+    )
+}
+
+/// [`run_with`], with `terminal` telling whether live progress lines may be drawn, and
+/// `stream` where progress goes.
+fn run_inner(
+    app: App,
+    args: Vec<OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminal: bool,
+    stream: context::ErrStream,
+) -> u8 {
     let program = program_name(args.first());
-    let command = args::Cli::command()
-        .name(program.clone())
-        .bin_name(program.clone())
-        .about(format!(
-            "Launch and maintain {} system containers from YAML config files.",
-            app.backend.server_name()
-        ));
+    let command = command(&program, app.backend.server_name());
     let args = argv::normalize(&command, args);
     let matches = match command.try_get_matches_from(args) {
         Ok(m) => m,
@@ -103,9 +131,10 @@ pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dy
             return 1;
         }
     };
-    let ctx = context::Context::new(app, cli.global.clone(), program.clone());
+    let ctx = context::Context::new(app, cli.global.clone(), program.clone(), stream, terminal);
     let result = runtime.block_on(commands::dispatch(&ctx, cli.command, out));
     let _ = out.flush();
+    let _ = err.write_all(&ctx.take_err());
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -116,9 +145,48 @@ pub fn run_with(app: App, args: Vec<OsString>, out: &mut dyn Write, err: &mut dy
     }
 }
 
+/// The clap definition of the whole command line, named `program`, for a daemon called
+/// `server_name` (`LXD`, `Incus`): what parsing, `completion` and the man pages use.
+pub fn command(program: &str, server_name: &str) -> clap::Command {
+    args::Cli::command()
+        .name(program.to_string())
+        .bin_name(program.to_string())
+        .about(format!(
+            "Launch and maintain {server_name} system containers from YAML config files."
+        ))
+}
+
+/// Writes the man pages into `dir` (created if needed): `lxops.1`, and `lxops-COMMAND.1` for
+/// every command and subcommand (`lxops-profile-list.1`). Returns the files written.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut root = command("lxops", "LXD or Incus");
+    root.build();
+    let mut written = Vec::new();
+    write_man_page(dir, &root, "lxops", &mut written)?;
+    Ok(written)
+}
+
+fn write_man_page(
+    dir: &std::path::Path,
+    command: &clap::Command,
+    name: &str,
+    written: &mut Vec<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone().name(name.to_string())).render(&mut page)?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, page)?;
+    written.push(path);
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man_page(dir, sub, &format!("{name}-{}", sub.get_name()), written)?;
+    }
+    Ok(())
+}
+
 /// Log colours only on a terminal, and not when `NO_COLOR` is set to anything non-empty
 /// (<https://no-color.org>).
-fn log_colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+pub(crate) fn log_colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
     stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
@@ -144,7 +212,7 @@ fn init_tracing(verbose: u8) {
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
             std::env::var_os("NO_COLOR"),
         ))
-        .with_writer(std::io::stderr)
+        .with_writer(progress::log_writer)
         .with_target(false)
         .without_time()
         .try_init();
@@ -153,6 +221,52 @@ fn init_tracing(verbose: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_and_quiet_are_global_and_work_go_style_too() {
+        use args::Format;
+        let cases: &[(&str, Option<Format>, bool)] = &[
+            (
+                "lxops -format json status x.yaml",
+                Some(Format::Json),
+                false,
+            ),
+            (
+                "lxops status -format=csv -q x.yaml",
+                Some(Format::Csv),
+                true,
+            ),
+            (
+                "lxops launch -quiet --format yaml -name a,b x.yaml",
+                Some(Format::Yaml),
+                true,
+            ),
+            (
+                "lxops instance addresses -format yaml -headers",
+                Some(Format::Yaml),
+                false,
+            ),
+            (
+                "lxops i devices x.yaml --format table",
+                Some(Format::Table),
+                false,
+            ),
+            ("lxops status x.yaml", None, false),
+        ];
+        for (line, format, quiet) in cases {
+            let argv: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+            let argv = argv::normalize(&command("lxops", "LXD"), argv);
+            let matches = command("lxops", "LXD")
+                .try_get_matches_from(argv)
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            let cli = args::Cli::from_arg_matches(&matches).unwrap();
+            assert_eq!(
+                (cli.global.format, cli.global.quiet),
+                (*format, *quiet),
+                "{line}"
+            );
+        }
+    }
 
     #[test]
     fn log_colours_only_on_a_terminal_without_no_color() {

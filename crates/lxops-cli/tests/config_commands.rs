@@ -451,3 +451,152 @@ fn config_lists_cloud_config_files_includes_and_packages() {
     assert_eq!(run("properties"), "");
     assert_eq!(run("parse"), format!("{file}: ok\n"));
 }
+
+/// Runs `args` (ending with the config file) with `--format FORMAT` given Go-style; returns
+/// stdout after checking the exit status.
+fn formatted(format: &str, args: &[&str]) -> String {
+    let mut all = vec!["-format", format];
+    all.extend_from_slice(args);
+    let (code, out, err) = lxops(&all);
+    assert_eq!(code, 0, "{args:?} --format {format}: {err}");
+    out
+}
+
+#[test]
+fn every_offline_listing_prints_json_yaml_and_csv_of_the_same_rows() {
+    let dir = fixture();
+    let file = path(dir.path(), "a1.yaml");
+    let props = path(dir.path(), "global.yaml");
+    // (command, the keys of every row, how many rows)
+    let cases: &[(&[&str], &[&str], usize)] = &[
+        (
+            &["i", "filesystems"],
+            &["instance", "id", "kind", "path", "transient", "destroy"],
+            2,
+        ),
+        (
+            &["i", "devices"],
+            &["instance", "name", "path", "filesystem", "dir", "readonly"],
+            2,
+        ),
+        (&["i", "properties"], &["instance", "key", "value"], 3),
+        (&["i", "description"], &["instance", "description"], 1),
+        (&["i", "project"], &["instance", "project"], 1),
+        (&["i", "verify"], &["instance", "file", "warnings"], 1),
+        (&["config", "parse"], &["file", "warnings"], 1),
+        (&["config", "properties"], &["file", "key", "value"], 2),
+        (&["config", "includes"], &["file", "include"], 1),
+        (&["config", "cloud-config"], &["file", "cloud_config"], 0),
+        (&["config", "packages"], &["file", "package"], 0),
+        (&["property", "list"], &["key", "value"], 2),
+        (&["config", "formats"], &["format", "current"], 2),
+    ];
+    for (command, keys, count) in cases {
+        let mut args = command.to_vec();
+        args.extend(["-properties", props.as_str()]);
+        if command[1] != "list" && command[1] != "formats" {
+            args.push(&file);
+        }
+        if command[1] == "formats" {
+            args.truncate(2);
+        }
+        let json: Vec<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_str(&formatted("json", &args))
+                .unwrap_or_else(|e| panic!("{command:?}: not a JSON array of objects: {e}"));
+        assert_eq!(json.len(), *count, "{command:?}: {json:?}");
+        for row in &json {
+            let got: Vec<&str> = row.keys().map(String::as_str).collect();
+            let mut want = keys.to_vec();
+            want.sort_unstable();
+            let mut got = got;
+            got.sort_unstable();
+            assert_eq!(got, want, "{command:?}");
+        }
+        let yaml: serde_json::Value = serde_yaml::from_str(&formatted("yaml", &args)).unwrap();
+        assert_eq!(
+            yaml,
+            serde_json::to_value(&json).unwrap(),
+            "{command:?}: yaml"
+        );
+        let csv = formatted("csv", &args);
+        assert_eq!(
+            csv.lines().next(),
+            Some(keys.join(",").as_str()),
+            "{command:?}: csv"
+        );
+        assert_eq!(csv.lines().count(), count + 1, "{command:?}: csv\n{csv}");
+    }
+
+    // Values keep their types: booleans stay booleans.
+    let out = formatted("json", &["i", "filesystems", "-properties", "", &file]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"instance": "a1", "id": "data", "kind": "dir",
+            "path": "/srv/lxops/p1_a1", "transient": false, "destroy": true})
+    );
+    // config print: one object per file, the merged config as nested JSON.
+    let out = formatted("json", &["config", "print", "-properties", "", &file]);
+    let docs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(docs[0]["file"], file.as_str());
+    assert_eq!(docs[0]["config"]["devices"]["etc"]["readonly"], true);
+    // Nested data has no CSV form: exit 2 with a way out.
+    let (code, _, err) = lxops(&["config", "print", "--format", "csv", &file]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("use json or yaml"), "{err}");
+    // A format lxops does not know is a usage error.
+    let (code, _, err) = lxops(&["i", "project", "--format", "xml", &file]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("possible values: table, json, yaml, csv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completion_scripts_name_the_commands_and_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = lxops(&["completion", shell]);
+        assert_eq!((code, err.as_str()), (0, ""), "{shell}");
+        for word in ["launch", "fail-fast", "status", "format"] {
+            assert!(out.contains(word), "{shell}: no {word:?} in the script");
+        }
+        assert!(out.contains("lxops"), "{shell}: the program name");
+    }
+    let (code, _, err) = lxops(&["completion", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn man_pages_are_lxops_1_and_one_per_command_and_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = lxops_cli::write_man_pages(dir.path()).unwrap();
+    let mut names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // Every visible command of the clap definition, nested ones joined by `-`.
+    fn pages(command: &clap::Command, name: &str, out: &mut Vec<String>) {
+        out.push(format!("{name}.1"));
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub, &format!("{name}-{}", sub.get_name()), out);
+        }
+    }
+    let mut want = Vec::new();
+    pages(&lxops_cli::command("lxops", "LXD"), "lxops", &mut want);
+    want.sort();
+    assert_eq!(names, want);
+    for page in [
+        "lxops.1",
+        "lxops-launch.1",
+        "lxops-profile-diff.1",
+        "lxops-i-verify.1",
+    ] {
+        assert!(names.contains(&page.to_string()), "{page}");
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}: not a man page");
+    }
+    let launch = std::fs::read_to_string(dir.path().join("lxops-launch.1")).unwrap();
+    assert!(launch.contains("fail\\-fast"), "{launch}");
+}

@@ -36,7 +36,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                args.change.run_options("cloudconfig"),
+                args.change.run_options(ctx, "cloudconfig"),
                 out,
             )
             .await
@@ -55,7 +55,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 args.args.clone(),
                 files,
                 args.ostype.as_deref(),
-                args.change.run_options("cloudconfig"),
+                args.change.run_options(ctx, "cloudconfig"),
                 out,
             )
             .await
@@ -72,7 +72,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                 vec![instance.clone()],
                 files,
                 args.ostype.as_deref(),
-                args.change.run_options("cloudconfig"),
+                args.change.run_options(ctx, "cloudconfig"),
                 out,
             )
             .await
@@ -97,7 +97,7 @@ pub(crate) async fn instance(
         vec![args.instance.clone()],
         files,
         args.ostype.as_deref(),
-        args.change.run_options("instance cloudconfig"),
+        args.change.run_options(ctx, "instance cloudconfig"),
         out,
     )
     .await

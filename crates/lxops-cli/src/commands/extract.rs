@@ -17,7 +17,7 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
     let wait = wait_options(args.wait.poll);
     run_all(
         targets.into_iter().map(Unit::from).collect(),
-        args.change.run_options("extract"),
+        args.change.run_options(ctx, "extract"),
         out,
         |target, mut buffer| async move {
             let result = async {

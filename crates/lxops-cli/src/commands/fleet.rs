@@ -10,6 +10,9 @@
 //! Ctrl-C: the first interrupt starts no new instance and lets the running ones finish (or time
 //! out), then prints the summary; a second one aborts at once. Either way the same command run
 //! again finishes the work (an interrupted launch is resumed, see `lxops_core::ops::launch`).
+//!
+//! With `--format json|yaml|csv` stdout carries only the summary in that format (also for one
+//! instance) and the instance lines go to stderr; `-q` leaves out the instance lines.
 
 use std::future::Future;
 use std::io::Write;
@@ -25,11 +28,25 @@ use super::targets::{env, ops_err, Target};
 use crate::args::ChangeArgs;
 use crate::context::Context;
 use crate::error::{CliError, CliResult, ErrorKind};
-use crate::output;
+use crate::output::{self, Format, Row};
+use crate::progress::{Buffer, Live};
+use serde::Serialize;
 
-/// How [`run_all`] runs: the command's name (for the summary), how many at once, and whether
-/// the first failure stops the run.
-#[derive(Debug, Clone, Copy)]
+/// Where [`run_all`] writes instance lines when stdout carries machine-readable output.
+pub(crate) trait ErrSink {
+    /// Writes `bytes` (whole lines).
+    fn write_err(&self, bytes: &[u8]);
+}
+
+impl ErrSink for Context {
+    fn write_err(&self, bytes: &[u8]) {
+        Context::write_err(self, bytes);
+    }
+}
+
+/// How [`run_all`] runs: the command's name (for the summary), how many at once, whether
+/// the first failure stops the run, and how it prints.
+#[derive(Clone, Copy)]
 pub(crate) struct RunOptions<'a> {
     /// The command, as the user typed it (`launch`, `rebuild`, ...).
     pub(crate) command: &'a str,
@@ -37,15 +54,33 @@ pub(crate) struct RunOptions<'a> {
     pub(crate) jobs: usize,
     /// After the first failure, start no new instance.
     pub(crate) fail_fast: bool,
+    /// The format of the summary (table: the instance lines go to stdout too).
+    pub(crate) format: Format,
+    /// Print no instance lines, only errors and the summary.
+    pub(crate) quiet: bool,
+    /// Where instance lines go when `format` is not the table.
+    pub(crate) err: &'a dyn ErrSink,
+    /// Show one live line per running instance on stderr (a terminal, and not `-q`).
+    pub(crate) live: bool,
+    /// Colour the live lines (stderr is a terminal and `NO_COLOR` is not set).
+    pub(crate) colour: bool,
 }
 
 impl ChangeArgs {
-    /// The run options of `command` from `-j` and `--fail-fast`.
-    pub(crate) fn run_options<'a>(&self, command: &'a str) -> RunOptions<'a> {
+    /// The run options of `command` from `-j`, `--fail-fast`, `--format` and `-q`.
+    pub(crate) fn run_options<'a>(&self, ctx: &'a Context, command: &'a str) -> RunOptions<'a> {
         RunOptions {
             command,
             jobs: self.jobs,
             fail_fast: self.fail_fast,
+            format: ctx.format(),
+            quiet: ctx.global.quiet,
+            err: ctx,
+            live: ctx.terminal && !ctx.global.quiet,
+            colour: crate::log_colours(
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                std::env::var_os("NO_COLOR"),
+            ),
         }
     }
 }
@@ -79,13 +114,13 @@ pub(crate) async fn run_per_instance<Op>(
     operation: Op,
 ) -> CliResult
 where
-    Op: AsyncFn(&Env, &config::Instance, &mut Vec<u8>) -> Result<(), OpsError>,
+    Op: AsyncFn(&Env, &config::Instance, &mut Buffer) -> Result<(), OpsError>,
 {
     let operation = &operation;
     let units = targets.into_iter().map(Unit::from).collect();
     run_all(
         units,
-        change.run_options(command),
+        change.run_options(ctx, command),
         out,
         |target, mut buffer| async move {
             let result = async {
@@ -105,7 +140,7 @@ where
 enum Outcome {
     Done(Duration),
     Failed(Duration, CliError),
-    /// Not started: `--fail-fast` after an earlier failure, or an interrupt.
+    /// Not started: `--fail-fast` after an earlier failure.
     Skipped(&'static str),
 }
 
@@ -118,10 +153,13 @@ pub(crate) async fn run_all<T, F, Fut>(
     operation: F,
 ) -> CliResult
 where
-    F: Fn(T, Vec<u8>) -> Fut,
-    Fut: Future<Output = (Vec<u8>, CliResult)>,
+    F: Fn(T, Buffer) -> Fut,
+    Fut: Future<Output = (Buffer, CliResult)>,
 {
     let many = units.len() > 1;
+    let width = units.iter().map(|u| u.instance.len()).max().unwrap_or(0);
+    let live = options.live.then(|| Live::stderr(width, options.colour));
+    let live = live.as_ref();
     let stop = AtomicBool::new(false);
     let interrupted = AtomicBool::new(false);
     let (stop, interrupted, operation) = (&stop, &interrupted, &operation);
@@ -135,8 +173,10 @@ where
                 };
                 return (unit.instance, Vec::new(), Outcome::Skipped(why));
             }
+            let buffer = live.map_or_else(Buffer::default, |l| l.start(&unit.instance));
             let started = Instant::now();
-            let (buffer, result) = operation(unit.item, Vec::new()).await;
+            let (buffer, result) = operation(unit.item, buffer).await;
+            let buffer = buffer.into_lines();
             let outcome = match result {
                 Ok(()) => Outcome::Done(started.elapsed()),
                 Err(e) => {
@@ -149,6 +189,7 @@ where
             (unit.instance, buffer, outcome)
         })
         .buffered(options.jobs.max(1));
+    let table = options.format == Format::Table;
     let mut finished: Vec<(String, Outcome)> = Vec::new();
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
@@ -168,19 +209,37 @@ where
         let Some((instance, buffer, outcome)) = next else {
             break;
         };
+        let lines = if options.quiet {
+            Vec::new()
+        } else if many {
+            prefixed(&instance, &buffer)
+        } else {
+            buffer
+        };
+        // Printing takes the live lines of the other instances off the screen meanwhile.
+        let mut print = || -> CliResult {
+            if table {
+                write_all(out, &lines)?;
+            } else {
+                options.err.write_err(&lines);
+            }
+            Ok(())
+        };
+        match live {
+            Some(live) => live.suspend(print)?,
+            None => print()?,
+        }
         if many {
-            write_prefixed(out, &instance, &buffer)?;
             if let Outcome::Failed(_, e) = &outcome {
-                // Failures also reach stderr as they happen, not only in the final message.
+                // Failures also reach stderr as they happen, not only in the final message
+                // (logged outside `suspend`: the log writer suspends the live lines itself).
                 tracing::error!("{instance}: {e:#}");
             }
-        } else {
-            write_all(out, &buffer)?;
         }
         finished.push((instance, outcome));
     }
-    if many {
-        write_summary(out, options.command, &finished)?;
+    if many || !table {
+        write_summary(out, options.command, options.format, &finished)?;
     }
     let skipped = finished
         .iter()
@@ -224,22 +283,81 @@ fn into_result(finished: Vec<(String, Outcome)>) -> CliResult {
     }
 }
 
-/// The summary table: `INSTANCE COMMAND RESULT DURATION`.
-fn write_summary(out: &mut dyn Write, command: &str, finished: &[(String, Outcome)]) -> CliResult {
-    let rows: Vec<Vec<String>> = finished
+/// One row of the summary of a run.
+#[derive(Debug, Serialize)]
+struct SummaryRow {
+    instance: String,
+    command: String,
+    /// `ok`, `failed` or `skipped` (not started: `--fail-fast` after an earlier failure, or
+    /// an interrupt).
+    result: &'static str,
+    /// Seconds, to the millisecond; `None` when skipped.
+    duration_seconds: Option<f64>,
+    /// The failure's message, `None` unless failed.
+    error: Option<String>,
+}
+
+impl Row for SummaryRow {
+    const COLUMNS: &'static [&'static str] =
+        &["instance", "command", "result", "duration_seconds", "error"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.instance.clone(),
+            self.command.clone(),
+            self.result.to_string(),
+            self.duration_seconds
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            self.error.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+fn summary_rows(command: &str, finished: &[(String, Outcome)]) -> Vec<SummaryRow> {
+    finished
         .iter()
         .map(|(instance, outcome)| {
-            let (result, duration) = match outcome {
-                Outcome::Done(d) => ("ok".to_string(), seconds(*d)),
-                Outcome::Failed(d, e) => (format!("failed: {}", first_line(e)), seconds(*d)),
-                Outcome::Skipped(why) => (why.to_string(), "-".to_string()),
+            let (result, duration, error) = match outcome {
+                Outcome::Done(d) => ("ok", Some(*d), None),
+                Outcome::Failed(d, e) => ("failed", Some(*d), Some(format!("{e:#}"))),
+                Outcome::Skipped(_) => ("skipped", None, None),
             };
-            vec![instance.clone(), command.to_string(), result, duration]
+            SummaryRow {
+                instance: instance.clone(),
+                command: command.to_string(),
+                result,
+                duration_seconds: duration.map(|d| d.as_millis() as f64 / 1000.0),
+                error,
+            }
         })
-        .collect();
-    writeln!(out).map_err(super::write_err)?;
-    output::table(out, &["INSTANCE", "COMMAND", "RESULT", "DURATION"], &rows)
-        .map_err(super::write_err)
+        .collect()
+}
+
+/// The summary: as a table `INSTANCE COMMAND RESULT DURATION` after an empty line, or the
+/// rows in `format`.
+fn write_summary(
+    out: &mut dyn Write,
+    command: &str,
+    format: Format,
+    finished: &[(String, Outcome)],
+) -> CliResult {
+    let rows = summary_rows(command, finished);
+    output::rows_or(out, format, &rows, |out| {
+        let cells: Vec<Vec<String>> = finished
+            .iter()
+            .map(|(instance, outcome)| {
+                let (result, duration) = match outcome {
+                    Outcome::Done(d) => ("ok".to_string(), seconds(*d)),
+                    Outcome::Failed(d, e) => (format!("failed: {}", first_line(e)), seconds(*d)),
+                    Outcome::Skipped(why) => (why.to_string(), "-".to_string()),
+                };
+                vec![instance.clone(), command.to_string(), result, duration]
+            })
+            .collect();
+        writeln!(out)?;
+        output::table(out, &["INSTANCE", "COMMAND", "RESULT", "DURATION"], &cells)
+    })
+    .map_err(super::write_err)
 }
 
 fn seconds(d: Duration) -> String {
@@ -250,8 +368,8 @@ fn first_line(e: &CliError) -> String {
     e.to_string().lines().next().unwrap_or("").to_string()
 }
 
-/// Writes `buffer` with every line prefixed by `instance: `.
-fn write_prefixed(out: &mut dyn Write, instance: &str, buffer: &[u8]) -> CliResult {
+/// `buffer` with every line prefixed by `instance: `.
+fn prefixed(instance: &str, buffer: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(buffer);
     let mut prefixed = String::with_capacity(text.len() + 16);
     for line in text.lines() {
@@ -260,7 +378,7 @@ fn write_prefixed(out: &mut dyn Write, instance: &str, buffer: &[u8]) -> CliResu
         prefixed.push_str(line);
         prefixed.push('\n');
     }
-    write_all(out, prefixed.as_bytes())
+    prefixed.into_bytes()
 }
 
 fn write_all(out: &mut dyn Write, buffer: &[u8]) -> CliResult {
@@ -282,6 +400,59 @@ mod tests {
             .collect()
     }
 
+    impl ErrSink for std::cell::RefCell<Vec<u8>> {
+        fn write_err(&self, bytes: &[u8]) {
+            self.borrow_mut().extend_from_slice(bytes);
+        }
+    }
+
+    /// Runs the fake operation of [`run`] with `format` and `quiet`; returns stdout, stderr
+    /// and the error.
+    fn run_formatted(
+        names: &[&str],
+        format: Format,
+        quiet: bool,
+    ) -> (String, String, Result<(), String>) {
+        let err = std::cell::RefCell::new(Vec::new());
+        let options = RunOptions {
+            command: "launch",
+            jobs: 2,
+            fail_fast: false,
+            format,
+            quiet,
+            err: &err,
+            live: false,
+            colour: false,
+        };
+        let (out, result) = run_with_options(names, options);
+        (out, String::from_utf8(err.take()).unwrap(), result)
+    }
+
+    fn run_with_options(names: &[&str], options: RunOptions<'_>) -> (String, Result<(), String>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        let result = runtime.block_on(run_all(
+            units(names),
+            options,
+            &mut out,
+            |name, mut buffer| async move {
+                writeln!(buffer, "working on {name}").unwrap();
+                if name.starts_with("bad") {
+                    let e = CliError::failure(anyhow::anyhow!("{name} broke\nmore"));
+                    return (buffer, Err(e));
+                }
+                (buffer, Ok(()))
+            },
+        ));
+        (
+            String::from_utf8(out).unwrap(),
+            result.map_err(|e| format!("{e:#}")),
+        )
+    }
+
     /// Runs a fake operation (`bad*` fails, everything else prints one line) and returns the
     /// prefixed output, the summary's INSTANCE and RESULT columns, and the error.
     fn run(
@@ -294,10 +465,16 @@ mod tests {
             .build()
             .unwrap();
         let mut out = Vec::new();
+        let err = std::cell::RefCell::new(Vec::new());
         let options = RunOptions {
             command: "launch",
             jobs,
             fail_fast,
+            format: Format::Table,
+            quiet: false,
+            err: &err,
+            live: false,
+            colour: false,
         };
         let result = runtime.block_on(run_all(
             units(names),
@@ -392,7 +569,7 @@ mod tests {
             ),
         ];
         let mut out = Vec::new();
-        write_summary(&mut out, "rebuild", &finished).unwrap();
+        write_summary(&mut out, "rebuild", Format::Table, &finished).unwrap();
         expect_test::expect![[r#"
 
             INSTANCE  COMMAND  RESULT                 DURATION
@@ -401,5 +578,100 @@ mod tests {
             web3      rebuild  skipped (--fail-fast)  -
         "#]]
         .assert_eq(&String::from_utf8(out).unwrap());
+    }
+
+    #[test]
+    fn machine_readable_output_is_the_summary_alone_with_the_lines_on_stderr() {
+        for names in [&["a1", "bad2"][..], &["a1"][..]] {
+            let (out, err, _) = run_formatted(names, Format::Json, false);
+            let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+            assert_eq!(rows.len(), names.len(), "{out}");
+            assert_eq!(rows[0]["instance"], "a1");
+            assert_eq!(rows[0]["command"], "launch");
+            assert_eq!(rows[0]["result"], "ok");
+            assert!(rows[0]["duration_seconds"].is_number(), "{out}");
+            assert_eq!(rows[0]["error"], serde_json::Value::Null);
+            if names.len() > 1 {
+                assert_eq!(rows[1]["result"], "failed");
+                assert_eq!(rows[1]["error"], "bad2 broke\nmore");
+                assert_eq!(err, "a1: working on a1\nbad2: working on bad2\n");
+            } else {
+                assert_eq!(err, "working on a1\n");
+            }
+        }
+        let (out, err, _) = run_formatted(&["a1", "a2"], Format::Csv, false);
+        assert_eq!(
+            out.lines().next(),
+            Some("instance,command,result,duration_seconds,error")
+        );
+        assert_eq!(out.lines().count(), 3, "{out}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+    }
+
+    #[test]
+    fn quiet_prints_only_the_summary() {
+        let (out, err, result) = run_formatted(&["a1", "bad2"], Format::Table, true);
+        assert!(out.starts_with("\nINSTANCE "), "{out}");
+        assert_eq!(out.lines().count(), 4, "{out}");
+        assert_eq!(err, "");
+        assert!(result.is_err());
+        let (out, err, result) = run_formatted(&["a1"], Format::Table, true);
+        assert_eq!((out.as_str(), err.as_str(), result), ("", "", Ok(())));
+    }
+
+    #[test]
+    fn summary_rows_parse_back() {
+        let finished = vec![
+            (
+                "web1".to_string(),
+                Outcome::Done(Duration::from_millis(1234)),
+            ),
+            (
+                "web3".to_string(),
+                Outcome::Skipped("skipped (--fail-fast)"),
+            ),
+        ];
+        let parsed = crate::output::check::json_rows(&summary_rows("rebuild", &finished));
+        assert_eq!(parsed[0]["duration_seconds"], 1.234);
+        assert_eq!(parsed[1]["result"], "skipped");
+        assert_eq!(parsed[1]["duration_seconds"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn plain_output_of_a_run_over_several_instances() {
+        let err = std::cell::RefCell::new(Vec::new());
+        let options = RunOptions {
+            command: "launch",
+            jobs: 3,
+            fail_fast: false,
+            format: Format::Table,
+            quiet: false,
+            err: &err,
+            live: false,
+            colour: false,
+        };
+        let (out, _) = run_with_options(&["web1", "bad-web2", "web3"], options);
+        // Durations vary: show them as `N.Ns`.
+        let out: String = out
+            .lines()
+            .map(|l| match l.rsplit_once("  ") {
+                Some((rest, d)) if d.ends_with('s') && d.starts_with("0.") => {
+                    format!("{rest}  N.Ns\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        expect_test::expect![[r#"
+            web1: working on web1
+            bad-web2: working on bad-web2
+            web3: working on web3
+
+            INSTANCE  COMMAND  RESULT                  DURATION
+            web1      launch   ok                      N.Ns
+            bad-web2  launch   failed: bad-web2 broke  N.Ns
+            web3      launch   ok                      N.Ns
+        "#]]
+        .assert_eq(&out);
+        assert_eq!(err.take(), b"");
     }
 }

@@ -14,7 +14,8 @@ use super::write_err;
 use crate::args::{ConfigArgs, ConfigFiles, InfoCommand, PropertyArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
-use crate::output::table;
+use crate::output::{self, table, Format, Row};
+use serde::Serialize;
 
 /// Runs one `i` subcommand.
 pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write) -> CliResult {
@@ -27,13 +28,17 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
                 properties: args.config.properties.clone(),
                 property: args.config.property.clone(),
             })?;
+            let format = ctx.format();
+            let mut rows = Vec::new();
             for (loaded, instance) in instances(ctx, &args.config, &args.files, args.strict, true)?
             {
                 let target = Target { loaded, instance };
                 let launch_sources = launch_sources(ctx, &target, &sources)?;
                 let checked = ops::verify_offline(&target.instance, &launch_sources, &ctx.os_types)
                     .map_err(ops_err)?;
-                print_warnings(&target.loaded, out)?;
+                if format == Format::Table {
+                    print_warnings(&target.loaded, out)?;
+                }
                 // What the cloud-config files hold that lxops does not apply.
                 let warnings = &checked.cloud_config_warnings;
                 if args.strict && !warnings.is_empty() {
@@ -42,86 +47,281 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
                         warnings.join("\n")
                     )));
                 }
-                for warning in warnings {
-                    writeln!(out, "{warning}").map_err(write_err)?;
+                if format == Format::Table {
+                    for warning in warnings {
+                        writeln!(out, "{warning}").map_err(write_err)?;
+                    }
+                    writeln!(out, "{}", target.instance.name).map_err(write_err)?;
                 }
-                writeln!(out, "{}", target.instance.name).map_err(write_err)?;
+                let mut all: Vec<String> = target
+                    .loaded
+                    .warnings
+                    .iter()
+                    .map(|w| lxops_core::input::escape_message(w).into_owned())
+                    .collect();
+                all.extend(warnings.iter().cloned());
+                rows.push(VerifyRow {
+                    instance: target.instance.name.clone(),
+                    file: target.loaded.file.display().to_string(),
+                    warnings: all,
+                });
+            }
+            if format != Format::Table {
+                output::rows(out, format, &rows).map_err(write_err)?;
             }
             Ok(())
         }
-        InfoCommand::Description(args) => each(ctx, &args.config, &args.files, out, |i, out| {
-            let text = &i.description;
-            if text.is_empty() || text.ends_with('\n') {
-                write!(out, "{text}")
-            } else {
-                writeln!(out, "{text}")
-            }
-        }),
-        InfoCommand::Properties(args) => each(ctx, &args.config, &args.files, out, |i, out| {
-            writeln!(out, "Effective Properties:")?;
-            let rows: Vec<Vec<String>> = i
-                .properties
+        InfoCommand::Description(args) => {
+            let rows: Vec<DescriptionRow> = evaluated(ctx, &args.config, &args.files)?
                 .iter()
-                .map(|(k, v)| vec![k.clone(), v.clone()])
-                .collect();
-            table(out, &["KEY", "VALUE"], &rows)
-        }),
-        InfoCommand::Filesystems(args) => each(ctx, &args.config, &args.files, out, |i, out| {
-            let rows: Vec<Vec<String>> = i
-                .filesystems
-                .iter()
-                .map(|f| {
-                    vec![
-                        f.id.clone(),
-                        f.kind.to_string(),
-                        f.path.clone(),
-                        f.transient.to_string(),
-                        f.destroy.to_string(),
-                    ]
+                .map(|i| DescriptionRow {
+                    instance: i.name.clone(),
+                    description: i.description.clone(),
                 })
                 .collect();
-            table(out, &["ID", "KIND", "PATH", "TRANSIENT", "DESTROY"], &rows)
-        }),
-        InfoCommand::Devices(args) => each(ctx, &args.config, &args.files, out, |i, out| {
-            let rows: Vec<Vec<String>> = i
-                .devices
+            output::rows_or(out, ctx.format(), &rows, |out| {
+                rows.iter().try_for_each(|row| {
+                    let text = &row.description;
+                    if text.is_empty() || text.ends_with('\n') {
+                        write!(out, "{text}")
+                    } else {
+                        writeln!(out, "{text}")
+                    }
+                })
+            })
+            .map_err(write_err)
+        }
+        InfoCommand::Properties(args) => {
+            let instances = evaluated(ctx, &args.config, &args.files)?;
+            let rows: Vec<PropertyRow> = instances.iter().flat_map(property_rows).collect();
+            output::rows_or(out, ctx.format(), &rows, |out| {
+                for i in &instances {
+                    writeln!(out, "Effective Properties:")?;
+                    let cells: Vec<Vec<String>> = property_rows(i)
+                        .into_iter()
+                        .map(|r| vec![r.key, r.value])
+                        .collect();
+                    table(out, &["KEY", "VALUE"], &cells)?;
+                }
+                Ok(())
+            })
+            .map_err(write_err)
+        }
+        InfoCommand::Filesystems(args) => {
+            let instances = evaluated(ctx, &args.config, &args.files)?;
+            let rows: Vec<FilesystemRow> = instances.iter().flat_map(filesystem_rows).collect();
+            output::rows_or(out, ctx.format(), &rows, |out| {
+                for i in &instances {
+                    let cells: Vec<Vec<String>> = filesystem_rows(i)
+                        .iter()
+                        .map(|r| r.cells()[1..].to_vec())
+                        .collect();
+                    table(out, &["ID", "KIND", "PATH", "TRANSIENT", "DESTROY"], &cells)?;
+                }
+                Ok(())
+            })
+            .map_err(write_err)
+        }
+        InfoCommand::Devices(args) => {
+            let instances = evaluated(ctx, &args.config, &args.files)?;
+            let rows: Vec<DeviceRow> = instances.iter().flat_map(device_rows).collect();
+            output::rows_or(out, ctx.format(), &rows, |out| {
+                for i in &instances {
+                    let cells: Vec<Vec<String>> = device_rows(i)
+                        .iter()
+                        .map(|r| r.cells()[1..].to_vec())
+                        .collect();
+                    table(
+                        out,
+                        &["NAME", "PATH", "FILESYSTEM", "DIR", "READONLY"],
+                        &cells,
+                    )?;
+                }
+                Ok(())
+            })
+            .map_err(write_err)
+        }
+        InfoCommand::Project(args) => {
+            let rows: Vec<ProjectRow> = evaluated(ctx, &args.config, &args.files)?
                 .iter()
-                .map(|d| {
-                    vec![
-                        d.name.clone(),
-                        d.path.clone(),
-                        d.filesystem.clone().unwrap_or_default(),
-                        d.dir.to_string(),
-                        d.readonly.to_string(),
-                    ]
+                .map(|i| ProjectRow {
+                    instance: i.name.clone(),
+                    project: i.project.clone(),
                 })
                 .collect();
-            table(
-                out,
-                &["NAME", "PATH", "FILESYSTEM", "DIR", "READONLY"],
-                &rows,
-            )
-        }),
-        InfoCommand::Project(args) => each(ctx, &args.config, &args.files, out, |i, out| {
-            writeln!(out, "{}", i.project)
-        }),
+            output::rows_or(out, ctx.format(), &rows, |out| {
+                rows.iter()
+                    .try_for_each(|row| writeln!(out, "{}", row.project))
+            })
+            .map_err(write_err)
+        }
     }
 }
 
-fn each(
-    ctx: &Context,
-    config: &ConfigArgs,
-    files: &ConfigFiles,
-    out: &mut dyn Write,
-    print: impl Fn(&Instance, &mut dyn Write) -> std::io::Result<()>,
-) -> CliResult {
+/// `i description`: one row per instance.
+#[derive(Debug, Serialize)]
+struct DescriptionRow {
+    instance: String,
+    description: String,
+}
+
+impl Row for DescriptionRow {
+    const COLUMNS: &'static [&'static str] = &["instance", "description"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.instance.clone(), self.description.clone()]
+    }
+}
+
+/// `i project`: one row per instance.
+#[derive(Debug, Serialize)]
+struct ProjectRow {
+    instance: String,
+    project: String,
+}
+
+impl Row for ProjectRow {
+    const COLUMNS: &'static [&'static str] = &["instance", "project"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.instance.clone(), self.project.clone()]
+    }
+}
+
+/// `i properties`: one row per effective property.
+#[derive(Debug, Serialize)]
+struct PropertyRow {
+    instance: String,
+    key: String,
+    value: String,
+}
+
+impl Row for PropertyRow {
+    const COLUMNS: &'static [&'static str] = &["instance", "key", "value"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.instance.clone(), self.key.clone(), self.value.clone()]
+    }
+}
+
+fn property_rows(i: &Instance) -> Vec<PropertyRow> {
+    i.properties
+        .iter()
+        .map(|(key, value)| PropertyRow {
+            instance: i.name.clone(),
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// `i filesystems`: one row per filesystem.
+#[derive(Debug, Serialize)]
+struct FilesystemRow {
+    instance: String,
+    id: String,
+    kind: String,
+    path: String,
+    transient: bool,
+    destroy: bool,
+}
+
+impl Row for FilesystemRow {
+    const COLUMNS: &'static [&'static str] =
+        &["instance", "id", "kind", "path", "transient", "destroy"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.instance.clone(),
+            self.id.clone(),
+            self.kind.clone(),
+            self.path.clone(),
+            self.transient.to_string(),
+            self.destroy.to_string(),
+        ]
+    }
+}
+
+fn filesystem_rows(i: &Instance) -> Vec<FilesystemRow> {
+    i.filesystems
+        .iter()
+        .map(|f| FilesystemRow {
+            instance: i.name.clone(),
+            id: f.id.clone(),
+            kind: f.kind.to_string(),
+            path: f.path.clone(),
+            transient: f.transient,
+            destroy: f.destroy,
+        })
+        .collect()
+}
+
+/// `i devices`: one row per device.
+#[derive(Debug, Serialize)]
+struct DeviceRow {
+    instance: String,
+    name: String,
+    path: String,
+    filesystem: String,
+    dir: String,
+    readonly: bool,
+}
+
+impl Row for DeviceRow {
+    const COLUMNS: &'static [&'static str] =
+        &["instance", "name", "path", "filesystem", "dir", "readonly"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.instance.clone(),
+            self.name.clone(),
+            self.path.clone(),
+            self.filesystem.clone(),
+            self.dir.clone(),
+            self.readonly.to_string(),
+        ]
+    }
+}
+
+fn device_rows(i: &Instance) -> Vec<DeviceRow> {
+    i.devices
+        .iter()
+        .map(|d| DeviceRow {
+            instance: i.name.clone(),
+            name: d.name.clone(),
+            path: d.path.clone(),
+            filesystem: d.filesystem.clone().unwrap_or_default(),
+            dir: d.dir.to_string(),
+            readonly: d.readonly,
+        })
+        .collect()
+}
+
+/// `i verify`: one row per config file's instance, with the warnings of its config and its
+/// cloud-config files.
+#[derive(Debug, Serialize)]
+struct VerifyRow {
+    instance: String,
+    file: String,
+    warnings: Vec<String>,
+}
+
+impl Row for VerifyRow {
+    const COLUMNS: &'static [&'static str] = &["instance", "file", "warnings"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.instance.clone(),
+            self.file.clone(),
+            self.warnings.join("; "),
+        ]
+    }
+}
+
+/// The instances of the config files, their load warnings logged.
+fn evaluated(ctx: &Context, config: &ConfigArgs, files: &ConfigFiles) -> CliResult<Vec<Instance>> {
+    let mut found = Vec::new();
     for (loaded, instance) in instances(ctx, config, files, false, false)? {
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
-        print(&instance, out).map_err(write_err)?;
+        found.push(instance);
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Loads and evaluates every config file for its instance.

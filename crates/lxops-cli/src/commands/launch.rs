@@ -27,7 +27,7 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
     let wait = wait_options(args.wait.poll);
     run_all(
         prepared,
-        args.change.run_options("launch"),
+        args.change.run_options(ctx, "launch"),
         out,
         |(target, launch_sources), mut buffer| async move {
             let result = async {

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command to its module.
 
 mod cloudconfig;
+mod completion;
 mod config;
 mod configure;
 mod copy_filesystems;
@@ -68,6 +69,7 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
         Command::Info(command) => info::run(ctx, command, out).await,
         Command::Property(command) => property::run(ctx, command, out).await,
         Command::Help(args) => help::run(ctx, args, out).await,
+        Command::Completion(args) => completion::run(ctx, args, out),
     }
 }
 

@@ -8,7 +8,9 @@ use super::write_err;
 use crate::args::{ProfileChangeArgs, ProfileConfigArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult, ResultExt};
+use crate::output::{self, Row};
 use lxops_core::server::InstanceUpdate;
+use serde::Serialize;
 
 /// The profiles a config wants for its instance, in order.
 fn wanted(target: &Target) -> Vec<String> {
@@ -19,14 +21,34 @@ fn wanted(target: &Target) -> Vec<String> {
     profiles
 }
 
+/// `profile list`: one row per profile the config gives its instance, in order.
+#[derive(Debug, Serialize)]
+struct ProfileRow {
+    instance: String,
+    profile: String,
+}
+
+impl Row for ProfileRow {
+    const COLUMNS: &'static [&'static str] = &["instance", "profile"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.instance.clone(), self.profile.clone()]
+    }
+}
+
 /// `profile list`: the config's profiles.
 pub(crate) async fn list(ctx: &Context, args: ProfileConfigArgs, out: &mut dyn Write) -> CliResult {
+    let mut rows = Vec::new();
     for target in load_targets(ctx, &args.config, &args.files.files, false)? {
-        for profile in wanted(&target) {
-            writeln!(out, "{profile}").map_err(write_err)?;
-        }
+        rows.extend(wanted(&target).into_iter().map(|profile| ProfileRow {
+            instance: target.instance.name.clone(),
+            profile,
+        }));
     }
-    Ok(())
+    output::rows_or(out, ctx.format(), &rows, |out| {
+        rows.iter()
+            .try_for_each(|row| writeln!(out, "{}", row.profile))
+    })
+    .map_err(write_err)
 }
 
 async fn current(ctx: &Context, target: &Target) -> CliResult<lxops_core::server::Instance> {
@@ -39,40 +61,69 @@ async fn current(ctx: &Context, target: &Target) -> CliResult<lxops_core::server
         .ok_or_else(|| CliError::failure(anyhow::anyhow!("instance {name} does not exist")))
 }
 
+/// `profile diff`: one row per way an instance's profiles differ from its config's.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+struct ProfileDiffRow {
+    instance: String,
+    /// `only-in-config`, `only-in-instance` or `order`.
+    difference: String,
+    /// The profiles concerned (for `order`: the instance's, in its order).
+    profiles: Vec<String>,
+}
+
+impl Row for ProfileDiffRow {
+    const COLUMNS: &'static [&'static str] = &["instance", "difference", "profiles"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.instance.clone(),
+            self.difference.clone(),
+            self.profiles.join(" "),
+        ]
+    }
+}
+
+/// How `have` (the instance's profiles) differs from `want` (the config's).
+fn diff_rows(instance: &str, want: &[String], have: &[String]) -> Vec<ProfileDiffRow> {
+    let only_config: Vec<String> = want.iter().filter(|p| !have.contains(p)).cloned().collect();
+    let only_instance: Vec<String> = have.iter().filter(|p| !want.contains(p)).cloned().collect();
+    let row = |difference: &str, profiles: Vec<String>| ProfileDiffRow {
+        instance: instance.to_string(),
+        difference: difference.to_string(),
+        profiles,
+    };
+    let mut rows = Vec::new();
+    if only_config.is_empty() && only_instance.is_empty() && want != have {
+        rows.push(row("order", have.to_vec()));
+    }
+    if !only_config.is_empty() {
+        rows.push(row("only-in-config", only_config));
+    }
+    if !only_instance.is_empty() {
+        rows.push(row("only-in-instance", only_instance));
+    }
+    rows
+}
+
 /// `profile diff`: how the instance's profiles differ from the config's.
 pub(crate) async fn diff(ctx: &Context, args: ProfileConfigArgs, out: &mut dyn Write) -> CliResult {
+    let mut rows = Vec::new();
     for target in load_targets(ctx, &args.config, &args.files.files, false)? {
         let want = wanted(&target);
         let have = current(ctx, &target).await?.profiles;
-        let name = &target.instance.name;
-        let only_config: Vec<&String> = want.iter().filter(|p| !have.contains(p)).collect();
-        let only_instance: Vec<&String> = have.iter().filter(|p| !want.contains(p)).collect();
-        if !only_config.is_empty() {
-            writeln!(
-                out,
-                "{name}: profiles only in config: {}",
-                join(&only_config)
-            )
-            .map_err(write_err)?;
-        }
-        if !only_instance.is_empty() {
-            writeln!(
-                out,
-                "{name}: profiles only in instance: {}",
-                join(&only_instance)
-            )
-            .map_err(write_err)?;
-        }
-        if only_config.is_empty() && only_instance.is_empty() && want != have {
-            writeln!(
-                out,
-                "{name}: profiles in different order: {}",
-                have.join(", ")
-            )
-            .map_err(write_err)?;
-        }
+        rows.extend(diff_rows(&target.instance.name, &want, &have));
     }
-    Ok(())
+    output::rows_or(out, ctx.format(), &rows, |out| {
+        rows.iter().try_for_each(|row| {
+            let what = match row.difference.as_str() {
+                "only-in-config" => "profiles only in config",
+                "only-in-instance" => "profiles only in instance",
+                _ => "profiles in different order",
+            };
+            let profiles: Vec<&String> = row.profiles.iter().collect();
+            writeln!(out, "{}: {what}: {}", row.instance, join(&profiles))
+        })
+    })
+    .map_err(write_err)
 }
 
 fn join(names: &[&String]) -> String {
@@ -124,4 +175,56 @@ pub(crate) async fn apply(
             .failed(format!("setting the profiles of {name}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::check;
+
+    fn names(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn diff_rows_name_what_is_missing_extra_or_out_of_order() {
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
+            ("default a1.lxops", "default a1.lxops", &[]),
+            (
+                "default a1.lxops",
+                "a1.lxops default",
+                &[("order", "a1.lxops default")],
+            ),
+            (
+                "default web a1.lxops",
+                "default a1.lxops old",
+                &[("only-in-config", "web"), ("only-in-instance", "old")],
+            ),
+        ];
+        for (want, have, expected) in cases {
+            let rows = diff_rows("a1", &names(want), &names(have));
+            let parsed = check::json_rows(&rows);
+            let got: Vec<(String, String)> = parsed
+                .iter()
+                .map(|r| {
+                    let profiles: Vec<String> = r["profiles"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p.as_str().unwrap().to_string())
+                        .collect();
+                    (
+                        r["difference"].as_str().unwrap().to_string(),
+                        profiles.join(" "),
+                    )
+                })
+                .collect();
+            let expected: Vec<(String, String)> = expected
+                .iter()
+                .map(|(d, p)| (d.to_string(), p.to_string()))
+                .collect();
+            assert_eq!(got, expected, "want {want}, have {have}");
+        }
+    }
 }

@@ -9,23 +9,23 @@ use super::write_err;
 use crate::args::{PropertyArgs, PropertyCommand};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
-use crate::output::table;
+use crate::output::{self, Row};
+use serde::Serialize;
 
 /// Runs one `property` subcommand.
-pub(crate) async fn run(
-    _ctx: &Context,
-    command: PropertyCommand,
-    out: &mut dyn Write,
-) -> CliResult {
+pub(crate) async fn run(ctx: &Context, command: PropertyCommand, out: &mut dyn Write) -> CliResult {
     match command {
         PropertyCommand::List(args) => {
             let sources = property_sources(&args)?;
-            let rows: Vec<Vec<String>> = sources
+            let rows: Vec<PropertyRow> = sources
                 .global
                 .iter()
-                .map(|(k, v)| vec![k.clone(), v.clone()])
+                .map(|(key, value)| PropertyRow {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
                 .collect();
-            table(out, &["KEY", "VALUE"], &rows).map_err(write_err)
+            output::rows(out, ctx.format(), &rows).map_err(write_err)
         }
         PropertyCommand::Get(args) => {
             let sources = property_sources(&args.properties)?;
@@ -57,4 +57,37 @@ fn properties_file(args: &PropertyArgs) -> CliResult<std::path::PathBuf> {
     PropertyOptions::from_args(args.properties.as_deref(), &args.property)
         .properties_file()
         .ok_or_else(|| CliError::input(anyhow::anyhow!("-properties \"\" names no file")))
+}
+
+/// `property list`: one row per global property.
+#[derive(Debug, Serialize)]
+struct PropertyRow {
+    key: String,
+    value: String,
+}
+
+impl Row for PropertyRow {
+    const COLUMNS: &'static [&'static str] = &["key", "value"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.key.clone(), self.value.clone()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::check;
+
+    #[test]
+    fn property_rows_parse_back() {
+        let rows = [PropertyRow {
+            key: "host".into(),
+            value: "h1".into(),
+        }];
+        let parsed = check::json_rows(&rows);
+        assert_eq!(
+            serde_json::Value::Object(parsed[0].clone()),
+            serde_json::json!({"key": "host", "value": "h1"})
+        );
+    }
 }

@@ -6,13 +6,15 @@ use std::io::Write;
 
 use lxops_core::config;
 use lxops_core::ops;
+use lxops_core::ops::{Difference, InstanceStatus};
+use serde::Serialize;
 
 use super::targets::{host_for, load_targets, ops_err};
 use super::write_err;
 use crate::args::StatusArgs;
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
-use crate::output;
+use crate::output::{self, Row};
 
 /// Runs `status`.
 pub(crate) async fn run(ctx: &Context, args: StatusArgs, out: &mut dyn Write) -> CliResult {
@@ -23,28 +25,22 @@ pub(crate) async fn run(ctx: &Context, args: StatusArgs, out: &mut dyn Write) ->
     let found = ops::status(server, host_for(true), &instances)
         .await
         .map_err(ops_err)?;
-    let mut rows = Vec::new();
-    for status in &found {
-        let state = status.state.clone().unwrap_or_else(|| "-".to_string());
-        if status.matches() {
-            rows.push(vec![
-                status.name.clone(),
-                status.project.clone(),
-                state.clone(),
-                "-".into(),
-            ]);
-        }
-        for difference in &status.differences {
-            rows.push(vec![
-                status.name.clone(),
-                status.project.clone(),
-                state.clone(),
-                difference.to_string(),
-            ]);
-        }
-    }
-    output::table(out, &["INSTANCE", "PROJECT", "STATE", "DIFFERENCE"], &rows)
-        .map_err(write_err)?;
+    let rows = status_rows(&found);
+    output::rows_or(out, ctx.format(), &rows, |out| {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.instance.clone(),
+                    r.project.clone(),
+                    r.state.clone().unwrap_or_else(|| "-".to_string()),
+                    r.difference.clone().unwrap_or_else(|| "-".to_string()),
+                ]
+            })
+            .collect();
+        output::table(out, &["INSTANCE", "PROJECT", "STATE", "DIFFERENCE"], &cells)
+    })
+    .map_err(write_err)?;
     let drifted = found.iter().filter(|s| !s.matches()).count();
     if drifted > 0 {
         return Err(CliError::drift(anyhow::anyhow!(
@@ -53,4 +49,116 @@ pub(crate) async fn run(ctx: &Context, args: StatusArgs, out: &mut dyn Write) ->
         )));
     }
     Ok(())
+}
+
+/// One row of `status`: one per difference, or one with no difference for an instance that
+/// matches its config.
+#[derive(Debug, Serialize)]
+struct StatusRow {
+    instance: String,
+    project: String,
+    /// `None` when the instance does not exist.
+    state: Option<String>,
+    /// The kind of difference (`Difference::kind`), `None` when the instance matches.
+    kind: Option<String>,
+    /// What differs and what to do, `None` when the instance matches.
+    difference: Option<String>,
+}
+
+impl Row for StatusRow {
+    const COLUMNS: &'static [&'static str] =
+        &["instance", "project", "state", "kind", "difference"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.instance.clone(),
+            self.project.clone(),
+            self.state.clone().unwrap_or_default(),
+            self.kind.clone().unwrap_or_default(),
+            self.difference.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+fn status_rows(found: &[InstanceStatus]) -> Vec<StatusRow> {
+    let mut rows = Vec::new();
+    for status in found {
+        let row = |difference: Option<&Difference>| StatusRow {
+            instance: status.name.clone(),
+            project: status.project.clone(),
+            state: status.state.clone(),
+            kind: difference.map(|d| d.kind().to_string()),
+            difference: difference.map(ToString::to_string),
+        };
+        if status.matches() {
+            rows.push(row(None));
+        }
+        rows.extend(status.differences.iter().map(|d| row(Some(d))));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{check, Format};
+
+    fn found() -> Vec<InstanceStatus> {
+        vec![
+            InstanceStatus {
+                name: "a1".into(),
+                project: "default".into(),
+                state: Some("Running".into()),
+                differences: vec![],
+            },
+            InstanceStatus {
+                name: "a2".into(),
+                project: "default".into(),
+                state: None,
+                differences: vec![Difference::Missing],
+            },
+            InstanceStatus {
+                name: "a3".into(),
+                project: "p".into(),
+                state: Some("Stopped".into()),
+                differences: vec![
+                    Difference::NotRunning {
+                        status: "Stopped".into(),
+                    },
+                    Difference::LaunchUnfinished,
+                ],
+            },
+        ]
+    }
+
+    #[test]
+    fn status_rows_are_one_per_difference_or_one_for_a_match() {
+        let rows = status_rows(&found());
+        let parsed = check::json_rows(&rows);
+        let got: Vec<String> = parsed
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r["instance"], r["state"], r["kind"], r["project"]
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#""a1" "Running" null "default""#,
+                r#""a2" null "missing" "default""#,
+                r#""a3" "Stopped" "not-running" "p""#,
+                r#""a3" "Stopped" "launch-unfinished" "p""#,
+            ]
+        );
+        let mut csv = Vec::new();
+        output::rows(&mut csv, Format::Csv, &rows[..2]).unwrap();
+        expect_test::expect![[r#"
+            instance,project,state,kind,difference
+            a1,default,Running,,
+            a2,default,,missing,instance does not exist: launch it
+        "#]]
+        .assert_eq(&String::from_utf8(csv).unwrap());
+    }
 }
