@@ -14,6 +14,7 @@ pub mod model;
 pub mod rebuild;
 pub mod remotes;
 pub mod server;
+pub mod tls;
 pub mod transport;
 
 use std::sync::Arc;

@@ -76,6 +76,7 @@ fn the_socket_is_explicit_then_env_then_the_first_existing_default() {
 #[tokio::test]
 async fn an_unreachable_socket_is_a_connect_error_with_a_hint() {
     let options = ConnectOptions {
+        remote: None,
         socket: Some("/nonexistent/lxops/unix.socket".into()),
         project: Some("default".into()),
         timeout: Duration::from_secs(5),
@@ -158,6 +159,7 @@ fn incus_route(seen: &Seen) -> (u16, Vec<u8>) {
 
 async fn incus_server(daemon: &FakeDaemon) -> Arc<dyn InstanceServer> {
     let options = ConnectOptions {
+        remote: None,
         socket: Some(daemon.socket.clone()),
         project: Some("p1".into()),
         timeout: Duration::from_secs(10),
@@ -387,6 +389,7 @@ async fn a_wait_that_never_ends_is_a_timeout_on_both_daemon_styles() {
     for incus_style in [false, true] {
         let daemon = FakeDaemon::start(Arc::new(never_ending(incus_style)));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_millis(300),
@@ -427,6 +430,7 @@ async fn a_start_that_fails_in_forkstart_is_retried_once() {
     };
     let daemon = FakeDaemon::start(Arc::new(route));
     let options = ConnectOptions {
+        remote: None,
         socket: Some(daemon.socket.clone()),
         project: Some("default".into()),
         timeout: Duration::from_secs(5),
@@ -484,6 +488,7 @@ async fn guest_commands_have_their_own_time_limit_apart_from_the_api_timeout() {
     for (api, exec, runs, expected) in cases {
         let daemon = FakeDaemon::start(Arc::new(slow_exec(Duration::from_millis(runs))));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_millis(api),
@@ -551,6 +556,7 @@ async fn only_reads_are_retried_after_a_503_or_a_cut_reply() {
     for (method, failing, status, expected, requests) in cases {
         let daemon = FakeDaemon::start(Arc::new(failing_at_first(failing, status)));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_secs(5),
