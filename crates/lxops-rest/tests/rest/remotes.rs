@@ -199,6 +199,14 @@ remotes:
 aliases: {}
 ";
 
+/// (dialect, `--remote`, environment, expected choice)
+type Case = (
+    &'static Dialect,
+    Option<&'static str>,
+    &'static [(&'static str, &'static str)],
+    lxops_rest::remotes::Selection,
+);
+
 #[test]
 fn the_daemon_is_chosen_as_the_cli_chooses_it() {
     use lxops_rest::remotes::{Selection, Target};
@@ -221,8 +229,7 @@ fn the_daemon_is_chosen_as_the_cli_chooses_it() {
         target: Target::Local(socket.map(Into::into)),
         project: project.into(),
     };
-    // (dialect, --remote, environment, expected)
-    let cases: [(&Dialect, Option<&str>, &[(&str, &str)], Selection); 9] = [
+    let cases: [Case; 9] = [
         (&INCUS, None, &[], local("local", None, "work")),
         (&INCUS, Some("local"), &[], local("local", None, "work")),
         // A trailing slash is dropped; the remote's project is the default project.
