@@ -87,6 +87,7 @@ fn parse_args(args: &[String]) -> Result<(usize, Vec<String>)> {
 
 /// The placeholder values of one daemon's runs (see [`cases`]).
 struct Vars<'a> {
+    daemon: &'a str,
     cli: &'a str,
     lxops: &'a Path,
     dir: &'a Path,
@@ -123,6 +124,7 @@ impl Vars<'_> {
 
     fn word(&self, word: &str, name: &str, i: usize) -> String {
         word.replace("{cli}", self.cli)
+            .replace("{daemon}", self.daemon)
             .replace("{lxops}", &self.lxops.to_string_lossy())
             .replace("{dir}", &self.dir.to_string_lossy())
             .replace("{name}", name)
@@ -150,6 +152,10 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
                 .replace("{dir}", &dir.to_string_lossy())
                 .replace("{i}", &i.to_string());
             let path = dir.join(file);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
             std::fs::write(&path, contents)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -164,6 +170,7 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
                 format!("{} {} {}", case.name, daemon.name, variant.name),
             );
             let vars = Vars {
+                daemon: daemon.name,
                 cli: daemon.cli,
                 lxops: &lxops,
                 dir: &dir,
