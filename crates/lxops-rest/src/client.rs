@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::dialect::Dialect;
 use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Operation, Reply};
-use crate::errors::{api_error, is_not_ready, operation_error, Subject};
+use crate::errors::{api_error, is_not_ready, operation_error, remote_forbidden, Subject};
 use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
 /// Most time allowed for a plain (non-waiting) request; less when the operation timeout is
@@ -163,7 +163,16 @@ impl Connection {
         let response = self
             .raw(request, self.request_limit(), subject.context)
             .await?;
-        answer(response, subject)
+        self.answer(response, subject)
+    }
+
+    /// [`answer`], with a 403 from a remote explained as a remote's (see
+    /// [`remote_forbidden`]).
+    pub fn answer(&self, response: RawResponse, subject: &Subject<'_>) -> ServerResult<Answer> {
+        answer(response, subject).map_err(|e| match self.transport.remote() {
+            Some(remote) => remote_forbidden(e, &remote.remote, self.dialect),
+            None => e,
+        })
     }
 
     /// Sends a request that must answer synchronously; returns its metadata.
