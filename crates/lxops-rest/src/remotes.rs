@@ -160,7 +160,8 @@ impl ClientConfig {
 
     /// Chooses the daemon as the CLI does (see [`ClientConfig::chosen_remote`]). `dir` is the
     /// config directory (where `client.crt` and `servercerts/` are), `source` names the config
-    /// for messages. Reads no file: the certificate files are read when the transport is made.
+    /// for messages. Reads no file (the certificate files are read when the transport is made),
+    /// it only looks whether the remote has its own client certificate.
     pub fn select(
         &self,
         dialect: &Dialect,
@@ -243,7 +244,7 @@ impl ClientConfig {
             target: Target::Https(HttpsEndpoint {
                 remote: remote.clone(),
                 url: url.to_string(),
-                files: RemoteFiles::in_dir(dir, &remote),
+                files: RemoteFiles::find(dir, &remote),
             }),
             remote,
             project,

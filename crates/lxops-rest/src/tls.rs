@@ -36,6 +36,23 @@ impl RemoteFiles {
             server_cert: dir.join("servercerts").join(format!("{remote}.crt")),
         }
     }
+
+    /// Like [`RemoteFiles::in_dir`], but with the remote's own client certificate
+    /// `clientcerts/<remote>.crt` and `.key` when both exist (Incus 6 keeps per-remote client
+    /// certificates there; LXD 5.0 has none).
+    pub fn find(dir: &Path, remote: &str) -> Self {
+        let mut files = Self::in_dir(dir, remote);
+        let own = dir.join("clientcerts");
+        let (cert, key) = (
+            own.join(format!("{remote}.crt")),
+            own.join(format!("{remote}.key")),
+        );
+        if cert.is_file() && key.is_file() {
+            files.client_cert = cert;
+            files.client_key = key;
+        }
+        files
+    }
 }
 
 /// Why the TLS set-up of a remote failed (before any connection).

@@ -401,6 +401,26 @@ fn missing_or_broken_certificate_files_are_named_with_the_fix() {
         hint: `incus remote add` creates client.crt and client.key on first use; or put your own PEM certificate and key there and trust the certificate on the server with `incus config trust add-certificate`"#]]);
     std::fs::write(&files.client_key, TEST_KEY).unwrap();
     client_config(&files).expect("a matching certificate and key");
+
+    // Incus keeps a remote's own client certificate in clientcerts/: used when both exist.
+    assert_eq!(RemoteFiles::find(dir, "r1"), files);
+    std::fs::create_dir(dir.join("clientcerts")).unwrap();
+    std::fs::write(dir.join("clientcerts/r1.crt"), TEST_CERT).unwrap();
+    assert_eq!(
+        RemoteFiles::find(dir, "r1"),
+        files,
+        "no key: the shared pair"
+    );
+    std::fs::write(dir.join("clientcerts/r1.key"), TEST_KEY).unwrap();
+    let own = RemoteFiles::find(dir, "r1");
+    assert_eq!(
+        (own.client_cert, own.client_key, own.server_cert),
+        (
+            dir.join("clientcerts/r1.crt"),
+            dir.join("clientcerts/r1.key"),
+            files.server_cert.clone()
+        )
+    );
 }
 
 /// A self-signed P-384 certificate and its SEC1 key, as `incus remote add` writes them (made
