@@ -169,8 +169,8 @@ impl Transport {
         Self::https_with_pool(endpoint, true)
     }
 
-    /// Like [`Transport::https`]; `keep_alive: false` opens a connection per request (for
-    /// the benchmark that compares both).
+    /// Like [`Transport::https`]; `keep_alive: false` opens a connection per request (to
+    /// measure what the pool saves, see ARCHITECTURE.md).
     pub fn https_with_pool(
         endpoint: HttpsEndpoint,
         keep_alive: bool,
