@@ -588,3 +588,51 @@ async fn only_reads_are_retried_after_a_503_or_a_cut_reply() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_explicit_socket_wins_over_the_default_remote_and_conflicts_with_remote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().to_path_buf();
+    std::fs::write(
+        conf.join("config.yml"),
+        "default-remote: far\nremotes:\n  far: {addr: 'https://127.0.0.1:9', public: false}\n  \
+         local: {addr: 'unix://', public: false}\n",
+    )
+    .unwrap();
+    let conf_text = conf.display().to_string();
+    let env = move |name: &str| (name == "INCUS_CONF").then(|| conf_text.clone());
+    let socket = tmp.path().join("no-daemon.socket");
+    let options = |socket: Option<&Path>, remote: Option<&str>| ConnectOptions {
+        socket: socket.map(Path::to_path_buf),
+        remote: remote.map(str::to_string),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    // The default remote has no certificates: refused before any connection.
+    let err = RestServer::connect_with_env(&INCUS, &options(None, None), &env)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServerError::Remote { remote, .. } if remote == "far"),
+        "{err:?}"
+    );
+    // --socket: the socket, whatever the default remote.
+    let err = RestServer::connect_with_env(&INCUS, &options(Some(&socket), None), &env)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServerError::Connect { socket: s, .. } if *s == socket.display().to_string()),
+        "{err:?}"
+    );
+    // Both: bad input.
+    let err = RestServer::connect_with_env(&INCUS, &options(Some(&socket), Some("far")), &env)
+        .await
+        .unwrap_err();
+    expect![[r#"
+        remote "far": both --remote and --socket <SOCKET> were given
+        hint: give only one of them"#]]
+    .assert_eq(
+        &err.to_string()
+            .replace(&socket.display().to_string(), "<SOCKET>"),
+    );
+}
