@@ -70,7 +70,7 @@ const CASES: &[(&str, &str, bool)] = &[
     ("cloud-config-bad-yaml.yaml", "bad-yaml.cfg: invalid YAML", false),
     ("unknown-ostype.yaml", "unknown-ostype.yaml: ostype \"beos\" is not a known OS type", false),
     ("include-cycle-a.yaml", "include-cycle-b.yaml: include cycle: ", true),
-    ("device-origin-no-snapshot.yaml", "device-origin-no-snapshot.yaml: device-origin \"a1\" must be INSTANCE@SNAPSHOT", false),
+    ("device-origin-no-snapshot.yaml", "device-origin-no-snapshot.yaml: invalid config for instance device-origin-no-snapshot:\n  device-origin: \"a1\" must be INSTANCE@SNAPSHOT", false),
     ("unknown-lxc-option.yaml", "unknown-lxc-option.yaml: lxc-options: unsupported option \"--bogus\"", false),
     ("undefined-property.yaml", "undefined-property.yaml: invalid config for instance undefined-property:\n  image: unknown property (undefined)", false),
     ("no-header.yaml", "no-header.yaml: line 1: missing format header", true),
@@ -137,6 +137,14 @@ fn made_at_run_time(binary: &str, home: &Path) {
         "big.yaml",
         format!("#lxops-v1\nimage: x\n{}", "# padding\n".repeat(110_000)),
     );
+    write(
+        "big.cfg",
+        format!("#cloud-config\n{}", "# padding\n".repeat(110_000)),
+    );
+    let cloud_big = write(
+        "cloud-big.yaml",
+        "#lxops-v1\nimage: x\nostype: alpine\ncloud-config-files: [big.cfg]\n".into(),
+    );
     for i in 1..2000 {
         write(
             &format!("c{i}.yaml"),
@@ -153,6 +161,7 @@ fn made_at_run_time(binary: &str, home: &Path) {
         (vec!["i", "verify", "-properties", "", &fifo], vec!["fifo.yaml: cannot read the file: it is a FIFO (named pipe), not a regular file"]),
         (vec!["config", "print", &include_fifo], vec!["include-fifo.yaml: include `", "fifo.yaml` cannot be read: it is a FIFO"]),
         (vec!["i", "verify", "-properties", "", &cloud_fifo], vec!["cloud-config-files: ", "fifo.yaml is not a regular file"]),
+        (vec!["i", "verify", "-properties", "", &cloud_big], vec!["cloud-config-files: ", "big.cfg is larger than the 1 MiB limit for lxops input files"]),
         (vec!["config", "print", &big], vec!["big.yaml: cannot read the file: the file is larger than the limit for lxops input files", "the limit is 1 MiB"]),
         (vec!["i", "verify", "-properties", "", &chain], vec!["c64.yaml: includes are nested more than 64 levels deep"]),
         (vec!["i", "verify", "-properties", "/dev/zero", &chain], vec!["/dev/zero: cannot read the file: it is a character device"]),
@@ -163,7 +172,8 @@ fn made_at_run_time(binary: &str, home: &Path) {
     }
 }
 
-/// `-P` without a key or `=`, `-j 0`, and a property named like a built-in.
+/// `-P` without a key or `=`, names the daemons refuse (`i verify` checks them as launch
+/// does), `-j 0`, and a property named like a built-in.
 fn flags(binary: &str, home: &Path) {
     let ok = corpus().join("../../../../../examples/demo/demo.yaml");
     let ok = ok.to_str().expect("utf-8 path");
@@ -175,6 +185,18 @@ fn flags(binary: &str, home: &Path) {
         (
             &["i", "verify", "-P", "x", ok],
             "invalid value 'x' for '-P <KEY=VALUE>': no `=`",
+        ),
+        (
+            &["i", "verify", "-name", "a b", ok],
+            "demo.yaml: instance name \"a b\" is invalid",
+        ),
+        (
+            &["i", "verify", "-name", ".", ok],
+            "demo.yaml: instance name \".\" is invalid",
+        ),
+        (
+            &["i", "verify", "-name", "x;rm", ok],
+            "demo.yaml: instance name \"x;rm\" is invalid",
         ),
         (
             &["launch", "--dry-run", "-j", "0", ok],

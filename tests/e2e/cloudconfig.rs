@@ -553,6 +553,7 @@ write_files:
 - {path: /srv/kept, content: \"a\\n\"}
 - {path: /srv/kept, content: \"b\\n\", append: true, owner: 'daemon:daemon', permissions: '0640'}
 runcmd:
+- pwd > /srv/start
 - cd /tmp
 - X=1
 - touch relative
@@ -602,8 +603,12 @@ fn modes_append_and_runcmd_as_cloud_init_on_debian_and_busybox() {
                 "{daemon} {ostype}: append created the file, then appended on re-apply"
             );
             assert_eq!(
-                sh(&server, &name, "cat /srv/runcmd.out; ls /tmp/relative"),
-                "status=1 x=1 pwd=/tmp\n/tmp/relative",
+                sh(
+                    &server,
+                    &name,
+                    "cat /srv/start /srv/runcmd.out; ls /tmp/relative"
+                ),
+                "/\nstatus=1 x=1 pwd=/tmp\n/tmp/relative",
                 "{daemon} {ostype}: one script from /: cd, variables and $? carry over"
             );
         }
@@ -798,15 +803,38 @@ fn cloud_config_warnings_are_shown_by_every_command() {
                 "{daemon}: i verify shows {text:?}: {stdout}"
             );
         }
-        let (code, _, stderr) = run(&["i", "verify", "--strict", "-name", &name, &config]);
-        assert_eq!(
-            code,
-            Some(2),
-            "{daemon}: --strict makes them errors: {stderr}"
-        );
-        assert!(
-            stderr.contains("unknown module `bootcmd`"),
-            "{daemon}: {stderr}"
-        );
+        for args in [
+            vec!["i", "verify", "--strict", "-name", &name, &config],
+            vec![
+                "cloudconfig",
+                "--strict",
+                "--ostype",
+                "alpine",
+                "-i",
+                &name,
+                &file,
+            ],
+            vec![
+                "instance",
+                "cloudconfig",
+                "--strict",
+                "--ostype",
+                "alpine",
+                "-i",
+                &name,
+                &file,
+            ],
+        ] {
+            let (code, _, stderr) = run(&args);
+            assert_eq!(
+                code,
+                Some(2),
+                "{daemon}: {args:?}: --strict makes them errors: {stderr}"
+            );
+            assert!(
+                stderr.contains("unknown module `bootcmd`"),
+                "{daemon}: {stderr}"
+            );
+        }
     }
 }

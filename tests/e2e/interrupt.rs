@@ -273,3 +273,117 @@ fn a_recreating_rebuild_cut_between_delete_and_rename_is_finished_and_foreign_na
     );
     assert_converged(daemon, tmp.path(), &name, &sum, "finished rebuild");
 }
+
+/// Ctrl-C (SIGINT) during a fleet launch: the running instance finishes, no new one starts,
+/// the summary says which were skipped, and the same command run again launches the rest.
+#[test]
+fn ctrl_c_lets_the_running_instance_finish_and_a_rerun_launches_the_rest() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = config(tmp.path(), lxops_tests::BUSYBOX);
+        let names: Vec<String> = (0..3).map(|_| unique_name("t-sigint")).collect();
+        let mut cleanup = Cleanup::new(daemon);
+        let mut sums = Vec::new();
+        for name in &names {
+            cleanup.instance(name);
+            cleanup.profile(&format!("{name}.lxops"));
+            sums.push(seed_data(tmp.path(), name));
+        }
+        let list = names.join(",");
+        let child = Command::new(lxops_binary(daemon))
+            .args(["launch", "-name", &list, &config])
+            .env("HOME", std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lxops");
+        std::thread::sleep(Duration::from_millis(150));
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+        let output = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{daemon}: {stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains("interrupted: starting no new instance"),
+            "{daemon}: {stderr}"
+        );
+        assert!(
+            stdout.contains(&format!("{}  launch   ok", names[0]))
+                && stdout.contains("skipped (interrupted)"),
+            "{daemon}: the first finished, the others were skipped:\n{stdout}"
+        );
+        let server = server(daemon);
+        assert!(
+            !instance_exists(&server, &names[2]),
+            "{daemon}: not started"
+        );
+
+        let rerun = lxops(daemon, &["launch", "-name", &list, &config]);
+        assert!(
+            rerun
+                .stdout
+                .contains(&format!("{}  launch   failed:", names[0]))
+                && rerun.stdout.contains("already exists"),
+            "{daemon}: only the finished one is refused:\n{}",
+            rerun.stdout
+        );
+        for (name, sum) in names.iter().zip(&sums) {
+            assert_converged(daemon, tmp.path(), name, sum, "after Ctrl-C");
+        }
+    }
+}
+
+/// A `destroy` killed at any point is finished by running it again: the instance, its profile
+/// and its `destroy: true` filesystem end up gone, and a filesystem without `destroy` keeps its
+/// data.
+#[test]
+fn a_killed_destroy_is_completed_by_running_it_again() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        write_config(
+            root,
+            "conv.cfg",
+            "#cloud-config\nwrite_files:\n- path: /etc/lxops-converged\n  content: \"yes\\n\"\n",
+        );
+        let config = write_config(
+            root,
+            "gone.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\nfilesystems:\n  data:\n    pattern: {}/(instance)\n  scratch:\n    pattern: {}/scratch-(instance)\n    destroy: true\ndevices:\n  srv:\n    path: /srv\n    filesystem: data\n  tmp:\n    path: /scratch\n    filesystem: scratch\n",
+                lxops_tests::BUSYBOX,
+                root.display(),
+                root.display()
+            ),
+        );
+        let server = server(daemon);
+        let mut cleanup = Cleanup::new(daemon);
+        for ms in [30, 80, 150, 300] {
+            let name = unique_name("t-killd");
+            cleanup.instance(&name);
+            cleanup.profile(&format!("{name}.lxops"));
+            let sum = seed_data(root, &name);
+            lxops(daemon, &["launch", "-name", &name, &config]).ok();
+            run_and_kill(daemon, &["destroy", "--force", "-name", &name, &config], ms);
+            lxops(daemon, &["destroy", "--force", "-name", &name, &config]).ok();
+            assert!(!instance_exists(&server, &name), "{daemon} kill at {ms} ms");
+            assert!(
+                !crate::cli::profile_exists(&server, &format!("{name}.lxops")),
+                "{daemon} kill at {ms} ms: profile left"
+            );
+            assert!(
+                !root.join(format!("scratch-{name}")).exists(),
+                "{daemon} kill at {ms} ms: the destroy: true filesystem is left"
+            );
+            assert_eq!(checksum(root, &name), sum, "{daemon} kill at {ms} ms: data");
+        }
+    }
+}

@@ -225,6 +225,37 @@ fn delete_and_destroy_spare_other_instances_profiles_and_data() {
         .fails(2, &format!("it is marked as made for instance default/{a}"));
         assert!(b_dir.is_dir(), "{daemon}: a's data at b's path kept");
 
+        // b's directory inside the directory a uses as its disk device: refused.
+        let inside = base.join(&a).join(&b);
+        std::fs::create_dir_all(&inside).expect("inside");
+        let nested = config_with(
+            base,
+            "nested.yaml",
+            &format!("{}/{a}/(instance)", base.display()),
+            "",
+        );
+        run(
+            daemon,
+            &["destroy", "--force", "--adopt", "-name", &b, &nested],
+        )
+        .fails(
+            2,
+            &format!(
+                "the config of instance {a} resolves to {}",
+                base.join(&a).display()
+            ),
+        );
+        // Without a's config file, a's disk device still protects it.
+        let moved = base.join("a.yaml.moved");
+        std::fs::rename(&config, &moved).expect("move a's config");
+        run(
+            daemon,
+            &["destroy", "--force", "--adopt", "-name", &b, &nested],
+        )
+        .fails(2, &format!("instance {a} uses {}", base.join(&a).display()));
+        std::fs::rename(&moved, &config).expect("restore a's config");
+        assert!(inside.is_dir(), "{daemon}: data inside a's directory kept");
+
         // a's own destroy takes exactly its marked directory and profile.
         let before = stat(base);
         run(daemon, &["destroy", "--force", "-name", &a, &config]).ok();
@@ -396,6 +427,233 @@ fn dry_runs_print_what_launch_and_destroy_then_do() {
         assert!(
             dataset_exists(&zfs),
             "{daemon}: the parent dataset lxops did not make stays"
+        );
+    }
+}
+
+/// A small ZFS pool of its own (a 64 MB file), destroyed when dropped.
+struct SmallPool {
+    name: String,
+    file: PathBuf,
+}
+
+impl SmallPool {
+    fn new() -> Self {
+        let name = unique_name("lxopsfull");
+        let file = std::env::temp_dir().join(format!("{name}.img"));
+        let f = std::fs::File::create(&file).expect("pool file");
+        f.set_len(64 << 20).expect("pool size");
+        host(&["zpool", "create", &name, file.to_str().expect("utf-8")]);
+        SmallPool { name, file }
+    }
+
+    /// Writes random data into the pool until it is full.
+    fn fill(&self) {
+        let _ = Command::new("dd")
+            .args([
+                "if=/dev/urandom",
+                &format!("of=/{}/fill", self.name),
+                "bs=1M",
+            ])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for SmallPool {
+    fn drop(&mut self) {
+        for _ in 0..20 {
+            let ok = Command::new("zpool")
+                .args(["destroy", "-f", &self.name])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// A read-only tmpfs at `dir`, unmounted when dropped.
+struct ReadOnlyMount(PathBuf);
+
+impl ReadOnlyMount {
+    fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("mount point");
+        host(&[
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "ro,size=1m",
+            "tmpfs",
+            dir.to_str().expect("utf-8"),
+        ]);
+        ReadOnlyMount(dir.to_path_buf())
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A config with one filesystem at `pattern` and a device on it.
+fn one_filesystem(dir: &Path, pattern: &str) -> String {
+    config_with(dir, "c.yaml", pattern, "")
+}
+
+#[test]
+fn a_full_pool_fails_the_launch_naming_the_dataset_and_leaves_nothing() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = server(daemon);
+        let name = unique_name("t-full");
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let pool = SmallPool::new();
+        pool.fill();
+        let config = one_filesystem(tmp.path(), &format!("{}/(instance)", pool.name));
+        let dataset = format!("{}/{name}", pool.name);
+        run(daemon, &["launch", "-name", &name, &config])
+            .fails(1, &dataset)
+            .fails(1, "out of space");
+        assert!(!instance_exists(&server, &name), "{daemon}: no instance");
+        assert!(
+            !profile_exists(&server, &format!("{name}.lxops")),
+            "{daemon}: no profile"
+        );
+        assert_eq!(
+            host(&["zfs", "list", "-H", "-r", "-o", "name", &pool.name]),
+            pool.name,
+            "{daemon}: no dataset left"
+        );
+    }
+}
+
+#[test]
+fn a_read_only_directory_fails_the_launch_naming_the_path_and_leaves_nothing() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = server(daemon);
+        let name = unique_name("t-ro");
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let ro = tmp.path().join("ro");
+        let _mount = ReadOnlyMount::new(&ro);
+        let config = one_filesystem(tmp.path(), &format!("{}/(instance)", ro.display()));
+        run(daemon, &["launch", "-name", &name, &config])
+            .fails(1, &ro.join(&name).display().to_string())
+            .fails(1, "Read-only file system");
+        assert!(!instance_exists(&server, &name), "{daemon}: no instance");
+        assert!(
+            !profile_exists(&server, &format!("{name}.lxops")),
+            "{daemon}: no profile"
+        );
+        assert_eq!(
+            std::fs::read_dir(&ro).expect("ro").count(),
+            0,
+            "{daemon}: nothing"
+        );
+    }
+}
+
+#[test]
+fn a_busy_dataset_fails_destroy_naming_it_and_a_rerun_completes() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = tmp.path();
+        let server = server(daemon);
+        let name = unique_name("t-busy");
+        let zfs = format!("{POOL}/{}", unique_name("t-busy"));
+        let _host = HostCleanup {
+            datasets: vec![zfs.clone()],
+            dirs: Vec::new(),
+        };
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let config = write_config(
+            base,
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {BUSYBOX}\nfilesystems:\n  d:\n    pattern: \
+                 {b}/(instance)\n    destroy: true\n  z:\n    pattern: {zfs}/(instance)\n    \
+                 destroy: true\ndevices:\n  data:\n    path: /data\n    filesystem: d\n  home:\n    \
+                 path: /home\n    filesystem: z\n",
+                b = base.display(),
+            ),
+        );
+        run(daemon, &["create-devices", "-name", &name, &config]).ok();
+        let dataset = format!("{zfs}/{name}");
+        let mountpoint = crate::devices::zfs_mountpoint(&dataset);
+        // A process whose working directory is inside the dataset keeps it busy.
+        let mut holder = Command::new("sleep")
+            .arg("120")
+            .current_dir(&mountpoint)
+            .spawn()
+            .expect("sleep");
+        let out = run(daemon, &["destroy", "--force", "-name", &name, &config]);
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let out = out.fails(1, &dataset).fails(1, "busy");
+        assert!(
+            out.stderr.contains("stop what uses it"),
+            "{daemon}: {}",
+            out.stderr
+        );
+        assert!(dataset_exists(&dataset), "{daemon}: the busy dataset stays");
+        assert!(
+            base.join(&name).is_dir(),
+            "{daemon}: nothing after it was destroyed"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        run(daemon, &["destroy", "--force", "-name", &name, &config]).ok();
+        assert!(
+            !dataset_exists(&dataset),
+            "{daemon}: destroyed on the re-run"
+        );
+        assert!(
+            !base.join(&name).exists(),
+            "{daemon}: destroyed on the re-run"
+        );
+    }
+}
+
+#[test]
+fn a_directory_without_extended_attributes_is_marked_next_to_it() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let name = unique_name("t-side");
+        let zfs = format!("{POOL}/{}", unique_name("t-side"));
+        let _host = HostCleanup {
+            datasets: vec![zfs.clone()],
+            dirs: Vec::new(),
+        };
+        host(&["zfs", "create", &zfs]);
+        // ZFS over FUSE has no user extended attributes: a plain directory on it.
+        let parent = crate::devices::zfs_mountpoint(&zfs);
+        let config = one_filesystem(tmp.path(), &format!("{}/(instance)", parent.display()));
+        run(daemon, &["create-devices", "-name", &name, &config]).ok();
+        let mark = parent
+            .join(".lxops-marks")
+            .join(&name)
+            .join("user.lxops.instance");
+        assert_eq!(
+            std::fs::read_to_string(&mark).expect("mark next to the directory"),
+            format!("default/{name}"),
+            "{daemon}"
+        );
+        assert!(
+            !parent.join(&name).join(".lxops-marks").exists(),
+            "{daemon}: nothing inside the device data"
+        );
+        run(daemon, &["destroy", "-name", &name, &config]).ok();
+        assert!(!parent.join(&name).exists(), "{daemon}: destroyed");
+        assert!(
+            !parent.join(".lxops-marks").exists(),
+            "{daemon}: its mark too"
         );
     }
 }

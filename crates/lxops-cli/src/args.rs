@@ -153,7 +153,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the version.
     Version,
-    /// Documentation topics: config, filesystem, device, pattern, hostpath.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety.
     Help(HelpArgs),
 }
 
@@ -458,7 +458,7 @@ pub struct ConfigConvertArgs {
 #[derive(Debug, Subcommand)]
 pub enum InfoCommand {
     /// Check a config completely, without a server: everything launch checks before it
-    /// changes anything (config, source configs, cloud-config files and OS type,
+    /// changes anything (config, source configs, names, cloud-config files and OS type,
     /// lxc-options, owner); print the instance name.
     Verify(InfoVerifyArgs),
     /// Print the config's description.
@@ -564,6 +564,9 @@ pub struct InstanceCloudconfigArgs {
     pub project: Option<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Treat cloud-config keys and modules that lxops does not apply as errors.
+    #[arg(long)]
+    pub strict: bool,
     /// cloud-config files (stdin when none).
     pub files: Vec<PathBuf>,
 }
@@ -585,6 +588,9 @@ pub struct CloudconfigArgs {
     pub project: Option<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// Treat cloud-config keys and modules that lxops does not apply as errors.
+    #[arg(long)]
+    pub strict: bool,
     /// Files (with -i) or instances (with -f).
     pub args: Vec<String>,
 }

@@ -292,7 +292,7 @@ fn i_verify_checks_what_launch_checks_before_any_change() {
         ),
         (
             "device-origin: a1\n",
-            "v.yaml: device-origin \"a1\" must be INSTANCE@SNAPSHOT",
+            "  device-origin: \"a1\" must be INSTANCE@SNAPSHOT",
         ),
         (
             "device-owner: x:y\n",
@@ -368,6 +368,11 @@ fn property_set_get_list_use_the_properties_file() {
     assert_eq!(out, "KEY  VALUE\nk    v\n");
     let (_, out, _) = lxops(&["property", "file", "-properties", &file]);
     assert_eq!(out, format!("{file}\n"));
+    let (code, _, err) = lxops(&["property", "set", "-properties", &file, "", "v"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("property set: the key is empty"), "{err}");
+    let (_, out, _) = lxops(&["property", "list", "-properties", &file]);
+    assert_eq!(out, "KEY  VALUE\nk    v\n", "nothing was written");
 }
 
 #[test]

@@ -116,7 +116,7 @@ pub struct FilesystemSpec {
     pub transient: bool,
     /// `destroy` may destroy it.
     pub destroy: bool,
-    /// The owner mark set when lxops creates it (see [`marks`]): `<project>/<instance>`.
+    /// The owner mark set when lxops creates it ([`instance_mark`]: `<project>/<instance>`).
     pub mark: Option<String>,
 }
 

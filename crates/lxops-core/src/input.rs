@@ -38,6 +38,22 @@ pub fn read_text(path: &Path) -> io::Result<String> {
     })
 }
 
+/// Reads UTF-8 text of at most [`MAX_INPUT_BYTES`] from a stream (stdin): the same limit as a
+/// file, for input that has no metadata to check first.
+pub fn read_stream_text(stream: impl Read) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    let read = stream.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)? as u64;
+    if read > MAX_INPUT_BYTES {
+        return Err(too_large(read, MAX_INPUT_BYTES));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        refuse(
+            io::ErrorKind::InvalidData,
+            format!("not UTF-8 text ({e}); save the file as UTF-8"),
+        )
+    })
+}
+
 /// Whether an error from [`read_bounded`] is one of its own refusals (not an OS error), so
 /// the caller does not add "check the path and its permissions" to it.
 pub fn is_refusal(e: &io::Error) -> bool {
@@ -96,7 +112,7 @@ fn too_large(size: u64, limit: u64) -> io::Error {
     refuse(
         io::ErrorKind::FileTooLarge,
         format!(
-            "the file is larger than the limit for lxops input files ({size} bytes or more; the limit is {limit}); give the right file, or split it with includes"
+            "the file is larger than the limit for lxops input files ({size} bytes or more; the limit is {limit}); give the right file (a config can be split with `include`)"
         ),
     )
 }
@@ -247,6 +263,15 @@ mod tests {
             escape_message("a.yaml: bad\n  x\x1b]0;title\x07"),
             "a.yaml: bad\n  x\\u{1b}]0;title\\u{7}"
         );
+    }
+
+    #[test]
+    fn a_stream_is_capped_too() {
+        let ok = read_stream_text(&b"#cloud-config\n"[..]).unwrap();
+        assert_eq!(ok, "#cloud-config\n");
+        let err = read_stream_text(std::io::repeat(b'a')).unwrap_err();
+        assert!(is_refusal(&err));
+        assert!(err.to_string().contains("the limit is 1 MiB"), "{err}");
     }
 
     #[test]

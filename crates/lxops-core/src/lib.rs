@@ -3,7 +3,7 @@
 //! The pipeline, in five lines:
 //! 1. [`config`] reads a config file (migrating old formats), merges its includes and
 //!    substitutes `(name)` properties for one instance.
-//! 2. [`plan`] turns that into a [`plan::Plan`]: host filesystems, device directories, the
+//! 2. [`plan`] turns that into a [`plan::InstancePlan`]: host filesystems, device directories, the
 //!    per-instance profile, the instance source and the cloud-config files.
 //! 3. [`host`] creates filesystems and directories on the host (ZFS, plain directories, btrfs).
 //! 4. [`server::InstanceServer`] is the API boundary to LXD or Incus; backends implement it.

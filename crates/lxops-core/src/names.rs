@@ -11,7 +11,7 @@
 //!   The daemons accept more (spaces, `;`, non-ASCII), but lxops derives profile names from
 //!   patterns and passes them to the CLIs, so it keeps to names that need no quoting.
 //! - **project**: empty (the client's current project) or 1-63 characters of ASCII letters,
-//!   digits and `-` (LXD refuses `/`, spaces, `_`, quotes and `*`).
+//!   digits, `.` and `-`, not `.` or `..` (the daemons refuse `/`, spaces, `_`, quotes and `*`).
 //! - **snapshot**: 1-128 characters of ASCII letters, digits, `.`, `_`, `:` and `-`, not `.` or
 //!   `..`, so it is also a valid ZFS snapshot name and btrfs path component.
 
@@ -109,8 +109,8 @@ pub fn project(name: &str) -> Result<(), NameError> {
         "project",
         name,
         63,
-        |c| c.is_ascii_alphanumeric() || c == '-',
-        "ASCII letters, digits and `-`",
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '.',
+        "ASCII letters, digits, `.` and `-`",
     )
 }
 
@@ -164,6 +164,7 @@ mod tests {
             ("profile", "a\\x1b", profile("a\x1b[31m")),
             ("project", "", project("")),
             ("project", "p_1", project("p_1")),
+            ("project", "team.a", project("team.a")),
             ("snapshot", "2024:01", snapshot("2024:01")),
             ("snapshot", "a@b", snapshot("a@b")),
             ("snapshot", "", snapshot("")),
@@ -195,7 +196,8 @@ mod tests {
             profile a b: profile name "a b" is invalid: ' ' is not allowed; use only ASCII letters, digits, `.`, `_` and `-`
             profile a\x1b: profile name "a\u{1b}[31m" is invalid: '\u{1b}' is not allowed; use only ASCII letters, digits, `.`, `_` and `-`
             project : ok
-            project p_1: project name "p_1" is invalid: '_' is not allowed; use only ASCII letters, digits and `-`
+            project p_1: project name "p_1" is invalid: '_' is not allowed; use only ASCII letters, digits, `.` and `-`
+            project team.a: ok
             snapshot 2024:01: ok
             snapshot a@b: snapshot name "a@b" is invalid: '@' is not allowed; use only ASCII letters, digits, `.`, `_`, `:` and `-`
             snapshot : snapshot name "" is invalid: it is empty; give a name"#]]

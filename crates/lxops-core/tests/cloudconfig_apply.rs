@@ -357,9 +357,9 @@ async fn applies_every_module_through_the_api() {
         delete file c1:/tmp/.lxops-stdin.N
         exec c1: passwd -l bob
         write c1:/etc/sudoers.d/alice mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/alice
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/alice
         write c1:/etc/sudoers.d/bob mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/bob
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/bob
         mkdir c1:/home/alice/.ssh
         write c1:/home/alice/.ssh/authorized_keys mode=0600 owner=1001:1005
         exec c1: ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
@@ -451,9 +451,9 @@ async fn reapplying_updates_existing_users_and_groups() {
         delete file c1:/tmp/.lxops-stdin.N
         exec c1: passwd -l bob
         write c1:/etc/sudoers.d/alice mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/alice
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/alice
         write c1:/etc/sudoers.d/bob mode=0440 owner=0:0
-        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1 visudo-check /etc/sudoers.d/bob
+        exec c1: /bin/sh -c [ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -f "$1" >&2 && exit 0; rm -f "$1"; exit 1 visudo-check /etc/sudoers.d/bob
         write c1:/home/alice/.ssh/authorized_keys mode=0600 owner=1001:1005
         exec c1: ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
         write c1:/etc/timezone mode=0644 owner=0:0
@@ -614,6 +614,50 @@ async fn special_bits_are_set_after_the_write_and_append_acts_like_cloud_init() 
         server.file("c1", "/var/log/kept.log").expect("log").content,
         b"old\nmoreagain"
     );
+}
+
+#[tokio::test]
+async fn append_and_set_id_modes_refuse_symlinks_and_directories() {
+    // chown and chmod follow symlinks: a link to /etc/shadow must not get the file's mode.
+    for (kind, what) in [
+        (FileKind::Symlink, "symlink"),
+        (FileKind::Directory, "directory"),
+    ] {
+        for entry in [
+            "{path: /etc/link, content: x, append: true, permissions: '0666'}",
+            "{path: /etc/link, content: x, permissions: '4777'}",
+        ] {
+            let server = FakeServer::new();
+            instance(&server, "c1").await;
+            server.set_file("c1", "/etc", dir(0o755, 0));
+            server.set_file(
+                "c1",
+                "/etc/link",
+                FileContent {
+                    kind,
+                    content: b"/etc/shadow".to_vec(),
+                    ..file("", 0o777)
+                },
+            );
+            let steps = plan(
+                &[parse(
+                    &format!("#cloud-config\nwrite_files: [{entry}]\n"),
+                    "l.cfg",
+                )],
+                "debian",
+            );
+            let err = apply(&server, "c1", &steps).await.expect_err("must refuse");
+            assert_eq!(
+                err.to_string(),
+                format!("l.cfg: write_files: /etc/link exists and is not a regular file (a {what}); lxops does not change the mode or owner of what it points to"),
+            );
+            let calls = calls(&server);
+            assert!(
+                !calls.contains("exec") && !calls.contains("write c1:/etc/link"),
+                "{calls}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -102,9 +102,9 @@ fn debian_steps() {
             full.cfg: users: exec chpasswd -e < (stdin: 36 bytes, not shown)
             full.cfg: users: exec passwd -l bob
             full.cfg: users: write /etc/sudoers.d/alice (mode 0440, owner root:root, 29 bytes) if /etc/sudoers.d exists
-            full.cfg: users: exec /bin/sh -c '[ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1' visudo-check /etc/sudoers.d/alice
+            full.cfg: users: check /etc/sudoers.d/alice with visudo -c where the instance has visudo (removed if invalid)
             full.cfg: users: write /etc/sudoers.d/bob (mode 0440, owner root:root, 59 bytes) if /etc/sudoers.d exists
-            full.cfg: users: exec /bin/sh -c '[ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1' visudo-check /etc/sudoers.d/bob
+            full.cfg: users: check /etc/sudoers.d/bob with visudo -c where the instance has visudo (removed if invalid)
             full.cfg: users: add 1 keys to ~alice/.ssh/authorized_keys (mode 0600, .ssh mode 0700, owner alice)
             full.cfg: timezone: check that /usr/share/zoneinfo/Europe/London exists
             full.cfg: timezone: exec ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
@@ -147,10 +147,10 @@ fn alpine_steps() {
             full.cfg: users: exec chpasswd -e < (stdin: 36 bytes, not shown)
             full.cfg: users: exec passwd -l bob
             full.cfg: users: write /etc/sudoers.d/alice (mode 0440, owner root:root, 29 bytes) if /etc/sudoers.d exists
-            full.cfg: users: exec /bin/sh -c '[ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1' visudo-check /etc/sudoers.d/alice
+            full.cfg: users: check /etc/sudoers.d/alice with visudo -c where the instance has visudo (removed if invalid)
             full.cfg: users: write /etc/doas.d/alice.conf (mode 0600, owner root:root, 20 bytes) if /etc/doas.d exists
             full.cfg: users: write /etc/sudoers.d/bob (mode 0440, owner root:root, 59 bytes) if /etc/sudoers.d exists
-            full.cfg: users: exec /bin/sh -c '[ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1' visudo-check /etc/sudoers.d/bob
+            full.cfg: users: check /etc/sudoers.d/bob with visudo -c where the instance has visudo (removed if invalid)
             full.cfg: users: write /etc/doas.d/bob.conf (mode 0600, owner root:root, 59 bytes) if /etc/doas.d exists
             full.cfg: users: add 1 keys to ~alice/.ssh/authorized_keys (mode 0600, .ssh mode 0700, owner alice)
             full.cfg: timezone: exec setup-timezone -z Europe/London
@@ -182,9 +182,9 @@ fn fedora_steps() {
             full.cfg: users: exec chpasswd -e < (stdin: 36 bytes, not shown)
             full.cfg: users: exec passwd -l bob
             full.cfg: users: write /etc/sudoers.d/alice (mode 0440, owner root:root, 29 bytes) if /etc/sudoers.d exists
-            full.cfg: users: exec /bin/sh -c '[ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1' visudo-check /etc/sudoers.d/alice
+            full.cfg: users: check /etc/sudoers.d/alice with visudo -c where the instance has visudo (removed if invalid)
             full.cfg: users: write /etc/sudoers.d/bob (mode 0440, owner root:root, 59 bytes) if /etc/sudoers.d exists
-            full.cfg: users: exec /bin/sh -c '[ -e "$1" ] && command -v visudo >/dev/null 2>&1 || exit 0; visudo -c -q -f "$1" && exit 0; rm -f "$1"; echo "$1 is not valid sudoers syntax: removed" >&2; exit 1' visudo-check /etc/sudoers.d/bob
+            full.cfg: users: check /etc/sudoers.d/bob with visudo -c where the instance has visudo (removed if invalid)
             full.cfg: users: add 1 keys to ~alice/.ssh/authorized_keys (mode 0600, .ssh mode 0700, owner alice)
             full.cfg: timezone: check that /usr/share/zoneinfo/Europe/London exists
             full.cfg: timezone: exec ln -sf /usr/share/zoneinfo/Europe/London /etc/localtime
@@ -418,5 +418,108 @@ fn passwords_and_locks() {
             render(&steps),
             stdin.join("---\n")
         ));
+    }
+}
+
+#[test]
+fn packages_imply_the_index_refresh_and_false_refreshes_only_a_missing_index() {
+    let cases = [
+        (
+            "packages: [curl]",
+            expect![[r#"
+            debian:
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get update
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get -y -oDpkg::Options::=--force-confold install curl
+            alpine:
+            t.cfg: packages: exec apk update
+            t.cfg: packages: exec apk add curl
+            fedora:
+            t.cfg: packages: exec dnf -y makecache
+            t.cfg: packages: exec dnf -y install curl
+            openwrt:
+            t.cfg: packages: exec opkg update
+            t.cfg: packages: exec opkg install curl"#]],
+        ),
+        (
+            "package_update: false\npackages: [curl]",
+            expect![[r#"
+            debian:
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive /bin/sh -c 'for f in /var/lib/apt/lists/*_Packages; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index apt-get update
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get -y -oDpkg::Options::=--force-confold install curl
+            alpine:
+            t.cfg: packages: exec /bin/sh -c 'for f in /var/cache/apk/APKINDEX.*.tar.gz; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index apk update
+            t.cfg: packages: exec apk add curl
+            fedora:
+            t.cfg: packages: exec /bin/sh -c 'for f in /var/cache/dnf/*.solv; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index dnf -y makecache
+            t.cfg: packages: exec dnf -y install curl
+            openwrt:
+            t.cfg: packages: exec /bin/sh -c 'for f in /var/opkg-lists/*; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index opkg update
+            t.cfg: packages: exec opkg install curl"#]],
+        ),
+        (
+            "package_update: false\npackage_upgrade: true",
+            expect![[r#"
+            debian:
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive /bin/sh -c 'for f in /var/lib/apt/lists/*_Packages; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index apt-get update
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get -y -oDpkg::Options::=--force-confold upgrade
+            alpine:
+            t.cfg: packages: exec /bin/sh -c 'for f in /var/cache/apk/APKINDEX.*.tar.gz; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index apk update
+            t.cfg: packages: exec apk upgrade
+            fedora:
+            t.cfg: packages: exec /bin/sh -c 'for f in /var/cache/dnf/*.solv; do [ -e "$f" ] && exit 0; done; exec "$@"' package-index dnf -y makecache
+            t.cfg: packages: exec dnf -y upgrade
+            openwrt: t.cfg: packages: the openwrt OS type cannot upgrade packages; remove the module or use another ostype"#]],
+        ),
+        (
+            "package_update: false",
+            expect![[r#"
+            debian:
+
+            alpine:
+
+            fedora:
+
+            openwrt:
+        "#]],
+        ),
+        (
+            "package_update: true",
+            expect![[r#"
+            debian:
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get update
+            alpine:
+            t.cfg: packages: exec apk update
+            fedora:
+            t.cfg: packages: exec dnf -y makecache
+            openwrt:
+            t.cfg: packages: exec opkg update"#]],
+        ),
+        (
+            "package_upgrade: true",
+            expect![[r#"
+            debian:
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get update
+            t.cfg: packages: exec DEBIAN_FRONTEND=noninteractive apt-get -y -oDpkg::Options::=--force-confold upgrade
+            alpine:
+            t.cfg: packages: exec apk update
+            t.cfg: packages: exec apk upgrade
+            fedora:
+            t.cfg: packages: exec dnf -y makecache
+            t.cfg: packages: exec dnf -y upgrade
+            openwrt: t.cfg: packages: the openwrt OS type cannot upgrade packages; remove the module or use another ostype"#]],
+        ),
+    ];
+    let types = OsTypes::builtin();
+    for (text, expect) in cases {
+        let file = parse(&format!("#cloud-config\n{text}\n"));
+        let mut out = Vec::new();
+        for os in ["debian", "alpine", "fedora", "openwrt"] {
+            let os = types.get(os).expect("os");
+            match cloudconfig::plan_all(std::slice::from_ref(&file), os) {
+                Ok(steps) => out.push(format!("{}:\n{}", os.name(), render(&steps))),
+                Err(e) => out.push(format!("{}: {e}", os.name())),
+            }
+        }
+        expect.assert_eq(&out.join("\n"));
     }
 }

@@ -65,6 +65,16 @@ const CASES: &[(&str, Files, &[&str])] = &[
         &["found the quoted string \"\\u{1b}[31m\""],
     ),
     (
+        "a duplicate key names its own line",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nimage: y\n")],
+        &["a1.yaml: line 3: duplicate entry with key \"image\""],
+    ),
+    (
+        "a nested duplicate key names its own line",
+        &[("a1.yaml", "#lxops-v1\nimage: x\nfilesystems:\n  a:\n    pattern: p\n    destroy: true\n    pattern: q\n")],
+        &["a1.yaml: line 7: filesystems.a: duplicate entry with key \"pattern\""],
+    ),
+    (
         "a control character on line 2 says line 2",
         &[("a1.yaml", "#lxops-v1\n\u{1}\n")],
         &["a1.yaml: line 2: control characters are not allowed; fix the YAML"],
@@ -328,4 +338,30 @@ fn a_chain_of_2000_includes_stops_at_the_depth_limit() {
     let loaded = load(&dir.path().join("a1.yaml"), &options).expect("64 levels load");
     assert_eq!(loaded.config.image, "deep");
     assert_eq!(loaded.includes.len(), 64);
+}
+
+/// cloud-config files go through the same bounded reader as configs (`lxops_core::input`).
+#[test]
+fn cloud_config_files_are_read_only_when_regular_and_small() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.cfg");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("mkfifo runs").success());
+    let big = dir.path().join("big.cfg");
+    std::fs::write(
+        &big,
+        format!("#cloud-config\n{}", "# pad\n".repeat(200_000)),
+    )
+    .expect("write");
+    let cases = [
+        (std::path::PathBuf::from("/dev/zero"), "/dev/zero: cannot read cloud-config file: it is a character device, not a regular file"),
+        (fifo, "fifo.cfg: cannot read cloud-config file: it is a FIFO (named pipe), not a regular file"),
+        (big, "big.cfg: cannot read cloud-config file: the file is larger than the limit for lxops input files"),
+    ];
+    for (path, want) in cases {
+        let err = lxops_core::cloudconfig::parse_file(&path)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
 }

@@ -368,3 +368,96 @@ fn a_null_in_a_string_list_or_map_is_empty_as_in_the_original() {
     assert_eq!(props, [("a", ""), ("b", ""), ("c", "null")]);
     assert_eq!(c.filesystems["f"].zfsproperties["x"], "");
 }
+
+#[test]
+fn merge_keys_clean_device_dirs_and_a_substituted_mountpoint_as_the_original() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a1.yaml");
+    std::fs::write(
+        &file,
+        "#lxops-v1\nimage: x\nfilesystems:\n  fs:\n    pattern: z/(instance)\n    zfsproperties:\n      mountpoint: /srv/(instance)\n      compression: (instance)\ndevices:\n  base: &base\n    path: /a\n    filesystem: fs\n    dir: ./x//y/\n    readonly: yes\n  d2:\n    <<: *base\n    path: /b\n  root:\n    path: /r\n    filesystem: fs\n    dir: ./\n  abs:\n    path: /abs\n    dir: /h//a/\nproperties:\n  <<: {a: 1, b: 2, c: 0x10}\n  b: 3\n",
+    )
+    .expect("write");
+    let formats = Formats::new();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let loaded = load(&file, &options).expect("loads");
+    let c = &loaded.config;
+    // The merged map's own keys win over the merged ones; numbers are text.
+    let props: Vec<(&str, &str)> = c
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(props, [("a", "1"), ("b", "3"), ("c", "16")]);
+    assert_eq!(c.devices["d2"].path, "/b");
+    assert_eq!(c.devices["d2"].filesystem, "fs");
+    assert_eq!(
+        c.devices["d2"].dir, "./x//y/",
+        "the config keeps dir as written"
+    );
+    assert!(c.devices["d2"].readonly);
+    assert_eq!(loaded.warnings, Vec::<String>::new());
+
+    let eval = EvalOptions::default();
+    let instance = evaluate(&loaded, "a1", &sources, &eval).expect("valid");
+    let dirs: Vec<(&str, String)> = instance
+        .devices
+        .iter()
+        .map(|d| (d.name.as_str(), d.dir.to_string()))
+        .collect();
+    // Relative dirs are cleaned as the original's filepath.Join does; absolute ones are not.
+    assert_eq!(
+        dirs,
+        [
+            ("abs", "/h//a/".to_string()),
+            ("base", "x/y".to_string()),
+            ("d2", "x/y".to_string()),
+            ("root", ".".to_string()),
+        ]
+    );
+    let fs = instance.filesystem("fs").expect("fs");
+    assert_eq!(fs.zfsproperties["mountpoint"], "/srv/a1");
+    assert_eq!(fs.zfsproperties["compression"], "(instance)");
+}
+
+#[test]
+fn a_line_in_a_migrated_file_is_named_as_a_line_of_the_migrated_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a1.yaml");
+    // The test migrator turns `os:\n  name:` into `ostype:`, one line shorter.
+    std::fs::write(
+        &file,
+        "#lxdops\nos:\n  name: alpine\nprofiles: 3\ncolour: red\n",
+    )
+    .expect("write");
+    let formats = formats();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let err = load(&file, &options)
+        .expect_err("profiles is not a list")
+        .to_string();
+    assert!(
+        err.ends_with("a1.yaml: profiles: invalid type: integer `3`, expected a sequence (line 3 of the config as migrated from #lxdops; `lxops config convert` writes it out); fix the YAML"),
+        "{err}"
+    );
+    // Unknown keys are looked up in the file as written.
+    std::fs::write(&file, "#lxdops\nos:\n  name: alpine\ncolour: red\n").expect("write");
+    let loaded = load(&file, &options).expect("loads");
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].ends_with("a1.yaml: line 4: unknown key `colour` (ignored)"),
+        "{:?}",
+        loaded.warnings
+    );
+}

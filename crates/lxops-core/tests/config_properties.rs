@@ -48,13 +48,16 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
         Some(dir.join("properties.yaml"))
     );
 
-    let err = PropertyOptions::from_args(None, &["novalue".to_string()])
-        .load()
-        .expect_err("bad -P");
-    assert_eq!(
-        err.to_string(),
-        "-P novalue: expected KEY=VALUE with a non-empty key"
-    );
+    for bad in ["novalue", "=x", "\u{1b}[2J"] {
+        let err = PropertyOptions::from_args(None, &[bad.to_string()])
+            .load()
+            .expect_err("bad -P");
+        let shown = lxops_core::input::escape_controls(bad);
+        assert_eq!(
+            err.to_string(),
+            format!("-P {shown}: expected KEY=VALUE with a non-empty key")
+        );
+    }
 
     let missing = dir.join("missing.yaml");
     let err = PropertyOptions::from_args(Some(&missing), &[])
@@ -73,6 +76,22 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
         err.to_string().contains("c.yaml: bad properties file"),
         "{err}"
     );
+}
+
+#[test]
+fn a_bad_property_file_names_the_line() {
+    let cases = [
+        ("a: 1\na: 2\n", "p.yaml: bad properties file: line 2: duplicate entry with key \"a\""),
+        ("a: 1\nb: [\n", "p.yaml: bad properties file: line 3: did not find expected node content"),
+        ("a: 1\nb: 2\nc: {x: 1}\n", "p.yaml: bad properties file: line 3: `c`: keys and values must be text, numbers or booleans"),
+        ("- a\n", "p.yaml: bad properties file: not a map"),
+    ];
+    for (text, want) in cases {
+        let err = lxops_core::config::parse_properties(std::path::Path::new("p.yaml"), text)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.starts_with(want), "{want:?} not in {err}");
+    }
 }
 
 #[test]

@@ -180,7 +180,73 @@ pub const CASES: &[Case] = &[
             },
         ],
     },
+    Case {
+        name: "fleet-50",
+        description: "launch 50 busybox containers from one config, 8 at a time; the baseline \
+            sends the fewest raw API requests for the same result (create the profile, create the \
+            instance, start it, one exec to see it runs; each operation waited for) with curl on \
+            the unix socket, 8 instances at once (xargs -P 8)",
+        files: &[("fleet.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
+        count: 50,
+        variants: &[
+            Variant {
+                name: "bare (curl -P 8)",
+                before: &[],
+                timed: &["sh {dir}/raw-launch.sh {cli} lxfleet-{all}"],
+                after: &["{lxops} delete --force -j 8 -name=lxfleet-{all} {dir}/fleet.yaml"],
+            },
+            Variant {
+                name: "lxops -j 8",
+                before: &[],
+                timed: &["{lxops} launch -j 8 -name=lxfleet-{all} {dir}/fleet.yaml"],
+                after: &["{lxops} delete --force -j 8 -name=lxfleet-{all} {dir}/fleet.yaml"],
+            },
+        ],
+    },
+    Case {
+        name: "status-50",
+        description: "status of 50 running busybox containers against their config (bulk reads)",
+        files: &[("fleet.yaml", MINIMAL_BUSYBOX)],
+        count: 50,
+        variants: &[
+            Variant {
+                name: "bare (CLI list)",
+                before: &["{lxops} launch -j 8 -name=lxstatus-{all} {dir}/fleet.yaml"],
+                timed: &["{cli} list --format csv"],
+                after: &["{lxops} delete --force -j 8 -name=lxstatus-{all} {dir}/fleet.yaml"],
+            },
+            Variant {
+                name: "lxops status",
+                before: &["{lxops} launch -j 8 -name=lxstatus-{all} {dir}/fleet.yaml"],
+                timed: &["{lxops} status -name=lxstatus-{all} {dir}/fleet.yaml"],
+                after: &["{lxops} delete --force -j 8 -name=lxstatus-{all} {dir}/fleet.yaml"],
+            },
+        ],
+    },
 ];
+
+/// Launches the instances named after the daemon's CLI (`lxc` or `incus`) with raw requests on
+/// the unix socket, 8 at a time: profile, instance, start, one exec; every operation waited for.
+const RAW_LAUNCH: &str = r#"#!/bin/sh
+set -eu
+if [ "$1" = one ]; then
+  sock=$2 name=$3
+  req() { curl -sSf --unix-socket "$sock" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://lxd$2"; }
+  wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"]*\)".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
+  req POST /1.0/profiles '{"name":"'"$name"'.lxops","config":{},"devices":{}}' >/dev/null
+  wait_op "$(req POST /1.0/instances '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
+  wait_op "$(req PUT /1.0/instances/$name/state '{"action":"start"}')"
+  wait_op "$(req POST /1.0/instances/$name/exec '{"command":["/bin/sh","-c","exit 0"],"wait-for-websocket":false,"interactive":false,"record-output":false}')"
+  exit 0
+fi
+case $1 in
+  lxc) sock=/var/lib/lxd/unix.socket ;;
+  *) sock=/var/lib/incus/unix.socket ;;
+esac
+shift
+printf '%s
+' "$@" | xargs -P 8 -I NAME sh "$0" one "$sock" NAME
+"#;
 
 /// A busybox config with one directory filesystem and three devices on it.
 const THREE_DEVICES: &str = "#lxops-v1

@@ -1,6 +1,7 @@
 //! `cargo xtask setup`: installs and starts the real test environment on a Debian 12 host,
 //! as root, following `test-environment.md`: packages, LXD and Incus side by side, a
-//! file-backed zfs-fuse pool, a loop-mounted btrfs and the test images.
+//! file-backed zfs-fuse pool, a loop-mounted btrfs, the test images, the cloud-init oracle image
+//! and the upstream oracle (the Go original's config reader, for the differential test).
 //!
 //! Every step checks first and skips what is already there, logging one line, so a second run
 //! takes a few seconds.
@@ -12,6 +13,7 @@ pub mod cloudinit;
 pub mod daemons;
 mod images;
 mod lock;
+mod upstream;
 mod zfs;
 
 use std::path::Path;
@@ -49,6 +51,7 @@ pub fn run() -> Result<()> {
     btrfs::run()?;
     let images = images::run()?;
     cloudinit::run()?;
+    upstream::run()?;
     log(
         "setup",
         format!(

@@ -2,7 +2,7 @@
 //! name. `-i INSTANCE [FILE...]` applies files (stdin when none) to one instance;
 //! `-f FILE INSTANCE...` applies one file to each instance.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use lxops_core::cloudconfig::{self, ParsedFile};
@@ -25,7 +25,10 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
     }
     match (&args.instance, &args.file) {
         (Some(instance), None) => {
-            let files = read_files(&args.args.iter().map(PathBuf::from).collect::<Vec<_>>())?;
+            let files = read_files(
+                &args.args.iter().map(PathBuf::from).collect::<Vec<_>>(),
+                args.strict,
+            )?;
             apply(
                 ctx,
                 args.project.as_deref(),
@@ -44,7 +47,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
                     "cloudconfig -f FILE: name the instances to apply it to"
                 )));
             }
-            let files = read_files(std::slice::from_ref(file))?;
+            let files = read_files(std::slice::from_ref(file), args.strict)?;
             apply(
                 ctx,
                 args.project.as_deref(),
@@ -61,7 +64,7 @@ pub(crate) async fn run(ctx: &Context, args: CloudconfigArgs, out: &mut dyn Writ
             "cloudconfig: with both -i and -f, give no other arguments"
         ))),
         (Some(instance), Some(file)) => {
-            let files = read_files(std::slice::from_ref(file))?;
+            let files = read_files(std::slice::from_ref(file), args.strict)?;
             apply(
                 ctx,
                 args.project.as_deref(),
@@ -86,7 +89,7 @@ pub(crate) async fn instance(
     args: InstanceCloudconfigArgs,
     out: &mut dyn Write,
 ) -> CliResult {
-    let files = read_files(&args.files)?;
+    let files = read_files(&args.files, args.strict)?;
     apply(
         ctx,
         args.project.as_deref(),
@@ -101,10 +104,19 @@ pub(crate) async fn instance(
 }
 
 /// Parses the files (all before anything runs), or stdin when there are none, and shows what
-/// they hold that lxops does not apply.
-fn read_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
+/// they hold that lxops does not apply (errors with `--strict`).
+fn read_files(paths: &[PathBuf], strict: bool) -> CliResult<Vec<ParsedFile>> {
     let files = parse_files(paths)?;
-    for warning in cloudconfig::warnings(&files) {
+    let warnings: Vec<String> = cloudconfig::warnings(&files)
+        .map(ToString::to_string)
+        .collect();
+    if strict && !warnings.is_empty() {
+        return Err(CliError::input(anyhow::anyhow!(
+            "{}\n(--strict: cloud-config keys and modules that lxops does not apply are errors)",
+            warnings.join("\n")
+        )));
+    }
+    for warning in &warnings {
         tracing::warn!("{warning}");
     }
     Ok(files)
@@ -112,8 +124,7 @@ fn read_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
 
 fn parse_files(paths: &[PathBuf]) -> CliResult<Vec<ParsedFile>> {
     if paths.is_empty() {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        let text = lxops_core::input::read_stream_text(std::io::stdin()).map_err(|e| {
             CliError::input(anyhow::anyhow!("reading cloud-config from stdin: {e}"))
         })?;
         return cloudconfig::parse(&text, Path::new("<stdin>"))

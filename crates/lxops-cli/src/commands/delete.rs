@@ -7,7 +7,7 @@ use std::io::Write;
 use lxops_core::ops::{self, OpsError, RemoveOptions};
 
 use super::fleet::run_per_instance;
-use super::targets::{load_targets, twin, wait_options};
+use super::targets::{load_targets, other_configs, twin, wait_options};
 use crate::args::DeleteArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -22,7 +22,11 @@ pub(crate) async fn run(
     let targets = load_targets(ctx, &args.config, &args.files.files, false)?;
     let mut twins = BTreeMap::new();
     for target in &targets {
-        twins.insert(target.instance.file.clone(), twin(&args.config, target)?);
+        let others = other_configs(ctx, &args.config, &target.instance).await?;
+        twins.insert(
+            target.instance.file.clone(),
+            (twin(&args.config, target)?, others),
+        );
     }
     run_per_instance(
         ctx,
@@ -32,13 +36,14 @@ pub(crate) async fn run(
         wait_options(20),
         out,
         async |env, instance, buffer| {
-            let twin = twins.get(&instance.file).cloned().ok_or_else(|| {
+            let (twin, others) = twins.get(&instance.file).cloned().ok_or_else(|| {
                 OpsError::Internal(format!("no twin for {}", instance.file.display()))
             })?;
             let options = RemoveOptions {
                 force: args.force,
                 adopt: args.adopt,
                 twin,
+                others,
             };
             if destroy {
                 ops::destroy(env, instance, &options, buffer).await

@@ -6,6 +6,10 @@
 //! one instance prefixes every output line with the instance name (so the output can be read and
 //! grepped per instance) and ends with a summary table: instance, command, result, duration.
 //! The exit status is that of the first failure.
+//!
+//! Ctrl-C: the first interrupt starts no new instance and lets the running ones finish (or time
+//! out), then prints the summary; a second one aborts at once. Either way the same command run
+//! again finishes the work (an interrupted launch is resumed, see `lxops_core::ops::launch`).
 
 use std::future::Future;
 use std::io::Write;
@@ -101,8 +105,8 @@ where
 enum Outcome {
     Done(Duration),
     Failed(Duration, CliError),
-    /// Not started: `--fail-fast` after an earlier failure.
-    Skipped,
+    /// Not started: `--fail-fast` after an earlier failure, or an interrupt.
+    Skipped(&'static str),
 }
 
 /// Runs `operation` for every unit with at most `options.jobs` running at once, writing each
@@ -119,11 +123,17 @@ where
 {
     let many = units.len() > 1;
     let stop = AtomicBool::new(false);
-    let (stop, operation) = (&stop, &operation);
+    let interrupted = AtomicBool::new(false);
+    let (stop, interrupted, operation) = (&stop, &interrupted, &operation);
     let mut results = stream::iter(units)
         .map(|unit| async move {
             if stop.load(Ordering::SeqCst) {
-                return (unit.instance, Vec::new(), Outcome::Skipped);
+                let why = if interrupted.load(Ordering::SeqCst) {
+                    "skipped (interrupted)"
+                } else {
+                    "skipped (--fail-fast)"
+                };
+                return (unit.instance, Vec::new(), Outcome::Skipped(why));
             }
             let started = Instant::now();
             let (buffer, result) = operation(unit.item, Vec::new()).await;
@@ -140,7 +150,24 @@ where
         })
         .buffered(options.jobs.max(1));
     let mut finished: Vec<(String, Outcome)> = Vec::new();
-    while let Some((instance, buffer, outcome)) = results.next().await {
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let next = tokio::select! {
+            next = results.next() => next,
+            _ = &mut ctrl_c => {
+                if interrupted.swap(true, Ordering::SeqCst) {
+                    tracing::error!("interrupted again: aborting; run the same command again to finish the work");
+                    std::process::exit(130);
+                }
+                stop.store(true, Ordering::SeqCst);
+                tracing::warn!("interrupted: starting no new instance, letting the running ones finish (Ctrl-C again aborts)");
+                ctrl_c.set(tokio::signal::ctrl_c());
+                continue;
+            }
+        };
+        let Some((instance, buffer, outcome)) = next else {
+            break;
+        };
         if many {
             write_prefixed(out, &instance, &buffer)?;
             if let Outcome::Failed(_, e) = &outcome {
@@ -155,7 +182,17 @@ where
     if many {
         write_summary(out, options.command, &finished)?;
     }
-    into_result(finished)
+    let skipped = finished
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Skipped(_)))
+        .count();
+    into_result(finished)?;
+    if interrupted.load(Ordering::SeqCst) && skipped > 0 {
+        return Err(CliError::failure(anyhow::anyhow!(
+            "interrupted: {skipped} instance(s) not started; run the same command again to finish"
+        )));
+    }
+    Ok(())
 }
 
 /// The first failure, or with several a summary error (of the first failure's class).
@@ -195,7 +232,7 @@ fn write_summary(out: &mut dyn Write, command: &str, finished: &[(String, Outcom
             let (result, duration) = match outcome {
                 Outcome::Done(d) => ("ok".to_string(), seconds(*d)),
                 Outcome::Failed(d, e) => (format!("failed: {}", first_line(e)), seconds(*d)),
-                Outcome::Skipped => ("skipped (--fail-fast)".to_string(), "-".to_string()),
+                Outcome::Skipped(why) => (why.to_string(), "-".to_string()),
             };
             vec![instance.clone(), command.to_string(), result, duration]
         })
@@ -253,6 +290,7 @@ mod tests {
         fail_fast: bool,
     ) -> (String, Vec<String>, Result<(), String>) {
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .unwrap();
         let mut out = Vec::new();
@@ -348,7 +386,10 @@ mod tests {
                     CliError::failure(anyhow::anyhow!("image missing\ndetails")),
                 ),
             ),
-            ("web3".to_string(), Outcome::Skipped),
+            (
+                "web3".to_string(),
+                Outcome::Skipped("skipped (--fail-fast)"),
+            ),
         ];
         let mut out = Vec::new();
         write_summary(&mut out, "rebuild", &finished).unwrap();

@@ -150,10 +150,12 @@ async fn addresses(ctx: &Context, args: InstanceAddressesArgs, out: &mut dyn Wri
     let server = ctx.server(args.project.as_deref()).await?;
     let mut found: BTreeMap<String, String> = BTreeMap::new();
     for name in server.instance_names().await.failed("listing instances")? {
-        let state = server
-            .instance_state(&name)
-            .await
-            .failed(format!("reading the state of {name}"))?;
+        let state = match server.instance_state(&name).await {
+            Ok(state) => state,
+            // Deleted or stopped between the list and this read: it has no address now.
+            Err(_) if !is_running(server.as_ref(), &name).await => continue,
+            Err(e) => return Err(e).failed(format!("reading the state of {name}")),
+        };
         for nic in state.network.values() {
             for a in &nic.addresses {
                 if a.family == args.family && a.scope == "global" {
@@ -174,4 +176,9 @@ async fn addresses(ctx: &Context, args: InstanceAddressesArgs, out: &mut dyn Wri
         writeln!(out, "{address},{name}").map_err(write_err)?;
     }
     Ok(())
+}
+
+/// Whether the instance exists and runs (a failed look-up counts as no).
+async fn is_running(server: &dyn lxops_core::server::InstanceServer, name: &str) -> bool {
+    matches!(server.instance(name).await, Ok(Some(i)) if i.is_running())
 }

@@ -83,7 +83,8 @@ fn read_profile_file(path: &Path) -> CliResult<Profile> {
                 path.display()
             ))
         })?;
-    let text = std::fs::read_to_string(path).input_err(format!("reading {}", path.display()))?;
+    let text =
+        lxops_core::input::read_text(path).input_err(format!("reading {}", path.display()))?;
     let file: ProfileFile = serde_yaml::from_str(&text).map_err(|e| {
         CliError::input(anyhow::anyhow!(
             "{}: not a profile file: {e}; expected keys description, config, devices",

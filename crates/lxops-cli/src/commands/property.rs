@@ -38,6 +38,11 @@ pub(crate) async fn run(
             writeln!(out, "{value}").map_err(write_err)
         }
         PropertyCommand::Set(args) => {
+            if args.key.is_empty() {
+                return Err(CliError::input(anyhow::anyhow!(
+                    "property set: the key is empty; give a name, such as `property set host h1`"
+                )));
+            }
             let file = properties_file(&args.properties)?;
             set_property(&file, &args.key, &args.value).map_err(CliError::input)
         }

@@ -5,7 +5,9 @@ use std::io::Write;
 use lxops_core::config::{self, EvalOptions};
 use lxops_core::ops;
 
-use super::targets::{config_err, env, load_targets, ops_err, properties, twin, wait_options};
+use super::targets::{
+    config_err, env, load_targets, ops_err, other_configs, properties, twin, wait_options,
+};
 use crate::args::RenameArgs;
 use crate::context::Context;
 use crate::error::CliResult;
@@ -26,6 +28,7 @@ pub(crate) async fn run(ctx: &Context, args: RenameArgs, out: &mut dyn Write) ->
     let options = ops::RenameOptions {
         adopt: args.adopt,
         twin: twin(&args.config, &old)?,
+        others: other_configs(ctx, &args.config, &old.instance).await?,
     };
     let env = env(ctx, &old.instance, args.change.dry_run, wait_options(20)).await?;
     let mut buffer: Vec<u8> = Vec::new();

@@ -1,6 +1,7 @@
 //! Reading the config files of a command into evaluated instances, all of them before anything
 //! runs (so a bad file stops the command before any change), and building each one's [`Env`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -93,6 +94,83 @@ pub(crate) fn twin(args: &ConfigArgs, target: &Target) -> CliResult<config::Inst
     };
     let name = ops::twin_name(&target.instance.name);
     config::evaluate(&target.loaded, &name, &sources, &eval).map_err(config_err)
+}
+
+/// The configs of the other instances of `instance`'s project, each evaluated for its instance:
+/// for every instance with a profile that names its config file (`user.lxops.config`, or, as
+/// the Go lxops wrote it, a description that is the absolute path of a config file). `destroy`
+/// and `rename` refuse any filesystem these resolve to. A config that cannot be read is left
+/// out (logged): the disk devices and marks of its instance still protect its data.
+pub(crate) async fn other_configs(
+    ctx: &Context,
+    args: &ConfigArgs,
+    instance: &config::Instance,
+) -> CliResult<Vec<config::Instance>> {
+    let server = ctx.server(Some(instance.project.as_str())).await?;
+    let instances = server.instances().await.map_err(|e| {
+        CliError::failure(anyhow::anyhow!(
+            "{}: listing the instances: {e}",
+            instance.name
+        ))
+    })?;
+    let sources = properties(args)?;
+    let options = LoadOptions {
+        formats: &ctx.app.formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let eval = EvalOptions {
+        include_source: false,
+        project: args.project.clone(),
+    };
+    let mut profiles: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
+    let mut configs = Vec::new();
+    for other in instances.iter().filter(|i| i.name != instance.name) {
+        let mut file = None;
+        for name in &other.profiles {
+            if !profiles.contains_key(name) {
+                let found = match server.profile(name).await {
+                    Ok(Some(p)) => config_file_of(&p),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::debug!(profile = %name, "reading the profile: {e}");
+                        None
+                    }
+                };
+                profiles.insert(name.clone(), found);
+            }
+            file = profiles.get(name).cloned().flatten();
+            if file.is_some() {
+                break;
+            }
+        }
+        let Some(file) = file else {
+            continue;
+        };
+        let evaluated = config::load(&file, &options)
+            .and_then(|loaded| config::evaluate(&loaded, &other.name, &sources, &eval));
+        match evaluated {
+            Ok(evaluated) => configs.push(evaluated),
+            Err(e) => tracing::debug!(instance = %other.name, "its config is not read: {e}"),
+        }
+    }
+    Ok(configs)
+}
+
+/// The config file a per-instance profile names, if it names one that exists.
+fn config_file_of(profile: &lxops_core::server::Profile) -> Option<PathBuf> {
+    let named = profile
+        .config
+        .get(lxops_core::host::PROFILE_CONFIG_KEY)
+        .unwrap_or(&profile.description);
+    let path = PathBuf::from(named);
+    let is_config = path.is_absolute()
+        && path
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "yml" || x == "lxops")
+        && path.is_file();
+    is_config.then_some(path)
 }
 
 /// The operation environment of one instance: the server in its project and the host.

@@ -148,6 +148,18 @@ impl Ctx<'_, '_> {
                 self.authorized_keys(user, home, keys.expose()).await
             }
             Action::RunScript { entries } => self.run_script(entries).await,
+            Action::CheckSudoers { path, command } => {
+                let output = self.exec(command.argv.clone(), command).await?;
+                if output.status == 0 {
+                    return Ok(());
+                }
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                Err(self.instance_error(format!(
+                    "{path} is not valid sudoers syntax (visudo -c), so it was removed; fix the \
+                     `sudo` rules of that user: {}",
+                    stderr.trim()
+                )))
+            }
             Action::RequireFile { path, message } => match self.read(path).await? {
                 Some(_) => Ok(()),
                 None => Err(self.instance_error(message.clone())),
@@ -217,11 +229,26 @@ impl Ctx<'_, '_> {
             }
         }
         let (uid, gid) = self.resolve(&file.owner).await?;
-        if file.append {
-            if let Some(existing) = self.read(&file.path).await? {
-                return self.append(file, &existing, uid, gid).await;
+        // Steps that end in chown/chmod, which follow symlinks, look at the path first.
+        if file.append || file.mode & SPECIAL_BITS != 0 {
+            match self.read(&file.path).await? {
+                Some(existing) if existing.kind != FileKind::File => {
+                    return Err(self.instance_error(format!(
+                        "{} exists and is not a regular file (a {}); lxops does not change the \
+                         mode or owner of what it points to",
+                        file.path,
+                        match existing.kind {
+                            FileKind::Directory => "directory",
+                            _ => "symlink",
+                        }
+                    )));
+                }
+                Some(existing) if file.append => {
+                    return self.append(file, &existing, uid, gid).await;
+                }
+                // cloud-init creates a missing file (and its directories) for `append: true`.
+                _ => {}
             }
-            // cloud-init creates a missing file (and its directories) for `append: true`.
         }
         let write = FileWrite {
             path: file.path.clone(),
@@ -248,12 +275,6 @@ impl Ctx<'_, '_> {
         uid: u32,
         gid: Option<u32>,
     ) -> Result<(), ApplyError> {
-        if existing.kind != FileKind::File {
-            return Err(self.instance_error(format!(
-                "cannot append to {}: it exists and is not a regular file",
-                file.path
-            )));
-        }
         self.write_file(&FileWrite {
             path: file.path.clone(),
             content: file.content.expose().clone(),

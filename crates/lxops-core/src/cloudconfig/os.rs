@@ -179,7 +179,7 @@ pub fn visudo_check(path: &str) -> Command {
         "/bin/sh",
         "-c",
         "[ -e \"$1\" ] && command -v visudo >/dev/null 2>&1 || exit 0; \
-         visudo -c -q -f \"$1\" && exit 0; rm -f \"$1\"; echo \"$1 is not valid sudoers syntax: removed\" >&2; exit 1",
+         visudo -c -f \"$1\" >&2 && exit 0; rm -f \"$1\"; exit 1",
         "visudo-check",
         path,
     ])

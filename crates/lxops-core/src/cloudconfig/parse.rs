@@ -106,9 +106,9 @@ pub fn parse(text: &str, origin: &Path) -> Result<ParsedFile, CloudConfigError> 
     }
 }
 
-/// Reads and parses one file.
+/// Reads (a regular file of at most [`crate::input::MAX_INPUT_BYTES`]) and parses one file.
 pub fn parse_file(path: &Path) -> Result<ParsedFile, CloudConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CloudConfigError::Read {
+    let text = crate::input::read_text(path).map_err(|source| CloudConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::error::PlanError;
-use super::model::{ParsedFile, RunCommand, Sensitive, WriteFile};
+use super::model::{ParsedFile, RunCommand, Sensitive, User, WriteFile};
 use super::os::{visudo_check, OsType};
 use super::step::{quote, Action, Command, FileStep, Module, Step};
 
@@ -216,7 +216,7 @@ impl Planner<'_> {
         // locked unless `lock_passwd: false`. An OS type that unlocks password-less accounts
         // (Alpine, for key-only ssh) gives a user without any hash and without `lock_passwd`
         // the impossible hash `*` instead of a lock: password logins stay impossible.
-        let keeps_star = |user: &crate::cloudconfig::User| {
+        let keeps_star = |user: &User| {
             self.os.unlock_without_password()
                 && user.hashed_passwd.is_none()
                 && user.passwd.is_none()
@@ -239,30 +239,31 @@ impl Planner<'_> {
                 .ok_or_else(|| self.unsupported(module, "set passwords"))?;
             self.push(module, Action::Exec(command));
         }
-        let locked: Vec<&crate::cloudconfig::User> = config
+        let locked: Vec<&User> = config
             .users
             .iter()
             .filter(|user| user.locks_password() && !keeps_star(user))
             .collect();
         for user in locked {
-            {
-                let command = self
-                    .os
-                    .lock_password(&user.name)
-                    .ok_or_else(|| self.unsupported(module, "lock passwords"))?;
-                self.push(module, Action::Exec(command));
-            }
+            let command = self
+                .os
+                .lock_password(&user.name)
+                .ok_or_else(|| self.unsupported(module, "lock passwords"))?;
+            self.push(module, Action::Exec(command));
         }
         for user in &config.users {
             if let Some(rules) = &user.sudo {
                 for file in self.os.sudo_files(&user.name, rules) {
-                    let check = file
-                        .path
-                        .starts_with("/etc/sudoers.d/")
-                        .then(|| visudo_check(&file.path));
+                    let check =
+                        file.path
+                            .starts_with("/etc/sudoers.d/")
+                            .then(|| Action::CheckSudoers {
+                                path: file.path.clone(),
+                                command: visudo_check(&file.path),
+                            });
                     self.push(module, Action::WriteFile(file));
                     if let Some(check) = check {
-                        self.push(module, Action::Exec(check));
+                        self.push(module, check);
                     }
                 }
             }

@@ -220,6 +220,14 @@ pub enum Action {
         /// The script's entries, one shell text each (argv entries already quoted).
         entries: Vec<String>,
     },
+    /// Check a sudoers drop-in with `visudo -c` where the instance has `visudo`; an invalid one
+    /// is removed and the apply fails (a broken drop-in disables sudo for everyone).
+    CheckSudoers {
+        /// The drop-in.
+        path: String,
+        /// The fixed command that does it.
+        command: Command,
+    },
     /// Fail unless a file exists in the instance.
     RequireFile {
         /// Absolute path.
@@ -259,6 +267,10 @@ impl fmt::Display for Action {
                 keys.expose().len()
             ),
             Action::RequireFile { path, .. } => write!(f, "check that {path} exists"),
+            Action::CheckSudoers { path, .. } => write!(
+                f,
+                "check {path} with visudo -c where the instance has visudo (removed if invalid)"
+            ),
             Action::RunScript { entries } => {
                 write!(f, "run as one /bin/sh script from /:")?;
                 for (i, entry) in entries.iter().enumerate() {

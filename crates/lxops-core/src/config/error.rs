@@ -176,7 +176,12 @@ pub enum ConfigError {
     #[error("-name has an empty instance name; list names separated by commas: -name a1,a2")]
     EmptyName,
     /// Two entries of one command resolve to the same instance.
-    #[error("instance {instance} is named twice ({} and {}); each instance may appear once per command", first.display(), second.display())]
+    #[error(
+        "instance {} is named twice ({} and {}); each instance may appear once per command",
+        esc(instance),
+        esc_path(first),
+        esc_path(second)
+    )]
     DuplicateInstance {
         /// The instance name.
         instance: String,

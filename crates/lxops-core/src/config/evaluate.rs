@@ -116,6 +116,15 @@ pub fn evaluate(
     let origin = ev.optional("origin", &config.origin, true);
     let device_template = ev.optional("device-template", &config.device_template, src);
     let device_origin = ev.optional("device-origin", &config.device_origin, src);
+    if let Some(origin) = device_origin.as_deref().filter(|_| src) {
+        // As the original: exactly one `@`, with a snapshot name after it.
+        let parts: Vec<&str> = origin.split('@').collect();
+        if parts.len() != 2 || parts[1].is_empty() {
+            ev.problems.push(format!(
+                "device-origin: {origin:?} must be INSTANCE@SNAPSHOT (the instance whose filesystems' snapshot is cloned)"
+            ));
+        }
+    }
     let profile_pattern = if config.profile_pattern.is_empty() {
         DEFAULT_PROFILE_PATTERN
     } else {
@@ -165,11 +174,20 @@ pub fn evaluate(
                 "{field}.pattern: a btrfs filesystem needs an absolute directory, not {path:?}"
             ));
         }
+        // `mountpoint` names the dataset's directory, which lxops plans before the dataset
+        // exists: it is a pattern, so `(instance)` there is this instance's directory.
+        let mut zfsproperties = fs.zfsproperties.clone();
+        if let Some(mountpoint) = zfsproperties.get_mut("mountpoint") {
+            let field = format!("{field}.zfsproperties.mountpoint");
+            if let Some(value) = ev.pattern(&field, mountpoint, true) {
+                *mountpoint = value;
+            }
+        }
         filesystems.push(InstanceFilesystem {
             id: id.clone(),
             kind,
             path,
-            zfsproperties: fs.zfsproperties.clone(),
+            zfsproperties,
             transient: fs.transient,
             destroy: fs.destroy,
         });
@@ -216,8 +234,16 @@ pub fn evaluate(
                 DeviceDir::Absolute(PathBuf::from(dir))
             } else if dir.is_empty() {
                 DeviceDir::Relative(dev_name.clone())
-            } else {
+            } else if has_parent_component(&dir) {
+                // Refused below; kept as written for the message.
                 DeviceDir::Relative(dir)
+            } else {
+                // As the original's filepath.Join cleans it: `./`, `a//b`, `a/` name the same
+                // directory as `.`, `a/b`, `a`, and so the same profile device source.
+                match clean_relative(&dir) {
+                    Some(clean) => DeviceDir::Relative(clean),
+                    None => DeviceDir::FilesystemRoot,
+                }
             }
         };
         match &dir {
@@ -436,13 +462,28 @@ fn effective_properties(
     properties
 }
 
-/// Why `path` cannot be read as an input file, if it cannot: it does not exist, or it is not a
-/// regular file (a directory, FIFO or device is never read).
-fn not_a_file(path: &Path) -> Option<&'static str> {
+/// A relative dir without `.` and empty components (`./a//b/` is `a/b`), or `None` when
+/// nothing is left (`./`): the filesystem's directory itself.
+fn clean_relative(dir: &str) -> Option<String> {
+    let parts: Vec<&str> = dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Why `path` cannot be read as an input file, if it cannot: it does not exist, it is not a
+/// regular file (a directory, FIFO or device is never read), or it is larger than
+/// [`crate::input::MAX_INPUT_BYTES`].
+fn not_a_file(path: &Path) -> Option<String> {
     match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() > crate::input::MAX_INPUT_BYTES => Some(format!(
+            "is larger than the {} limit for lxops input files",
+            crate::input::MAX_INPUT_TEXT
+        )),
         Ok(m) if m.is_file() => None,
-        Ok(_) => Some("is not a regular file"),
-        Err(_) => Some("does not exist"),
+        Ok(_) => Some("is not a regular file".to_string()),
+        Err(_) => Some("does not exist".to_string()),
     }
 }
 

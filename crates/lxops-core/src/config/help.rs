@@ -13,6 +13,7 @@ pub const TOPICS: &[(&str, &str)] = &[
     ("device", include_str!("docs/device.md")),
     ("pattern", PATTERN),
     ("hostpath", HOSTPATH),
+    ("safety", include_str!("docs/safety.md")),
 ];
 
 /// The text of a topic.

@@ -160,22 +160,77 @@ where
 
 /// Any scalar as its raw text (`uid: 1000` is "1000", `mode: 0644` is "0644"); null is "".
 fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+    Ok(Option::<Text>::deserialize(d)?
+        .map(|t| t.0)
+        .unwrap_or_default())
 }
 
 /// A list of strings; a null entry is "" (as in the original's yaml.v2).
 fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let list = Option::<Vec<Option<String>>>::deserialize(d)?.unwrap_or_default();
-    Ok(list.into_iter().map(Option::unwrap_or_default).collect())
+    let list = Option::<Vec<Option<Text>>>::deserialize(d)?.unwrap_or_default();
+    Ok(list
+        .into_iter()
+        .map(|t| t.map(|t| t.0).unwrap_or_default())
+        .collect())
 }
 
 /// A map of names to strings; a null value is "" (as in the original's yaml.v2).
 fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let map = Option::<BTreeMap<String, Option<String>>>::deserialize(d)?.unwrap_or_default();
+    let map = Option::<BTreeMap<Text, Option<Text>>>::deserialize(d)?.unwrap_or_default();
     Ok(map
         .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .map(|(k, v)| (k.0, v.map(|t| t.0).unwrap_or_default()))
         .collect())
+}
+
+/// A scalar as text. From the source text it is the scalar as written (the YAML parser hands
+/// plain scalars to a string field unchanged); from a merged tree (a file with `<<` merge
+/// keys, see [`source::with_tree`]) numbers and booleans are printed back.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if source::tree() {
+            d.deserialize_any(TextVisitor).map(Text)
+        } else {
+            String::deserialize(d).map(Text)
+        }
+    }
+}
+
+struct TextVisitor;
+
+impl serde::de::Visitor<'_> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<String, E> {
+        Ok(s.to_string())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<String, E> {
+        Ok(b.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<String, E> {
+        Ok(n.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<String, E> {
+        Ok(n.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<String, E> {
+        Ok(n.to_string())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+        Ok(String::new())
+    }
 }
 
 /// A boolean as the original's yaml.v2 reads it (YAML 1.1): unquoted `true`/`false`,
@@ -278,6 +333,7 @@ pub(crate) mod source {
 
     thread_local! {
         static SOURCE: RefCell<Option<(usize, Vec<u8>)>> = const { RefCell::new(None) };
+        static TREE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 
     /// How a scalar was written.
@@ -301,6 +357,24 @@ pub(crate) mod source {
         SOURCE.with(|s| *s.borrow_mut() = Some((text.as_ptr() as usize, text.as_bytes().to_vec())));
         let _reset = Reset;
         f()
+    }
+
+    /// Runs `f` (which deserializes from a merged `Value` tree, not from text).
+    pub(crate) fn with_tree<T>(f: impl FnOnce() -> T) -> T {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                TREE.with(|t| t.set(false));
+            }
+        }
+        TREE.with(|t| t.set(true));
+        let _reset = Reset;
+        f()
+    }
+
+    /// Whether a merged tree is being deserialized.
+    pub(crate) fn tree() -> bool {
+        TREE.with(|t| t.get())
     }
 
     /// Whether a source is known.

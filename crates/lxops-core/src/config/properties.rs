@@ -132,11 +132,16 @@ pub fn read_properties(file: &Path) -> Result<BTreeMap<String, String>, ConfigEr
 
 /// Parses the text of a properties file.
 pub fn parse_properties(file: &Path, text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| ConfigError::PropertyFile {
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+        let (line, message) = super::read::yaml_location(text, &e);
+        ConfigError::PropertyFile {
             file: file.to_path_buf(),
-            message: e.to_string(),
-        })?;
+            message: match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            },
+        }
+    })?;
     let mut out = BTreeMap::new();
     match value {
         serde_yaml::Value::Null => {}

@@ -1,5 +1,6 @@
 //! Reading one file: header and migration ([`Formats`]), YAML syntax and types (with lines),
-//! and unknown keys (warnings with lines, errors with `strict`).
+//! YAML merge keys (`<<: *anchor`, as the original's yaml.v2 applies them), and unknown keys
+//! (warnings with lines, errors with `strict`).
 
 use std::path::Path;
 
@@ -37,16 +38,71 @@ pub fn parse_bytes(
     formats: &Formats,
     strict: bool,
 ) -> Result<ReadFile, ConfigError> {
+    let before = bytes.clone();
     let (bytes, migrated_from) = formats.to_current(file, bytes)?;
+    let original = if migrated_from.is_empty() {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&before).into_owned()
+    };
+    match (
+        decode(file, bytes, strict, &original),
+        migrated_from.first(),
+    ) {
+        (Ok((config, warnings)), _) => Ok(ReadFile {
+            config,
+            warnings,
+            migrated_from,
+        }),
+        // The parser's line is a line of the migrated text, not of the file: say so.
+        (
+            Err(ConfigError::Yaml {
+                file,
+                line: Some(line),
+                message,
+            }),
+            Some(header),
+        ) => {
+            let message = format!(
+                "{message} (line {line} of the config as migrated from {header}; `lxops config convert` writes it out)"
+            );
+            Err(ConfigError::Yaml {
+                file,
+                line: None,
+                message,
+            })
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Decodes current-format bytes. `original` is the file's text before migration (empty when
+/// it was current), where unknown keys are looked up for their lines.
+fn decode(
+    file: &Path,
+    bytes: Vec<u8>,
+    strict: bool,
+    original: &str,
+) -> Result<(Config, Vec<String>), ConfigError> {
     let text = String::from_utf8(bytes).map_err(|e| ConfigError::Yaml {
         file: file.to_path_buf(),
         line: None,
         message: format!("not UTF-8 text ({e})"),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
+    let mut value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
     let config = match &value {
         Value::Null => Config::default(),
+        // YAML merge keys (`<<: *anchor`), applied as the original's yaml.v2 does: the map's
+        // own keys win over merged ones. The config is then decoded from the merged tree, which
+        // knows no lines or quoting (so booleans there are read by the YAML 1.1 words alone).
+        Value::Mapping(_) if has_merge_key(&value) => {
+            value
+                .apply_merge()
+                .map_err(|e| yaml_error(file, text, &e))?;
+            super::model::source::with_tree(|| serde_yaml::from_value(value.clone()))
+                .map_err(|e| yaml_error(file, text, &e))?
+        }
         Value::Mapping(_) => super::model::source::with(text, || serde_yaml::from_str(text))
             .map_err(|e| yaml_error(file, text, &e))?,
         _ => {
@@ -57,7 +113,7 @@ pub fn parse_bytes(
             })
         }
     };
-    let unknown = unknown_keys(&value, text);
+    let unknown = unknown_keys(&value, if original.is_empty() { text } else { original });
     if strict && !unknown.is_empty() {
         return Err(ConfigError::UnknownKeys {
             file: file.to_path_buf(),
@@ -68,14 +124,32 @@ pub fn parse_bytes(
         .into_iter()
         .map(|k| format!("{}: {k} (ignored)", file.display()))
         .collect();
-    Ok(ReadFile {
-        config,
-        warnings,
-        migrated_from,
-    })
+    Ok((config, warnings))
+}
+
+/// Whether any map in `value` has a `<<` merge key.
+fn has_merge_key(value: &Value) -> bool {
+    match value {
+        Value::Mapping(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str() == Some("<<") || has_merge_key(v)),
+        Value::Sequence(list) => list.iter().any(has_merge_key),
+        Value::Tagged(tagged) => has_merge_key(&tagged.value),
+        _ => false,
+    }
 }
 
 fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
+    let (line, message) = yaml_location(text, e);
+    ConfigError::Yaml {
+        file: file.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// The 1-based line of a parser error in `text`, and its message without the location.
+pub(crate) fn yaml_location(text: &str, e: &serde_yaml::Error) -> (Option<usize>, String) {
     let message = e.to_string();
     let mut line = e.location().map(|l| l.line());
     // The parser appends " at line L column C"; the line goes into its own field. Errors of
@@ -93,11 +167,36 @@ fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
     } else {
         message
     };
-    ConfigError::Yaml {
-        file: file.to_path_buf(),
-        line,
-        message,
+    // A duplicate key is reported at the start of its map: name the line of the duplicate.
+    if let Some(key) = message
+        .split("duplicate entry with key \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+    {
+        let lines: Vec<&str> = text.lines().collect();
+        if let Some(second) = duplicate_line(&lines, line.unwrap_or(1), key) {
+            line = Some(second);
+        }
     }
+    (line, message)
+}
+
+/// The line of the second block-style `key:` at the same indent, from line `from` on.
+fn duplicate_line(lines: &[&str], from: usize, key: &str) -> Option<usize> {
+    let mut first_indent = None;
+    for (i, line) in lines.iter().enumerate().skip(from.saturating_sub(1)) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if !is_key(trimmed, key) {
+            continue;
+        }
+        match first_indent {
+            None => first_indent = Some(indent),
+            Some(first) if first == indent => return Some(i + 1),
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// `line N: unknown key K` for every key the model does not know.

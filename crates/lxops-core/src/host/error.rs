@@ -195,7 +195,7 @@ pub enum HostError {
         path: PathBuf,
     },
     /// Filesystems that the safety rules keep lxops from destroying or renaming (see
-    /// [`super::safety`]); nothing was changed.
+    /// [`super::check_removal`]); nothing was changed.
     #[error(
         "refused, nothing was changed:\n{}",
         refusals.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n")

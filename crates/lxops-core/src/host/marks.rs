@@ -6,10 +6,12 @@
 //!   value set on the dataset itself counts (`zfs get -s local`), never one inherited from a
 //!   parent;
 //! - a plain directory or btrfs subvolume gets the extended attribute [`XATTR_MARK`]
-//!   (`user.lxops.instance`) on its own directory, right after it is made. A filesystem without
-//!   user extended attributes (e.g. a directory on a ZFS-over-FUSE mount, tmpfs on old kernels)
-//!   cannot carry it: lxops warns, and the directory counts as unmarked (the `--adopt` rule of
-//!   `destroy` applies). No marker file is ever written into device data;
+//!   (`user.lxops.instance`) on its own directory, right after it is made. On a filesystem
+//!   without user extended attributes (a directory on a ZFS-over-FUSE mount, tmpfs on old
+//!   kernels) [`super::SystemHost`] keeps it in a file next to the directory,
+//!   `PARENT/.lxops-marks/NAME/user.lxops.instance`, which moves and goes with it; only where
+//!   even that is impossible (non-root without `setfattr`) lxops warns and the directory counts
+//!   as unmarked. No marker file is ever written into device data;
 //! - the per-instance profile gets the config keys [`PROFILE_MARK_KEY`] and
 //!   [`PROFILE_CONFIG_KEY`] (the config file).
 
@@ -57,8 +59,8 @@ pub(crate) fn mark_dir(host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<(),
     if !host.set_xattr(Path::new(&fs.path), XATTR_MARK, mark)? {
         tracing::warn!(
             path = %fs.path,
-            "this filesystem has no user extended attributes: the directory is not marked, so \
-             `destroy` treats it as unmarked (it needs --adopt)"
+            "the directory could not be marked, so `destroy` treats it as unmarked (it needs \
+             --adopt)"
         );
     }
     Ok(())

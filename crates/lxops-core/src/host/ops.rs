@@ -184,8 +184,37 @@ pub fn rollback_filesystems(
     snapshot: &str,
 ) -> Result<Vec<String>, HostError> {
     validate::snapshot_name(snapshot)?;
+    let capable = snapshot_capable(fss)?;
+    // A rollback discards data: never on a filesystem marked for another instance.
+    let mut refusals = Vec::new();
+    for fs in &capable {
+        let (Some(own), Ok(Some(mark))) = (&fs.mark, marks::read_mark(host, fs)) else {
+            continue;
+        };
+        if &mark != own {
+            let manual = match fs.kind {
+                FsKind::Zfs => format!("zfs rollback -r {}@{snapshot}", fs.path),
+                _ => format!(
+                    "btrfs subvolume snapshot {} {}",
+                    super::btrfs_snapshot_dir(Path::new(&fs.path), snapshot).display(),
+                    fs.path
+                ),
+            };
+            refusals.push(safety::Refusal {
+                id: fs.id.clone(),
+                path: fs.path.clone(),
+                reason: format!(
+                    "it is marked as made for instance {mark}, and a rollback discards its newer data"
+                ),
+                manual,
+            });
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(HostError::Refused { refusals });
+    }
     let mut done = Vec::new();
-    for fs in snapshot_capable(fss)? {
+    for fs in capable {
         driver_of(fs).rollback(host, fs, snapshot)?;
         done.push(format!("{}@{snapshot}", fs.path));
     }
@@ -252,7 +281,7 @@ pub fn check_rename_filesystems(
 }
 
 /// Renames `old[i]` to `new[i]` where the paths differ (`zfs rename -p`, a directory move into
-/// a created parent), after every pair passed the safety rules (see [`super::safety`]): each old
+/// a created parent), after every pair passed the safety rules (see [`super::check_removal`]): each old
 /// filesystem must be marked for this instance (or adopted), and no new path may exist.
 /// Filesystems inside another renamed one move with it and are skipped. The renamed ones get the
 /// new instance's mark. Returns `old -> new` for each rename.
@@ -287,7 +316,7 @@ pub fn rename_filesystems(
 }
 
 /// Destroys the filesystems that exist, with their content and snapshots (inner ones first),
-/// after all of them passed the safety rules (see [`super::safety`]); one refusal and nothing
+/// after all of them passed the safety rules (see [`super::check_removal`]); one refusal and nothing
 /// is destroyed. The only function that deletes filesystems. Returns the paths destroyed.
 pub fn destroy_filesystems(
     host: &dyn HostRunner,

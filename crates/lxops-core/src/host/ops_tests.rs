@@ -26,6 +26,7 @@ fn rules(twins: Vec<FilesystemSpec>) -> RemovalRules {
         mark: "default/a1".into(),
         twins,
         in_use: Vec::new(),
+        others: Vec::new(),
         adopt: false,
         instance_exists: true,
     }
@@ -103,6 +104,8 @@ fn destroy_snapshots_and_rollback() {
         => ["/b/a1/.lxops-snapshots/home@s1", "tank/a1@s1"]"#]]
     .assert_eq(&run(|h| destroy_snapshots(h, &mixed(), "s1", true)));
     expect![[r#"
+        zfs get -H -s local -o value lxops:instance tank/a1
+        zfs get -H -s local -o value lxops:instance tank/a1/home
         btrfs subvolume snapshot /b/a1/.lxops-snapshots/home@s1 /b/a1/.lxops-snapshots/home.rollback-PID
         btrfs subvolume delete /b/a1/home
         rename /b/a1/.lxops-snapshots/home.rollback-PID -> /b/a1/home
@@ -367,4 +370,21 @@ fn ssh_hosts_that_ssh_would_misread_are_refused_before_anything_runs() {
         "host\nname": source ssh host `host\nname` is invalid: it contains whitespace or control characters
         "host\u{1b}[31m": target ssh host `host\u{1b}[31m` is invalid: it contains whitespace or control characters
         "host\tx": source ssh host `host\tx` is invalid: it contains whitespace or control characters"#]].assert_eq(&text.join("\n"));
+}
+
+#[test]
+fn rollback_refuses_another_instances_dataset() {
+    let host = host().with_zfs_marks(&[("tank/a1/home", "default/b1")]);
+    let fss = [fs("home", FsKind::Zfs, "tank/a1/home")];
+    let err = rollback_filesystems(&host, &fss, "s1").unwrap_err();
+    expect![[r#"
+        refused, nothing was changed:
+          filesystem `home` (tank/a1/home): it is marked as made for instance default/b1, and a rollback discards its newer data; if you really mean it, run `zfs rollback -r tank/a1/home@s1` yourself"#]].assert_eq(&err.to_string());
+    assert!(
+        host.commands()
+            .iter()
+            .all(|c| !c.starts_with("zfs rollback")),
+        "{:?}",
+        host.commands()
+    );
 }

@@ -332,7 +332,8 @@ impl HostRunner for SystemHost {
             Ok(_) => std::fs::remove_file(path),
             Err(e) => Err(e),
         };
-        result.map_err(|e| HostError::io("remove", path, e))
+        result.map_err(|e| HostError::io("remove", path, e))?;
+        remove_sidecars(path)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<(), HostError> {
@@ -342,7 +343,8 @@ impl HostRunner for SystemHost {
                 ["-T".to_string(), path_str(from), path_str(to)],
             ));
         }
-        std::fs::rename(from, to).map_err(|e| HostError::io("rename", from, e))
+        std::fs::rename(from, to).map_err(|e| HostError::io("rename", from, e))?;
+        move_sidecars(from, to)
     }
 
     fn set_xattr(&self, path: &Path, name: &str, value: &str) -> Result<bool, HostError> {
@@ -355,12 +357,28 @@ impl HostRunner for SystemHost {
                 {
                     Ok(false)
                 }
+                Err(HostError::Spawn { .. }) => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "`setfattr` (package attr) is missing, so the directory is not marked"
+                    );
+                    Ok(false)
+                }
                 other => other.map(|()| true),
             };
         }
         match xattr::set(path, name, value.as_bytes()) {
             Ok(()) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => Ok(false),
+            Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => {
+                let Some(file) = sidecar(path, name) else {
+                    return Ok(false);
+                };
+                let dir = file.parent().unwrap_or(Path::new("/"));
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&file, value))
+                    .map_err(|e| HostError::io("write the mark", &file, e))?;
+                Ok(true)
+            }
             Err(e) => Err(HostError::io("mark", path, e)),
         }
     }
@@ -368,7 +386,16 @@ impl HostRunner for SystemHost {
     fn get_xattr(&self, path: &Path, name: &str) -> Result<Option<String>, HostError> {
         match xattr::get(path, name) {
             Ok(value) => Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned())),
-            Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => {
+                let Some(file) = sidecar(path, name) else {
+                    return Ok(None);
+                };
+                match std::fs::read_to_string(&file) {
+                    Ok(value) => Ok(Some(value)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(HostError::io("read the mark", &file, e)),
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(HostError::io("read the mark of", path, e)),
         }
@@ -399,6 +426,51 @@ impl HostRunner for SystemHost {
             ],
         ))
     }
+}
+
+/// Where the extended attribute `name` of `path` is kept on a filesystem without user extended
+/// attributes (ZFS over FUSE): `PARENT/.lxops-marks/BASENAME/NAME`, next to the directory and
+/// never inside it (so never inside device data). `None` for `/`.
+fn sidecar(path: &Path, name: &str) -> Option<PathBuf> {
+    Some(sidecar_dir(path)?.join(name))
+}
+
+/// The directory of the [`sidecar`] files of `path`.
+fn sidecar_dir(path: &Path) -> Option<PathBuf> {
+    Some(path.parent()?.join(".lxops-marks").join(path.file_name()?))
+}
+
+/// Removes the sidecar marks of a removed `path` (and `.lxops-marks` once empty).
+fn remove_sidecars(path: &Path) -> Result<(), HostError> {
+    let Some(dir) = sidecar_dir(path) else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        std::fs::remove_dir_all(&dir).map_err(|e| HostError::io("remove", &dir, e))?;
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    Ok(())
+}
+
+/// Moves the sidecar marks of `from` along with it to `to`.
+fn move_sidecars(from: &Path, to: &Path) -> Result<(), HostError> {
+    let (Some(old), Some(new)) = (sidecar_dir(from), sidecar_dir(to)) else {
+        return Ok(());
+    };
+    if !old.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = new.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| HostError::io("create directory", parent, e))?;
+    }
+    std::fs::rename(&old, &new).map_err(|e| HostError::io("move the mark", &old, e))?;
+    if let Some(parent) = old.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+    Ok(())
 }
 
 /// `EOPNOTSUPP` on Linux: the filesystem has no (user) extended attributes.
@@ -526,6 +598,35 @@ mod tests {
         );
         let missing = tmp.path().join("missing");
         assert_eq!(host.get_xattr(&missing, "user.lxops.t").unwrap(), None);
+    }
+
+    #[test]
+    fn sidecar_marks_sit_next_to_the_directory_and_follow_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a1");
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(
+            sidecar(&dir, "user.lxops.instance").unwrap(),
+            tmp.path().join(".lxops-marks/a1/user.lxops.instance")
+        );
+        let file = sidecar(&dir, "user.lxops.instance").unwrap();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "default/a1").unwrap();
+        let host = SystemHost::new();
+        let moved = tmp.path().join("b/a2");
+        std::fs::create_dir(tmp.path().join("b")).unwrap();
+        host.rename(&dir, &moved).unwrap();
+        assert!(!tmp.path().join(".lxops-marks").exists());
+        let file = sidecar(&moved, "user.lxops.instance").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "default/a1");
+        host.remove_tree(&moved).unwrap();
+        assert!(!tmp.path().join("b/.lxops-marks").exists());
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("b")).unwrap().count(),
+            0,
+            "nothing left"
+        );
+        assert!(sidecar(Path::new("/"), "x").is_none());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! 3. its directory is `/`, a top-level directory, or a directory a system package owns or
 //!    holds files in (dpkg's lists);
 //! 4. another instance uses a directory inside it, or it lies inside a directory another
-//!    instance uses (the disk devices of every other instance, profiles included);
+//!    instance uses (the disk devices of every other instance, profiles included), or another
+//!    instance's config resolves to it, inside it or around it (the configs named by the
+//!    profiles of the other instances);
 //! 5. it carries the mark of another instance, or (ZFS) a dataset inside it does;
 //! 6. it carries no mark at all, unless `adopt` is given and the instance exists (an instance
 //!    that never existed only loses filesystems marked for it).
@@ -40,6 +42,8 @@ pub struct RemovalRules {
     pub twins: Vec<FilesystemSpec>,
     /// Directories of other instances (rule 4).
     pub in_use: Vec<InUse>,
+    /// Filesystems of other instances, from their configs (rule 4): instance name, filesystem.
+    pub others: Vec<(String, FilesystemSpec)>,
     /// Accept unmarked filesystems that pass every other rule (rule 6).
     pub adopt: bool,
     /// The instance exists (or existed when this command started).
@@ -140,6 +144,20 @@ pub(crate) fn check(
                 ));
                 refused = true;
             }
+        }
+        // Directories and btrfs subvolumes share one namespace (paths); datasets another.
+        let overlaps = |other: &FilesystemSpec| {
+            (other.kind == FsKind::Zfs) == (fs.kind == FsKind::Zfs)
+                && (other.path == fs.path
+                    || driver_of(fs).contains(fs, other)
+                    || driver_of(fs).contains(other, fs))
+        };
+        if let Some((instance, other)) = rules.others.iter().find(|(_, o)| overlaps(o)) {
+            refuse(format!(
+                "the config of instance {instance} resolves to {} (filesystem `{}`)",
+                other.path, other.id
+            ));
+            refused = true;
         }
         if rules
             .twins
@@ -378,6 +396,7 @@ mod tests {
                 instance: "c1".into(),
                 path: "/srv/users/c1".into(),
             }],
+            others: Vec::new(),
             adopt: false,
             instance_exists: true,
         }
@@ -397,6 +416,10 @@ mod tests {
             ..base_rules()
         };
         let plain = base_rules();
+        let others = RemovalRules {
+            others: vec![("b1".into(), fs("root", FsKind::Zfs, "tank/old/b1"))],
+            ..adopt.clone()
+        };
         let cases: Vec<(&str, FilesystemSpec, &RemovalRules)> = vec![
             ("root dir", fs("fs", FsKind::Dir, "/"), &adopt),
             ("/etc", fs("fs", FsKind::Dir, "/etc"), &adopt),
@@ -415,6 +438,7 @@ mod tests {
             ),
             ("other's dir", fs("fs", FsKind::Dir, "/srv/b1"), &adopt),
             ("used by other", fs("fs", FsKind::Dir, "/srv/users"), &adopt),
+            ("other's config", fs("fs", FsKind::Zfs, "tank/old"), &others),
             ("unmarked", fs("fs", FsKind::Dir, "/srv/old"), &plain),
             (
                 "unmarked adopted",
@@ -475,6 +499,8 @@ mod tests {
               filesystem `fs` (/srv/b1): it is marked as made for instance default/b1; if you really mean it, run `rm -rf /srv/b1` yourself
             used by other: refused, nothing was changed:
               filesystem `fs` (/srv/users): instance c1 uses /srv/users/c1 as a disk device; if you really mean it, run `rm -rf /srv/users` yourself
+            other's config: refused, nothing was changed:
+              filesystem `fs` (tank/old): the config of instance b1 resolves to tank/old/b1 (filesystem `root`); if you really mean it, run `zfs destroy -r tank/old` yourself
             unmarked: refused, nothing was changed:
               filesystem `fs` (/srv/old): it has no lxops mark (made by an older lxops, or not by lxops); if it is this instance's data, run again with --adopt; if you really mean it, run `rm -rf /srv/old` yourself
             unmarked adopted: ok ["/srv/old"]

@@ -22,6 +22,11 @@ pub async fn check_delete(
     name: &str,
     force: bool,
 ) -> Result<DeleteCheck, LifecycleError> {
+    // An interrupted earlier run's stop or delete may still be running in the daemon.
+    server
+        .wait_instance_operations(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
     let instance = server
         .instance(name)
         .await

@@ -144,6 +144,7 @@ fn dry_runs_print_the_steps_the_real_runs_take() {
                 force: true,
                 adopt: false,
                 twin: twin(),
+                others: Vec::new(),
             };
             let result = block_on(delete(&env, &instance("a1"), &options, &mut lines));
             outcome(lines, result)
@@ -153,6 +154,7 @@ fn dry_runs_print_the_steps_the_real_runs_take() {
                 force: true,
                 adopt: false,
                 twin: twin(),
+                others: Vec::new(),
             };
             let result = block_on(destroy(&env, &instance("a1"), &options, &mut lines));
             outcome(lines, result)
@@ -161,6 +163,7 @@ fn dry_runs_print_the_steps_the_real_runs_take() {
             let options = RenameOptions {
                 adopt: false,
                 twin: twin(),
+                others: Vec::new(),
             };
             let result = block_on(rename(
                 &env,

@@ -70,8 +70,8 @@ pub async fn prepare_launch(
     instance: config::Instance,
     sources: LaunchSources,
 ) -> Result<PreparedLaunch, OpsError> {
-    check_names(&instance)?;
     let name = instance.name.clone();
+    // Names first, then the rest of the offline checks (`i verify` runs the same).
     let checked = super::verify::verify_offline(&instance, &sources, &env.os_types)?;
     for warning in &checked.cloud_config_warnings {
         tracing::warn!("{warning}");

@@ -24,6 +24,10 @@ pub struct RemoveOptions {
     /// The same config evaluated for another instance name ([`super::twin_name`]): filesystems
     /// with the same path there are shared and never destroyed.
     pub twin: config::Instance,
+    /// The configs of the other instances of the project, each evaluated for its instance
+    /// (see `lxops_cli`'s reading of the config files their profiles name): no filesystem
+    /// that one of them resolves to is destroyed.
+    pub others: Vec<config::Instance>,
 }
 
 /// What was checked before a delete or destroy changes anything.
@@ -46,6 +50,7 @@ async fn check_remove(
     let rules = rules(
         instance,
         &options.twin,
+        &options.others,
         &instances,
         options.adopt,
         check.exists,

@@ -51,6 +51,7 @@ fn options(instance: &config::Instance, pattern: &str) -> RemoveOptions {
         force: true,
         adopt: false,
         twin,
+        others: Vec::new(),
     }
 }
 

@@ -18,6 +18,8 @@ pub struct RenameOptions {
     pub adopt: bool,
     /// The old config evaluated for another instance name ([`super::twin_name`]).
     pub twin: config::Instance,
+    /// The configs of the other instances of the project (see [`super::RemoveOptions`]).
+    pub others: Vec<config::Instance>,
 }
 
 /// Renames `old` (the config evaluated for the current name) to `new` (evaluated for the new one).
@@ -36,7 +38,14 @@ pub async fn rename(
     let server = env.server.as_ref();
     lifecycle::check_rename(server, &old.name, &new.name, &new.profile).await?;
     let instances = project_instances(env, &old.name).await?;
-    let rules = rules(old, &options.twin, &instances, options.adopt, true);
+    let rules = rules(
+        old,
+        &options.twin,
+        &options.others,
+        &instances,
+        options.adopt,
+        true,
+    );
     let old_profile = lifecycle::check_profile_removal(
         server,
         &old.name,

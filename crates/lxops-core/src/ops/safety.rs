@@ -51,10 +51,12 @@ pub(crate) fn in_use(instances: &[Instance], name: &str) -> Vec<InUse> {
         .collect()
 }
 
-/// The safety rules for the filesystems of `instance`.
+/// The safety rules for the filesystems of `instance`; `others` are the configs of other
+/// instances, evaluated for them.
 pub(crate) fn rules(
     instance: &config::Instance,
     twin: &config::Instance,
+    others: &[config::Instance],
     instances: &[Instance],
     adopt: bool,
     instance_exists: bool,
@@ -63,6 +65,16 @@ pub(crate) fn rules(
         mark: host::instance_mark(&instance.project, &instance.name),
         twins: source_setup(twin).filesystems,
         in_use: in_use(instances, &instance.name),
+        others: others
+            .iter()
+            .filter(|o| o.name != instance.name)
+            .flat_map(|o| {
+                source_setup(o)
+                    .filesystems
+                    .into_iter()
+                    .map(|fs| (o.name.clone(), fs))
+            })
+            .collect(),
         adopt,
         instance_exists,
     }

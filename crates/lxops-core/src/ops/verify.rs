@@ -1,4 +1,5 @@
 //! [`verify_offline`]: every check of a launch that needs neither a server nor the host — the
+//! instance, project and profile names (the daemons' rules, [`crate::names`]), the
 //! cloud-config files parse and plan for a known OS type, `lxc-options` are understood, the
 //! source (`origin` or `image`) is given, `device-owner` parses, and the device-origin source
 //! config has every filesystem. [`prepare_launch`](super::prepare_launch) runs it first, and
@@ -8,6 +9,7 @@
 use super::devices::{device_setup, parse_owner};
 use super::error::OpsError;
 use super::launch::LaunchSources;
+use super::safety::check_names;
 use crate::cloudconfig::{self, OsTypes, Step};
 use crate::config;
 use crate::host::Owner;
@@ -36,6 +38,7 @@ pub fn verify_offline(
     sources: &LaunchSources,
     os_types: &OsTypes,
 ) -> Result<OfflineChecked, OpsError> {
+    check_names(instance)?;
     let file = instance.file.display().to_string();
     let (steps, cloud_config_warnings) = cloud_config_plan(instance, os_types)?;
     let options =

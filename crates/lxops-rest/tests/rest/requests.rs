@@ -61,6 +61,15 @@ fn file_writes_send_the_dialect_headers_and_never_a_form_content_type() {
     let incus = write_headers(&INCUS, "directory", Some(0o755), None, None, false);
     expect![[r#"[("Content-Type", "application/octet-stream"), ("X-Incus-Type", "directory"), ("X-Incus-Mode", "0755")]"#]]
         .assert_eq(&format!("{incus:?}"));
+    // The daemons parse the mode with Go's ParseInt(text, 0, 0): always a leading 0 (octal),
+    // or 4755 would be read as decimal (mode 0223).
+    for (mode, header) in [(0o4755, "04755"), (0o600, "0600"), (0o44, "044"), (0, "00")] {
+        let headers = write_headers(&LXD, "file", Some(mode), None, None, false);
+        assert!(
+            headers.contains(&("X-LXD-Mode".to_string(), header.to_string())),
+            "{mode:o}: {headers:?}"
+        );
+    }
 }
 
 fn recorded_response(name: &str, body: &[u8]) -> RawResponse {
