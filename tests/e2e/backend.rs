@@ -747,6 +747,7 @@ async fn a_wrong_socket_is_a_connect_error_naming_it() {
     for daemon in DAEMONS {
         let socket = format!("/tmp/{}/unix.socket", unique_name("no-daemon"));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(socket.clone().into()),
             project: None,
             timeout: Duration::from_secs(5),

@@ -173,6 +173,7 @@ fn a_guest_command_may_run_longer_than_the_api_timeout() {
         lxops(daemon, &["launch", "-name", &name, &config]).ok();
         let connect = |exec_timeout: Option<Duration>| {
             let options = ConnectOptions {
+                remote: None,
                 timeout: Duration::from_secs(2),
                 exec_timeout,
                 ..daemon.options()

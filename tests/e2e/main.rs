@@ -9,6 +9,7 @@ mod faults;
 mod fleet;
 mod fscommands;
 mod host;
+mod https;
 mod interrupt;
 mod lifecycle;
 mod output;

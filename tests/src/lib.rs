@@ -81,6 +81,7 @@ impl Daemon {
     /// Connect options for this daemon's socket, in the default project.
     pub fn options(self) -> ConnectOptions {
         ConnectOptions {
+            remote: None,
             socket: Some(self.socket()),
             project: Some("default".to_string()),
             timeout: Duration::from_secs(120),

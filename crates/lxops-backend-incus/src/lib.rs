@@ -24,6 +24,7 @@ pub static DIALECT: Dialect = Dialect {
         protocol: "simplestreams",
     }],
     default_remote_protocol: "incus",
+    trust_add: "config trust add-certificate",
 };
 
 /// The Incus backend.

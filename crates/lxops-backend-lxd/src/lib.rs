@@ -44,6 +44,7 @@ pub static DIALECT: Dialect = Dialect {
         },
     ],
     default_remote_protocol: "lxd",
+    trust_add: "config trust add",
 };
 
 /// The LXD backend.

@@ -22,8 +22,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Unix socket of the daemon (default: found from the usual environment variables and paths).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "remote")]
     pub socket: Option<PathBuf>,
+    /// Remote daemon of the client config (config.yml) to talk to, over HTTPS with its client
+    /// certificate (default: the config's default-remote; "local" is the unix socket).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub remote: Option<String>,
     /// Seconds to wait for any one server operation before giving up.
     #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,

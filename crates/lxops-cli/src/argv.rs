@@ -139,4 +139,22 @@ mod tests {
             assert_eq!(got.join(" "), *expected, "input: {input}");
         }
     }
+
+    #[test]
+    fn the_global_remote_flag_works_go_style_before_and_after_the_command() {
+        use clap::{CommandFactory, FromArgMatches};
+        let cases: &[(&str, Option<&str>)] = &[
+            ("lxops -remote r1 launch x.yaml", Some("r1")),
+            ("lxops launch -remote r1 x.yaml", Some("r1")),
+            ("lxops launch --remote=r2 -name a1 x.yaml", Some("r2")),
+            ("lxops launch x.yaml", None),
+        ];
+        for (input, expected) in cases {
+            let command = crate::args::Cli::command();
+            let args = normalize(&command, input.split(' ').map(OsString::from).collect());
+            let matches = command.try_get_matches_from(args).unwrap();
+            let cli = crate::args::Cli::from_arg_matches(&matches).unwrap();
+            assert_eq!(cli.global.remote.as_deref(), *expected, "input: {input}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lxops_core::cloudconfig::OsTypes;
-use lxops_core::server::{ConnectOptions, InstanceServer};
+use lxops_core::server::{ConnectOptions, InstanceServer, ServerError};
 use tokio::sync::OnceCell;
 
 use crate::args::GlobalArgs;
@@ -101,6 +101,7 @@ impl Context {
             .get_or_try_init(|| async {
                 let options = ConnectOptions {
                     socket: self.global.socket.clone(),
+                    remote: self.global.remote.clone(),
                     project: None,
                     timeout: self.timeout(),
                     exec_timeout: (self.global.exec_timeout > 0)
@@ -110,7 +111,11 @@ impl Context {
                     .backend
                     .connect(&options)
                     .await
-                    .map_err(CliError::failure)
+                    .map_err(|e| match e {
+                        // The client config names no usable remote: bad input.
+                        ServerError::Remote { .. } => CliError::input(e),
+                        e => CliError::failure(e),
+                    })
             })
             .await?;
         Ok(match project.filter(|p| !p.is_empty()) {

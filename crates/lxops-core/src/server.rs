@@ -35,6 +35,17 @@ pub enum ServerError {
         /// What the user can do about it.
         hint: String,
     },
+    /// The chosen remote cannot be used as the client config describes it (unknown, not an
+    /// instance server, certificate files missing): bad input, found before any change.
+    #[error("remote {remote:?}: {problem}\nhint: {hint}")]
+    Remote {
+        /// The remote's name.
+        remote: String,
+        /// What is wrong, naming the file.
+        problem: String,
+        /// What the user can do about it.
+        hint: String,
+    },
     /// The object does not exist (HTTP 404 or the daemon's "not found").
     #[error("{what} not found")]
     NotFound {

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::dialect::Dialect;
 use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Operation, Reply};
-use crate::errors::{api_error, is_not_ready, operation_error, Subject};
+use crate::errors::{api_error, is_not_ready, operation_error, remote_forbidden, Subject};
 use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
 /// Most time allowed for a plain (non-waiting) request; less when the operation timeout is
@@ -142,7 +142,9 @@ impl Connection {
                         let sent = !idempotent
                             && !matches!(
                                 e,
-                                TransportError::Connect(_) | TransportError::Request(_)
+                                TransportError::Connect(_)
+                                    | TransportError::Certificate(_)
+                                    | TransportError::Request(_)
                             );
                         let error = transport_error(self.dialect, &self.transport, e, context);
                         if sent {
@@ -161,7 +163,16 @@ impl Connection {
         let response = self
             .raw(request, self.request_limit(), subject.context)
             .await?;
-        answer(response, subject)
+        self.answer(response, subject)
+    }
+
+    /// [`answer`], with a 403 from a remote explained as a remote's (see
+    /// [`remote_forbidden`]).
+    pub fn answer(&self, response: RawResponse, subject: &Subject<'_>) -> ServerResult<Answer> {
+        answer(response, subject).map_err(|e| match self.transport.remote() {
+            Some(remote) => remote_forbidden(e, &remote.remote, self.dialect),
+            None => e,
+        })
     }
 
     /// Sends a request that must answer synchronously; returns its metadata.
@@ -339,26 +350,55 @@ pub fn transport_error(
     error: TransportError,
     context: &str,
 ) -> ServerError {
-    match error {
-        TransportError::Connect(reason) => ServerError::Connect {
+    let endpoint = transport.endpoint();
+    match (error, transport.remote()) {
+        (TransportError::Connect(reason), None) => ServerError::Connect {
             server: dialect.name.to_string(),
-            socket: transport.socket().display().to_string(),
+            socket: endpoint,
             reason,
             hint: dialect.connect_hint(),
         },
-        TransportError::Timeout(after) => ServerError::Timeout {
+        (TransportError::Connect(reason), Some(remote)) => ServerError::Connect {
+            server: format!("{} remote {:?}", dialect.name, remote.remote),
+            socket: endpoint,
+            reason,
+            hint: format!(
+                "is the daemon running and listening there? on the server, `{cli} config get \
+                 core.https_address` shows the address; fix `addr` of remote {name:?} in the \
+                 client config, or choose another remote with --remote",
+                cli = dialect.cli,
+                name = remote.remote,
+            ),
+        },
+        (TransportError::Certificate(_), remote) => {
+            let name = remote.map_or("", |r| r.remote.as_str());
+            let pinned =
+                remote.map_or(String::new(), |r| r.files.server_cert.display().to_string());
+            ServerError::Connect {
+                server: format!("{} remote {name:?}", dialect.name),
+                socket: endpoint.clone(),
+                reason: format!(
+                    "the server presented a certificate other than the one pinned in {pinned}"
+                ),
+                hint: format!(
+                    "if the server's certificate changed on purpose, pin the new one: `{cli} \
+                     remote remove {name}` then `{cli} remote add {name} {endpoint}`; otherwise \
+                     something else answers at that address",
+                    cli = dialect.cli,
+                ),
+            }
+        }
+        (TransportError::Timeout(after), _) => ServerError::Timeout {
             context: format!(
-                "{context} (no reply from {}: check that the daemon is not stuck, or raise \
-                 --timeout if it is only slow)",
-                transport.socket().display()
+                "{context} (no reply from {endpoint}: check that the daemon is not stuck, or raise \
+                 --timeout if it is only slow)"
             ),
             after,
         },
-        TransportError::Other(reason) | TransportError::Request(reason) => {
+        (TransportError::Other(reason) | TransportError::Request(reason), _) => {
             ServerError::Protocol(format!(
-                "{context}: talking to {} at {}: {reason}",
-                dialect.name,
-                transport.socket().display()
+                "{context}: talking to {} at {endpoint}: {reason}",
+                dialect.name
             ))
         }
     }

@@ -48,6 +48,9 @@ pub struct Dialect {
     pub builtin_remotes: &'static [BuiltinRemote],
     /// The protocol of a remote whose entry in `config.yml` names none (`lxd`, `incus`).
     pub default_remote_protocol: &'static str,
+    /// The CLI subcommand that trusts a client certificate file (`config trust add`), for
+    /// hints.
+    pub trust_add: &'static str,
 }
 
 impl Dialect {

@@ -122,12 +122,38 @@ fn is_duplicate_text(message: &str) -> bool {
     message.contains("already exists") || message.contains("UNIQUE constraint failed")
 }
 
+/// What to do about a 403 on the unix socket.
+const LOCAL_FORBIDDEN: &str =
+    "permission denied: run as root or as a member of the daemon's admin group";
+
+/// A 403 from a remote over HTTPS: the daemon trusts the client certificate (the connect
+/// checked that), but its trust entry does not allow this (restricted to other projects).
+/// Other errors are returned as they are.
+pub fn remote_forbidden(error: ServerError, remote: &str, dialect: &crate::Dialect) -> ServerError {
+    match error {
+        ServerError::Api {
+            context,
+            status: 403,
+            message,
+        } => ServerError::Api {
+            context,
+            status: 403,
+            message: format!(
+                "{} (the trust entry of this client's certificate on remote {remote:?} does not \
+                 allow it, e.g. it is restricted to other projects: see `{} config trust list` \
+                 on the server)",
+                message.trim_end_matches(&format!(" ({LOCAL_FORBIDDEN})")),
+                dialect.cli
+            ),
+        },
+        other => other,
+    }
+}
+
 /// The daemon's text, with what to do for the codes that have one answer.
 fn explain(code: u16, message: &str) -> String {
     match code {
-        403 => format!(
-            "{message} (permission denied: run as root or as a member of the daemon's admin group)"
-        ),
+        403 => format!("{message} ({LOCAL_FORBIDDEN})"),
         503 => format!(
             "{message} (the daemon is not ready: wait for it to start, then run the command again)"
         ),

@@ -7,7 +7,6 @@ use hyper::Method;
 use lxops_core::server::{DirCreate, FileContent, FileKind, FileWrite, ServerError, ServerResult};
 use serde_json::Value;
 
-use crate::client::answer;
 use crate::dialect::Dialect;
 use crate::errors::{Request, Subject};
 use crate::server::RestServer;
@@ -85,7 +84,10 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
         file.append,
     );
     request.body = Some(file.content.clone().into());
-    let result = answer(send(server, request, &subject).await?, &subject).map(drop);
+    let result = server
+        .conn
+        .answer(send(server, request, &subject).await?, &subject)
+        .map(drop);
     missing_instance(server, instance, result).await
 }
 
@@ -155,7 +157,10 @@ pub async fn make_dir(server: &RestServer, instance: &str, dir: &DirCreate) -> S
         dir.gid,
         false,
     );
-    match answer(send(server, request, &subject).await?, &subject) {
+    match server
+        .conn
+        .answer(send(server, request, &subject).await?, &subject)
+    {
         Ok(_) | Err(ServerError::AlreadyExists { .. }) => Ok(()),
         Err(e) => missing_instance(server, instance, Err(e)).await,
     }
@@ -230,7 +235,7 @@ pub async fn read_file(
         return Ok(None);
     }
     if response.status >= 400 {
-        return answer(response, &subject).map(|_| None);
+        return server.conn.answer(response, &subject).map(|_| None);
     }
     file_content(server.dialect(), &response)
         .map(Some)
@@ -247,6 +252,9 @@ pub async fn delete_file(server: &RestServer, instance: &str, path: &str) -> Ser
         request: Request::Change,
     };
     let request = RawRequest::new(Method::DELETE, files_url(server, instance, path));
-    let result = answer(send(server, request, &subject).await?, &subject).map(drop);
+    let result = server
+        .conn
+        .answer(send(server, request, &subject).await?, &subject)
+        .map(drop);
     missing_instance(server, instance, result).await
 }

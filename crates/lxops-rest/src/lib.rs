@@ -1,4 +1,5 @@
-//! The LXD-family `/1.0` REST API over a unix socket, shared by the LXD and Incus backends.
+//! The LXD-family `/1.0` REST API over a unix socket or HTTPS (remotes of the client config),
+//! shared by the LXD and Incus backends.
 //!
 //! [`RestServer`] implements `lxops_core::server::InstanceServer`; what differs between the
 //! daemons is data, a [`Dialect`], whose values live in the backend crates.
@@ -14,6 +15,7 @@ pub mod model;
 pub mod rebuild;
 pub mod remotes;
 pub mod server;
+pub mod tls;
 pub mod transport;
 
 use std::sync::Arc;

@@ -13,6 +13,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ServerJson {
+    /// `trusted` or `untrusted` (the client, as the daemon sees it).
+    pub auth: String,
     /// API extensions.
     pub api_extensions: Vec<String>,
     /// Environment facts.

@@ -21,8 +21,10 @@ use crate::model::{
     idmap_from_config, names_from_urls, InstanceJson, PoolJson, ProfileJson, ServerJson,
     SnapshotJson, StateJson,
 };
-use crate::remotes::{image_source_json, looks_like_fingerprint, ClientConfig};
-use crate::transport::{encode, RawRequest, Transport};
+use crate::remotes::{
+    image_source_json, looks_like_fingerprint, tls_setup_error, ClientConfig, Selection, Target,
+};
+use crate::transport::{encode, HttpsEndpoint, RawRequest, Transport};
 
 /// An LXD or Incus server reached over its unix socket, scoped to one project.
 #[derive(Debug, Clone)]
@@ -39,6 +41,68 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
         .map_err(|e| ServerError::Protocol(format!("{context}: unexpected reply: {e}")))
 }
 
+/// The daemon `options` and the client config choose. An explicit socket wins over the
+/// config (with `--remote` as well it is bad input); an unreadable config is only a warning
+/// unless a remote was named, since the local socket needs none.
+fn select(
+    dialect: &Dialect,
+    options: &ConnectOptions,
+    env: EnvLookup<'_>,
+) -> ServerResult<Selection> {
+    let explicit = options.remote.as_deref().filter(|r| !r.is_empty());
+    if let (Some(socket), Some(remote)) = (&options.socket, explicit) {
+        return Err(ServerError::Remote {
+            remote: remote.to_string(),
+            problem: format!("both --remote and --socket {} were given", socket.display()),
+            hint: "give only one of them".to_string(),
+        });
+    }
+    let loaded = match ClientConfig::load(dialect, env) {
+        Ok(loaded) => loaded,
+        Err(e) if explicit.is_none() => {
+            tracing::warn!("{e}; using the local daemon and project \"default\"");
+            return Ok(Selection {
+                remote: "local".to_string(),
+                target: Target::Local(None),
+                project: "default".to_string(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let (config, file) = loaded;
+    if options.socket.is_some() {
+        return Ok(Selection {
+            remote: "local".to_string(),
+            target: Target::Local(None),
+            project: config.current_project(dialect, env),
+        });
+    }
+    let source = match &file {
+        Some(file) => file.display().to_string(),
+        None => format!("the built-in remotes of {} (no config.yml)", dialect.cli),
+    };
+    let dir = file.as_deref().and_then(std::path::Path::parent);
+    config.select(dialect, explicit, env, dir, &source)
+}
+
+/// The daemon answered `GET /1.0` but does not trust the client certificate.
+fn untrusted(dialect: &Dialect, remote: &HttpsEndpoint, auth: &str) -> ServerError {
+    let cert = remote.files.client_cert.display();
+    ServerError::Connect {
+        server: format!("{} remote {:?}", dialect.name, remote.remote),
+        socket: remote.url.clone(),
+        reason: format!(
+            "the daemon does not trust this client's certificate {cert} (auth: {})",
+            if auth.is_empty() { "none" } else { auth }
+        ),
+        hint: format!(
+            "trust it on the server: `{} {} {cert}` there (or through a remote that is trusted), \
+             then run lxops again",
+            dialect.cli, dialect.trust_add
+        ),
+    }
+}
+
 impl RestServer {
     /// Connects with the process environment (see [`RestServer::connect_with_env`]).
     pub async fn connect(
@@ -48,23 +112,40 @@ impl RestServer {
         Self::connect_with_env(dialect, options, &process_env).await
     }
 
-    /// Finds the socket, reads `GET /1.0` (server identity and API extensions) and picks the
-    /// project (`options.project`, else the client's current project).
+    /// Chooses the daemon (`options.socket`, else `options.remote`, else the client config's
+    /// default remote), reads `GET /1.0` (server identity and API extensions) and picks the
+    /// project (`options.project`, else the remote's project, else the client's current one).
     pub async fn connect_with_env(
         dialect: &'static Dialect,
         options: &ConnectOptions,
         env: EnvLookup<'_>,
     ) -> ServerResult<Self> {
-        let socket = socket_path(dialect, options.socket.as_deref(), env, &|p| p.exists());
         let timeout = if options.timeout.is_zero() {
             DEFAULT_TIMEOUT
         } else {
             options.timeout
         };
-        let transport = Transport::new(&socket);
+        let selection = select(dialect, options, env)?;
+        let transport = match &selection.target {
+            Target::Local(socket) => Transport::new(&socket_path(
+                dialect,
+                options.socket.as_deref().or(socket.as_deref()),
+                env,
+                &|p| p.exists(),
+            )),
+            Target::Https(endpoint) => Transport::https(endpoint.clone())
+                .map_err(|e| tls_setup_error(dialect, endpoint, e))?,
+        };
+        let endpoint = transport.endpoint();
         let mut conn = Connection::new(transport, dialect, timeout);
         conn.exec_timeout = options.exec_timeout.filter(|limit| !limit.is_zero());
-        let context = format!("reading the {} server info", dialect.name);
+        let context = match &selection.target {
+            Target::Local(_) => format!("reading the {} server info", dialect.name),
+            Target::Https(_) => format!(
+                "reading the {} server info of remote {:?}",
+                dialect.name, selection.remote
+            ),
+        };
         let subject = Subject {
             context: &context,
             what: "server info",
@@ -83,12 +164,17 @@ impl RestServer {
             }
         };
         let server: ServerJson = parse(value, &context)?;
+        if let Target::Https(remote) = &selection.target {
+            if server.auth != "trusted" {
+                return Err(untrusted(dialect, remote, &server.auth));
+            }
+        }
         if !server.environment.server.is_empty() && server.environment.server != dialect.server_id {
             tracing::warn!(
-                socket = %socket.display(),
+                endpoint = %endpoint,
                 found = %server.environment.server,
                 expected = dialect.server_id,
-                "the socket belongs to another daemon family"
+                "the daemon belongs to another family"
             );
         }
         conn.info = ServerInfo {
@@ -98,12 +184,7 @@ impl RestServer {
         };
         let project = match &options.project {
             Some(project) if !project.is_empty() => project.clone(),
-            _ => ClientConfig::load(dialect, env)
-                .map(|(config, _)| config.current_project(dialect, env))
-                .unwrap_or_else(|e| {
-                    tracing::warn!("{e}; using project \"default\"");
-                    "default".to_string()
-                }),
+            _ => selection.project,
         };
         Ok(RestServer {
             conn: Arc::new(conn),

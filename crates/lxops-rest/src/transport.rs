@@ -1,14 +1,24 @@
-//! HTTP over the daemon's unix socket: one hyper client, one connection per request, a timeout
-//! on every request, raw replies.
+//! HTTP to a daemon: over its unix socket (one connection per request) or over HTTPS to a
+//! remote (a keep-alive pool), with a timeout on every request and raw replies.
 //!
-//! Why no keep-alive pool: LXD and Incus accept connections on their unix socket in one loop
-//! that peeks at the first bytes of each new connection (to tell TLS from plain HTTP) before it
-//! accepts the next one. hyper's pool may open a connection for a request, hand the request to
-//! an idle connection that became free first, and park the new, silent one in the pool. That
-//! silent connection stalls the daemon's accept loop until the pool's idle timeout (90 s), and
-//! with it the daemon's own `callhook` requests, so container starts fail with "Failed to run
-//! lxc.hook.pre-start". With no idle connections kept, such a connection is closed at once.
-//! A unix-socket connect costs microseconds.
+//! Why no keep-alive pool on the unix socket: LXD and Incus accept connections on their unix
+//! socket in one loop that peeks at the first bytes of each new connection (to tell TLS from
+//! plain HTTP) before it accepts the next one. hyper's pool may open a connection for a request,
+//! hand the request to an idle connection that became free first, and park the new, silent one
+//! in the pool. That silent connection stalls the daemon's accept loop until the pool's idle
+//! timeout (90 s), and with it the daemon's own `callhook` requests, so container starts fail
+//! with "Failed to run lxc.hook.pre-start". With no idle connections kept, such a connection is
+//! closed at once. A unix-socket connect costs microseconds.
+//!
+//! Why HTTPS keeps connections: neither reason holds there. The HTTPS listener hands each
+//! accepted connection to its own goroutine for the TLS handshake, and a pooled connection has
+//! always sent its ClientHello, so nothing waits for a silent one; and a new connection costs
+//! a TCP and TLS handshake (about 2 ms on loopback, measured in `cargo xtask bench`), where a
+//! reused one costs nothing. Incus closes connections idle for 30 s (LXD 5.0 never does), so
+//! the pool drops them after [`HTTPS_IDLE`]; a request that meets a connection the server
+//! closed just before is sent again by hyper on a new one (it was never written).
+//! `TCP_NODELAY` is set: without it the first request on each connection waits about 40 ms
+//! for a delayed ACK.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,9 +27,18 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::{UnixConnector, Uri};
+
+use crate::tls::{client_config, is_pin_mismatch, RemoteFiles, TlsSetupError};
+
+/// How long an idle HTTPS connection is kept: below Incus's 30 s server idle timeout.
+pub const HTTPS_IDLE: Duration = Duration::from_secs(20);
+/// Most time for the TCP connect to a remote (as the Go clients).
+const HTTPS_CONNECT: Duration = Duration::from_secs(10);
 
 /// A reply before envelope parsing.
 #[derive(Debug, Clone)]
@@ -42,8 +61,10 @@ impl RawResponse {
 /// Why a request did not get a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// The socket could not be connected.
+    /// The socket or remote could not be connected.
     Connect(String),
+    /// The remote presented a server certificate other than the pinned one.
+    Certificate(String),
     /// No reply within the time limit.
     Timeout(Duration),
     /// The request could not be built (a bad header); nothing was sent.
@@ -91,17 +112,40 @@ impl RawRequest {
     }
 }
 
-/// The connection to one daemon socket (cheap to share).
+/// A remote daemon reached over HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsEndpoint {
+    /// The remote's name in the client config.
+    pub remote: String,
+    /// Its address, `https://host:port` (no trailing slash).
+    pub url: String,
+    /// The client certificate, key and pinned server certificate.
+    pub files: RemoteFiles,
+}
+
+/// Where requests go.
+#[derive(Clone)]
+enum Route {
+    Unix {
+        client: Client<UnixConnector, Full<Bytes>>,
+        socket: PathBuf,
+    },
+    Https {
+        client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+        endpoint: Box<HttpsEndpoint>,
+    },
+}
+
+/// The connection to one daemon, over its socket or HTTPS (cheap to share).
 #[derive(Clone)]
 pub struct Transport {
-    client: Client<UnixConnector, Full<Bytes>>,
-    socket: PathBuf,
+    route: Route,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("socket", &self.socket)
+            .field("endpoint", &self.endpoint())
             .finish()
     }
 }
@@ -110,16 +154,72 @@ impl Transport {
     /// A transport for the socket at `socket` (nothing is connected yet).
     pub fn new(socket: &Path) -> Self {
         Transport {
-            client: Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build(UnixConnector),
-            socket: socket.to_path_buf(),
+            route: Route::Unix {
+                client: Client::builder(TokioExecutor::new())
+                    .pool_max_idle_per_host(0)
+                    .build(UnixConnector),
+                socket: socket.to_path_buf(),
+            },
         }
     }
 
-    /// The socket path.
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    /// A transport to a remote over HTTPS with a keep-alive pool (see the module docs). Reads
+    /// the certificate files; nothing is connected yet.
+    pub fn https(endpoint: HttpsEndpoint) -> Result<Self, TlsSetupError> {
+        Self::https_with_pool(endpoint, true)
+    }
+
+    /// Like [`Transport::https`]; `keep_alive: false` opens a connection per request (to
+    /// measure what the pool saves, see ARCHITECTURE.md).
+    pub fn https_with_pool(
+        endpoint: HttpsEndpoint,
+        keep_alive: bool,
+    ) -> Result<Self, TlsSetupError> {
+        let tls = client_config(&endpoint.files)?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(HTTPS_CONNECT));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http);
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_idle_timeout(HTTPS_IDLE);
+        if !keep_alive {
+            builder.pool_max_idle_per_host(0);
+        }
+        Ok(Transport {
+            route: Route::Https {
+                client: builder.build(connector),
+                endpoint: Box::new(endpoint),
+            },
+        })
+    }
+
+    /// The socket path, when this is a unix-socket transport.
+    pub fn socket(&self) -> Option<&Path> {
+        match &self.route {
+            Route::Unix { socket, .. } => Some(socket),
+            Route::Https { .. } => None,
+        }
+    }
+
+    /// The remote, when this is an HTTPS transport.
+    pub fn remote(&self) -> Option<&HttpsEndpoint> {
+        match &self.route {
+            Route::Unix { .. } => None,
+            Route::Https { endpoint, .. } => Some(endpoint),
+        }
+    }
+
+    /// The socket path or the remote's URL, for messages.
+    pub fn endpoint(&self) -> String {
+        match &self.route {
+            Route::Unix { socket, .. } => socket.display().to_string(),
+            Route::Https { endpoint, .. } => endpoint.url.clone(),
+        }
     }
 
     /// Sends a request and reads the whole reply, within `limit`.
@@ -129,7 +229,17 @@ impl Transport {
         limit: Duration,
     ) -> Result<RawResponse, TransportError> {
         tracing::debug!(method = %request.method, path = %request.path, "request");
-        let uri: hyper::Uri = Uri::new(&self.socket, &request.path).into();
+        let uri: hyper::Uri = match &self.route {
+            Route::Unix { socket, .. } => Uri::new(socket, &request.path).into(),
+            Route::Https { endpoint, .. } => format!("{}{}", endpoint.url, request.path)
+                .parse()
+                .map_err(|e| {
+                    TransportError::Request(format!(
+                        "bad URL {}{}: {e}",
+                        endpoint.url, request.path
+                    ))
+                })?,
+        };
         let mut builder = Request::builder().method(request.method).uri(uri);
         for (name, value) in &request.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -141,32 +251,43 @@ impl Transport {
         let req = builder
             .body(Full::new(request.body.unwrap_or_default()))
             .map_err(|e| TransportError::Request(format!("bad request: {e}")))?;
-        let exchange = async {
-            let response = self.client.request(req).await.map_err(|e| {
-                if e.is_connect() {
-                    TransportError::Connect(error_chain(&e))
-                } else {
-                    TransportError::Other(error_chain(&e))
-                }
-            })?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| TransportError::Other(format!("reading the reply: {e}")))?
-                .to_bytes();
-            Ok(RawResponse {
-                status,
-                headers,
-                body,
-            })
+        let result = match &self.route {
+            Route::Unix { client, .. } => tokio::time::timeout(limit, exchange(client, req)).await,
+            Route::Https { client, .. } => tokio::time::timeout(limit, exchange(client, req)).await,
         };
-        tokio::time::timeout(limit, exchange)
-            .await
-            .map_err(|_| TransportError::Timeout(limit))?
+        result.map_err(|_| TransportError::Timeout(limit))?
     }
+}
+
+async fn exchange<C>(
+    client: &Client<C, Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> Result<RawResponse, TransportError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let response = client.request(req).await.map_err(|e| {
+        if is_pin_mismatch(&e) {
+            TransportError::Certificate(error_chain(&e))
+        } else if e.is_connect() {
+            TransportError::Connect(error_chain(&e))
+        } else {
+            TransportError::Other(error_chain(&e))
+        }
+    })?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| TransportError::Other(format!("reading the reply: {e}")))?
+        .to_bytes();
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

@@ -2,7 +2,8 @@
 //!
 //! Commands are whitespace-separated words with placeholders: `{cli}` (`lxc` or `incus`),
 //! `{lxops}` (the release `lxops-lxd` or `lxops-incus`), `{name}` (a fresh instance name per
-//! run) and `{dir}` (a temporary directory holding the case's `files`). Cases that work on
+//! run), `{daemon}` (`lxd` or `incus`) and `{dir}` (a temporary directory holding the case's
+//! `files`). Cases that work on
 //! several instances set `count`: a command with `{i}` runs once per instance, and a word with
 //! `{all}` expands to one word per instance. File names and contents may use `{i}` and `{dir}`.
 
@@ -34,6 +35,24 @@ pub struct Variant {
 
 const MINIMAL_BUSYBOX: &str = "#lxops-v1\nostype: alpine\nimage: lxops-test-busybox\n";
 
+/// A client config (`LXD_CONF`/`INCUS_CONF`) naming each daemon's loopback HTTPS listener; the
+/// certificates are copied in by [`PIN_AND_CLIENT_CERT`].
+const BENCH_REMOTES: &str = "default-remote: local
+remotes:
+  local: {addr: 'unix://', public: false}
+  bench-lxd: {addr: 'https://127.0.0.1:18443', protocol: lxd, public: false}
+  bench-incus: {addr: 'https://127.0.0.1:18444', protocol: incus, public: false}
+";
+
+/// Pins both daemons' certificates and installs the test client certificate that
+/// `cargo xtask setup` made and had both daemons trust.
+const PIN_AND_CLIENT_CERT: &[&str] = &[
+    "mkdir -p {dir}/conf/servercerts",
+    "cp /var/lib/lxd/server.crt {dir}/conf/servercerts/bench-lxd.crt",
+    "cp /var/lib/incus/server.crt {dir}/conf/servercerts/bench-incus.crt",
+    "cp /var/lib/lxops-test/client/client.crt /var/lib/lxops-test/client/client.key {dir}/conf/",
+];
+
 /// Every case, in the order `cargo xtask bench` runs them.
 pub const CASES: &[Case] = &[
     Case {
@@ -56,6 +75,28 @@ pub const CASES: &[Case] = &[
         },
     ],
 },
+    Case {
+        name: "launch-https",
+        description: "launch a busybox container over HTTPS (--remote, target at most 1.15x) \
+                      and over the unix socket",
+        files: &[("busybox.yaml", MINIMAL_BUSYBOX), ("conf/config.yml", BENCH_REMOTES)],
+        count: 1,
+        variants: &[
+            Variant {
+                name: "lxops (unix socket)",
+                before: &[],
+                timed: &["{lxops} launch -name {name} {dir}/busybox.yaml"],
+                after: &["{lxops} delete --force -name {name} {dir}/busybox.yaml"],
+            },
+            Variant {
+                name: "lxops --remote (HTTPS)",
+                before: PIN_AND_CLIENT_CERT,
+                timed: &["env LXD_CONF={dir}/conf INCUS_CONF={dir}/conf {lxops} --remote \
+                          bench-{daemon} launch -name {name} {dir}/busybox.yaml"],
+                after: &["{lxops} delete --force -name {name} {dir}/busybox.yaml"],
+            },
+        ],
+    },
     Case {
         name: "launch-10x3-devices",
         description: "launch 10 busybox containers with 3 disk devices each",

@@ -1,8 +1,9 @@
 //! `cargo xtask bench [--runs N] [CASE...]`: times lxops against the bare `lxc`/`incus`
 //! commands on both daemons and prints a table per case (median, min, max, overhead vs bare).
 //!
-//! Each variant runs once to warm up, then `N` timed runs. The cases live in [`cases::CASES`];
-//! a case with `count > 1` works on that many instances (see [`Vars::expand_line`]).
+//! Each variant runs once to warm up, then `N` timed runs, interleaved with the other
+//! variants' runs. The cases live in [`cases::CASES`]; a case with `count > 1` works on that
+//! many instances (see [`Vars::expand_line`]).
 //! A variant whose command fails is reported with the command's stderr; the others still run.
 
 mod cases;
@@ -87,6 +88,7 @@ fn parse_args(args: &[String]) -> Result<(usize, Vec<String>)> {
 
 /// The placeholder values of one daemon's runs (see [`cases`]).
 struct Vars<'a> {
+    daemon: &'a str,
     cli: &'a str,
     lxops: &'a Path,
     dir: &'a Path,
@@ -123,6 +125,7 @@ impl Vars<'_> {
 
     fn word(&self, word: &str, name: &str, i: usize) -> String {
         word.replace("{cli}", self.cli)
+            .replace("{daemon}", self.daemon)
             .replace("{lxops}", &self.lxops.to_string_lossy())
             .replace("{dir}", &self.dir.to_string_lossy())
             .replace("{name}", name)
@@ -150,6 +153,10 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
                 .replace("{dir}", &dir.to_string_lossy())
                 .replace("{i}", &i.to_string());
             let path = dir.join(file);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
             std::fs::write(&path, contents)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -157,19 +164,17 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for daemon in DAEMONS {
         let lxops = release.join(daemon.lxops);
+        let vars = Vars {
+            daemon: daemon.name,
+            cli: daemon.cli,
+            lxops: &lxops,
+            dir: &dir,
+            count: case.count,
+        };
+        log("bench", format!("{} {}", case.name, daemon.name));
+        let results = time_variants(case.variants, runs, &vars);
         let mut baseline = None;
-        for (i, variant) in case.variants.iter().enumerate() {
-            log(
-                "bench",
-                format!("{} {} {}", case.name, daemon.name, variant.name),
-            );
-            let vars = Vars {
-                cli: daemon.cli,
-                lxops: &lxops,
-                dir: &dir,
-                count: case.count,
-            };
-            let result = time_variant(variant, runs, &vars);
+        for (i, (variant, result)) in case.variants.iter().zip(results).enumerate() {
             let result =
                 result.and_then(|times| Summary::of(&times).ok_or_else(|| "no runs".to_owned()));
             if i == 0 {
@@ -187,34 +192,53 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// One warm-up and `runs` timed runs; the error is the failing command and its stderr.
-fn time_variant(variant: &Variant, runs: usize, vars: &Vars) -> Result<Vec<Duration>, String> {
-    let mut times = Vec::with_capacity(runs);
+/// One warm-up and `runs` timed runs of every variant, interleaved (run 1 of each variant,
+/// then run 2 of each, ...) so that load from elsewhere on the machine falls on all variants
+/// alike. A variant's error is the failing command and its stderr; it is not run again.
+fn time_variants(
+    variants: &[Variant],
+    runs: usize,
+    vars: &Vars,
+) -> Vec<Result<Vec<Duration>, String>> {
+    let mut results: Vec<Result<Vec<Duration>, String>> = variants
+        .iter()
+        .map(|_| Ok(Vec::with_capacity(runs)))
+        .collect();
     for run in 0..=runs {
-        let name = format!("lxops-bench-{}-{run}", std::process::id());
-        let timed: Result<Duration, String> = (|| {
-            for line in variant.before {
-                vars.exec(line, &name)?;
+        for (variant, result) in variants.iter().zip(results.iter_mut()) {
+            let Ok(times) = result else { continue };
+            match time_run(variant, run, vars) {
+                Ok(elapsed) if run > 0 => times.push(elapsed),
+                Ok(_) => {}
+                Err(e) => *result = Err(e),
             }
-            let start = Instant::now();
-            for line in variant.timed {
-                vars.exec(line, &name)?;
-            }
-            Ok(start.elapsed())
-        })();
-        let mut cleanup = Ok(());
-        for line in variant.after {
-            if let Err(e) = vars.exec(line, &name) {
-                cleanup = cleanup.and(Err(e));
-            }
-        }
-        let elapsed = timed?;
-        cleanup?;
-        if run > 0 {
-            times.push(elapsed);
         }
     }
-    Ok(times)
+    results
+}
+
+/// One run of a variant: its untimed `before`, the timed commands, and its clean-up.
+fn time_run(variant: &Variant, run: usize, vars: &Vars) -> Result<Duration, String> {
+    let name = format!("lxops-bench-{}-{run}", std::process::id());
+    let timed: Result<Duration, String> = (|| {
+        for line in variant.before {
+            vars.exec(line, &name)?;
+        }
+        let start = Instant::now();
+        for line in variant.timed {
+            vars.exec(line, &name)?;
+        }
+        Ok(start.elapsed())
+    })();
+    let mut cleanup = Ok(());
+    for line in variant.after {
+        if let Err(e) = vars.exec(line, &name) {
+            cleanup = cleanup.and(Err(e));
+        }
+    }
+    let elapsed = timed?;
+    cleanup?;
+    Ok(elapsed)
 }
 
 /// Runs one command quietly; the error names it and carries its stderr.

@@ -1,7 +1,9 @@
 //! LXD and Incus side by side: started detached (they outlive xtask), waited for, and
 //! initialised with a preseed (a `dir` pool `default`, a `default` profile holding only the
 //! root disk, no network) unless they already have a `default` pool. Each also listens on a
-//! loopback HTTPS address, so that each can serve as the other's image remote.
+//! loopback HTTPS address, so that each can serve as the other's image remote, and trusts one
+//! stable test client certificate ([`CLIENT_DIR`]) for lxops' HTTPS remotes (benchmarks; the
+//! e2e tests trust their own for their length).
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -11,6 +13,10 @@ use anyhow::{Context, Result};
 use crate::cmd::{log, Cmd};
 
 use super::LOG_DIR;
+
+/// The test client certificate and key (`client.crt`, `client.key`), as `remote add` writes
+/// them into a client config directory; trusted by both daemons.
+pub const CLIENT_DIR: &str = "/var/lib/lxops-test/client";
 
 /// One of the two daemons the tests and benchmarks run against.
 pub struct Daemon {
@@ -68,12 +74,59 @@ profiles:
 
 /// Starts and initialises both daemons.
 pub fn run() -> Result<()> {
+    let fingerprint = ensure_client_certificate()?;
     for daemon in DAEMONS {
         daemon.ensure_running()?;
         daemon.ensure_initialised()?;
         daemon.ensure_https()?;
+        daemon.ensure_trusted(&fingerprint)?;
     }
     Ok(())
+}
+
+/// Creates the test client certificate unless it exists (self-signed P-384, clientAuth, as
+/// `remote add` makes one); returns its SHA-256 fingerprint as the daemons print it.
+fn ensure_client_certificate() -> Result<String> {
+    let dir = Path::new(CLIENT_DIR);
+    let (cert, key) = (dir.join("client.crt"), dir.join("client.key"));
+    if !cert.exists() || !key.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {CLIENT_DIR}"))?;
+        log(
+            "client",
+            format!("creating the test client certificate in {CLIENT_DIR}"),
+        );
+        Cmd::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:secp384r1",
+            ])
+            .args([
+                "-sha384",
+                "-nodes",
+                "-days",
+                "3650",
+                "-subj",
+                "/CN=lxops-test-client",
+            ])
+            .args(["-addext", "extendedKeyUsage=clientAuth", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .read()?;
+    }
+    let text = Cmd::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .read()?;
+    let fingerprint = text
+        .split_once('=')
+        .map(|(_, f)| f.trim().replace(':', "").to_lowercase())
+        .with_context(|| format!("no fingerprint in openssl's output {text:?}"))?;
+    Ok(fingerprint)
 }
 
 impl Daemon {
@@ -121,6 +174,26 @@ impl Daemon {
         );
         Cmd::new(self.cli)
             .args(["config", "set", "core.https_address", self.https_address])
+            .run()
+    }
+
+    fn ensure_trusted(&self, fingerprint: &str) -> Result<()> {
+        if Cmd::new(self.cli)
+            .args(["config", "trust", "show", fingerprint])
+            .succeeds()
+        {
+            return Ok(());
+        }
+        log(self.name, "trusting the test client certificate");
+        let add = if self.name == "lxd" {
+            "add"
+        } else {
+            "add-certificate"
+        };
+        Cmd::new(self.cli)
+            .args(["config", "trust", add])
+            .arg(Path::new(CLIENT_DIR).join("client.crt"))
+            .args(["--name", "lxops-test-client"])
             .run()
     }
 

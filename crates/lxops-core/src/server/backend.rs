@@ -11,8 +11,12 @@ use super::{InstanceServer, ServerError};
 /// How to connect.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
-    /// An explicit socket path, overriding discovery.
+    /// An explicit socket path, overriding discovery (and the client config's
+    /// `default-remote`).
     pub socket: Option<PathBuf>,
+    /// A remote of the client config (`config.yml`) to talk to; `None`: its `default-remote`
+    /// (`local` is the unix socket).
+    pub remote: Option<String>,
     /// Project; `None` means the client's current project.
     pub project: Option<String>,
     /// Timeout of every API call and server operation (zero: the default).

@@ -116,3 +116,25 @@ fn failed_operations_map_like_replies() {
         Change 400: doing it: Renaming of running instance not allowed"#]]
     .assert_eq(&text.join("\n"));
 }
+
+#[test]
+fn a_403_from_a_remote_points_at_its_trust_entry_not_at_the_admin_group() {
+    let subject = Subject {
+        context: "listing instances",
+        what: "instances",
+        request: Request::Read,
+    };
+    let local = api_error(&subject, 403, "not authorized");
+    expect!["listing instances: not authorized (permission denied: run as root or as a member of the daemon's admin group)"]
+        .assert_eq(&local.to_string());
+    let remote = lxops_rest::errors::remote_forbidden(local, "prod", &crate::INCUS);
+    expect!["listing instances: not authorized (the trust entry of this client's certificate on remote \"prod\" does not allow it, e.g. it is restricted to other projects: see `incus config trust list` on the server)"]
+        .assert_eq(&remote.to_string());
+    // Other errors pass unchanged.
+    let missing = api_error(&subject, 404, "not found");
+    let text = missing.to_string();
+    assert_eq!(
+        lxops_rest::errors::remote_forbidden(missing, "prod", &crate::INCUS).to_string(),
+        text
+    );
+}

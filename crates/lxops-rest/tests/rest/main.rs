@@ -44,6 +44,7 @@ pub static LXD: Dialect = Dialect {
         protocol: "simplestreams",
     }],
     default_remote_protocol: "lxd",
+    trust_add: "config trust add",
 };
 
 /// An Incus-like dialect for the tests.
@@ -66,4 +67,5 @@ pub static INCUS: Dialect = Dialect {
         protocol: "simplestreams",
     }],
     default_remote_protocol: "incus",
+    trust_add: "config trust add-certificate",
 };

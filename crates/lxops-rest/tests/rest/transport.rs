@@ -76,6 +76,7 @@ fn the_socket_is_explicit_then_env_then_the_first_existing_default() {
 #[tokio::test]
 async fn an_unreachable_socket_is_a_connect_error_with_a_hint() {
     let options = ConnectOptions {
+        remote: None,
         socket: Some("/nonexistent/lxops/unix.socket".into()),
         project: Some("default".into()),
         timeout: Duration::from_secs(5),
@@ -158,6 +159,7 @@ fn incus_route(seen: &Seen) -> (u16, Vec<u8>) {
 
 async fn incus_server(daemon: &FakeDaemon) -> Arc<dyn InstanceServer> {
     let options = ConnectOptions {
+        remote: None,
         socket: Some(daemon.socket.clone()),
         project: Some("p1".into()),
         timeout: Duration::from_secs(10),
@@ -387,6 +389,7 @@ async fn a_wait_that_never_ends_is_a_timeout_on_both_daemon_styles() {
     for incus_style in [false, true] {
         let daemon = FakeDaemon::start(Arc::new(never_ending(incus_style)));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_millis(300),
@@ -427,6 +430,7 @@ async fn a_start_that_fails_in_forkstart_is_retried_once() {
     };
     let daemon = FakeDaemon::start(Arc::new(route));
     let options = ConnectOptions {
+        remote: None,
         socket: Some(daemon.socket.clone()),
         project: Some("default".into()),
         timeout: Duration::from_secs(5),
@@ -484,6 +488,7 @@ async fn guest_commands_have_their_own_time_limit_apart_from_the_api_timeout() {
     for (api, exec, runs, expected) in cases {
         let daemon = FakeDaemon::start(Arc::new(slow_exec(Duration::from_millis(runs))));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_millis(api),
@@ -551,6 +556,7 @@ async fn only_reads_are_retried_after_a_503_or_a_cut_reply() {
     for (method, failing, status, expected, requests) in cases {
         let daemon = FakeDaemon::start(Arc::new(failing_at_first(failing, status)));
         let options = ConnectOptions {
+            remote: None,
             socket: Some(daemon.socket.clone()),
             project: Some("default".into()),
             timeout: Duration::from_secs(5),
@@ -581,4 +587,52 @@ async fn only_reads_are_retried_after_a_503_or_a_cut_reply() {
             daemon.requests()
         );
     }
+}
+
+#[tokio::test]
+async fn an_explicit_socket_wins_over_the_default_remote_and_conflicts_with_remote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().to_path_buf();
+    std::fs::write(
+        conf.join("config.yml"),
+        "default-remote: far\nremotes:\n  far: {addr: 'https://127.0.0.1:9', public: false}\n  \
+         local: {addr: 'unix://', public: false}\n",
+    )
+    .unwrap();
+    let conf_text = conf.display().to_string();
+    let env = move |name: &str| (name == "INCUS_CONF").then(|| conf_text.clone());
+    let socket = tmp.path().join("no-daemon.socket");
+    let options = |socket: Option<&Path>, remote: Option<&str>| ConnectOptions {
+        socket: socket.map(Path::to_path_buf),
+        remote: remote.map(str::to_string),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    // The default remote has no certificates: refused before any connection.
+    let err = RestServer::connect_with_env(&INCUS, &options(None, None), &env)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServerError::Remote { remote, .. } if remote == "far"),
+        "{err:?}"
+    );
+    // --socket: the socket, whatever the default remote.
+    let err = RestServer::connect_with_env(&INCUS, &options(Some(&socket), None), &env)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServerError::Connect { socket: s, .. } if *s == socket.display().to_string()),
+        "{err:?}"
+    );
+    // Both: bad input.
+    let err = RestServer::connect_with_env(&INCUS, &options(Some(&socket), Some("far")), &env)
+        .await
+        .unwrap_err();
+    expect![[r#"
+        remote "far": both --remote and --socket <SOCKET> were given
+        hint: give only one of them"#]]
+    .assert_eq(
+        &err.to_string()
+            .replace(&socket.display().to_string(), "<SOCKET>"),
+    );
 }

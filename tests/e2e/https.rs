@@ -1,0 +1,309 @@
+//! Remote daemons over HTTPS, as a user's client config names them: each daemon is reached at
+//! its loopback HTTPS address (`cargo xtask setup` sets `core.https_address`) with a client
+//! certificate made for the test and trusted for its length, the server verified by the
+//! certificate pinned in `servercerts/<remote>.crt`. A whole launch (cloud-config: file writes
+//! and a command), direct exec and file calls, and a delete go over HTTPS; a wrong pin, an
+//! untrusted client, a refused connection and an unknown remote fail before anything changes.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lxops_core::server::{ConnectOptions, FileWrite, InstanceServer};
+
+use crate::cli::{
+    block_on, instance_exists, lxops, profile_exists, server, sh, write_config, Cleanup,
+};
+use lxops_tests::{unique_name, Daemon, DAEMONS};
+
+/// A private client config directory (`LXD_CONF` / `INCUS_CONF`) with a fresh client
+/// certificate and remote `r` at the daemon's HTTPS address, pinned to `pin`.
+struct ClientConf {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl ClientConf {
+    fn new(daemon: Daemon, pin: &Path, addr: &str, default_remote: &str) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("conf");
+        std::fs::create_dir_all(dir.join("servercerts")).expect("mkdir");
+        run(Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args([
+                "ec_paramgen_curve:secp384r1",
+                "-sha384",
+                "-nodes",
+                "-days",
+                "2",
+            ])
+            .args(["-subj", &format!("/CN={}", unique_name("t-https"))])
+            .args(["-addext", "extendedKeyUsage=clientAuth", "-keyout"])
+            .arg(dir.join("client.key"))
+            .arg("-out")
+            .arg(dir.join("client.crt")));
+        std::fs::copy(pin, dir.join("servercerts/r.crt")).expect("pin the server certificate");
+        write_config(
+            &dir,
+            "config.yml",
+            &format!(
+                "default-remote: {default_remote}\nremotes:\n  local:\n    addr: unix://\n    \
+                 public: false\n  r:\n    addr: https://{addr}\n    protocol: {}\n    \
+                 public: false\naliases: {{}}\n",
+                match daemon {
+                    Daemon::Lxd => "lxd",
+                    Daemon::Incus => "incus",
+                }
+            ),
+        );
+        ClientConf { _tmp: tmp, dir }
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.join("client.crt")
+    }
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().expect("run a helper command");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Trusts a client certificate on the daemon (through its CLI over the unix socket) until
+/// dropped.
+struct Trust {
+    daemon: Daemon,
+    fingerprint: String,
+}
+
+impl Trust {
+    fn add(daemon: Daemon, cert: &Path) -> Self {
+        let add = match daemon {
+            Daemon::Lxd => "add",
+            Daemon::Incus => "add-certificate",
+        };
+        run(Command::new(daemon.cli())
+            .args(["config", "trust", add])
+            .arg(cert)
+            .args(["--name", &unique_name("t-https")]));
+        let text = run(Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(cert));
+        let fingerprint = text
+            .split('=')
+            .nth(1)
+            .expect("openssl fingerprint output")
+            .trim()
+            .replace(':', "")
+            .to_lowercase();
+        Trust {
+            daemon,
+            fingerprint,
+        }
+    }
+}
+
+impl Drop for Trust {
+    fn drop(&mut self) {
+        let status = Command::new(self.daemon.cli())
+            .args(["config", "trust", "remove", &self.fingerprint])
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!(
+                "{}: could not remove the test trust {}",
+                self.daemon, self.fingerprint
+            );
+        }
+    }
+}
+
+/// Points the daemon's config variable at a directory for the length of a test (the e2e
+/// tests run one at a time).
+struct ConfEnv {
+    key: &'static str,
+    old: Option<OsString>,
+}
+
+impl ConfEnv {
+    fn set(daemon: Daemon, dir: &Path) -> Self {
+        let key = daemon.config_env();
+        let old = std::env::var_os(key);
+        std::env::set_var(key, dir);
+        ConfEnv { key, old }
+    }
+}
+
+impl Drop for ConfEnv {
+    fn drop(&mut self) {
+        match &self.old {
+            Some(old) => std::env::set_var(self.key, old),
+            None => std::env::remove_var(self.key),
+        }
+    }
+}
+
+/// The daemon reached over HTTPS through remote `r` of the current client config.
+fn https_server(daemon: Daemon) -> Arc<dyn InstanceServer> {
+    let options = ConnectOptions {
+        remote: Some("r".to_string()),
+        project: Some("default".to_string()),
+        timeout: Duration::from_secs(120),
+        ..Default::default()
+    };
+    block_on(daemon.backend().connect(&options))
+        .unwrap_or_else(|e| panic!("{daemon}: connect over HTTPS: {e}"))
+}
+
+#[test]
+fn a_whole_launch_runs_over_https_with_the_remote_of_the_client_config() {
+    for daemon in DAEMONS {
+        let local = server(daemon);
+        let conf = ClientConf::new(
+            daemon,
+            &daemon.server_certificate(),
+            daemon.https_address(),
+            "local",
+        );
+        let _trust = Trust::add(daemon, &conf.cert());
+        let _env = ConfEnv::set(daemon, &conf.dir);
+        let name = unique_name("t-https");
+        let _cleanup = Cleanup::new(&local, &[&name]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_config(
+            tmp.path(),
+            "files.cfg",
+            "#cloud-config\nwrite_files:\n- path: /etc/over-https\n  content: written\n  \
+             permissions: '0640'\nruncmd:\n- echo ran > /etc/over-https-cmd\n",
+        );
+        let config = write_config(
+            tmp.path(),
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\ncloud-config-files:\n- files.cfg\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+
+        // Go-style `-remote`, as the original's flags.
+        lxops(daemon, &["-remote", "r", "launch", "-name", &name, &config]).ok();
+        assert_eq!(
+            sh(&local, &name, "cat /etc/over-https /etc/over-https-cmd"),
+            "writtenran",
+            "{daemon}: cloud-config applied over HTTPS"
+        );
+
+        // Direct calls through the same transport: exec and the file API.
+        let remote = https_server(daemon);
+        assert_eq!(remote.kind(), local.kind(), "{daemon}");
+        let file = FileWrite {
+            path: "/root/pushed".to_string(),
+            content: b"over https\n".to_vec(),
+            mode: Some(0o600),
+            uid: None,
+            gid: None,
+            append: false,
+        };
+        block_on(remote.write_file(&name, &file))
+            .unwrap_or_else(|e| panic!("{daemon}: write a file over HTTPS: {e}"));
+        assert_eq!(sh(&remote, &name, "cat /root/pushed"), "over https");
+        let read = block_on(remote.read_file(&name, "/etc/over-https"))
+            .expect("read a file over HTTPS")
+            .expect("the file exists");
+        assert_eq!(read.content, b"written", "{daemon}");
+
+        // The config's default-remote chooses the daemon when --remote is not given.
+        let default_conf = conf.dir.join("config.yml");
+        let text = std::fs::read_to_string(&default_conf).expect("config.yml");
+        std::fs::write(
+            &default_conf,
+            text.replace("default-remote: local", "default-remote: r"),
+        )
+        .expect("switch the default remote");
+        lxops(daemon, &["delete", "--force", "-name", &name, &config]).ok();
+        assert!(
+            !instance_exists(&local, &name) && !profile_exists(&local, &format!("{name}.lxops")),
+            "{daemon}: deleted over HTTPS"
+        );
+    }
+}
+
+#[test]
+fn a_remote_that_cannot_be_trusted_or_reached_fails_before_anything_changes() {
+    for daemon in DAEMONS {
+        let local = server(daemon);
+        let other = DAEMONS
+            .into_iter()
+            .find(|d| *d != daemon)
+            .expect("two daemons");
+        let name = unique_name("t-https");
+        let _cleanup = Cleanup::new(&local, &[&name]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = write_config(
+            tmp.path(),
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nostype: alpine\nimage: {}\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        let nothing_left = |case: &str| {
+            assert!(
+                !instance_exists(&local, &name)
+                    && !profile_exists(&local, &format!("{name}.lxops")),
+                "{daemon}, {case}: the failed launch left something"
+            );
+        };
+        let launch = |args: &[&str]| {
+            let mut all = args.to_vec();
+            all.extend(["launch", "-name", &name, &config]);
+            lxops(daemon, &all)
+        };
+
+        // The pinned certificate is the other daemon's: the client refuses the server.
+        let conf = ClientConf::new(
+            daemon,
+            &other.server_certificate(),
+            daemon.https_address(),
+            "local",
+        );
+        let _trust = Trust::add(daemon, &conf.cert());
+        let env = ConfEnv::set(daemon, &conf.dir);
+        launch(&["--remote", "r"])
+            .fails(1, "other than the one pinned")
+            .fails(1, "remote remove r");
+        nothing_left("wrong pin");
+        // An unknown remote is bad input.
+        launch(&["--remote", "nope"]).fails(2, "no such remote");
+        nothing_left("unknown remote");
+        drop(env);
+
+        // A client the daemon does not trust: no Trust for this certificate.
+        let conf = ClientConf::new(
+            daemon,
+            &daemon.server_certificate(),
+            daemon.https_address(),
+            "r",
+        );
+        let env = ConfEnv::set(daemon, &conf.dir);
+        launch(&[])
+            .fails(1, "does not trust this client's certificate")
+            .fails(1, "config trust add");
+        nothing_left("untrusted client");
+        drop(env);
+
+        // Nothing listens at the address.
+        let conf = ClientConf::new(daemon, &daemon.server_certificate(), "127.0.0.1:9", "r");
+        let _env = ConfEnv::set(daemon, &conf.dir);
+        launch(&[])
+            .fails(1, "cannot connect to")
+            .fails(1, "core.https_address");
+        nothing_left("refused connection");
+    }
+}
