@@ -26,7 +26,9 @@ pub use remove::{
     ProfileRemoval,
 };
 pub use rename::{check_rename, rename_instance, replaced_profiles};
-pub use wait::{has_nic, start_and_wait, start_stopped_and_wait, wait_ready, WaitOptions};
+pub use wait::{
+    has_nic, settled_instance, start_and_wait, start_stopped_and_wait, wait_ready, WaitOptions,
+};
 
 #[cfg(test)]
 mod tests;

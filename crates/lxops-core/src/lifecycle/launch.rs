@@ -57,16 +57,9 @@ pub async fn check_launch(
     plan: &InstancePlan,
 ) -> Result<LaunchCheck, LifecycleError> {
     let name = plan.name.as_str();
-    // The create of an interrupted earlier run may still be running in the daemon, with the
-    // instance not visible yet: once it ends, the instance is there to resume.
-    server
-        .wait_instance_operations(name)
-        .await
-        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
-    let existing = server
-        .instance(name)
-        .await
-        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?;
+    // The create of an interrupted earlier run may still be running, with the instance not
+    // visible yet: once it ends, the instance is there to resume.
+    let existing = super::wait::settled_instance(server, name).await?;
     let resume = match &existing {
         None => false,
         Some(instance) if launch_pending(instance) => true,

@@ -55,16 +55,7 @@ pub async fn rebuild_instance(
     image: &ImageSource,
     progress: &mut dyn Progress,
 ) -> Result<(), LifecycleError> {
-    // An interrupted earlier run's stop or rebuild may still be running in the daemon.
-    server
-        .wait_instance_operations(name)
-        .await
-        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
-    let exists = server
-        .instance(name)
-        .await
-        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?
-        .is_some();
+    let exists = super::wait::settled_instance(server, name).await?.is_some();
     // A recreating rebuild interrupted between deleting the old instance and renaming its
     // replacement: the replacement takes the name back.
     if !exists

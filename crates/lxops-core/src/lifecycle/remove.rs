@@ -22,15 +22,7 @@ pub async fn check_delete(
     name: &str,
     force: bool,
 ) -> Result<DeleteCheck, LifecycleError> {
-    // An interrupted earlier run's stop or delete may still be running in the daemon.
-    server
-        .wait_instance_operations(name)
-        .await
-        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
-    let instance = server
-        .instance(name)
-        .await
-        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?;
+    let instance = super::wait::settled_instance(server, name).await?;
     let running = instance.as_ref().is_some_and(|i| i.is_running());
     if running && !force {
         return Err(LifecycleError::Running {

@@ -27,6 +27,24 @@ impl Default for WaitOptions {
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Waits until the instance's running operations have ended (those of an interrupted earlier
+/// run go on in the daemon: its create, stop or delete), then looks the instance up. Every
+/// command that changes an existing instance starts here, so running it again after an
+/// interruption finds the instance settled.
+pub async fn settled_instance(
+    server: &dyn InstanceServer,
+    name: &str,
+) -> Result<Option<crate::server::Instance>, LifecycleError> {
+    server
+        .wait_instance_operations(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "waiting for its running operations", e))?;
+    server
+        .instance(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))
+}
+
 /// Starts `name` (when it is not running) and waits as [`wait_ready`] does.
 pub async fn start_and_wait(
     server: &dyn InstanceServer,
