@@ -193,7 +193,12 @@ pub const CASES: &[Case] = &[
                 name: "bare (curl -P 8)",
                 before: &[],
                 timed: &["sh {dir}/raw-launch.sh {cli} lxfleet-{all}"],
-                after: &["{lxops} delete --force -j 8 -name=lxfleet-{all} {dir}/fleet.yaml"],
+                // Its profiles carry no lxops marks, so lxops rightly leaves them: the CLI
+                // removes them.
+                after: &[
+                    "{cli} delete --force lxfleet-{all}",
+                    "{cli} profile delete lxfleet-{i}.lxops",
+                ],
             },
             Variant {
                 name: "lxops -j 8",
