@@ -21,6 +21,9 @@ const PACKAGES: &[&str] = &[
     "btrfs-progs",
     "dpkg-dev",
     "sudo",
+    // The test client certificate (set-up, HTTPS tests) and the bench's raw-request baseline.
+    "openssl",
+    "curl",
 ];
 /// Packages from the backports suite.
 const BACKPORTS_PACKAGES: &[&str] = &["incus"];
