@@ -460,11 +460,6 @@ mod tests {
         jobs: usize,
         fail_fast: bool,
     ) -> (String, Vec<String>, Result<(), String>) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut out = Vec::new();
         let err = std::cell::RefCell::new(Vec::new());
         let options = RunOptions {
             command: "launch",
@@ -476,20 +471,7 @@ mod tests {
             live: false,
             colour: false,
         };
-        let result = runtime.block_on(run_all(
-            units(names),
-            options,
-            &mut out,
-            |name, mut buffer| async move {
-                writeln!(buffer, "working on {name}").unwrap();
-                if name.starts_with("bad") {
-                    let e = CliError::failure(anyhow::anyhow!("{name} broke\nmore"));
-                    return (buffer, Err(e));
-                }
-                (buffer, Ok(()))
-            },
-        ));
-        let text = String::from_utf8(out).unwrap();
+        let (text, result) = run_with_options(names, options);
         let (lines, summary) = text.split_once("\n\n").unwrap_or((&text, ""));
         let summary = summary
             .lines()
@@ -499,11 +481,7 @@ mod tests {
                 format!("{} {}", cells[0].trim(), cells[2].trim())
             })
             .collect();
-        (
-            lines.to_string(),
-            summary,
-            result.map_err(|e| format!("{e:#}")),
-        )
+        (lines.to_string(), summary, result)
     }
 
     #[test]
