@@ -71,3 +71,50 @@ where
 
 #[cfg(test)]
 mod dry_run_tests;
+
+/// What the operations' unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use crate::config::{self, DeviceDir, FsKind, InstanceDevice, InstanceFilesystem};
+
+    /// Instance `name` from `<root>/<name>.yaml`: image `img`, the `default` profile, one
+    /// directory filesystem `data` at `<root>/<name>` and one device `srv` (`/srv`) on it.
+    pub(crate) fn dir_instance(root: &Path, name: &str) -> config::Instance {
+        config::Instance {
+            name: name.into(),
+            file: root.join(format!("{name}.yaml")),
+            description: String::new(),
+            project: "default".into(),
+            ostype: String::new(),
+            image: "img".into(),
+            origin: None,
+            device_template: None,
+            device_origin: None,
+            source_config: None,
+            lxc_options: Vec::new(),
+            profiles: vec!["default".into()],
+            profile: format!("{name}.lxops"),
+            device_owner: None,
+            filesystems: vec![InstanceFilesystem {
+                id: "data".into(),
+                kind: FsKind::Dir,
+                path: root.join(name).display().to_string(),
+                zfsproperties: BTreeMap::new(),
+                transient: false,
+                destroy: false,
+            }],
+            devices: vec![InstanceDevice {
+                name: "srv".into(),
+                path: "/srv".into(),
+                filesystem: Some("data".into()),
+                dir: DeviceDir::Relative("srv".into()),
+                readonly: false,
+            }],
+            properties: BTreeMap::new(),
+            cloud_config_files: Vec::new(),
+        }
+    }
+}

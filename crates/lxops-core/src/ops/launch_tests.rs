@@ -156,13 +156,13 @@ fn bad_names_are_refused_before_the_host_is_touched() {
 
 /// A launch interrupted after its create request is resumed by the same launch.
 mod resume {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use super::super::*;
     use crate::cloudconfig::OsTypes;
     use crate::host::SystemHost;
     use crate::lifecycle::{LifecycleError, WaitOptions, LAUNCH_PENDING, LAUNCH_PENDING_KEY};
+    use crate::ops::test_support::dir_instance;
     use crate::server::fake::FakeServer;
     use crate::server::{InstanceServer, StopMode};
 
@@ -173,42 +173,6 @@ mod resume {
             .build()
             .unwrap()
             .block_on(f)
-    }
-
-    fn instance(root: &std::path::Path) -> config::Instance {
-        config::Instance {
-            name: "a1".into(),
-            file: root.join("a1.yaml"),
-            description: String::new(),
-            project: "default".into(),
-            ostype: String::new(),
-            image: "img".into(),
-            origin: None,
-            device_template: None,
-            device_origin: None,
-            source_config: None,
-            lxc_options: Vec::new(),
-            profiles: vec!["default".into()],
-            profile: "a1.lxops".into(),
-            device_owner: None,
-            filesystems: vec![config::InstanceFilesystem {
-                id: "data".into(),
-                kind: config::FsKind::Dir,
-                path: root.join("a1").display().to_string(),
-                zfsproperties: BTreeMap::new(),
-                transient: false,
-                destroy: false,
-            }],
-            devices: vec![config::InstanceDevice {
-                name: "srv".into(),
-                path: "/srv".into(),
-                filesystem: Some("data".into()),
-                dir: config::DeviceDir::Relative("srv".into()),
-                readonly: false,
-            }],
-            properties: BTreeMap::new(),
-            cloud_config_files: Vec::new(),
-        }
     }
 
     async fn run_launch(env: &Env, instance: &config::Instance) -> Result<Vec<String>, OpsError> {
@@ -233,7 +197,7 @@ mod resume {
             wait: WaitOptions::default(),
             dry_run: false,
         };
-        let instance = instance(tmp.path());
+        let instance = dir_instance(tmp.path(), "a1");
         block_on(async {
             run_launch(&env, &instance).await.unwrap();
             let live = server.instance("a1").await.unwrap().unwrap();

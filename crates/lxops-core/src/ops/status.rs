@@ -384,53 +384,16 @@ fn server_err(name: &str, doing: &str, e: crate::server::ServerError) -> OpsErro
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::Path;
 
     use super::*;
     use crate::cloudconfig::OsTypes;
-    use crate::config::{DeviceDir, FsKind, InstanceDevice, InstanceFilesystem};
     use crate::host::SystemHost;
     use crate::lifecycle::WaitOptions;
+    use crate::ops::test_support::dir_instance;
     use crate::ops::{launch, prepare_launch, Env, LaunchSources};
     use crate::server::fake::FakeServer;
     use crate::server::{InstanceUpdate, StopMode};
-
-    fn instance(root: &Path, name: &str) -> config::Instance {
-        config::Instance {
-            name: name.into(),
-            file: root.join("web.yaml"),
-            description: String::new(),
-            project: "default".into(),
-            ostype: String::new(),
-            image: "img".into(),
-            origin: None,
-            device_template: None,
-            device_origin: None,
-            source_config: None,
-            lxc_options: Vec::new(),
-            profiles: vec!["default".into()],
-            profile: format!("{name}.lxops"),
-            device_owner: Some("0:0".into()),
-            filesystems: vec![InstanceFilesystem {
-                id: "data".into(),
-                kind: FsKind::Dir,
-                path: root.join(name).display().to_string(),
-                zfsproperties: BTreeMap::new(),
-                transient: false,
-                destroy: false,
-            }],
-            devices: vec![InstanceDevice {
-                name: "srv".into(),
-                path: "/srv".into(),
-                filesystem: Some("data".into()),
-                dir: DeviceDir::Relative("srv".into()),
-                readonly: false,
-            }],
-            properties: BTreeMap::new(),
-            cloud_config_files: Vec::new(),
-        }
-    }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_multi_thread()
@@ -447,7 +410,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let server = FakeServer::new();
         server.add_image("img");
-        let instances = [instance(tmp.path(), "web1"), instance(tmp.path(), "web2")];
+        let instances = [
+            dir_instance(tmp.path(), "web1"),
+            dir_instance(tmp.path(), "web2"),
+        ];
         let env = Env {
             server: Arc::new(server.clone()),
             host: Arc::new(SystemHost::new()),
