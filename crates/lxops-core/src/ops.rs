@@ -13,6 +13,7 @@ mod copy;
 mod devices;
 mod error;
 mod extract;
+pub mod fleet;
 mod launch;
 mod maintain;
 mod remove;
