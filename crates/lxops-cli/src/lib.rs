@@ -4,6 +4,8 @@
 //! A binary builds an [`App`] (its [`Backend`], the config-format migrators and the OS types)
 //! and calls [`main`]. Data goes to stdout, logs and errors to stderr.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod argv;
 #[allow(dead_code)] // the scaffolding is used as commands land
