@@ -8,11 +8,8 @@
 
 pub mod args;
 pub mod argv;
-#[allow(dead_code)] // the scaffolding is used as commands land
 mod commands;
-#[allow(dead_code)]
 mod context;
-#[allow(dead_code)]
 mod error;
 mod output;
 mod progress;
