@@ -173,22 +173,18 @@ where
             (progress, result)
         },
         |result, _| {
-            let (instance, event_error);
-            instance = result.instance.as_str();
+            let instance = result.instance.as_str();
             match &result.outcome {
                 Outcome::Done(duration) => on_event(Event::Finished {
                     instance,
                     duration: *duration,
                     error: None,
                 }),
-                Outcome::Failed(duration, e) => {
-                    event_error = e.to_string();
-                    on_event(Event::Finished {
-                        instance,
-                        duration: *duration,
-                        error: Some(&event_error),
-                    })
-                }
+                Outcome::Failed(duration, e) => on_event(Event::Finished {
+                    instance,
+                    duration: *duration,
+                    error: Some(&e.to_string()),
+                }),
                 Outcome::Skipped(reason) => on_event(Event::Skipped {
                     instance,
                     reason: *reason,
