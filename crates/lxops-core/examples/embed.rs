@@ -3,7 +3,7 @@
 //! events printed by a callback. No CLI involved.
 //!
 //! ```text
-//! cargo run -p lxops-core --example embed -- incus|lxd [IMAGE] [NAME-PREFIX]
+//! cargo run --example embed -- incus|lxd [IMAGE] [NAME-PREFIX]
 //! ```
 //!
 //! The daemon is Incus or LXD (the first argument, or `LXOPS_EMBED_DAEMON`), reached over its
