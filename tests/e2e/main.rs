@@ -5,6 +5,7 @@ mod cli;
 mod cloudconfig;
 mod commands;
 mod devices;
+mod embed;
 mod faults;
 mod fleet;
 mod fscommands;

@@ -183,12 +183,16 @@ pub enum Command {
 /// `launch` and `rebuild`.
 #[derive(Debug, Clone, Args)]
 pub struct LaunchArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// How long to wait for a started instance.
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -196,8 +200,10 @@ pub struct LaunchArgs {
 /// `status`.
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -205,8 +211,10 @@ pub struct StatusArgs {
 /// `delete` and `destroy`.
 #[derive(Debug, Clone, Args)]
 pub struct DeleteArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Stop a running instance first (otherwise a running instance is refused).
@@ -216,6 +224,7 @@ pub struct DeleteArgs {
     /// lxops) when they pass every safety rule and the instance exists (see `help safety`).
     #[arg(long)]
     pub adopt: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -223,10 +232,13 @@ pub struct DeleteArgs {
 /// `create-devices`, `create-profile`.
 #[derive(Debug, Clone, Args)]
 pub struct SimpleArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -234,8 +246,10 @@ pub struct SimpleArgs {
 /// `configure`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigureArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Seconds to wait until commands can run in the instance.
@@ -244,6 +258,7 @@ pub struct ConfigureArgs {
     /// Trace (accepted for compatibility; use -v).
     #[arg(short = 't', long = "trace", hide = true)]
     pub trace: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -251,8 +266,10 @@ pub struct ConfigureArgs {
 /// `rename CONFIG NEWNAME`.
 #[derive(Debug, Clone, Args)]
 pub struct RenameArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Also rename filesystems and replace the profile that carry no lxops mark (made by an
@@ -268,8 +285,10 @@ pub struct RenameArgs {
 /// `snapshot`.
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Snapshot name (default: the UTC time, YYYYMMDDHHMMSS).
@@ -284,6 +303,7 @@ pub struct SnapshotArgs {
     /// With -d: destroy recursively (root filesystems only).
     #[arg(short = 'R')]
     pub recursive: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -291,8 +311,10 @@ pub struct SnapshotArgs {
 /// `rollback`.
 #[derive(Debug, Clone, Args)]
 pub struct RollbackArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Snapshot name.
@@ -301,6 +323,7 @@ pub struct RollbackArgs {
     /// Also restore the instance snapshot through the API.
     #[arg(short = 'c')]
     pub instance: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -327,8 +350,10 @@ pub enum ProfileCommand {
 /// `profile list|diff`.
 #[derive(Debug, Clone, Args)]
 pub struct ProfileConfigArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -336,10 +361,13 @@ pub struct ProfileConfigArgs {
 /// `profile apply|reorder`.
 #[derive(Debug, Clone, Args)]
 pub struct ProfileChangeArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -408,6 +436,7 @@ pub struct PropertyArgs {
 /// `property get`.
 #[derive(Debug, Clone, Args)]
 pub struct PropertyGetArgs {
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Property name.
@@ -417,6 +446,7 @@ pub struct PropertyGetArgs {
 /// `property set`.
 #[derive(Debug, Clone, Args)]
 pub struct PropertySetArgs {
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Property name.
@@ -450,6 +480,7 @@ pub enum ConfigCommand {
 /// `config parse|print|...`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigReadArgs {
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Do not follow includes or resolve paths.
@@ -500,8 +531,10 @@ pub enum InfoCommand {
 /// `i description|properties|...`.
 #[derive(Debug, Clone, Args)]
 pub struct InfoArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -509,11 +542,13 @@ pub struct InfoArgs {
 /// `i verify`.
 #[derive(Debug, Clone, Args)]
 pub struct InfoVerifyArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Treat unknown keys as errors.
     #[arg(long)]
     pub strict: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -582,6 +617,7 @@ pub struct InstanceCloudconfigArgs {
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Treat cloud-config keys and modules that lxops does not apply as errors.
@@ -606,6 +642,7 @@ pub struct CloudconfigArgs {
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Treat cloud-config keys and modules that lxops does not apply as errors.
@@ -659,6 +696,7 @@ pub struct PublishArgs {
 /// `export` and `import`.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Directory of the tarballs.
@@ -695,6 +733,7 @@ pub struct CopyFilesystemsArgs {
     /// Snapshot to send (default: snapshot the source now, named by the UTC time).
     #[arg(short = 's', value_name = "SNAPSHOT")]
     pub snapshot: Option<String>,
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Print what would be done and do nothing.

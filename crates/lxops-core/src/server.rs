@@ -1,12 +1,14 @@
 //! The API boundary: what lxops needs from an LXD-family instance server.
 //!
 //! [`InstanceServer`] is implemented by the LXD and Incus backend crates (over the REST API on
-//! the unix socket) and by [`fake::FakeServer`] (in memory, for planning and applier tests).
+//! the unix socket) and by `fake::FakeServer` (in memory, for planning and applier tests; only
+//! with the `testing` feature).
 //! Every method is scoped to one project: [`InstanceServer::for_project`] gives a view of the
 //! same connection in another project. Futures are `Send`, so operations on different
 //! instances can run concurrently on one multi-threaded tokio runtime.
 
 pub mod backend;
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 pub mod types;
 

@@ -4,6 +4,8 @@
 //! [`RestServer`] implements `lxops_core::server::InstanceServer`; what differs between the
 //! daemons is data, a [`Dialect`], whose values live in the backend crates.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod dialect;
 pub mod discovery;

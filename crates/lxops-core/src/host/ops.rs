@@ -301,10 +301,7 @@ pub fn rename_filesystems(
             if n.kind == FsKind::Zfs {
                 for (inner, inner_mark) in marks::zfs_marks_inside(host, &n.path)? {
                     if Some(&inner_mark) == o.mark.as_ref() {
-                        let inner = FilesystemSpec {
-                            path: inner,
-                            ..n.clone()
-                        };
+                        let inner = n.with_path(inner);
                         marks::set_mark(host, &inner, mark)?;
                     }
                 }

@@ -10,12 +10,14 @@ use crate::host::RemovalRules;
 
 fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
     FilesystemSpec {
-        id: id.into(),
-        kind,
-        path: path.into(),
-        zfsproperties: BTreeMap::new(),
-        transient: false,
-        destroy: true,
+        filesystem: crate::config::InstanceFilesystem {
+            id: id.into(),
+            kind,
+            path: path.into(),
+            zfsproperties: BTreeMap::new(),
+            transient: false,
+            destroy: true,
+        },
         mark: Some("default/a1".into()),
     }
 }
