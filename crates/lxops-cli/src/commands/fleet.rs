@@ -525,6 +525,7 @@ mod tests {
                 ),
             ),
             result("web3", Outcome::Skipped(SkipReason::FailFast)),
+            result("web4", Outcome::Skipped(SkipReason::Stopped)),
         ];
         let mut out = Vec::new();
         write_summary(&mut out, "rebuild", Format::Table, &finished).unwrap();
@@ -534,6 +535,7 @@ mod tests {
             web1      rebuild  ok                     1.2s
             web2      rebuild  failed: image missing  0.1s
             web3      rebuild  skipped (--fail-fast)  -
+            web4      rebuild  skipped (interrupted)  -
         "#]]
         .assert_eq(&String::from_utf8(out).unwrap());
     }
