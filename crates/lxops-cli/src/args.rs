@@ -535,6 +535,54 @@ pub enum InstanceCommand {
     Addresses(InstanceAddressesArgs),
     /// Apply cloud-config files (stdin when none) to an instance.
     Cloudconfig(InstanceCloudconfigArgs),
+    /// Copy a local file (or with -r a directory tree) into an instance.
+    Push(InstancePushArgs),
+    /// Copy a file (or with -r a directory tree) out of an instance.
+    Pull(InstancePullArgs),
+}
+
+/// `instance push`.
+#[derive(Debug, Clone, Args)]
+pub struct InstancePushArgs {
+    /// Copy a whole directory tree: modes, owners, symlinks (as symlinks) and empty
+    /// directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Print the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The local file or directory.
+    #[arg(value_name = "LOCAL")]
+    pub source: PathBuf,
+    /// Where in the instance: an existing directory receives LOCAL under its own name,
+    /// anything else is the new name.
+    #[arg(value_name = "INSTANCE/PATH")]
+    pub target: String,
+}
+
+/// `instance pull`.
+#[derive(Debug, Clone, Args)]
+pub struct InstancePullArgs {
+    /// Copy a whole directory tree: modes, owners (when run as root), symlinks (as symlinks)
+    /// and empty directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Print the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The file or directory in the instance.
+    #[arg(value_name = "INSTANCE/PATH")]
+    pub source: String,
+    /// Where: an existing directory receives the source under its own name, anything else is
+    /// the new name.
+    #[arg(value_name = "LOCAL")]
+    pub target: PathBuf,
 }
 
 /// Instance names.
