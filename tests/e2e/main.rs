@@ -15,3 +15,4 @@ mod lifecycle;
 mod output;
 mod remote;
 mod safety;
+mod transfer;
