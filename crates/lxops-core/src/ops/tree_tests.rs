@@ -1,3 +1,7 @@
+//! Tests of `ops::tree` with the fake server and real local trees: modes, owners, symlinks,
+//! empty directories, where a tree lands, and every refusal (escapes, writes through symlinks,
+//! special files) before any change.
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
