@@ -536,8 +536,18 @@ pub enum InstanceCommand {
     /// Apply cloud-config files (stdin when none) to an instance.
     Cloudconfig(InstanceCloudconfigArgs),
     /// Copy a local file (or with -r a directory tree) into an instance.
+    ///
+    /// Modes and owners are kept (the files API drops set-id and sticky bits, with a
+    /// warning), symlinks are copied as symlinks, never followed. An instance path with `..`,
+    /// or a path in the instance that is a symlink where the tree has a file or directory, is
+    /// refused before anything changes (exit 2). See `lxops help safety`.
     Push(InstancePushArgs),
     /// Copy a file (or with -r a directory tree) out of an instance.
+    ///
+    /// Modes are kept, and owners when run as root; symlinks are copied as symlinks (targets
+    /// inside the tree written relative). A name the daemon lists that would leave the
+    /// directory, or a local path that is a symlink where the tree has a file or directory, is
+    /// refused before anything changes (exit 2). See `lxops help safety`.
     Pull(InstancePullArgs),
 }
 
