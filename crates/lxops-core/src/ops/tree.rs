@@ -410,7 +410,6 @@ async fn check_remote_destination(
     server: &dyn InstanceServer,
     plan: &TreePlan,
 ) -> Result<BTreeSet<String>, TreeError> {
-    let instance = plan.instance.as_str();
     let mut children: BTreeMap<&str, Vec<&TreeEntry>> = BTreeMap::new();
     for entry in plan.entries.iter().filter(|e| !e.rel.is_empty()) {
         children
@@ -419,58 +418,75 @@ async fn check_remote_destination(
             .push(entry);
     }
     let mut replace = BTreeSet::new();
-    let mut check = match plan.entries.first() {
-        Some(top) => vec![top],
-        None => return Ok(replace),
-    };
-    while let Some(entry) = check.pop() {
-        let path = plan.remote_path(&entry.rel);
-        let existing = server
-            .file_info(instance, &path)
-            .await
-            .map_err(server_err(instance, format!("inspecting {path}")))?;
-        let Some(existing) = existing else { continue };
-        let refuse = |reason: String| TreeError::Refused {
-            verb: "push",
-            path: format!("{instance}:{path}"),
-            reason,
-        };
-        match (&entry.kind, existing.kind) {
-            (EntryKind::Symlink { .. }, FileKind::Symlink) => {
-                replace.insert(entry.rel.clone());
-            }
-            (_, FileKind::Symlink) => {
-                return Err(refuse(format!(
-                    "is a symlink where the tree has a {}; lxops never writes through a \
-                     symlink: remove it in the instance or push elsewhere",
-                    entry.kind.noun()
-                )))
-            }
-            (EntryKind::File { .. }, FileKind::File) => {}
-            (EntryKind::Dir, FileKind::Directory) => {
-                let names: BTreeSet<String> = server
-                    .list_dir(instance, &path)
-                    .await
-                    .map_err(server_err(instance, format!("listing {path}")))?
-                    .into_iter()
-                    .collect();
-                for child in children.get(entry.rel.as_str()).into_iter().flatten() {
-                    let name = child.rel.rsplit('/').next().unwrap_or_default();
-                    if names.contains(name) {
-                        check.push(child);
-                    }
-                }
-            }
-            (kind, existing) => {
-                return Err(refuse(format!(
-                    "is a {} where the tree has a {}: move it away or push elsewhere",
-                    kind_of(existing),
-                    kind.noun()
-                )))
-            }
+    let mut level: Vec<&TreeEntry> = plan.entries.first().into_iter().collect();
+    // A level of existing entries at a time, up to TRANSFER_JOBS requests at once.
+    while !level.is_empty() {
+        let checked: Vec<(Option<String>, Vec<&TreeEntry>)> = stream::iter(level)
+            .map(|entry| check_remote_entry(server, plan, entry, &children))
+            .buffered(TRANSFER_JOBS)
+            .try_collect()
+            .await?;
+        level = Vec::new();
+        for (replaced, next) in checked {
+            replace.extend(replaced);
+            level.extend(next);
         }
     }
     Ok(replace)
+}
+
+/// Checks one planned entry against what the instance has there: the symlink it replaces (if
+/// so), and the children to check next (those of a directory that exists on both sides).
+async fn check_remote_entry<'a>(
+    server: &dyn InstanceServer,
+    plan: &TreePlan,
+    entry: &'a TreeEntry,
+    children: &BTreeMap<&str, Vec<&'a TreeEntry>>,
+) -> Result<(Option<String>, Vec<&'a TreeEntry>), TreeError> {
+    let instance = plan.instance.as_str();
+    let path = plan.remote_path(&entry.rel);
+    let existing = server
+        .file_info(instance, &path)
+        .await
+        .map_err(server_err(instance, format!("inspecting {path}")))?;
+    let Some(existing) = existing else {
+        return Ok((None, Vec::new()));
+    };
+    let refuse = |reason: String| TreeError::Refused {
+        verb: "push",
+        path: format!("{instance}:{path}"),
+        reason,
+    };
+    match (&entry.kind, existing.kind) {
+        (EntryKind::Symlink { .. }, FileKind::Symlink) => Ok((Some(entry.rel.clone()), Vec::new())),
+        (_, FileKind::Symlink) => Err(refuse(format!(
+            "is a symlink where the tree has a {}; lxops never writes through a symlink: \
+             remove it in the instance or push elsewhere",
+            entry.kind.noun()
+        ))),
+        (EntryKind::File { .. }, FileKind::File) => Ok((None, Vec::new())),
+        (EntryKind::Dir, FileKind::Directory) => {
+            let names: BTreeSet<String> = server
+                .list_dir(instance, &path)
+                .await
+                .map_err(server_err(instance, format!("listing {path}")))?
+                .into_iter()
+                .collect();
+            let next = children
+                .get(entry.rel.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|child| names.contains(child.rel.rsplit('/').next().unwrap_or_default()))
+                .copied()
+                .collect();
+            Ok((None, next))
+        }
+        (kind, existing) => Err(refuse(format!(
+            "is a {} where the tree has a {}: move it away or push elsewhere",
+            kind_of(existing),
+            kind.noun()
+        ))),
+    }
 }
 
 /// Plans `pull [-r] INSTANCE:SOURCE LOCAL`. A `LOCAL` that is a directory receives the source
