@@ -67,6 +67,25 @@ async fn send(
 
 /// Writes a file.
 pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -> ServerResult<()> {
+    write(server, instance, file, true).await
+}
+
+/// Writes a file that the caller knows does not exist: without the `HEAD` that looks at an
+/// existing file's mode and owner (half the requests of a tree push).
+pub async fn write_new_file(
+    server: &RestServer,
+    instance: &str,
+    file: &FileWrite,
+) -> ServerResult<()> {
+    write(server, instance, file, false).await
+}
+
+async fn write(
+    server: &RestServer,
+    instance: &str,
+    file: &FileWrite,
+    may_exist: bool,
+) -> ServerResult<()> {
     let context = format!("writing {} in instance {instance:?}", file.path);
     let what = format!("directory of {} in instance {instance:?}", file.path);
     let subject = Subject {
@@ -74,7 +93,7 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
         what: &what,
         request: Request::Change,
     };
-    if !file.append {
+    if may_exist && !file.append {
         remove_if_permissions_differ(server, instance, file, &subject).await?;
     }
     let mut request = RawRequest::new(Method::POST, files_url(server, instance, &file.path));

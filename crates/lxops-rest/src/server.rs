@@ -801,6 +801,10 @@ impl InstanceServer for RestServer {
         crate::files::make_symlink(self, instance, link).await
     }
 
+    async fn write_new_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()> {
+        crate::files::write_new_file(self, instance, file).await
+    }
+
     fn image_source(&self, image: &str) -> ServerResult<ImageSource> {
         crate::remotes::image_source(self.conn.dialect, image, &process_env)
     }

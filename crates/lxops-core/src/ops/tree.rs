@@ -119,6 +119,9 @@ pub struct TreePlan {
     pub owners: bool,
     /// Push: whether the local top is a symlink the user named (read through it).
     follow_top: bool,
+    /// Push: the entries that exist in the instance already (the others are written as new
+    /// files, without looking first).
+    existing: BTreeSet<String>,
 }
 
 impl TreePlan {
@@ -397,8 +400,9 @@ pub async fn plan_push(
         replace: BTreeSet::new(),
         owners: true,
         follow_top,
+        existing: BTreeSet::new(),
     };
-    plan.replace = check_remote_destination(server, &plan).await?;
+    (plan.replace, plan.existing) = check_remote_destination(server, &plan).await?;
     Ok(plan)
 }
 
@@ -409,7 +413,7 @@ pub async fn plan_push(
 async fn check_remote_destination(
     server: &dyn InstanceServer,
     plan: &TreePlan,
-) -> Result<BTreeSet<String>, TreeError> {
+) -> Result<(BTreeSet<String>, BTreeSet<String>), TreeError> {
     let mut children: BTreeMap<&str, Vec<&TreeEntry>> = BTreeMap::new();
     for entry in plan.entries.iter().filter(|e| !e.rel.is_empty()) {
         children
@@ -417,32 +421,51 @@ async fn check_remote_destination(
             .or_default()
             .push(entry);
     }
-    let mut replace = BTreeSet::new();
+    let (mut replace, mut existing) = (BTreeSet::new(), BTreeSet::new());
     let mut level: Vec<&TreeEntry> = plan.entries.first().into_iter().collect();
     // A level of existing entries at a time, up to TRANSFER_JOBS requests at once.
     while !level.is_empty() {
-        let checked: Vec<(Option<String>, Vec<&TreeEntry>)> = stream::iter(level)
+        let checked: Vec<(Found, &TreeEntry, Vec<&TreeEntry>)> = stream::iter(level)
             .map(|entry| check_remote_entry(server, plan, entry, &children))
             .buffered(TRANSFER_JOBS)
             .try_collect()
             .await?;
         level = Vec::new();
-        for (replaced, next) in checked {
-            replace.extend(replaced);
+        for (found, entry, next) in checked {
+            match found {
+                Found::Absent => {}
+                Found::Same => {
+                    existing.insert(entry.rel.clone());
+                }
+                Found::Symlink => {
+                    existing.insert(entry.rel.clone());
+                    replace.insert(entry.rel.clone());
+                }
+            }
             level.extend(next);
         }
     }
-    Ok(replace)
+    Ok((replace, existing))
 }
 
-/// Checks one planned entry against what the instance has there: the symlink it replaces (if
-/// so), and the children to check next (those of a directory that exists on both sides).
+/// What a push found in the instance where an entry goes.
+enum Found {
+    /// Nothing.
+    Absent,
+    /// The same kind (a file is overwritten, a directory kept).
+    Same,
+    /// A symlink, which the tree's symlink replaces.
+    Symlink,
+}
+
+/// Checks one planned entry against what the instance has there, and gives the children to
+/// check next (those of a directory that exists on both sides).
 async fn check_remote_entry<'a>(
     server: &dyn InstanceServer,
     plan: &TreePlan,
     entry: &'a TreeEntry,
     children: &BTreeMap<&str, Vec<&'a TreeEntry>>,
-) -> Result<(Option<String>, Vec<&'a TreeEntry>), TreeError> {
+) -> Result<(Found, &'a TreeEntry, Vec<&'a TreeEntry>), TreeError> {
     let instance = plan.instance.as_str();
     let path = plan.remote_path(&entry.rel);
     let existing = server
@@ -450,7 +473,7 @@ async fn check_remote_entry<'a>(
         .await
         .map_err(server_err(instance, format!("inspecting {path}")))?;
     let Some(existing) = existing else {
-        return Ok((None, Vec::new()));
+        return Ok((Found::Absent, entry, Vec::new()));
     };
     let refuse = |reason: String| TreeError::Refused {
         verb: "push",
@@ -458,13 +481,13 @@ async fn check_remote_entry<'a>(
         reason,
     };
     match (&entry.kind, existing.kind) {
-        (EntryKind::Symlink { .. }, FileKind::Symlink) => Ok((Some(entry.rel.clone()), Vec::new())),
+        (EntryKind::Symlink { .. }, FileKind::Symlink) => Ok((Found::Symlink, entry, Vec::new())),
         (_, FileKind::Symlink) => Err(refuse(format!(
             "is a symlink where the tree has a {}; lxops never writes through a symlink: \
              remove it in the instance or push elsewhere",
             entry.kind.noun()
         ))),
-        (EntryKind::File { .. }, FileKind::File) => Ok((None, Vec::new())),
+        (EntryKind::File { .. }, FileKind::File) => Ok((Found::Same, entry, Vec::new())),
         (EntryKind::Dir, FileKind::Directory) => {
             let names: BTreeSet<String> = server
                 .list_dir(instance, &path)
@@ -479,7 +502,7 @@ async fn check_remote_entry<'a>(
                 .filter(|child| names.contains(child.rel.rsplit('/').next().unwrap_or_default()))
                 .copied()
                 .collect();
-            Ok((None, next))
+            Ok((Found::Same, entry, next))
         }
         (kind, existing) => Err(refuse(format!(
             "is a {} where the tree has a {}: move it away or push elsewhere",
@@ -576,6 +599,7 @@ pub async fn plan_pull(
         replace: BTreeSet::new(),
         owners: local::running_as_root(),
         follow_top: false,
+        existing: BTreeSet::new(),
     };
     let (top, entries) = (plan.local.clone(), plan.entries.clone());
     let replace = blocking(move || local::check_local_destination(&top, &entries)).await?;
@@ -775,10 +799,12 @@ async fn execute_push(
                 gid: Some(entry.gid),
                 append: false,
             };
-            server
-                .write_file(instance, &file)
-                .await
-                .map_err(server_err(instance, format!("writing {path}")))?;
+            let written = if plan.existing.contains(&entry.rel) {
+                server.write_file(instance, &file).await
+            } else {
+                server.write_new_file(instance, &file).await
+            };
+            written.map_err(server_err(instance, format!("writing {path}")))?;
             Ok::<_, TreeError>(entry)
         })
         .buffered(TRANSFER_JOBS);
