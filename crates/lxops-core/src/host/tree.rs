@@ -283,9 +283,12 @@ pub fn running_as_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// The name a local source is pushed under: its last component, of the absolute path (so `.`
-/// pushes the current directory under its own name).
+/// The name a local source is pushed under: its last component (of the absolute path for
+/// `.` or `..`, which push that directory under its own name).
 pub fn local_name(path: &Path) -> Result<String, HostError> {
+    if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+        return Ok(name.to_string());
+    }
     let absolute = fs::canonicalize(path).map_err(|e| HostError::io("resolve", path, e))?;
     absolute
         .file_name()

@@ -146,7 +146,12 @@ impl TreePlan {
     }
 
     /// The step line of one entry (what the dry run prints and the run prints when done).
+    /// Control characters in names and targets (which the instance chooses) are escaped.
     pub fn line(&self, entry: &TreeEntry) -> String {
+        crate::input::escape_controls(&self.raw_line(entry)).into_owned()
+    }
+
+    fn raw_line(&self, entry: &TreeEntry) -> String {
         let remote = format!("{}:{}", self.instance, self.remote_path(&entry.rel));
         let local = self.local_path(&entry.rel).display().to_string();
         let (from, to) = match self.direction {

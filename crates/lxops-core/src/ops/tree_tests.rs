@@ -569,3 +569,48 @@ fn pull_without_r_takes_one_file_and_refuses_a_directory_or_a_missing_path() {
         "{err}"
     );
 }
+
+#[test]
+fn a_tree_lands_under_the_name_it_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    symlink(&real, dir.path().join("alias")).unwrap();
+    let server = server_with("c1");
+    // (source, expected top in the instance)
+    let cases = [
+        (dir.path().join("alias"), "/tmp/alias"),
+        (real.clone(), "/tmp/real"),
+        (real.join("."), "/tmp/real"),
+        (real.join("sub/.."), "/tmp/real"),
+    ];
+    fs::create_dir(real.join("sub")).unwrap();
+    for (source, expected) in cases {
+        let plan = block_on(plan_push(&server, "c1", &source, "/tmp", true)).unwrap();
+        assert_eq!(plan.remote, expected, "{}", source.display());
+    }
+}
+
+#[test]
+fn step_lines_escape_control_characters_in_names_the_instance_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with("c1");
+    block_on(server.make_dir(
+        "c1",
+        &DirCreate {
+            path: "/srv".into(),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let file = FileWrite {
+        path: "/srv/\u{1b}[2Jx".into(),
+        content: b"x".to_vec(),
+        ..Default::default()
+    };
+    block_on(server.write_file("c1", &file)).unwrap();
+    let lines = pull(&server, "/srv", dir.path(), true).unwrap();
+    assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("\\u{1b}[2Jx")), "{lines:?}");
+    assert_eq!(fs::read(dir.path().join("srv/\u{1b}[2Jx")).unwrap(), b"x");
+}
