@@ -184,6 +184,20 @@ fn a_tree_pushed_and_pulled_back_keeps_content_modes_owners_and_symlinks() {
             "600 1000:1001\ns3cret",
             "{daemon}"
         );
+        let one_arg = one.display().to_string();
+        let two = format!("{name}/root/two");
+        lxops(
+            daemon,
+            &[
+                "instance", "push", "-uid", "5", "-gid", "6", "-mode", "0604", &one_arg, &two,
+            ],
+        )
+        .ok();
+        assert_eq!(
+            sh(&server, &name, "stat -c '%a %u:%g' /root/two"),
+            "604 5:6",
+            "{daemon}"
+        );
         lxops(
             daemon,
             &["instance", "pull", &format!("{name}/tmp/tree"), &back_arg],

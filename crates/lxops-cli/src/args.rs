@@ -564,6 +564,16 @@ pub struct InstancePushArgs {
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
+    /// Owner uid of everything pushed (default: each local entry's own).
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+    /// Owner gid of everything pushed (default: each local entry's own).
+    #[arg(long, value_name = "GID")]
+    pub gid: Option<u32>,
+    /// Mode of every file pushed, in octal, e.g. 0640 (default: each local file's own;
+    /// directories keep theirs).
+    #[arg(long, value_name = "OCTAL", value_parser = octal_mode)]
+    pub mode: Option<u32>,
     /// The local file or directory.
     #[arg(value_name = "LOCAL")]
     pub source: PathBuf,
@@ -571,6 +581,14 @@ pub struct InstancePushArgs {
     /// anything else is the new name.
     #[arg(value_name = "INSTANCE/PATH")]
     pub target: String,
+}
+
+/// An octal permission mode (`0640`, `755`).
+fn octal_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{text:?} is not an octal mode such as 0640"))
 }
 
 /// `instance pull`.

@@ -1,4 +1,5 @@
-//! `instance push [-r] LOCAL INSTANCE/PATH`: a local file, or a whole tree, into an instance.
+//! `instance push [-r] [--uid N] [--gid N] [--mode OCTAL] LOCAL INSTANCE/PATH`: a local file,
+//! or a whole tree, into an instance.
 
 use std::io::Write;
 
@@ -13,7 +14,7 @@ use crate::error::CliResult;
 pub(crate) async fn run(ctx: &Context, args: InstancePushArgs, out: &mut dyn Write) -> CliResult {
     let (instance, dest) = instance_path(&args.target)?;
     let server = ctx.server(args.project.as_deref()).await?;
-    let plan = tree::plan_push(
+    let mut plan = tree::plan_push(
         server.as_ref(),
         &instance,
         &args.source,
@@ -22,5 +23,6 @@ pub(crate) async fn run(ctx: &Context, args: InstancePushArgs, out: &mut dyn Wri
     )
     .await
     .map_err(tree_err)?;
+    plan.override_attributes(args.uid, args.gid, args.mode);
     run_plan(ctx, server, &plan, args.dry_run, out).await
 }

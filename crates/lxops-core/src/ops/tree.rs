@@ -205,6 +205,21 @@ impl TreePlan {
         warnings
     }
 
+    /// Gives every entry of a push the owner `uid`/`gid` and every file the mode `mode`, where
+    /// they are given (`push --uid --gid --mode`).
+    pub fn override_attributes(&mut self, uid: Option<u32>, gid: Option<u32>, mode: Option<u32>) {
+        for entry in &mut self.entries {
+            if matches!(entry.kind, EntryKind::Symlink { .. }) {
+                continue;
+            }
+            entry.uid = uid.unwrap_or(entry.uid);
+            entry.gid = gid.unwrap_or(entry.gid);
+            if matches!(entry.kind, EntryKind::File { .. }) {
+                entry.mode = mode.unwrap_or(entry.mode);
+            }
+        }
+    }
+
     /// How many entries of each kind: (directories, files, symlinks).
     pub fn counts(&self) -> (usize, usize, usize) {
         self.entries

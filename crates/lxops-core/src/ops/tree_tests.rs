@@ -614,3 +614,31 @@ fn step_lines_escape_control_characters_in_names_the_instance_chose() {
     assert!(lines.iter().any(|l| l.contains("\\u{1b}[2Jx")), "{lines:?}");
     assert_eq!(fs::read(dir.path().join("srv/\u{1b}[2Jx")).unwrap(), b"x");
 }
+
+#[test]
+fn push_overrides_owners_of_everything_and_modes_of_files_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("tree");
+    make_tree(&source);
+    let server = server_with("c1");
+    let mut plan = block_on(plan_push(&server, "c1", &source, "/tmp", true)).unwrap();
+    plan.override_attributes(Some(7), None, Some(0o640));
+    let lines = plan.lines();
+    assert!(
+        lines.contains(&"mkdir c1:/tmp/tree/a mode=0700 owner=7:1000".to_string()),
+        "{lines:?}"
+    );
+    let secret = format!(
+        "push {}/a/secret -> c1:/tmp/tree/a/secret mode=0640 owner=7:1001",
+        source.display()
+    );
+    assert!(lines.contains(&secret), "{lines:?}");
+    block_on(execute(
+        Arc::new(server.clone()),
+        &plan,
+        &mut Vec::<String>::new(),
+    ))
+    .unwrap();
+    let written = server.file("c1", "/tmp/tree/run").unwrap();
+    assert_eq!((written.mode, written.uid, written.gid), (0o640, 7, 0));
+}
