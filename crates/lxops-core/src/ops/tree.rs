@@ -133,12 +133,14 @@ impl TreePlan {
         remote_join(&self.remote, rel)
     }
 
-    /// The entries in execution order: directories, files, symlinks.
+    /// The entries in execution order: directories (by depth), files, symlinks.
+    /// Directories come a level at a time (a push creates each level's directories at once),
+    /// files and symlinks in tree order.
     fn ordered(&self) -> impl Iterator<Item = &TreeEntry> {
         let phase = |e: &&TreeEntry| match e.kind {
-            EntryKind::Dir => 0,
-            EntryKind::File { .. } => 1,
-            EntryKind::Symlink { .. } => 2,
+            EntryKind::Dir => (0, depth(&e.rel)),
+            EntryKind::File { .. } => (1, 0),
+            EntryKind::Symlink { .. } => (2, 0),
         };
         let mut entries: Vec<&TreeEntry> = self.entries.iter().collect();
         entries.sort_by_key(phase);
@@ -307,6 +309,15 @@ fn check_name(instance: &str, dir: &str, name: &str) -> Result<(), TreeError> {
         });
     }
     Ok(())
+}
+
+/// How deep below the top an entry is (0 for the top).
+fn depth(rel: &str) -> usize {
+    if rel.is_empty() {
+        0
+    } else {
+        rel.matches('/').count() + 1
+    }
 }
 
 fn parent_rel(rel: &str) -> &str {
@@ -787,20 +798,35 @@ async fn execute_push(
 ) -> Result<(), TreeError> {
     let instance = plan.instance.as_str();
     let (dirs, rest): (Vec<&TreeEntry>, Vec<&TreeEntry>) =
-        plan.entries.iter().partition(|e| e.kind == EntryKind::Dir);
-    for entry in dirs {
-        let path = plan.remote_path(&entry.rel);
-        let dir = DirCreate {
-            path: path.clone(),
-            mode: Some(entry.mode & 0o777),
-            uid: Some(entry.uid),
-            gid: Some(entry.gid),
-        };
-        server
-            .make_dir(instance, &dir)
-            .await
-            .map_err(server_err(instance, format!("creating directory {path}")))?;
-        progress.step(&plan.line(entry));
+        plan.ordered().partition(|e| e.kind == EntryKind::Dir);
+    // A level's directories at once: their parents were made before them.
+    let mut start = 0;
+    while start < dirs.len() {
+        let level = depth(&dirs[start].rel);
+        let end = dirs[start..]
+            .iter()
+            .position(|e| depth(&e.rel) != level)
+            .map_or(dirs.len(), |n| start + n);
+        let mut made = stream::iter(&dirs[start..end])
+            .map(|entry| async move {
+                let path = plan.remote_path(&entry.rel);
+                let dir = DirCreate {
+                    path: path.clone(),
+                    mode: Some(entry.mode & 0o777),
+                    uid: Some(entry.uid),
+                    gid: Some(entry.gid),
+                };
+                server
+                    .make_dir(instance, &dir)
+                    .await
+                    .map_err(server_err(instance, format!("creating directory {path}")))?;
+                Ok::<_, TreeError>(*entry)
+            })
+            .buffered(TRANSFER_JOBS);
+        while let Some(entry) = made.next().await {
+            progress.step(&plan.line(entry?));
+        }
+        start = end;
     }
     let (files, links): (Vec<&TreeEntry>, Vec<&TreeEntry>) = rest
         .into_iter()
@@ -862,7 +888,7 @@ async fn execute_pull(
     progress: &mut dyn Progress,
 ) -> Result<(), TreeError> {
     let instance = plan.instance.as_str();
-    for entry in plan.entries.iter().filter(|e| e.kind == EntryKind::Dir) {
+    for entry in plan.ordered().filter(|e| e.kind == EntryKind::Dir) {
         let path = plan.local_path(&entry.rel);
         blocking(move || local::make_local_dir(&path)).await?;
         progress.step(&plan.line(entry));

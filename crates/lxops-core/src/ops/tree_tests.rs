@@ -142,9 +142,9 @@ fn a_pushed_tree_keeps_modes_owners_symlinks_and_empty_dirs_and_pulls_back_the_s
         vec![
             "mkdir c1:/tmp/tree mode=0755 owner=0:0".to_string(),
             "mkdir c1:/tmp/tree/a mode=0700 owner=1000:1000".into(),
+            "mkdir c1:/tmp/tree/empty mode=0750 owner=0:0".into(),
             "mkdir c1:/tmp/tree/a/deep mode=0755 owner=0:0".into(),
             "mkdir c1:/tmp/tree/a/deep/er mode=0755 owner=0:0".into(),
-            "mkdir c1:/tmp/tree/empty mode=0750 owner=0:0".into(),
             format!("push {src}/a/deep/er/note -> c1:/tmp/tree/a/deep/er/note mode=0644 owner=0:0"),
             format!("push {src}/a/secret -> c1:/tmp/tree/a/secret mode=0600 owner=1000:1001"),
             format!("push {src}/readme -> c1:/tmp/tree/readme mode=0644 owner=0:0"),
