@@ -4,9 +4,12 @@
 //! local one without following its symlinks; the instance's one through `HEAD` and directory
 //! listings), and what already exists at the destination is checked, so that every refusal
 //! comes before the first change. [`TreePlan::lines`] are the step lines: `--dry-run` prints
-//! them, and [`execute`] prints the same lines as it does each step: directories first
-//! (parents before children), then files (up to [`TRANSFER_JOBS`] at once, lines in plan
-//! order), then symlinks.
+//! them, and [`execute`] prints the same lines as it does each step: directories first (a
+//! level at a time, parents before children), then files (up to [`TRANSFER_JOBS`] at once,
+//! lines in plan order; a push writes the files it found absent with
+//! `InstanceServer::write_new_file`), then symlinks. An existing file is overwritten, an
+//! existing directory keeps its mode and owner, an existing symlink is replaced by the tree's.
+//! A transfer cut short is finished by running it again.
 //!
 //! Safety: an instance path may not contain `..`; names the daemon lists must be plain names
 //! (no `/`, `.`, `..`, no duplicates), so no entry leaves the destination. Symlinks are
