@@ -16,3 +16,4 @@ mod lifecycle;
 mod output;
 mod remote;
 mod safety;
+mod transfer;

@@ -570,6 +570,82 @@ pub enum InstanceCommand {
     Addresses(InstanceAddressesArgs),
     /// Apply cloud-config files (stdin when none) to an instance.
     Cloudconfig(InstanceCloudconfigArgs),
+    /// Copy a local file (or with -r a directory tree) into an instance.
+    ///
+    /// Modes and owners are kept (the files API drops set-id and sticky bits, with a
+    /// warning), symlinks are copied as symlinks, never followed. An instance path with `..`,
+    /// or a path in the instance that is a symlink where the tree has a file or directory, is
+    /// refused before anything changes (exit 2). See `lxops help safety`.
+    Push(InstancePushArgs),
+    /// Copy a file (or with -r a directory tree) out of an instance.
+    ///
+    /// Modes are kept, and owners when run as root; symlinks are copied as symlinks (targets
+    /// inside the tree written relative). A name the daemon lists that would leave the
+    /// directory, or a local path that is a symlink where the tree has a file or directory, is
+    /// refused before anything changes (exit 2). See `lxops help safety`.
+    Pull(InstancePullArgs),
+}
+
+/// `instance push`.
+#[derive(Debug, Clone, Args)]
+pub struct InstancePushArgs {
+    /// Copy a whole directory tree: modes, owners, symlinks (as symlinks) and empty
+    /// directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Print the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Owner uid of everything pushed (default: each local entry's own).
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+    /// Owner gid of everything pushed (default: each local entry's own).
+    #[arg(long, value_name = "GID")]
+    pub gid: Option<u32>,
+    /// Mode of every file pushed, in octal, e.g. 0640 (default: each local file's own;
+    /// directories keep theirs).
+    #[arg(long, value_name = "OCTAL", value_parser = octal_mode)]
+    pub mode: Option<u32>,
+    /// The local file or directory.
+    #[arg(value_name = "LOCAL")]
+    pub source: PathBuf,
+    /// Where in the instance: an existing directory receives LOCAL under its own name,
+    /// anything else is the new name.
+    #[arg(value_name = "INSTANCE/PATH")]
+    pub target: String,
+}
+
+/// An octal permission mode (`0640`, `755`).
+fn octal_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{text:?} is not an octal mode such as 0640"))
+}
+
+/// `instance pull`.
+#[derive(Debug, Clone, Args)]
+pub struct InstancePullArgs {
+    /// Copy a whole directory tree: modes, owners (when run as root), symlinks (as symlinks)
+    /// and empty directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Print the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The file or directory in the instance.
+    #[arg(value_name = "INSTANCE/PATH")]
+    pub source: String,
+    /// Where: an existing directory receives the source under its own name, anything else is
+    /// the new name.
+    #[arg(value_name = "LOCAL")]
+    pub target: PathBuf,
 }
 
 /// Instance names.

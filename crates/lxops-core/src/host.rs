@@ -30,6 +30,7 @@ mod marks;
 pub mod ops;
 mod runner;
 mod safety;
+pub mod tree;
 mod validate;
 mod zfs;
 

@@ -20,6 +20,7 @@ mod remove;
 mod rename;
 mod safety;
 mod status;
+pub mod tree;
 mod verify;
 
 use std::sync::Arc;

@@ -210,6 +210,22 @@ pub trait InstanceServer: Send + Sync {
     /// Deletes a file or an empty directory.
     async fn delete_file(&self, instance: &str, path: &str) -> ServerResult<()>;
 
+    // ---- files and trees ------------------------------------------------------------------
+    /// What is at `path` (without following a final symlink), or `None` when nothing is.
+    async fn file_info(&self, instance: &str, path: &str) -> ServerResult<Option<FileInfo>>;
+    /// The entry names of a directory, as the daemon lists them (unchecked: a caller that
+    /// joins them to paths must refuse `/`, `.` and `..`). [`ServerError::NotFound`] when it
+    /// does not exist.
+    async fn list_dir(&self, instance: &str, path: &str) -> ServerResult<Vec<String>>;
+    /// Creates (or replaces) a symbolic link; the parent directory must exist.
+    async fn make_symlink(&self, instance: &str, link: &SymlinkCreate) -> ServerResult<()>;
+    /// [`InstanceServer::write_file`] for a file the caller knows is not there yet (a tree
+    /// transfer checked it): a backend may skip what it does for existing files (the REST
+    /// backend's look at an existing file's mode and owner).
+    async fn write_new_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()> {
+        self.write_file(instance, file).await
+    }
+
     // ---- images and storage ---------------------------------------------------------------
     /// Parses a config's `image` (`[remote:]alias` or a fingerprint) as the daemon's CLI
     /// would, with the user's client config for remotes (and their stored certificates). No

@@ -6,10 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hyper::Method;
 use lxops_core::server::{
-    ConnectOptions, DirCreate, ExecOutput, ExecRequest, FileContent, FileWrite, IdMap, ImageSource,
-    Instance, InstanceServer, InstanceSource, InstanceState, InstanceUpdate, NewInstance, Profile,
-    PublishImage, ServerError, ServerInfo, ServerKind, ServerResult, Snapshot, StopMode,
-    StoragePool, DEFAULT_TIMEOUT,
+    ConnectOptions, DirCreate, ExecOutput, ExecRequest, FileContent, FileInfo, FileWrite, IdMap,
+    ImageSource, Instance, InstanceServer, InstanceSource, InstanceState, InstanceUpdate,
+    NewInstance, Profile, PublishImage, ServerError, ServerInfo, ServerKind, ServerResult,
+    Snapshot, StopMode, StoragePool, SymlinkCreate, DEFAULT_TIMEOUT,
 };
 use serde_json::{json, Map, Value};
 
@@ -786,6 +786,23 @@ impl InstanceServer for RestServer {
 
     async fn delete_file(&self, instance: &str, path: &str) -> ServerResult<()> {
         crate::files::delete_file(self, instance, path).await
+    }
+
+    // ---- files and trees ----------------------------------------------------------------
+    async fn file_info(&self, instance: &str, path: &str) -> ServerResult<Option<FileInfo>> {
+        crate::files::file_info(self, instance, path).await
+    }
+
+    async fn list_dir(&self, instance: &str, path: &str) -> ServerResult<Vec<String>> {
+        crate::files::list_dir(self, instance, path).await
+    }
+
+    async fn make_symlink(&self, instance: &str, link: &SymlinkCreate) -> ServerResult<()> {
+        crate::files::make_symlink(self, instance, link).await
+    }
+
+    async fn write_new_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()> {
+        crate::files::write_new_file(self, instance, file).await
     }
 
     fn image_source(&self, image: &str) -> ServerResult<ImageSource> {

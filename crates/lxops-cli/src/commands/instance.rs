@@ -1,5 +1,5 @@
 //! `instance ...`: commands on instances by name (no config file): profiles, wait, devices,
-//! hwaddr, info, addresses.
+//! hwaddr, info, addresses (and cloudconfig, push and pull in their own modules).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,6 +23,8 @@ pub(crate) async fn run(ctx: &Context, command: InstanceCommand, out: &mut dyn W
         InstanceCommand::Info(args) => info(ctx, args, out).await,
         InstanceCommand::Addresses(args) => addresses(ctx, args, out).await,
         InstanceCommand::Cloudconfig(args) => super::cloudconfig::instance(ctx, args, out).await,
+        InstanceCommand::Push(args) => super::push::run(ctx, args, out).await,
+        InstanceCommand::Pull(args) => super::pull::run(ctx, args, out).await,
     }
 }
 

@@ -19,6 +19,8 @@ mod profile;
 mod profile_config;
 mod property;
 mod publish;
+mod pull;
+mod push;
 mod rebuild;
 mod rename;
 mod rollback;
@@ -26,6 +28,7 @@ mod shiftids;
 mod snapshot;
 mod status;
 mod targets;
+mod transfer;
 
 use std::io::Write;
 

@@ -701,6 +701,89 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    // ---- files and trees ----------------------------------------------------------------
+    async fn file_info(&self, instance: &str, path: &str) -> ServerResult<Option<FileInfo>> {
+        let state = self.lock();
+        let i = state
+            .instances
+            .get(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        Ok(i.files.get(path).map(|f| FileInfo {
+            kind: f.kind,
+            uid: f.uid,
+            gid: f.gid,
+            mode: f.mode,
+        }))
+    }
+
+    async fn list_dir(&self, instance: &str, path: &str) -> ServerResult<Vec<String>> {
+        let state = self.lock();
+        let i = state
+            .instances
+            .get(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        match i.files.get(path) {
+            Some(dir) if dir.kind == FileKind::Directory => {}
+            Some(_) => {
+                return Err(ServerError::Api {
+                    context: format!("listing directory {path} in instance {instance:?}"),
+                    status: 400,
+                    message: "not a directory".into(),
+                })
+            }
+            None => return Err(Self::not_found("directory", path)),
+        }
+        // The entries that were set by hand as a listing (a test standing in for a daemon that
+        // lists names it should not), then the children the fake holds.
+        let mut names: Vec<String> = i.files[path]
+            .content
+            .split(|b| *b == b'\n')
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        names.extend(
+            i.files
+                .keys()
+                .filter(|p| p.as_str() != "/" && p.as_str() != path && parent_dir(p) == path)
+                .map(|p| p[p.rfind('/').map_or(0, |i| i + 1)..].to_string()),
+        );
+        Ok(names)
+    }
+
+    async fn make_symlink(&self, instance: &str, link: &SymlinkCreate) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if !i.files.contains_key(parent_dir(&link.path)) {
+            return Err(Self::not_found("directory", parent_dir(&link.path)));
+        }
+        // Like the daemons: the same link again is fine, anything else in the way is not.
+        if let Some(existing) = i.files.get(&link.path) {
+            if existing.kind != FileKind::Symlink || existing.content != link.target.as_bytes() {
+                return Err(ServerError::Api {
+                    context: format!("creating symlink {} in instance {instance:?}", link.path),
+                    status: 500,
+                    message: "file exists".into(),
+                });
+            }
+        }
+        i.files.insert(
+            link.path.clone(),
+            FileContent {
+                kind: FileKind::Symlink,
+                content: link.target.clone().into_bytes(),
+                uid: 0,
+                gid: 0,
+                mode: 0o777,
+            },
+        );
+        let line = format!("symlink {instance}:{} -> {}", link.path, link.target);
+        self.record(&mut state, line);
+        Ok(())
+    }
+
     async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>> {
         let state = self.lock();
         let by_fingerprint = state.images.values().find(|f| **f == image.image);

@@ -354,6 +354,30 @@ pub enum FileKind {
     Symlink,
 }
 
+/// What the files API says about a path without reading it (`lstat`: a symlink is reported
+/// as a symlink, not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// File, directory or symlink.
+    pub kind: FileKind,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// A symbolic link to create inside an instance. Both daemons create it owned by root
+/// (LXD 5.0.2 and Incus 6.0.4 ignore uid/gid headers for symlinks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SymlinkCreate {
+    /// Absolute path of the link.
+    pub path: String,
+    /// What the link points to, stored as given (never resolved).
+    pub target: String,
+}
+
 /// A file read from inside an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileContent {

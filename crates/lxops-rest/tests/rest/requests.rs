@@ -72,6 +72,15 @@ fn file_writes_send_the_dialect_headers_and_never_a_form_content_type() {
     }
 }
 
+#[test]
+fn symlink_writes_name_the_type_and_nothing_else() {
+    // Both daemons create symlinks owned by root whatever the headers say, and "write" is
+    // only for files.
+    let lxd = write_headers(&LXD, "symlink", None, None, None, false);
+    expect![[r#"[("Content-Type", "application/octet-stream"), ("X-LXD-Type", "symlink")]"#]]
+        .assert_eq(&format!("{lxd:?}"));
+}
+
 fn recorded_response(name: &str, body: &[u8]) -> RawResponse {
     let text = String::from_utf8(fixture(name)).unwrap();
     let mut headers = HeaderMap::new();
