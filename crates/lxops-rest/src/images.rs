@@ -95,10 +95,7 @@ impl RestServer {
     async fn require_free_alias(&self, alias: &str) -> ServerResult<()> {
         match self.image_fingerprint(&ImageSource::local(alias)).await? {
             Some(fingerprint) => Err(ServerError::AlreadyExists {
-                what: format!(
-                    "image alias {alias:?} (it names image {}; delete or rename the alias first)",
-                    short(&fingerprint)
-                ),
+                what: format!("image alias {alias:?} (of image {})", short(&fingerprint)),
             }),
             None => Ok(()),
         }

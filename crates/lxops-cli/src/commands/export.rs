@@ -99,13 +99,7 @@ pub(crate) async fn run(
             let failed =
                 |e: &dyn std::fmt::Display| CliError::failure(anyhow::anyhow!("{name}: {e}"));
             if import {
-                create_device_dirs(host.as_ref(), &instance, &dir).map_err(|e| {
-                    if e.kind() == crate::error::ErrorKind::Input {
-                        e
-                    } else {
-                        e.context(name.clone())
-                    }
-                })?;
+                create_device_dirs(host.as_ref(), &instance, &dir)?;
                 host::ops::import_filesystems(host.as_ref(), &fss, &dir).map_err(|e| failed(&e))
             } else {
                 host::ops::export_filesystems(host.as_ref(), &fss, &dir, snapshot.as_deref())
@@ -129,7 +123,7 @@ fn create_device_dirs(
     for fs in instance.filesystems.iter().filter(|f| !f.transient) {
         let archive = dir.join(format!("{}.tar.gz", fs.id));
         if !archive.is_file() {
-            return Err(CliError::input(anyhow::anyhow!(
+            return Err(CliError::failure(anyhow::anyhow!(
                 "{}: archive {} is missing; nothing was imported",
                 instance.name,
                 archive.display()

@@ -10,7 +10,7 @@ use super::targets::load_targets;
 use super::write_err;
 use crate::args::{ConfigArgs, PublishArgs};
 use crate::context::Context;
-use crate::error::{CliError, CliResult, ResultExt};
+use crate::error::{CliError, CliResult};
 
 /// The version in an instance name, as the original finds it: the leftmost match of
 /// `[0-9][-0-9_.]*[0-9]` (`alpine3-nginx-20260105` gives `20260105`: `3-` cannot end in a
@@ -165,7 +165,9 @@ pub(crate) async fn run(ctx: &Context, args: PublishArgs, out: &mut dyn Write) -
             format: args.image_format.clone(),
         })
         .await
-        .failed(format!("publishing {instance}/{snapshot}"))?;
+        .map_err(super::image::server_err(format!(
+            "publishing {instance}/{snapshot}"
+        )))?;
     writeln!(out, "image {fingerprint}").map_err(write_err)
 }
 
