@@ -480,3 +480,94 @@ fn export_and_import_image_carry_the_image_with_the_filesystems() {
         assert_eq!(std::fs::read_dir(&dirs).expect("dirs").count(), fs_before);
     }
 }
+
+/// Runs `examples/image-flow/flow.sh STEP ARGS...` with the real binary; returns stdout.
+#[track_caller]
+fn flow(daemon: lxops_tests::Daemon, prefix: &str, root: &Path, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/image-flow/flow.sh");
+    let out = Command::new("sh")
+        .arg(&script)
+        .args(args)
+        .env("LXOPS", lxops_tests::lxops_binary(daemon))
+        .env("PREFIX", prefix)
+        .env("FLOW_ROOT", root)
+        .output()
+        .expect("flow.sh");
+    assert!(
+        out.status.success(),
+        "{daemon}: flow.sh {args:?}: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_example_image_flow_runs_on_both_daemons() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        // Letters only: the version is found in the digits of the template's name.
+        let prefix = format!("{}-", letters("t-flow"));
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        let fleet = [format!("{prefix}web1"), format!("{prefix}web2")];
+        let (v1, v2) = (
+            format!("{prefix}web-20260105"),
+            format!("{prefix}web-20260106"),
+        );
+        let _cleanup = Cleanup::new(&server, &[&fleet[0], &fleet[1], &v1, &v2]);
+        let _i1 = ImageCleanup {
+            daemon,
+            image: v1.clone(),
+        };
+        let _i2 = ImageCleanup {
+            daemon,
+            image: v2.clone(),
+        };
+
+        let built = flow(daemon, &prefix, &root, &["build", "20260105"]);
+        assert!(built.contains("  serial: '20260105'"), "{daemon}: {built}");
+        assert!(built.contains("  variant: template"), "{daemon}: {built}");
+        assert!(
+            block_on(server.instance(&v1)).expect("lookup").is_none(),
+            "{daemon}: the template is deleted"
+        );
+        let deployed = flow(daemon, &prefix, &root, &["deploy", "20260105"]);
+        for name in &fleet {
+            assert!(
+                deployed
+                    .lines()
+                    .any(|l| l.split_whitespace().eq([v1.as_str(), name])),
+                "{daemon}: {name} on {v1} in\n{deployed}"
+            );
+        }
+        std::fs::write(root.join(&fleet[0]).join("srv/keep"), "data").expect("write");
+
+        flow(daemon, &prefix, &root, &["build", "20260106"]);
+        let rebuilt = flow(daemon, &prefix, &root, &["rebuild", "20260106"]);
+        for name in &fleet {
+            assert!(
+                rebuilt
+                    .lines()
+                    .any(|l| l.split_whitespace().eq([v2.as_str(), name])),
+                "{daemon}: {name} on {v2} in\n{rebuilt}"
+            );
+        }
+        let file = block_on(server.read_file(&fleet[0], "/srv/keep"))
+            .expect("read")
+            .expect("device data kept");
+        assert_eq!(file.content, b"data", "{daemon}");
+        let file = block_on(server.read_file(&fleet[1], "/etc/web-image"))
+            .expect("read")
+            .expect("the template's file is in the image");
+        assert_eq!(file.content, b"built by examples/image-flow\n", "{daemon}");
+
+        flow(daemon, &prefix, &root, &["clean", "20260105", "20260106"]);
+        for name in &fleet {
+            assert!(block_on(server.instance(name)).expect("lookup").is_none());
+        }
+        assert_eq!(fingerprint_of(&server, &v1), None, "{daemon}");
+        assert_eq!(fingerprint_of(&server, &v2), None, "{daemon}");
+    }
+}
