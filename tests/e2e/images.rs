@@ -195,6 +195,81 @@ fn publish_shows_the_original_properties_and_images_are_listed_with_them() {
         )
         .fails(2, "already exists");
         assert_eq!(image_count(&server), before, "{daemon}: no orphan image");
+        // The original's -format: these daemons publish unified images only (no
+        // `image_format` API extension), so split is refused before anything is made.
+        let other = unique_name("t-split-pub");
+        lxops(
+            daemon,
+            &[
+                "publish",
+                "-format",
+                "split",
+                "-alias",
+                &other,
+                &format!("{source}/s2"),
+            ],
+        )
+        .fails(1, "image_format");
+        assert_eq!(image_count(&server), before, "{daemon}");
+    }
+}
+
+#[test]
+fn instance_number_assigns_persistent_numbers() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let up = unique_name("t-num-up");
+        let down = unique_name("t-num-down");
+        let extra = unique_name("t-num-extra");
+        let _cleanup = Cleanup::new(&server, &[&up, &down]);
+        block_on(server.create_instance(&new_instance(&up, lxops_tests::BUSYBOX))).expect("create");
+        block_on(server.start_instance(&up)).expect("start");
+        block_on(server.create_instance(&new_instance(&down, lxops_tests::BUSYBOX)))
+            .expect("create");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("ports.csv");
+        let file_arg = file.display().to_string();
+        let read = || -> BTreeMap<String, i64> {
+            std::fs::read_to_string(&file)
+                .expect("numbers file")
+                .lines()
+                .map(|l| {
+                    let (n, v) = l.rsplit_once(',').expect("name,number");
+                    (n.to_string(), v.parse().expect("number"))
+                })
+                .collect()
+        };
+        // -r without --project is a usage error; an empty file needs -first.
+        lxops(daemon, &["instance", "number", "-f", &file_arg, "-r"]).fails(2, "-r");
+        lxops(daemon, &["instance", "number", "-f", &file_arg, &extra]).fails(2, "--first");
+        lxops(
+            daemon,
+            &[
+                "instance", "number", "-f", &file_arg, "-first", "22000", "-project", "default",
+                "-r",
+            ],
+        )
+        .ok();
+        let first = read();
+        assert!(first.contains_key(&up), "{daemon}: {first:?}");
+        assert!(
+            !first.contains_key(&down),
+            "{daemon}: only running ones with -r"
+        );
+        // Numbers stay; a new name gets a free one.
+        lxops(daemon, &["instance", "number", "-f", &file_arg, &extra]).ok();
+        let second = read();
+        assert_eq!(second[&up], first[&up], "{daemon}");
+        let numbers: std::collections::BTreeSet<i64> = second.values().copied().collect();
+        assert_eq!(numbers.len(), second.len(), "{daemon}: unique numbers");
+        assert!(second[&extra] >= 22000, "{daemon}: {second:?}");
+        // -clean keeps only the selected names.
+        lxops(
+            daemon,
+            &["instance", "number", "-f", &file_arg, "-clean", &extra],
+        )
+        .ok();
+        assert_eq!(read(), BTreeMap::from([(extra.clone(), second[&extra])]));
     }
 }
 
