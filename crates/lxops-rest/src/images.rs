@@ -7,9 +7,10 @@
 //! delete the image they just made when that fails; a taken alias is refused before anything is
 //! made.
 //!
-//! Uploads and downloads go through the shared transport, which holds a request or reply body
-//! in memory: fine for the container images lxops publishes (a few to a few hundred MB), a
-//! limit for large VM images (see ARCHITECTURE.md).
+//! Over the local unix socket, uploads and downloads stream: the files are read and written in
+//! chunks ([`UploadBody`], [`stream_to_file`]) and never held whole in memory. A split image's
+//! download (a multipart reply) and every transfer to a remote over HTTPS go through the shared
+//! transport, which holds the body in memory.
 
 use std::path::{Path, PathBuf};
 
@@ -237,15 +238,44 @@ impl RestServer {
         let context = format!("exporting image {}", short(fingerprint));
         let url = self.url(&format!("/1.0/images/{}/export", encode(fingerprint)));
         let limit = self.conn.timeout;
+        if let Some(socket) = self.conn.transport.socket() {
+            // Streamed to the file, unless the reply is a split image's multipart body.
+            let unified = dir.join(format!("{name}.tar.gz"));
+            match stream_to_file(socket, &url, &unified, limit)
+                .await
+                .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?
+            {
+                Streamed::File(file) => return Ok(ImageExport { files: vec![file] }),
+                Streamed::Other(response) => {
+                    return self
+                        .write_export(response, &url, &context, fingerprint, dir, name)
+                        .await
+                }
+            }
+        }
         let response = self
             .conn
             .raw(RawRequest::new(Method::GET, url.clone()), limit, &context)
             .await?;
+        self.write_export(response, &url, &context, fingerprint, dir, name)
+            .await
+    }
+
+    /// Writes an export reply held in memory: a unified tarball, or a split image's parts.
+    async fn write_export(
+        &self,
+        response: crate::transport::RawResponse,
+        url: &str,
+        context: &str,
+        fingerprint: &str,
+        dir: &Path,
+        name: &str,
+    ) -> ServerResult<ImageExport> {
         let content_type = response.header("content-type").unwrap_or("").to_string();
         if response.status != 200 || content_type.starts_with("application/json") {
             // An error envelope.
             let what = format!("image {fingerprint:?}");
-            let subject = crate::errors::Subject::of(&Method::GET, &url, &context, &what);
+            let subject = crate::errors::Subject::of(&Method::GET, url, context, &what);
             return match self.conn.answer(response, &subject) {
                 Err(e) => Err(e),
                 Ok(_) => Err(ServerError::Protocol(format!(
@@ -290,6 +320,89 @@ impl RestServer {
         if let Some(alias) = &upload.alias {
             self.require_free_alias(alias).await?;
         }
+        let what = format!("the image of {file} (an image with the same fingerprint)");
+        let op = if let Some(socket) = self.conn.transport.socket() {
+            self.upload_streaming(socket, upload, &context, &what)
+                .await?
+        } else {
+            self.upload_in_memory(upload, &context, &what).await?
+        };
+        let fingerprint = fingerprint_of(op.metadata.as_ref(), &context)?;
+        self.alias_new_image(&fingerprint, upload.alias.as_deref())
+            .await?;
+        Ok(fingerprint)
+    }
+
+    /// Uploads over the unix socket, streaming the files.
+    async fn upload_streaming(
+        &self,
+        socket: &Path,
+        upload: &ImageUpload,
+        context: &str,
+        what: &str,
+    ) -> ServerResult<crate::envelope::Operation> {
+        let url = self.url("/1.0/images");
+        let open = |path: &Path| {
+            std::fs::File::open(path)
+                .and_then(|f| Ok((f.metadata()?.len(), f)))
+                .map_err(|e| {
+                    ServerError::Protocol(format!("{context}: reading {}: {e}", path.display()))
+                })
+        };
+        let (body, content_type) = match &upload.rootfs {
+            None => {
+                let (len, file) = open(&upload.metadata)?;
+                (
+                    UploadBody::new(vec![Source::file(file, len)]),
+                    "application/octet-stream".to_string(),
+                )
+            }
+            Some(rootfs) => {
+                let boundary = format!("lxops-image-{}", std::process::id());
+                let (meta_len, meta) = open(&upload.metadata)?;
+                let (root_len, root) = open(rootfs)?;
+                let (head1, head2, tail) =
+                    multipart_frame(&boundary, &file_name(&upload.metadata), &file_name(rootfs));
+                (
+                    UploadBody::new(vec![
+                        Source::Bytes(head1),
+                        Source::file(meta, meta_len),
+                        Source::Bytes(head2),
+                        Source::file(root, root_len),
+                        Source::Bytes(tail),
+                    ]),
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+            }
+        };
+        let response = send_body(
+            socket,
+            Method::POST,
+            &url,
+            &content_type,
+            body,
+            self.conn.timeout,
+        )
+        .await
+        .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?;
+        let subject = crate::errors::Subject::of(&Method::POST, &url, context, what);
+        match self.conn.answer(response, &subject)? {
+            crate::client::Answer::Sync { value, .. } => Ok(crate::envelope::Operation {
+                status: "Success".into(),
+                metadata: Some(value),
+                ..Default::default()
+            }),
+            crate::client::Answer::Async(op) => self.conn.wait_success(&op.id, &subject).await,
+        }
+    }
+
+    /// Uploads through the shared transport (HTTPS remotes), the files read into memory.
+    async fn upload_in_memory(
+        &self,
+        upload: &ImageUpload,
+        context: &str,
+        what: &str,
+    ) -> ServerResult<crate::envelope::Operation> {
         let read = |path: &PathBuf| {
             std::fs::read(path).map(Bytes::from).map_err(|e| {
                 ServerError::Protocol(format!("{context}: reading {}: {e}", path.display()))
@@ -319,12 +432,7 @@ impl RestServer {
                 request.body = Some(body);
             }
         }
-        let what = format!("the image of {file} (an image with the same fingerprint)");
-        let op = self.run(request, &context, &what).await?;
-        let fingerprint = fingerprint_of(op.metadata.as_ref(), &context)?;
-        self.alias_new_image(&fingerprint, upload.alias.as_deref())
-            .await?;
-        Ok(fingerprint)
+        self.run(request, context, what).await
     }
 
     pub(crate) async fn states_of_all_projects(&self) -> ServerResult<Vec<ProjectInstanceState>> {
@@ -478,6 +586,22 @@ pub fn multipart_parts(body: &Bytes, boundary: &str) -> Result<Vec<Part>, String
     }
 }
 
+/// The framing of a two-part (`metadata`, `rootfs`) `multipart/form-data` body: what goes
+/// before the first file, between the files, and after the second.
+pub fn multipart_frame(boundary: &str, metadata: &str, rootfs: &str) -> (Bytes, Bytes, Bytes) {
+    let head = |name: &str, filename: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+             filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+    };
+    (
+        Bytes::from(head("metadata", metadata)),
+        Bytes::from(format!("\r\n{}", head("rootfs", rootfs))),
+        Bytes::from(format!("\r\n--{boundary}--\r\n")),
+    )
+}
+
 /// A `multipart/form-data` body of file parts.
 pub fn multipart_body(boundary: &str, parts: &[(&str, String, Bytes)]) -> Bytes {
     let mut out = Vec::new();
@@ -494,6 +618,238 @@ pub fn multipart_body(boundary: &str, parts: &[(&str, String, Bytes)]) -> Bytes 
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Bytes::from(out)
+}
+
+/// One piece of an upload body.
+#[derive(Debug)]
+pub enum Source {
+    /// Bytes in memory (multipart framing).
+    Bytes(Bytes),
+    /// A file of the given length, read in chunks.
+    File(tokio::fs::File, u64),
+}
+
+impl Source {
+    fn file(file: std::fs::File, len: u64) -> Source {
+        Source::File(tokio::fs::File::from_std(file), len)
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => b.len() as u64,
+            Source::File(_, len) => *len,
+        }
+    }
+}
+
+/// A request body read from files and bytes in chunks, with its exact length.
+#[derive(Debug)]
+pub struct UploadBody {
+    sources: std::collections::VecDeque<Source>,
+    len: u64,
+}
+
+impl UploadBody {
+    /// The body of `sources` in order (its length: theirs summed).
+    fn new(sources: Vec<Source>) -> UploadBody {
+        UploadBody {
+            len: sources.iter().map(Source::len).sum(),
+            sources: sources.into(),
+        }
+    }
+}
+
+/// Chunk size of streamed uploads.
+const CHUNK: usize = 256 * 1024;
+
+impl hyper::body::Body for UploadBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        loop {
+            match self.sources.front_mut() {
+                None => return Poll::Ready(None),
+                Some(Source::Bytes(bytes)) => {
+                    let bytes = std::mem::take(bytes);
+                    self.sources.pop_front();
+                    if !bytes.is_empty() {
+                        return Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes))));
+                    }
+                }
+                Some(Source::File(file, _)) => {
+                    let mut buf = vec![0u8; CHUNK];
+                    let mut read = tokio::io::ReadBuf::new(&mut buf);
+                    match tokio::io::AsyncRead::poll_read(std::pin::Pin::new(file), cx, &mut read) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+                        Poll::Ready(Ok(())) => {
+                            let n = read.filled().len();
+                            if n == 0 {
+                                self.sources.pop_front();
+                                continue;
+                            }
+                            buf.truncate(n);
+                            return Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(
+                                buf,
+                            )))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.len)
+    }
+}
+
+/// A one-shot client on the unix socket for a streamed body (no idle connections are kept,
+/// for the reason given in `transport`).
+fn unix_client() -> hyper_util::client::legacy::Client<hyperlocal::UnixConnector, UploadBody> {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(hyperlocal::UnixConnector)
+}
+
+/// Sends `body` and reads the (JSON) reply whole, within `limit`.
+async fn send_body(
+    socket: &Path,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: UploadBody,
+    limit: std::time::Duration,
+) -> Result<crate::transport::RawResponse, String> {
+    use http_body_util::BodyExt;
+    let uri: hyper::Uri = hyperlocal::Uri::new(socket, path).into();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Content-Type", content_type)
+        .body(body)
+        .map_err(|e| format!("bad request: {e}"))?;
+    let exchange = async {
+        let response = unix_client()
+            .request(request)
+            .await
+            .map_err(|e| format!("sending the image: {e}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the reply: {e}"))?
+            .to_bytes();
+        Ok(crate::transport::RawResponse {
+            status,
+            headers,
+            body,
+        })
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .map_err(|_| format!("no reply within {limit:?}"))?
+}
+
+/// What a streamed download gave.
+enum Streamed {
+    /// A unified image written to this file.
+    File(PathBuf),
+    /// Anything else (an error envelope, a split image's multipart body), read whole.
+    Other(crate::transport::RawResponse),
+}
+
+/// `GET path`; a 200 octet-stream reply is written to `file` in chunks (through a temporary
+/// name, renamed when complete, with the daemon's extension), anything else is read whole.
+async fn stream_to_file(
+    socket: &Path,
+    path: &str,
+    file: &Path,
+    limit: std::time::Duration,
+) -> Result<Streamed, String> {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let uri: hyper::Uri = hyperlocal::Uri::new(socket, path).into();
+    let request = hyper::Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .body(UploadBody::new(Vec::new()))
+        .map_err(|e| format!("bad request: {e}"))?;
+    let work = async {
+        let response = unix_client()
+            .request(request)
+            .await
+            .map_err(|e| format!("requesting the image: {e}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if status != 200 || !content_type.starts_with("application/octet-stream") {
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("reading the reply: {e}"))?
+                .to_bytes();
+            return Ok(Streamed::Other(crate::transport::RawResponse {
+                status,
+                headers,
+                body,
+            }));
+        }
+        let filename = disposition_filename(
+            headers
+                .get("content-disposition")
+                .and_then(|v| v.to_str().ok()),
+        );
+        let ext = extension_of(filename.as_deref().unwrap_or(""));
+        let target = match (ext, file.file_name().and_then(|n| n.to_str())) {
+            ("" | ".tar.gz", _) | (_, None) => file.to_path_buf(),
+            (ext, Some(name)) => file.with_file_name(format!(
+                "{}{ext}",
+                name.strip_suffix(".tar.gz").unwrap_or(name)
+            )),
+        };
+        let mut tmp = target.as_os_str().to_owned();
+        tmp.push(format!(".part-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let written = async {
+            let mut out = tokio::fs::File::create(&tmp).await?;
+            let mut body = response.into_body();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(std::io::Error::other)?;
+                if let Some(data) = frame.data_ref() {
+                    out.write_all(data).await?;
+                }
+            }
+            out.flush().await?;
+            out.sync_all().await?;
+            tokio::fs::rename(&tmp, &target).await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(format!("writing {}: {e}", target.display()));
+        }
+        Ok(Streamed::File(target))
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| format!("not complete within {limit:?} (raise --timeout for large images)"))?
 }
 
 #[cfg(test)]
@@ -524,6 +880,48 @@ mod tests {
             (parts[1].name.as_str(), &parts[1].body[..]),
             ("rootfs", &b""[..])
         );
+    }
+
+    #[test]
+    fn the_streamed_multipart_framing_is_the_same_body() {
+        let (a, b, c) = multipart_frame("b0", "m.tar.gz", "r.squashfs");
+        let mut streamed = Vec::new();
+        for piece in [&a[..], b"META", &b[..], b"ROOT", &c[..]] {
+            streamed.extend_from_slice(piece);
+        }
+        let whole = multipart_body(
+            "b0",
+            &[
+                ("metadata", "m.tar.gz".into(), Bytes::from_static(b"META")),
+                ("rootfs", "r.squashfs".into(), Bytes::from_static(b"ROOT")),
+            ],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&streamed),
+            String::from_utf8_lossy(&whole)
+        );
+    }
+
+    #[tokio::test]
+    async fn upload_bodies_stream_files_in_chunks_with_their_exact_length() {
+        use http_body_util::BodyExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let content: Vec<u8> = (0..CHUNK * 2 + 7).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let body = UploadBody::new(vec![
+            Source::Bytes(Bytes::from_static(b"<")),
+            Source::file(file, content.len() as u64),
+            Source::Bytes(Bytes::from_static(b">")),
+        ]);
+        assert_eq!(
+            hyper::body::Body::size_hint(&body).exact(),
+            Some(content.len() as u64 + 2)
+        );
+        let got = body.collect().await.unwrap().to_bytes();
+        assert_eq!(got.len(), content.len() + 2);
+        assert_eq!(&got[1..got.len() - 1], &content[..]);
     }
 
     #[test]
