@@ -410,6 +410,14 @@ fn unified_and_split_tarballs_import_and_export() {
             assert!(Path::new(file).is_file(), "{daemon}: {file}");
         }
 
+        // Deleting names one that does not exist: nothing is deleted, not even the first.
+        let missing = unique_name("t-img-missing");
+        lxops(daemon, &["image", "delete", &a_split, &missing]).fails(2, &missing);
+        assert!(
+            fingerprint_of(&server, &a_split).is_some(),
+            "{daemon}: kept"
+        );
+
         // Delete by alias; the exported tarball imports again to the same fingerprint.
         lxops(daemon, &["image", "delete", &a_unified]).ok();
         assert_eq!(fingerprint_of(&server, &a_unified), None, "{daemon}");

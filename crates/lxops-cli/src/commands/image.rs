@@ -173,6 +173,12 @@ pub(crate) async fn find(server: &dyn InstanceServer, name: &str) -> CliResult<I
     let found = match &fingerprint {
         Some(fp) => images.iter().find(|i| &i.fingerprint == fp),
         None if by_prefix.len() == 1 => by_prefix.first().copied(),
+        None if by_prefix.len() > 1 => {
+            return Err(CliError::input(anyhow::anyhow!(
+                "image {name:?} is ambiguous: {} fingerprints start with it; give more of it",
+                by_prefix.len()
+            )))
+        }
         None => None,
     };
     found.cloned().ok_or_else(|| {

@@ -884,3 +884,50 @@ impl FakeServer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod image_tests {
+    use super::*;
+
+    fn publish(alias: &str) -> PublishImage {
+        PublishImage {
+            source: "a1/s1".into(),
+            aliases: vec![alias.into()],
+            properties: [("os".to_string(), "alpine".to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn images_keep_properties_and_aliases_as_the_daemons_do() {
+        let server = FakeServer::new();
+        let fp = server.publish_image(&publish("web")).await.unwrap();
+        // A taken alias makes nothing.
+        let taken = server.publish_image(&publish("web")).await.unwrap_err();
+        assert!(taken.is_already_exists(), "{taken}");
+        assert_eq!(server.images().await.unwrap().len(), 1);
+        server.create_image_alias("web2", &fp, "").await.unwrap();
+        server.rename_image_alias("web2", "web3").await.unwrap();
+        assert!(server
+            .rename_image_alias("web3", "web")
+            .await
+            .unwrap_err()
+            .is_already_exists());
+        assert!(server
+            .delete_image_alias("web2")
+            .await
+            .unwrap_err()
+            .is_not_found());
+        let images = server.images().await.unwrap();
+        assert_eq!(images[0].aliases, ["web", "web3"]);
+        assert_eq!(images[0].properties["os"], "alpine");
+        assert_eq!(images[0].label(), "web");
+        // Deleting the aliases keeps the image; deleting the image removes it.
+        server.delete_image_alias("web").await.unwrap();
+        server.delete_image_alias("web3").await.unwrap();
+        assert_eq!(server.images().await.unwrap()[0].label(), fp);
+        server.delete_image(&fp).await.unwrap();
+        assert!(server.images().await.unwrap().is_empty());
+        assert!(server.delete_image(&fp).await.unwrap_err().is_not_found());
+    }
+}
