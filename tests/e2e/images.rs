@@ -58,7 +58,7 @@ fn run(program: &str, args: &[&str]) {
 /// A unified test image unique to this test (a marker file holding `marker`), from the cached
 /// busybox tarball; also its split pair (`meta.tar.gz` + `rootfs.tar.gz`). Returns the unified
 /// tarball and the pair.
-fn test_images(dir: &Path, marker: &str) -> (String, String, String) {
+pub(crate) fn test_images(dir: &Path, marker: &str) -> (String, String, String) {
     let src = dir.join("src");
     std::fs::create_dir_all(&src).expect("mkdir");
     let src_arg = src.display().to_string();
