@@ -67,10 +67,11 @@ pub(crate) async fn run(
         if args.image {
             let server = ctx.server(Some(&instance.project)).await?;
             if import {
+                let (file, rootfs) = image_files(&args.dir);
                 let fingerprint = import_image(
                     server.as_ref(),
-                    &image_file,
-                    None,
+                    &file,
+                    rootfs.as_deref(),
                     Some(instance.name.clone()),
                 )
                 .await?;
@@ -112,6 +113,30 @@ pub(crate) async fn run(
     Ok(())
 }
 
+/// The image files `export -image` wrote to `dir`: `image.tar.gz` (or the extension the
+/// daemon gave, e.g. `image.tar.xz`), plus `image.root.*` for a split image.
+fn image_files(dir: &Path) -> (std::path::PathBuf, Option<std::path::PathBuf>) {
+    let existing = |names: &[&str]| names.iter().map(|n| dir.join(n)).find(|p| p.is_file());
+    let metadata = existing(&[
+        "image.tar.gz",
+        "image.tar.xz",
+        "image.tar.zst",
+        "image.tar.bz2",
+        "image.tar.lzma",
+        "image.tar",
+    ])
+    .unwrap_or_else(|| dir.join(format!("{IMAGE_NAME}.tar.gz")));
+    let rootfs = existing(&[
+        "image.root.squashfs",
+        "image.root.tar.gz",
+        "image.root.tar.xz",
+        "image.root.tar.zst",
+        "image.root.tar",
+        "image.root.rootfs",
+    ]);
+    (metadata, rootfs)
+}
+
 /// `import`'s first step, as the original's (ConfigureDevices without rsync): the filesystems
 /// and device directories, owned by `device-owner` when it is set. Every archive is checked
 /// first, so a missing one changes nothing.
@@ -140,4 +165,24 @@ fn create_device_dirs(
         host::plan_devices(host, &setup).map_err(|e| CliError::failure(anyhow::anyhow!("{e}")))?;
     host::apply_devices(host, &plan).map_err(|e| CliError::failure(anyhow::anyhow!("{e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_files;
+
+    #[test]
+    fn image_files_follow_the_daemons_extension_and_find_a_split_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Nothing there: the original's name, reported missing by the import.
+        assert_eq!(image_files(d), (d.join("image.tar.gz"), None));
+        std::fs::write(d.join("image.tar.xz"), "x").unwrap();
+        assert_eq!(image_files(d), (d.join("image.tar.xz"), None));
+        std::fs::write(d.join("image.root.squashfs"), "x").unwrap();
+        assert_eq!(
+            image_files(d),
+            (d.join("image.tar.xz"), Some(d.join("image.root.squashfs")))
+        );
+    }
 }
