@@ -179,7 +179,8 @@ pub enum Command {
     Version,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completion(CompletionArgs),
-    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config,
+    /// images.
     Help(HelpArgs),
 }
 

@@ -354,6 +354,14 @@ fn help_config_is_the_config_documentation() {
     assert_eq!((code, out.as_str()), (0, lxops_core::cloudconfig::HELP));
     let (_, out, _) = lxops(&["help"]);
     assert!(out.contains("  cloud-config\n"), "{out}");
+    assert!(out.contains("  images\n"), "{out}");
+    // `help images` is the topic, `help image` the command's usage.
+    let (code, out, _) = lxops(&["help", "images"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("alpine3-nginx-20260105"), "{out}");
+    let (code, out, _) = lxops(&["help", "image"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("instances"), "{out}");
 }
 
 #[test]
