@@ -1,7 +1,8 @@
 //! Images through the lxops command line on both daemons: publish with the original's
 //! properties (version from the name, `-architecture amd64`), `image info|list|instances`,
 //! aliases, export to a unified tarball and import of unified and split tarballs, `export
-//! -image`/`import -image`, and the refusals: a taken alias, an alias that does not exist, a
+//! -image`/`import -image`, `instance number` and `instance addresses` across projects, the
+//! example image flow, and the refusals: a taken alias, an alias that does not exist, a
 //! file that is not an image; a daemon failing after the upload leaves no orphan image.
 
 use std::collections::BTreeMap;
@@ -51,7 +52,11 @@ fn image_count(server: &std::sync::Arc<dyn InstanceServer>) -> usize {
 /// Runs a host command (the tests may use tar and the daemons' CLIs to set up and check).
 #[track_caller]
 fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program).args(args).status().expect(program);
+    let status = Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect(program);
     assert!(status.success(), "{program} {args:?}: {status}");
 }
 
@@ -652,5 +657,98 @@ fn the_example_image_flow_runs_on_both_daemons() {
         }
         assert_eq!(fingerprint_of(&server, &v1), None, "{daemon}");
         assert_eq!(fingerprint_of(&server, &v2), None, "{daemon}");
+    }
+}
+
+/// A project of its own (profiles and images shared with `default`), deleted with its
+/// instance when dropped.
+struct Project {
+    daemon: lxops_tests::Daemon,
+    name: String,
+    instance: String,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let cli = self.daemon.cli();
+        let _ = Command::new(cli)
+            .args(["delete", "--force", "--project", &self.name, &self.instance])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = Command::new(cli)
+            .args(["project", "delete", &self.name])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn instance_addresses_cover_every_project() {
+    for daemon in DAEMONS {
+        let project = unique_name("t-proj");
+        let name = unique_name("t-projinst");
+        let _project = Project {
+            daemon,
+            name: project.clone(),
+            instance: name.clone(),
+        };
+        run(
+            daemon.cli(),
+            &[
+                "project",
+                "create",
+                &project,
+                "-c",
+                "features.profiles=false",
+                "-c",
+                "features.images=false",
+            ],
+        );
+        let server = server(daemon).for_project(&project);
+        let mut new = new_instance(&name, lxops_tests::BUSYBOX);
+        new.devices.insert(
+            "eth0".into(),
+            [("type", "nic"), ("nictype", "p2p"), ("name", "eth0")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        block_on(server.create_instance(&new)).expect("create in the project");
+        block_on(server.start_instance(&name)).expect("start");
+        let out = block_on(server.exec(
+            &name,
+            &lxops_core::server::ExecRequest::argv(&[
+                "sh",
+                "-c",
+                "ip link set eth0 up && ip addr add 10.123.47.8/24 dev eth0",
+            ]),
+        ))
+        .expect("exec");
+        assert_eq!(out.status, 0, "{daemon}");
+
+        // Every project by default, as the original; --project narrows it.
+        let all = lxops(daemon, &["instance", "addresses"]).ok().stdout;
+        assert!(
+            all.contains(&format!("10.123.47.8,{name}\n")),
+            "{daemon}: {all}"
+        );
+        let default = lxops(daemon, &["instance", "addresses", "--project", "default"])
+            .ok()
+            .stdout;
+        assert!(!default.contains(&name), "{daemon}: {default}");
+        let yaml = lxops(
+            daemon,
+            &[
+                "instance",
+                "addresses",
+                "--project",
+                &project,
+                "--format",
+                "yaml",
+            ],
+        )
+        .ok()
+        .stdout;
+        assert_eq!(yaml, format!("{name}: 10.123.47.8\n"), "{daemon}");
     }
 }
