@@ -11,6 +11,7 @@ mod fleet;
 mod fscommands;
 mod host;
 mod https;
+mod images;
 mod interrupt;
 mod lifecycle;
 mod output;

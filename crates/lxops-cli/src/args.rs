@@ -157,6 +157,9 @@ pub enum Command {
     Cloudconfig(CloudconfigArgs),
     /// Publish an instance snapshot as an image.
     Publish(PublishArgs),
+    /// Images of the local image store: list, info, instances, alias, export, import, delete.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Export a config's filesystems as tarballs.
     Export(ExportArgs),
     /// Import a config's filesystems from tarballs.
@@ -176,7 +179,8 @@ pub enum Command {
     Version,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completion(CompletionArgs),
-    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config,
+    /// images.
     Help(HelpArgs),
 }
 
@@ -584,6 +588,9 @@ pub enum InstanceCommand {
     /// directory, or a local path that is a symlink where the tree has a file or directory, is
     /// refused before anything changes (exit 2). See `lxops help safety`.
     Pull(InstancePullArgs),
+    /// Assign persistent numbers (e.g. ssh ports) to instances, kept in a CSV file of
+    /// `name,number` lines.
+    Number(InstanceNumberArgs),
 }
 
 /// `instance push`.
@@ -679,6 +686,9 @@ pub struct InstanceAddressesArgs {
     /// Print a header line (csv).
     #[arg(long)]
     pub headers: bool,
+    /// Write to FILE instead of stdout (written completely, then renamed into place).
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `instance cloudconfig`.
@@ -761,6 +771,14 @@ pub struct PublishArgs {
     /// Compression algorithm.
     #[arg(long)]
     pub compression: Option<String>,
+    /// Image property `architecture`; Go names (amd64, arm64, 386, ...) are mapped to the
+    /// daemon's (x86_64, aarch64, i686, ...). Default: this host's architecture.
+    #[arg(long)]
+    pub architecture: Option<String>,
+    /// Image format: unified or split (as `-format`; needs the daemon's `image_format` API
+    /// extension for split).
+    #[arg(long = "image-format", value_name = "FORMAT", value_parser = ["unified", "split"])]
+    pub image_format: Option<String>,
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
@@ -778,9 +796,14 @@ pub struct ExportArgs {
     /// Directory of the tarballs.
     #[arg(short = 'd', value_name = "DIR", required = true)]
     pub dir: PathBuf,
-    /// Export from this ZFS snapshot.
+    /// Export from this snapshot (filesystems that have no snapshots, plain directories,
+    /// are exported live, as the original does).
     #[arg(long)]
     pub snapshot: Option<String>,
+    /// Also export the image aliased as the instance to DIR/image.tar.gz (import: import
+    /// DIR/image.tar.gz with the instance name as alias).
+    #[arg(long)]
+    pub image: bool,
     /// Print what would be done and do nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -868,4 +891,145 @@ fn at_least_one(arg: &str) -> Result<usize, String> {
 fn path_or_empty() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
     use clap::builder::TypedValueParser;
     clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+/// `instance number`.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceNumberArgs {
+    /// The numbers file (CSV `name,number`; created when missing).
+    #[arg(short = 'f', value_name = "FILE", required = true)]
+    pub file: PathBuf,
+    /// First number (default: the smallest number in the file).
+    #[arg(long, default_value_t = 0)]
+    pub first: i64,
+    /// Last number (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub last: i64,
+    /// Also number the instances of this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// With --project: only its running instances.
+    #[arg(short = 'r')]
+    pub running: bool,
+    /// Drop the numbers of instances that are not selected.
+    #[arg(long)]
+    pub clean: bool,
+    /// Instance names.
+    pub names: Vec<String>,
+}
+
+/// `image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List the images with their aliases and properties.
+    List(ImageProjectArgs),
+    /// Print one image (alias or fingerprint) with its properties.
+    Info(ImageNameArgs),
+    /// Which instances use which image (from `volatile.base_image`), to plan rebuilds.
+    Instances(ImageProjectArgs),
+    /// Image aliases.
+    #[command(subcommand)]
+    Alias(ImageAliasCommand),
+    /// Download an image (alias or fingerprint) into DIR: a unified tarball, or the metadata
+    /// and rootfs files of a split image.
+    Export(ImageExportArgs),
+    /// Upload a unified tarball, or a split pair (metadata tarball, then rootfs), as an image.
+    Import(ImageImportArgs),
+    /// Delete images (alias or fingerprint).
+    Delete(ImageNamesArgs),
+}
+
+/// `image alias ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageAliasCommand {
+    /// Create ALIAS for an image (alias or fingerprint).
+    Create(ImageAliasCreateArgs),
+    /// Rename an alias.
+    Rename(ImageAliasRenameArgs),
+    /// Delete aliases (their images stay).
+    Delete(ImageNamesArgs),
+}
+
+/// Only a project.
+#[derive(Debug, Clone, Args)]
+pub struct ImageProjectArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+/// One image.
+#[derive(Debug, Clone, Args)]
+pub struct ImageNameArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Alias or fingerprint (prefix).
+    pub image: String,
+}
+
+/// Several images or aliases.
+#[derive(Debug, Clone, Args)]
+pub struct ImageNamesArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `image alias create`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageAliasCreateArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Description of the alias.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// The new alias.
+    pub alias: String,
+    /// The image: alias or fingerprint (prefix).
+    pub image: String,
+}
+
+/// `image alias rename`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageAliasRenameArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The alias.
+    pub alias: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// `image export`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageExportArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Alias or fingerprint (prefix).
+    pub image: String,
+    /// Target: DIR/NAME (files DIR/NAME.tar.gz, ...), or an existing directory (files named
+    /// by the fingerprint). Default: the current directory.
+    pub target: Option<PathBuf>,
+}
+
+/// `image import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageImportArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Alias of the new image (must be free).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// A unified tarball, or the metadata tarball of a split image.
+    pub file: PathBuf,
+    /// The rootfs (tarball or squashfs) of a split image.
+    pub rootfs: Option<PathBuf>,
 }

@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod errors;
 pub mod exec;
 pub mod files;
+pub mod images;
 pub mod model;
 pub mod rebuild;
 pub mod remotes;

@@ -350,23 +350,23 @@ pub fn export_filesystems(
     validate::absolute_dir("export directory", dir)?;
     if let Some(snapshot) = snapshot {
         validate::snapshot_name(snapshot)?;
-        if let Some(fs) = fss.iter().find(|fs| !driver_of(fs).can_snapshot()) {
-            return Err(HostError::Unsupported {
-                operation: "export from a snapshot",
-                kind: fs.kind,
-                id: fs.id.clone(),
-                hint: "it has no snapshots; export it without a snapshot",
-            });
-        }
     }
     let view = HostView::new(host);
-    // Every filesystem is checked before the first tarball is written.
+    // Every filesystem is checked before the first tarball is written. With a snapshot, a
+    // filesystem that has none (a plain directory) is exported live, as the original does.
     let mut sources = Vec::with_capacity(fss.len());
     for fs in fss {
         driver_of(fs).validate(fs)?;
-        if snapshot.is_some() {
+        if snapshot.is_some() && driver_of(fs).can_snapshot() {
             sources.push(None);
             continue;
+        }
+        if snapshot.is_some() {
+            tracing::info!(
+                "{} {}: no snapshots; exported live (as the original lxops does)",
+                fs.id,
+                fs.path
+            );
         }
         let state = driver_of(fs).probe(&view, fs)?;
         if !state.exists {

@@ -49,7 +49,7 @@ fn publish_bodies_pick_instance_or_snapshot() {
         ..Default::default()
     };
     publish.compression = Some("none".into());
-    expect![[r#"{"aliases":[{"description":"","name":"img"}],"compression_algorithm":"none","properties":{},"public":false,"source":{"name":"a1/snap0","type":"snapshot"}}"#]]
+    expect![[r#"{"compression_algorithm":"none","properties":{},"public":false,"source":{"name":"a1/snap0","type":"snapshot"}}"#]]
         .assert_eq(&RestServer::publish_body(&publish).to_string());
 }
 
