@@ -189,6 +189,10 @@ pub struct LaunchArgs {
     pub change: ChangeArgs,
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// Cluster member (or `@group`) to create the instance on; overrides the config's
+    /// `target` (see `help cluster`). Without either, the cluster's scheduler places it.
+    #[arg(long, value_name = "MEMBER")]
+    pub target: Option<String>,
     #[command(flatten)]
     pub files: ConfigFiles,
 }

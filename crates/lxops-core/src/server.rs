@@ -134,6 +134,10 @@ pub trait InstanceServer: Send + Sync {
     async fn info(&self) -> ServerResult<ServerInfo>;
     /// Whether a project of that name exists.
     async fn project_exists(&self, name: &str) -> ServerResult<bool>;
+    /// The members of the cluster the server belongs to; empty for a standalone server.
+    async fn cluster_members(&self) -> ServerResult<Vec<ClusterMember>> {
+        Ok(Vec::new())
+    }
 
     // ---- profiles -------------------------------------------------------------------------
     /// Names of all profiles in the project.

@@ -29,6 +29,33 @@ pub struct EnvironmentJson {
     pub server: String,
     /// Daemon version.
     pub server_version: String,
+    /// Whether the daemon is a cluster member.
+    pub server_clustered: bool,
+}
+
+/// A cluster member (`GET /1.0/cluster/members?recursion=1`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ClusterMemberJson {
+    /// The member's name.
+    pub server_name: String,
+    /// `Online`, `Offline`, `Evacuated`, ...
+    pub status: String,
+    /// Details of the status.
+    pub message: String,
+    /// Cluster groups (Incus, LXD 5.0).
+    pub groups: Vec<String>,
+}
+
+impl From<ClusterMemberJson> for lxops_core::server::ClusterMember {
+    fn from(j: ClusterMemberJson) -> Self {
+        lxops_core::server::ClusterMember {
+            name: j.server_name,
+            status: j.status,
+            message: j.message,
+            groups: j.groups,
+        }
+    }
 }
 
 /// An instance object.
@@ -60,6 +87,8 @@ pub struct InstanceJson {
     pub ephemeral: bool,
     /// Stateful flag.
     pub stateful: bool,
+    /// The cluster member it lives on (`none` on a standalone Incus, empty on LXD).
+    pub location: String,
 }
 
 impl From<InstanceJson> for Instance {
@@ -74,6 +103,7 @@ impl From<InstanceJson> for Instance {
             expanded_config: j.expanded_config,
             description: j.description,
             instance_type: j.instance_type,
+            location: j.location,
         }
     }
 }

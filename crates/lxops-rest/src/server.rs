@@ -181,6 +181,11 @@ impl RestServer {
             server: server.environment.server,
             version: server.environment.server_version,
             extensions: server.api_extensions,
+            clustered: server.environment.server_clustered,
+            remote: match &selection.target {
+                Target::Local(_) => None,
+                Target::Https(_) => Some(selection.remote.clone()),
+            },
         };
         let project = match &options.project {
             Some(project) if !project.is_empty() => project.clone(),
@@ -428,6 +433,17 @@ impl InstanceServer for RestServer {
         }
     }
 
+    async fn cluster_members(&self) -> ServerResult<Vec<lxops_core::server::ClusterMember>> {
+        if !self.conn.info.clustered {
+            return Ok(Vec::new());
+        }
+        let context = "listing the cluster members".to_string();
+        let request = RawRequest::new(Method::GET, "/1.0/cluster/members?recursion=1");
+        let value = self.sync(request, &context, "cluster members").await?;
+        let members: Vec<crate::model::ClusterMemberJson> = parse(value, &context)?;
+        Ok(members.into_iter().map(Into::into).collect())
+    }
+
     async fn profile_names(&self) -> ServerResult<Vec<String>> {
         let context = format!("listing profiles of project {:?}", self.project);
         let value = self
@@ -587,7 +603,11 @@ impl InstanceServer for RestServer {
             _ => {}
         }
         let body = Self::create_body(&request_new, &profiles);
-        let request = RawRequest::new(Method::POST, self.url("/1.0/instances")).json(&body);
+        let path = match &new.target {
+            Some(target) => format!("/1.0/instances?target={}", encode(target)),
+            None => "/1.0/instances".to_string(),
+        };
+        let request = RawRequest::new(Method::POST, self.url(&path)).json(&body);
         self.run(request, &context, &what).await.map(drop)
     }
 

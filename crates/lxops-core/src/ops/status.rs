@@ -175,6 +175,8 @@ pub struct InstanceStatus {
     pub project: String,
     /// Its status on the server (`Running`, `Stopped`, ...), `None` when it does not exist.
     pub state: Option<String>,
+    /// The cluster member it lives on; `None` on a standalone server or when it does not exist.
+    pub location: Option<String>,
     /// Every difference from its config; empty when it matches.
     pub differences: Vec<Difference>,
 }
@@ -374,6 +376,7 @@ async fn compare(
         name: instance.name.clone(),
         project: server.project().to_string(),
         state: live.map(|l| l.status.clone()),
+        location: live.and_then(|l| l.member()).map(str::to_string),
         differences,
     })
 }

@@ -95,6 +95,7 @@ fn sample_plan() -> InstancePlan {
         },
     ];
     InstancePlan {
+        target: None,
         name: "a1".into(),
         project: String::new(),
         required_profiles: vec!["base".into()],
