@@ -46,6 +46,15 @@ pub enum ServerError {
         /// What the user can do about it.
         hint: String,
     },
+    /// A cluster member that must serve the request is down (or just restarting); nothing was
+    /// done.
+    #[error("cluster member {members} cannot be reached: {error}; start it (or wait until it is back online) and run the command again")]
+    MemberOffline {
+        /// The member(s) not online, with their status.
+        members: String,
+        /// The daemon's error.
+        error: String,
+    },
     /// The object does not exist (HTTP 404 or the daemon's "not found").
     #[error("{what} not found")]
     NotFound {

@@ -58,6 +58,16 @@ impl From<ClusterMemberJson> for lxops_core::server::ClusterMember {
     }
 }
 
+/// A field the daemon may send as `null` (an instance on an offline cluster member has
+/// `config`, `devices` and `profiles` null): its default then.
+fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// An instance object.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -67,14 +77,19 @@ pub struct InstanceJson {
     /// Status.
     pub status: String,
     /// Profiles.
+    #[serde(deserialize_with = "nullable")]
     pub profiles: Vec<String>,
     /// Own config.
+    #[serde(deserialize_with = "nullable")]
     pub config: ConfigMap,
     /// Own devices.
+    #[serde(deserialize_with = "nullable")]
     pub devices: Devices,
     /// Expanded config.
+    #[serde(deserialize_with = "nullable")]
     pub expanded_config: ConfigMap,
     /// Expanded devices.
+    #[serde(deserialize_with = "nullable")]
     pub expanded_devices: Devices,
     /// Description.
     pub description: String,

@@ -236,7 +236,7 @@ impl RestServer {
                 "{context}: unexpected operation"
             ))),
             Err(e) if e.is_not_found() => self.absent(None).await,
-            Err(e) => Err(e),
+            Err(e) => self.checked(Err(e)).await,
         }
     }
 
@@ -315,13 +315,41 @@ impl RestServer {
     /// `result`, unless it is a 404 ([`ServerError::NotFound`], or an API error 404 of a
     /// create) and this view's project is missing: then that is the error (a 404 does not say
     /// which object is missing).
+    /// On a cluster, an error saying another member could not be reached (after the retries
+    /// of [`crate::client::Connection::raw`]) becomes [`ServerError::MemberOffline`], naming
+    /// the member.
     pub(crate) async fn checked<T>(&self, result: ServerResult<T>) -> ServerResult<T> {
         match result {
             Err(e) if e.is_not_found() || matches!(e, ServerError::Api { status: 404, .. }) => {
                 self.require_project().await?;
                 Err(e)
             }
+            Err(e)
+                if self.conn.info.clustered
+                    && crate::errors::is_member_unreachable(&e.to_string()) =>
+            {
+                Err(self.member_offline(e).await)
+            }
             other => other,
+        }
+    }
+
+    /// The members that are not online, for [`ServerError::MemberOffline`]; when none is
+    /// known to be down yet (the heartbeat has not noticed), the error says so.
+    async fn member_offline(&self, error: ServerError) -> ServerError {
+        let members = self.cluster_members().await.unwrap_or_default();
+        let down: Vec<String> = members
+            .iter()
+            .filter(|m| !m.status.eq_ignore_ascii_case("online"))
+            .map(|m| format!("{} ({}: {})", m.name, m.status.to_lowercase(), m.message))
+            .collect();
+        ServerError::MemberOffline {
+            members: if down.is_empty() {
+                "that owns the instance (not yet marked offline)".to_string()
+            } else {
+                down.join(", ")
+            },
+            error: error.to_string(),
         }
     }
 
