@@ -176,7 +176,8 @@ pub enum Command {
     Version,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completion(CompletionArgs),
-    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cluster,
+    /// cloud-config.
     Help(HelpArgs),
 }
 
@@ -731,7 +732,7 @@ pub struct CompletionArgs {
 /// `help [TOPIC]`.
 #[derive(Debug, Clone, Args)]
 pub struct HelpArgs {
-    /// A topic (config, filesystem, device, pattern, hostpath) or a command name.
+    /// A topic (config, filesystem, device, pattern, hostpath, cluster) or a command name.
     pub topic: Vec<String>,
 }
 

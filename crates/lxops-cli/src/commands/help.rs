@@ -1,5 +1,5 @@
 //! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath,
-//! safety), the same text as the config types' docs, and cloud-config; or a command's usage.
+//! safety, cluster), the same text as the config types' docs, and cloud-config; or a command's usage.
 
 use std::io::Write;
 
