@@ -174,3 +174,24 @@ fn explain(code: u16, message: &str) -> String {
         _ => message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_member_unreachable;
+
+    #[test]
+    fn forwarding_failures_of_a_cluster_are_recognised() {
+        for (text, unreachable) in [
+            ("Server isn't ready yet", true),
+            (
+                "Failed checking instance exists \"local:a\": Missing event connection with \
+                 target cluster member",
+                true,
+            ),
+            ("Instance not found", false),
+            ("Cluster member \"m9\" not found", false),
+        ] {
+            assert_eq!(is_member_unreachable(text), unreachable, "{text}");
+        }
+    }
+}

@@ -322,3 +322,44 @@ pub fn names_from_urls(urls: &[String]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use lxops_core::server::Instance;
+    use serde_json::json;
+
+    use super::InstanceJson;
+
+    /// How the daemons list an instance: on a cluster member, on a member that is down (its
+    /// config, devices and profiles are null), and on standalone Incus and LXD.
+    #[test]
+    fn instances_carry_their_cluster_member() {
+        for (what, value, member, status) in [
+            (
+                "cluster",
+                json!({"name": "a", "status": "Running", "location": "m2", "config": {"k": "v"}}),
+                Some("m2"),
+                "Running",
+            ),
+            (
+                "member down",
+                json!({"name": "a", "status": "Error", "location": "m3", "config": null,
+                       "devices": null, "profiles": null}),
+                Some("m3"),
+                "Error",
+            ),
+            (
+                "standalone incus",
+                json!({"name": "a", "location": "none"}),
+                None,
+                "",
+            ),
+            ("lxd", json!({"name": "a", "location": ""}), None, ""),
+        ] {
+            let parsed: InstanceJson = serde_json::from_value(value).expect(what);
+            let instance = Instance::from(parsed);
+            assert_eq!(instance.member(), member, "{what}");
+            assert_eq!(instance.status, status, "{what}");
+        }
+    }
+}
