@@ -304,7 +304,8 @@ set -eu
 if [ "$1" = one ]; then
   sock=$2 name=$3
   req() { curl -sSf --unix-socket "$sock" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://lxd$2"; }
-  wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"]*\)".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
+  # The operation URL may end in `?project=...` (an operation of another cluster member).
+  wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"?]*\)[^"]*".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
   req POST /1.0/profiles '{"name":"'"$name"'.lxops","config":{},"devices":{}}' >/dev/null
   wait_op "$(req POST /1.0/instances '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
   wait_op "$(req PUT /1.0/instances/$name/state '{"action":"start"}')"
