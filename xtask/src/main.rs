@@ -23,9 +23,9 @@ usage: cargo xtask <command>
 
 commands:
   setup                       install and start LXD, Incus, zfs-fuse, btrfs, the test images
-                              and a 3-member Incus test cluster
-  teardown                    remove the test cluster (the main daemons stay)
-  cluster up|down             set up or tear down only the 3-member Incus test cluster
+                              and 3-member Incus and LXD test clusters
+  teardown                    remove the test clusters (the main daemons stay)
+  cluster up|down             set up or tear down only the Incus and LXD test clusters
   test                        setup, then unit tests, then the end-to-end tests
   ci                          fmt, clippy, tidy checks, then test (what .ci/run runs)
   oracle                      the cloud-config differential test against the real cloud-init

@@ -65,7 +65,7 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask teardown`: removes the test cluster (the main daemons stay).
+/// `cargo xtask teardown`: removes the test clusters (the main daemons stay).
 pub fn teardown() -> Result<()> {
     if !is_root() {
         bail!("`cargo xtask teardown` must run as root");
@@ -74,7 +74,7 @@ pub fn teardown() -> Result<()> {
     cluster::down()
 }
 
-/// `cargo xtask cluster up|down`: only the test cluster's set-up or teardown.
+/// `cargo xtask cluster up|down`: only the test clusters' set-up or teardown.
 pub fn cluster(args: &[String]) -> Result<()> {
     if !is_root() {
         bail!("`cargo xtask cluster` must run as root");
