@@ -38,6 +38,7 @@ fn new_instance(name: &str, image: &str) -> NewInstance {
         devices: BTreeMap::new(),
         vm: false,
         description: String::new(),
+        target: None,
     }
 }
 

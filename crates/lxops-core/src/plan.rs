@@ -130,6 +130,8 @@ pub struct InstancePlan {
     pub cloud_config_files: Vec<PathBuf>,
     /// The OS type for cloud-config.
     pub ostype: String,
+    /// The cluster member (or `@group`) to create the instance on; `None`: the scheduler.
+    pub target: Option<String>,
 }
 
 impl InstancePlan {
@@ -151,6 +153,7 @@ impl InstancePlan {
             devices: self.options.devices.clone(),
             vm: self.options.vm,
             description: String::new(),
+            target: self.target.clone(),
         }
     }
 }
@@ -197,6 +200,9 @@ impl InstancePlan {
         }
         if self.options.vm {
             lines.push("  type virtual-machine".into());
+        }
+        if let Some(target) = &self.target {
+            lines.push(format!("  on cluster member {target}"));
         }
         lines
     }

@@ -42,6 +42,7 @@ async fn instance(server: &FakeServer, name: &str) {
     server.add_image("img");
     server
         .create_instance(&NewInstance {
+            target: None,
             name: name.into(),
             source: InstanceSource::Image(ImageSource::local("img")),
             profiles: vec!["default".into()],

@@ -127,6 +127,9 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
         devices: current.devices.clone(),
         vm: current.instance_type == "virtual-machine",
         description: current.description.clone(),
+        // On a cluster, the replacement goes where the instance is (its data may be there).
+        target: Some(current.location.clone())
+            .filter(|l| server.conn.info.clustered && !l.is_empty() && l != "none"),
     };
     server.create_instance(&new).await?;
     if let Err(e) = server.delete_instance(name).await {

@@ -29,6 +29,7 @@ fn instance(name: &str) -> config::Instance {
         readonly: false,
     };
     config::Instance {
+        target: None,
         name: name.into(),
         file: PathBuf::from("/cfg/x.yaml"),
         description: String::new(),
@@ -83,6 +84,7 @@ fn world(existing: bool) -> (FakeServer, Arc<FakeHost>) {
         };
         block_on(server.create_profile(&profile)).unwrap();
         let new = crate::server::NewInstance {
+            target: None,
             name: "a1".into(),
             source: crate::server::InstanceSource::Image(crate::server::ImageSource::local("img")),
             profiles: vec!["default".into(), "a1.lxops".into()],

@@ -213,6 +213,7 @@ pub(crate) async fn extract_as(
         devices: Default::default(),
         vm: false,
         description: format!("lxops extract of {name} (temporary)"),
+        target: None,
     };
     if let Err(e) = server.create_instance(&new).await {
         // A daemon may leave a half-created instance behind.
@@ -390,6 +391,7 @@ mod tests {
             readonly: false,
         };
         config::Instance {
+            target: None,
             name: "a1".into(),
             file: root.join("a1.yaml"),
             description: String::new(),
@@ -554,6 +556,7 @@ mod tests {
             .block_on(rootfs_location(p1.as_ref(), "extract-test"))
             .is_err());
         let new = NewInstance {
+            target: None,
             name: "extract-test".into(),
             source: InstanceSource::Image(crate::server::ImageSource::local("img")),
             profiles: Vec::new(),

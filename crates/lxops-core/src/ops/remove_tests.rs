@@ -15,6 +15,7 @@ use crate::server::{ImageSource, InstanceServer, InstanceSource, NewInstance, Pr
 
 fn instance(name: &str, profile: &str, pattern: &str) -> config::Instance {
     config::Instance {
+        target: None,
         name: name.into(),
         file: PathBuf::from("/cfg/x.yaml"),
         description: String::new(),
@@ -76,6 +77,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 fn new_instance(name: &str, profiles: &[&str]) -> NewInstance {
     NewInstance {
+        target: None,
         name: name.into(),
         source: InstanceSource::Image(ImageSource::local("img")),
         profiles: profiles.iter().map(|p| p.to_string()).collect(),

@@ -31,6 +31,7 @@ fn server_with(instance: &str) -> FakeServer {
         devices: BTreeMap::new(),
         vm: false,
         description: String::new(),
+        target: None,
     }))
     .unwrap();
     server.clear_calls();

@@ -95,6 +95,7 @@ fn sample_plan() -> InstancePlan {
         },
     ];
     InstancePlan {
+        target: None,
         name: "a1".into(),
         project: String::new(),
         required_profiles: vec!["base".into()],
@@ -141,4 +142,21 @@ fn profile_differences_list_changed_devices() {
         - device home: path=/home source=/old/home type=disk
         + device home: path=/home source=/z/a1/home type=disk"#]]
     .assert_eq(&profile_differences(&changed, &plan.profile).join("\n"));
+}
+
+/// A target member is part of the create request and of the printed step (dry run and real
+/// run alike); without one, neither mentions a member.
+#[test]
+fn a_target_member_is_requested_and_shown() {
+    let mut plan = sample_plan();
+    assert_eq!(plan.new_instance().target, None);
+    assert!(!plan.instance_lines().iter().any(|l| l.contains("member")));
+    plan.target = Some("m2".into());
+    assert_eq!(plan.new_instance().target.as_deref(), Some("m2"));
+    assert!(
+        plan.instance_lines()
+            .contains(&"  on cluster member m2".to_string()),
+        "{:?}",
+        plan.instance_lines()
+    );
 }

@@ -44,6 +44,24 @@ pub struct ServerInfo {
     pub version: String,
     /// `api_extensions`.
     pub extensions: Vec<String>,
+    /// `environment.server_clustered`: the daemon is a member of a cluster.
+    pub clustered: bool,
+    /// The client config's remote the server is reached through over HTTPS; `None` for the
+    /// local unix socket (whose host is lxops' own).
+    pub remote: Option<String>,
+}
+
+/// A member of a cluster (`GET /1.0/cluster/members`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterMember {
+    /// The member's name (`server_name`), what `target` names.
+    pub name: String,
+    /// `Online`, `Offline`, `Evacuated`, ...
+    pub status: String,
+    /// The daemon's message about its state (`Fully operational`, `No heartbeat for ...`).
+    pub message: String,
+    /// The cluster groups it belongs to (`@group` targets).
+    pub groups: Vec<String>,
 }
 
 impl ServerInfo {
@@ -156,6 +174,9 @@ pub struct NewInstance {
     pub vm: bool,
     /// Description.
     pub description: String,
+    /// The cluster member (or `@group`) to create it on; `None`: the server (the cluster's
+    /// scheduler) chooses. Only for clustered servers.
+    pub target: Option<String>,
 }
 
 /// An instance as listed by the server.
@@ -179,9 +200,16 @@ pub struct Instance {
     pub description: String,
     /// `container` or `virtual-machine`.
     pub instance_type: String,
+    /// The cluster member it lives on; empty (or `none`) on a standalone server.
+    pub location: String,
 }
 
 impl Instance {
+    /// The cluster member the instance lives on, `None` on a standalone server.
+    pub fn member(&self) -> Option<&str> {
+        Some(self.location.as_str()).filter(|l| !l.is_empty() && *l != "none")
+    }
+
     /// Whether the instance is running.
     pub fn is_running(&self) -> bool {
         self.status.eq_ignore_ascii_case("running")

@@ -13,6 +13,7 @@ use crate::{fixture, INCUS, LXD};
 
 fn new_instance(source: InstanceSource) -> NewInstance {
     NewInstance {
+        target: None,
         name: "a1".into(),
         source,
         profiles: vec!["default".into(), "a1.lxops".into()],
