@@ -32,6 +32,7 @@ mod runner;
 mod safety;
 pub mod tree;
 mod validate;
+mod volume;
 mod zfs;
 
 use std::collections::BTreeMap;

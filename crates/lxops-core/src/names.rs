@@ -14,6 +14,9 @@
 //!   digits, `.` and `-`, not `.` or `..` (the daemons refuse `/`, spaces, `_`, quotes and `*`).
 //! - **snapshot**: 1-128 characters of ASCII letters, digits, `.`, `_`, `:` and `-`, not `.` or
 //!   `..`, so it is also a valid ZFS snapshot name and btrfs path component.
+//! - **volume** (storage pool and custom volume names): 1-63 characters of ASCII letters,
+//!   digits, `.`, `_` and `-`, not starting with `.` or `-`. The daemons refuse only `/` and
+//!   accept `ref v!`; lxops keeps to names that need no quoting in URLs and CLIs.
 
 use crate::config::Instance;
 
@@ -123,6 +126,26 @@ pub fn snapshot(name: &str) -> Result<(), NameError> {
         |c| c.is_ascii_alphanumeric() || "._:-".contains(c),
         "ASCII letters, digits, `.`, `_`, `:` and `-`",
     )
+}
+
+/// A storage pool or custom volume name (see the module docs).
+pub fn volume(name: &str) -> Result<(), NameError> {
+    check_chars(
+        "volume",
+        name,
+        63,
+        |c| c.is_ascii_alphanumeric() || "._-".contains(c),
+        "ASCII letters, digits, `.`, `_` and `-`",
+    )?;
+    if name.starts_with(['.', '-']) {
+        return Err(refuse("volume", name, "it must not start with `.` or `-`"));
+    }
+    Ok(())
+}
+
+/// [`volume`], as the rule text for a config problem ("is invalid: ...").
+pub(crate) fn check_volume_name(name: &str) -> Result<(), String> {
+    volume(name).map_err(|e| format!("is invalid: {}", e.rule))
 }
 
 /// Checks every name of an evaluated instance: its name, project, per-instance profile and the

@@ -291,4 +291,54 @@ pub trait InstanceServer: Send + Sync {
     // ---- storage --------------------------------------------------------------------------
     /// A storage pool, or `None` when it does not exist.
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>>;
+    /// The names of the storage pools.
+    async fn storage_pool_names(&self) -> ServerResult<Vec<String>>;
+
+    // ---- storage volumes (custom volumes of a pool) ---------------------------------------
+    // `target` is the cluster member that holds the volume (volume names are per member);
+    // a standalone server ignores it.
+    /// A custom volume, or `None` when it does not exist (on `target`).
+    async fn volume(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Option<Volume>>;
+    /// Creates a custom volume (on `target`); an existing name is
+    /// [`ServerError::AlreadyExists`].
+    async fn create_volume(&self, new: &NewVolume, target: Option<&str>) -> ServerResult<()>;
+    /// Deletes a custom volume with its snapshots (it must not be attached to an instance).
+    async fn delete_volume(&self, pool: &str, name: &str, target: Option<&str>)
+        -> ServerResult<()>;
+    /// Renames a custom volume (the devices of stopped instances that use it follow).
+    async fn rename_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        new_name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
+    /// Takes a snapshot of a custom volume.
+    async fn create_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
+    /// Restores a custom volume to a snapshot (no running instance may use it).
+    async fn restore_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
+    /// The snapshot names of a custom volume.
+    async fn volume_snapshots(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Vec<String>>;
 }

@@ -39,7 +39,14 @@ pub enum Request {
 }
 
 /// The last path segments of a `POST` that creates something.
-const COLLECTIONS: &[&str] = &["instances", "profiles", "snapshots", "images", "aliases"];
+const COLLECTIONS: &[&str] = &[
+    "instances",
+    "profiles",
+    "snapshots",
+    "images",
+    "aliases",
+    "custom",
+];
 
 impl Request {
     /// The kind of request `method path` is (`path` may carry a query).

@@ -20,6 +20,7 @@ pub mod remotes;
 pub mod server;
 pub mod tls;
 pub mod transport;
+pub mod volumes;
 
 use std::sync::Arc;
 

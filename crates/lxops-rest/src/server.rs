@@ -8,9 +8,9 @@ use hyper::Method;
 use lxops_core::server::{
     ConnectOptions, DirCreate, ExecOutput, ExecRequest, FileContent, FileInfo, FileWrite, IdMap,
     Image, ImageExport, ImageSource, ImageUpload, Instance, InstanceServer, InstanceSource,
-    InstanceState, InstanceUpdate, NewInstance, Profile, ProjectInstanceState, PublishImage,
-    ServerError, ServerInfo, ServerKind, ServerResult, Snapshot, StopMode, StoragePool,
-    SymlinkCreate, DEFAULT_TIMEOUT,
+    InstanceState, InstanceUpdate, NewInstance, NewVolume, Profile, ProjectInstanceState,
+    PublishImage, ServerError, ServerInfo, ServerKind, ServerResult, Snapshot, StopMode,
+    StoragePool, SymlinkCreate, Volume, DEFAULT_TIMEOUT,
 };
 use serde_json::{json, Map, Value};
 
@@ -201,6 +201,11 @@ impl RestServer {
     /// The dialect of this server.
     pub fn dialect(&self) -> &'static Dialect {
         self.conn.dialect
+    }
+
+    /// Whether the daemon is a member of a cluster (`environment.server_clustered`).
+    pub(crate) fn clustered(&self) -> bool {
+        self.conn.info.clustered
     }
 
     /// `path` with this view's `project` query parameter.
@@ -956,6 +961,71 @@ impl InstanceServer for RestServer {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn storage_pool_names(&self) -> ServerResult<Vec<String>> {
+        self.pool_names().await
+    }
+
+    async fn volume(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Option<Volume>> {
+        self.get_volume(pool, name, target).await
+    }
+
+    async fn create_volume(&self, new: &NewVolume, target: Option<&str>) -> ServerResult<()> {
+        self.post_volume(new, target).await
+    }
+
+    async fn delete_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.remove_volume(pool, name, target).await
+    }
+
+    async fn rename_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        new_name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.move_volume(pool, name, new_name, target).await
+    }
+
+    async fn create_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.snapshot_volume(pool, name, snapshot, target).await
+    }
+
+    async fn restore_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.restore_volume(pool, name, snapshot, target).await
+    }
+
+    async fn volume_snapshots(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Vec<String>> {
+        self.volume_snapshot_names(pool, name, target).await
     }
 }
 

@@ -164,11 +164,12 @@ pub fn evaluate(
         }
         let kind = match fs.kind.as_str() {
             "btrfs" => FsKind::Btrfs,
+            "volume" => FsKind::Volume,
             "" if path.starts_with('/') => FsKind::Dir,
             "" => FsKind::Zfs,
             other => {
                 ev.problems.push(format!(
-                    "{field}.type: unknown type {other:?}; use btrfs, or leave it out (ZFS or directory by pattern)"
+                    "{field}.type: unknown type {other:?}; use btrfs or volume, or leave it out (ZFS or directory by pattern)"
                 ));
                 FsKind::Dir
             }
@@ -178,6 +179,16 @@ pub fn evaluate(
                 "{field}.pattern: a btrfs filesystem needs an absolute directory, not {path:?}"
             ));
         }
+        let path = if kind == FsKind::Volume {
+            volume_path(&mut ev.problems, &field, &fs.pool, &path)
+        } else {
+            if !fs.pool.is_empty() {
+                ev.problems.push(format!(
+                    "{field}.pool: only a `type: volume` filesystem has a pool; remove `pool` or set `type: volume`"
+                ));
+            }
+            path
+        };
         // `mountpoint` names the dataset's directory, which lxops plans before the dataset
         // exists: it is a pattern, so `(instance)` there is this instance's directory.
         let mut zfsproperties = fs.zfsproperties.clone();
@@ -266,6 +277,17 @@ pub fn evaluate(
                 ))
             }
             _ => {}
+        }
+        let on_volume = filesystem
+            .as_deref()
+            .and_then(|f| config.filesystems.get(f))
+            .is_some_and(|f| f.kind == "volume");
+        if on_volume && matches!(dir, DeviceDir::Absolute(_)) {
+            ev.problems.push(format!(
+                "{field}.dir: {dir} is a host directory, but filesystem {} is a daemon volume; \
+                 give a directory inside the volume (relative, or `.` for the volume itself)",
+                filesystem.as_deref().unwrap_or_default()
+            ));
         }
         devices.push(InstanceDevice {
             name: dev_name.clone(),
@@ -475,4 +497,23 @@ fn has_parent_component(path: &str) -> bool {
     Path::new(path)
         .components()
         .any(|c| matches!(c, Component::ParentDir))
+}
+
+/// The `POOL/VOLUME` path of a `type: volume` filesystem, after checking the pool and the
+/// volume name (the daemons accept almost any name, so lxops checks it).
+fn volume_path(problems: &mut Vec<String>, field: &str, pool: &str, name: &str) -> String {
+    if pool.is_empty() {
+        problems.push(format!(
+            "{field}.pool: a `type: volume` filesystem needs the storage pool of the daemon \
+             that holds it; add `pool: default` (or another pool of `lxc storage list`)"
+        ));
+    } else if let Err(why) = crate::names::check_volume_name(pool) {
+        problems.push(format!("{field}.pool: {pool:?} {why}"));
+    }
+    if !name.is_empty() {
+        if let Err(why) = crate::names::check_volume_name(name) {
+            problems.push(format!("{field}.pattern: volume name {name:?} {why}"));
+        }
+    }
+    format!("{pool}/{name}")
 }

@@ -48,6 +48,17 @@ pub struct Instance {
     pub cloud_config_files: Vec<PathBuf>,
 }
 
+impl InstanceFilesystem {
+    /// For a [`FsKind::Volume`]: its storage pool and volume name (`path` is `POOL/VOLUME`).
+    pub fn volume(&self) -> Option<(&str, &str)> {
+        if self.kind == FsKind::Volume {
+            self.path.split_once('/')
+        } else {
+            None
+        }
+    }
+}
+
 impl Instance {
     /// The filesystem with this id.
     pub fn filesystem(&self, id: &str) -> Option<&InstanceFilesystem> {
@@ -62,7 +73,9 @@ pub struct InstanceFilesystem {
     pub id: String,
     /// ZFS, directory or btrfs.
     pub kind: FsKind,
-    /// Substituted pattern: ZFS dataset name, or absolute directory (dir, btrfs).
+    /// Substituted pattern: ZFS dataset name, absolute directory (dir, btrfs), or
+    /// `POOL/VOLUME` for a daemon-managed volume ([`FsKind::Volume`]; see
+    /// [`InstanceFilesystem::volume`]).
     pub path: String,
     /// ZFS properties.
     pub zfsproperties: BTreeMap<String, String>,
@@ -82,6 +95,9 @@ pub enum FsKind {
     Dir,
     /// A btrfs subvolume, managed with the `btrfs` command.
     Btrfs,
+    /// A custom storage volume of a daemon's storage pool, managed through the daemon's API
+    /// (not a host filesystem: `host` never sees it; `ops::volumes` does).
+    Volume,
 }
 
 impl FsKind {
@@ -91,6 +107,7 @@ impl FsKind {
             FsKind::Zfs => "zfs",
             FsKind::Dir => "dir",
             FsKind::Btrfs => "btrfs",
+            FsKind::Volume => "volume",
         }
     }
 }

@@ -83,13 +83,16 @@ pub struct Filesystem {
     /// ZFS dataset or absolute directory (pattern).
     #[serde(deserialize_with = "string")]
     pub pattern: String,
-    /// `btrfs`, or empty.
+    /// `btrfs`, `volume`, or empty.
     #[serde(
         rename = "type",
         skip_serializing_if = "String::is_empty",
         deserialize_with = "string"
     )]
     pub kind: String,
+    /// `type: volume`: the daemon's storage pool that holds the volume.
+    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
+    pub pool: String,
     /// ZFS properties.
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",

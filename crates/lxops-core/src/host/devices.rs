@@ -206,6 +206,7 @@ fn first_missing_dataset(host: &dyn HostRunner, dataset: &str) -> Result<String,
 fn will_make(host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<Vec<Made>, HostError> {
     let path = Path::new(&fs.path);
     Ok(match fs.kind {
+        FsKind::Volume => return Err(super::volume::not_on_host(fs, "creating")),
         FsKind::Zfs => vec![Made::Dataset(first_missing_dataset(host, &fs.path)?)],
         FsKind::Dir => first_missing_dir(host, path)?
             .map(Made::Dir)
@@ -408,6 +409,7 @@ pub fn plan_devices(host: &dyn HostRunner, setup: &DeviceSetup) -> Result<Device
             let owner = match fs.kind {
                 FsKind::Zfs | FsKind::Btrfs => setup.owner,
                 FsKind::Dir => setup.owner.filter(|_| root_is_device),
+                FsKind::Volume => None,
             };
             steps.push(Step::CreateFilesystem {
                 fs: fs.clone(),

@@ -145,6 +145,7 @@ pub(crate) fn driver(kind: FsKind) -> &'static dyn FsDriver {
         FsKind::Zfs => &ZfsDriver,
         FsKind::Dir => &DirDriver,
         FsKind::Btrfs => &BtrfsDriver,
+        FsKind::Volume => &super::volume::VolumeDriver,
     }
 }
 

@@ -85,6 +85,7 @@ pub(crate) fn set_mark(
             host.set_xattr(Path::new(&fs.path), XATTR_MARK, mark)?;
             Ok(())
         }
+        FsKind::Volume => Err(super::volume::not_on_host(fs, "marking")),
     }
 }
 
@@ -106,6 +107,7 @@ pub(crate) fn read_mark(
         FsKind::Dir | FsKind::Btrfs => host
             .get_xattr(Path::new(&fs.path), XATTR_MARK)?
             .unwrap_or_default(),
+        FsKind::Volume => return Err(super::volume::not_on_host(fs, "reading the mark")),
     };
     Ok((!value.is_empty() && value != "-").then_some(value))
 }

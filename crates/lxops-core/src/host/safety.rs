@@ -79,6 +79,10 @@ fn manual_destroy(fs: &FilesystemSpec) -> String {
         FsKind::Zfs => format!("zfs destroy -r {}", fs.path),
         FsKind::Dir => format!("rm -rf {}", fs.path),
         FsKind::Btrfs => format!("btrfs subvolume delete {}", fs.path),
+        FsKind::Volume => format!(
+            "lxc storage volume delete {}",
+            fs.path.replacen('/', " ", 1)
+        ),
     }
 }
 
@@ -87,6 +91,11 @@ fn manual_rename(old: &FilesystemSpec, new: &FilesystemSpec) -> String {
     match old.kind {
         FsKind::Zfs => format!("zfs rename -p {} {}", old.path, new.path),
         FsKind::Dir | FsKind::Btrfs => format!("mv {} {}", old.path, new.path),
+        FsKind::Volume => format!(
+            "lxc storage volume rename {} {}",
+            old.path.replacen('/', " ", 1),
+            new.volume().map_or("", |(_, v)| v)
+        ),
     }
 }
 

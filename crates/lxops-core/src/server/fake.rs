@@ -25,6 +25,9 @@ struct State {
     calls: Vec<String>,
     refuse_create: Option<String>,
     members: Vec<ClusterMember>,
+    /// Custom volumes by (project, pool, member, name), with their snapshots; the member is
+    /// "" on a standalone server.
+    volumes: BTreeMap<(String, String, String, String), (Volume, Vec<String>)>,
 }
 
 #[derive(Clone, Default)]
@@ -1009,6 +1012,317 @@ impl InstanceServer for FakeServer {
 
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
         Ok(self.lock().pools.get(name).cloned())
+    }
+
+    async fn storage_pool_names(&self) -> ServerResult<Vec<String>> {
+        Ok(self.lock().pools.keys().cloned().collect())
+    }
+
+    async fn volume(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Option<Volume>> {
+        let state = self.lock();
+        let Some(key) = self.volume_key(&state, pool, name, target)? else {
+            return Ok(None);
+        };
+        Ok(state.volumes.get(&key).map(|(v, _)| Volume {
+            used_by: self.volume_users(&state, pool, name, false),
+            ..v.clone()
+        }))
+    }
+
+    async fn create_volume(&self, new: &NewVolume, target: Option<&str>) -> ServerResult<()> {
+        let mut state = self.lock();
+        if !state.pools.contains_key(&new.pool) {
+            return Err(Self::not_found("storage pool", &new.pool));
+        }
+        let location = self.volume_member(&state, target)?;
+        let key = (
+            self.project.clone(),
+            new.pool.clone(),
+            location.clone(),
+            new.name.clone(),
+        );
+        if state.volumes.contains_key(&key) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("volume {:?}", new.name),
+            });
+        }
+        let volume = Volume {
+            pool: new.pool.clone(),
+            name: new.name.clone(),
+            config: new.config.clone(),
+            location: if location.is_empty() {
+                "none".into()
+            } else {
+                location.clone()
+            },
+            used_by: Vec::new(),
+        };
+        let at = if location.is_empty() {
+            String::new()
+        } else {
+            format!(" on {location}")
+        };
+        self.record(
+            &mut state,
+            format!("create volume {}/{}{at}", new.pool, new.name),
+        );
+        state.volumes.insert(key, (volume, Vec::new()));
+        Ok(())
+    }
+
+    async fn delete_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        if !self.volume_users(&state, pool, name, false).is_empty() {
+            return Err(ServerError::Api {
+                context: format!("deleting volume {name:?}"),
+                status: 400,
+                message: "The storage volume is still in use".into(),
+            });
+        }
+        state.volumes.remove(&key);
+        self.record(&mut state, format!("delete volume {pool}/{name}"));
+        Ok(())
+    }
+
+    async fn rename_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        new_name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        if !self.volume_users(&state, pool, name, true).is_empty() {
+            return Err(ServerError::Api {
+                context: format!("renaming volume {name:?}"),
+                status: 500,
+                message: "Volume is still in use by running instances".into(),
+            });
+        }
+        let new_key = (
+            key.0.clone(),
+            key.1.clone(),
+            key.2.clone(),
+            new_name.to_string(),
+        );
+        if state.volumes.contains_key(&new_key) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("volume {new_name:?}"),
+            });
+        }
+        if let Some((mut volume, snapshots)) = state.volumes.remove(&key) {
+            volume.name = new_name.to_string();
+            state.volumes.insert(new_key, (volume, snapshots));
+        }
+        // The devices of the (stopped) instances that use it follow, as the daemons do.
+        for ((_, _), i) in state.instances.iter_mut() {
+            for device in i.instance.devices.values_mut() {
+                if is_volume_device(device, pool, name) {
+                    device.insert("source".into(), new_name.to_string());
+                }
+            }
+        }
+        self.record(
+            &mut state,
+            format!("rename volume {pool}/{name} {new_name}"),
+        );
+        Ok(())
+    }
+
+    async fn create_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        if let Some((_, snapshots)) = state.volumes.get_mut(&key) {
+            if snapshots.iter().any(|s| s == snapshot) {
+                return Err(ServerError::AlreadyExists {
+                    what: format!("snapshot {name}/{snapshot}"),
+                });
+            }
+            snapshots.push(snapshot.to_string());
+        }
+        self.record(
+            &mut state,
+            format!("snapshot volume {pool}/{name}/{snapshot}"),
+        );
+        Ok(())
+    }
+
+    async fn restore_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        if !state
+            .volumes
+            .get(&key)
+            .is_some_and(|(_, s)| s.iter().any(|s| s == snapshot))
+        {
+            return Err(Self::not_found("storage volume snapshot", snapshot));
+        }
+        if !self.volume_users(&state, pool, name, true).is_empty() {
+            return Err(ServerError::Api {
+                context: format!("restoring volume {name:?}"),
+                status: 500,
+                message: "Cannot restore custom volume used by running instances".into(),
+            });
+        }
+        self.record(
+            &mut state,
+            format!("restore volume {pool}/{name}/{snapshot}"),
+        );
+        Ok(())
+    }
+
+    async fn volume_snapshots(
+        &self,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Vec<String>> {
+        let state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        Ok(state
+            .volumes
+            .get(&key)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default())
+    }
+}
+
+/// Whether a device is a disk device of volume `pool`/`name` (the whole volume or a sub-path).
+fn is_volume_device(device: &Device, pool: &str, name: &str) -> bool {
+    device.get("type").map(String::as_str) == Some("disk")
+        && device.get("pool").map(String::as_str) == Some(pool)
+        && device
+            .get("source")
+            .is_some_and(|s| s == name || s.starts_with(&format!("{name}/")))
+}
+
+impl FakeServer {
+    /// Adds a volume as something other than lxops would (another tool, by hand).
+    pub fn add_volume(&self, volume: Volume) {
+        let mut state = self.lock();
+        let member = state
+            .members
+            .first()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let member = if volume.location.is_empty() || volume.location == "none" {
+            member
+        } else {
+            volume.location.clone()
+        };
+        let key = (
+            self.project.clone(),
+            volume.pool.clone(),
+            member,
+            volume.name.clone(),
+        );
+        state.volumes.insert(key, (volume, Vec::new()));
+    }
+
+    /// The member a volume request goes to: `target` on a cluster (the first member without
+    /// one, as the member that receives the request), "" standalone.
+    fn volume_member(&self, state: &State, target: Option<&str>) -> ServerResult<String> {
+        if state.members.is_empty() {
+            return Ok(String::new());
+        }
+        match target {
+            Some(t) if state.members.iter().any(|m| m.name == t) => Ok(t.to_string()),
+            Some(t) => Err(Self::not_found("cluster member", t)),
+            None => Ok(state.members[0].name.clone()),
+        }
+    }
+
+    /// The key of an existing volume; without a target on a cluster, the one member that
+    /// has it (several: an error, as the daemons answer).
+    fn volume_key(
+        &self,
+        state: &State,
+        pool: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> ServerResult<Option<(String, String, String, String)>> {
+        if !state.pools.contains_key(pool) {
+            return Err(Self::not_found("storage pool", pool));
+        }
+        if target.is_some() || state.members.is_empty() {
+            let member = self.volume_member(state, target)?;
+            let key = (
+                self.project.clone(),
+                pool.to_string(),
+                member,
+                name.to_string(),
+            );
+            return Ok(state.volumes.contains_key(&key).then_some(key));
+        }
+        let found: Vec<_> = state
+            .volumes
+            .keys()
+            .filter(|(p, pl, _, n)| *p == self.project && pl == pool && n == name)
+            .cloned()
+            .collect();
+        if found.len() > 1 {
+            return Err(ServerError::Api {
+                context: format!("reading volume {name:?}"),
+                status: 500,
+                message: format!(
+                    "More than one cluster member has a volume named {name:?}. Please target a specific member"
+                ),
+            });
+        }
+        Ok(found.into_iter().next())
+    }
+
+    /// The instances whose devices (own or from profiles) use the volume; only running ones
+    /// with `running`.
+    fn volume_users(&self, state: &State, pool: &str, name: &str, running: bool) -> Vec<String> {
+        state
+            .instances
+            .iter()
+            .filter(|((p, _), _)| *p == self.project)
+            .filter(|(_, i)| !running || i.instance.status == "Running")
+            .filter(|(_, i)| {
+                i.instance
+                    .expanded_devices
+                    .values()
+                    .chain(i.instance.devices.values())
+                    .any(|d| is_volume_device(d, pool, name))
+            })
+            .map(|((_, n), _)| format!("/1.0/instances/{n}"))
+            .collect()
     }
 }
 

@@ -561,3 +561,31 @@ pub struct ImageExport {
     /// The files written: one unified tarball, or the metadata and rootfs of a split image.
     pub files: Vec<std::path::PathBuf>,
 }
+
+/// A custom storage volume of a storage pool (`GET /1.0/storage-pools/P/volumes/custom/V`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Volume {
+    /// The pool.
+    pub pool: String,
+    /// The volume name.
+    pub name: String,
+    /// Its config (`user.lxops.instance` is lxops' mark).
+    pub config: ConfigMap,
+    /// The cluster member it lives on; empty (or `none`) on a standalone server.
+    pub location: String,
+    /// The instances that use it (`/1.0/instances/NAME` URLs).
+    pub used_by: Vec<String>,
+}
+
+/// A custom volume to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewVolume {
+    /// The pool.
+    pub pool: String,
+    /// The volume name.
+    pub name: String,
+    /// Its config (`user.*` keys such as lxops' mark).
+    pub config: ConfigMap,
+    /// Its description.
+    pub description: String,
+}
