@@ -106,6 +106,8 @@ fn device_source(instance: &Instance, dev: &lxops_core::config::InstanceDevice) 
         Some(match fs.kind {
             FsKind::Zfs => format!("/{}", fs.path),
             FsKind::Dir | FsKind::Btrfs => fs.path.clone(),
+            // The original has no daemon volumes.
+            FsKind::Volume => return None,
         })
     };
     match &dev.dir {

@@ -25,8 +25,11 @@ pub struct DiskDevice {
     pub name: String,
     /// Where it is mounted inside the instance.
     pub path: String,
-    /// The host directory.
+    /// The host directory, or the volume name when `pool` is set.
     pub source: PathBuf,
+    /// The storage pool of a daemon volume device (`type: volume` filesystems); `None` for a
+    /// host directory.
+    pub pool: Option<String>,
     /// Mounted read-only.
     pub readonly: bool,
 }
@@ -37,6 +40,9 @@ impl DiskDevice {
         device.insert("type".into(), "disk".into());
         device.insert("path".into(), self.path.clone());
         device.insert("source".into(), self.source.display().to_string());
+        if let Some(pool) = &self.pool {
+            device.insert("pool".into(), pool.clone());
+        }
         if self.readonly {
             device.insert("readonly".into(), "true".into());
         }

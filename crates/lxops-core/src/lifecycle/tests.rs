@@ -14,6 +14,7 @@ fn plan(name: &str, image: &str, profiles: &[&str]) -> InstancePlan {
     let profiles: Vec<String> = profiles.iter().map(|s| s.to_string()).collect();
     let lxops = format!("{name}.lxops");
     let devices = [DiskDevice {
+        pool: None,
         name: "data".into(),
         path: "/data".into(),
         source: format!("/srv/{name}/data").into(),

@@ -33,18 +33,32 @@ pub(crate) fn filesystem_spec(
     }
 }
 
+/// The host filesystems of `instance`: all but its daemon volumes (`ops::volumes`).
+pub(crate) fn host_filesystems(
+    instance: &config::Instance,
+) -> impl Iterator<Item = &config::InstanceFilesystem> {
+    instance
+        .filesystems
+        .iter()
+        .filter(|f| f.kind != config::FsKind::Volume)
+}
+
+/// Whether a device's directory is on the host (not in a daemon volume).
+fn on_host(instance: &config::Instance, device: &config::InstanceDevice) -> bool {
+    super::volumes::device_volume(instance, device).is_none()
+}
+
 /// The device setup of a source instance (device-template, device-origin): its filesystems and
 /// devices, with no owner, templates or clone.
 pub fn source_setup(source: &config::Instance) -> DeviceSetup {
     DeviceSetup {
-        filesystems: source
-            .filesystems
-            .iter()
+        filesystems: host_filesystems(source)
             .map(|fs| filesystem_spec(source, fs))
             .collect(),
         devices: source
             .devices
             .iter()
+            .filter(|d| on_host(source, d))
             .map(|d| DeviceSpec {
                 name: d.name.clone(),
                 filesystem: d.filesystem.clone(),
@@ -74,6 +88,7 @@ pub fn device_setup(
     let devices = instance
         .devices
         .iter()
+        .filter(|d| on_host(instance, d))
         .map(|d| {
             let fs_transient = d
                 .filesystem
@@ -96,7 +111,7 @@ pub fn device_setup(
         None => None,
         Some((source, snapshot)) => {
             let mut filesystems = BTreeMap::new();
-            for fs in &instance.filesystems {
+            for fs in host_filesystems(instance) {
                 let Some(src) = source.filesystems.iter().find(|s| s.id == fs.id) else {
                     return Err(OpsError::Input(format!(
                         "{file}: device-origin {}@{snapshot}: its config has no filesystem {:?}",
@@ -112,9 +127,7 @@ pub fn device_setup(
         }
     };
     Ok(DeviceSetup {
-        filesystems: instance
-            .filesystems
-            .iter()
+        filesystems: host_filesystems(instance)
             .map(|fs| filesystem_spec(instance, fs))
             .collect(),
         devices,
@@ -132,6 +145,15 @@ pub fn disk_devices(
         .devices
         .iter()
         .map(|d| {
+            if let Some((pool, volume)) = super::volumes::device_volume(instance, d) {
+                return Ok(DiskDevice {
+                    name: d.name.clone(),
+                    path: d.path.clone(),
+                    source: PathBuf::from(volume),
+                    pool: Some(pool.to_string()),
+                    readonly: d.readonly,
+                });
+            }
             let source = sources.get(&d.name).cloned().ok_or_else(|| {
                 OpsError::Internal(format!("no host directory resolved for device {}", d.name))
             })?;
@@ -139,6 +161,7 @@ pub fn disk_devices(
                 name: d.name.clone(),
                 path: d.path.clone(),
                 source,
+                pool: None,
                 readonly: d.readonly,
             })
         })

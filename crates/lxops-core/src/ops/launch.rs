@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::devices::{device_setup, disk_devices, source_setup};
 use super::error::OpsError;
 use super::safety::check_names;
+use super::volumes::{self, VolumeCheck};
 use super::{blocking, Env};
 use crate::cloudconfig::{self, Step};
 use crate::config;
@@ -38,6 +39,7 @@ pub struct PreparedLaunch {
     pub steps: Vec<Step>,
     check: LaunchCheck,
     owner: Option<Owner>,
+    volumes: VolumeCheck,
 }
 
 /// Parses and plans the instance's cloud-config files (all of them, before anything runs).
@@ -77,6 +79,8 @@ pub async fn prepare_launch(
         tracing::warn!("{warning}");
     }
     let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
+    let planned = volumes::plan_volumes(&instance);
+    let volume_check = volumes::check_volumes(env.server.as_ref(), &instance, &planned).await?;
     let source = match checked.origin {
         Some(origin) => Source::Copy(origin),
         None => Source::Image(image_source(env.server.as_ref(), &instance)?),
@@ -109,7 +113,11 @@ pub async fn prepare_launch(
         options,
         cloud_config_files: instance.cloud_config_files.clone(),
         ostype: instance.ostype.clone(),
-        target: instance.target.clone(),
+        // On a cluster, the member of the instance's volumes (see `ops::volumes`).
+        target: volume_check
+            .member
+            .clone()
+            .or_else(|| instance.target.clone()),
     };
     let check = lifecycle::check_launch(env.server.as_ref(), &plan).await?;
     Ok(PreparedLaunch {
@@ -119,6 +127,7 @@ pub async fn prepare_launch(
         steps,
         check,
         owner,
+        volumes: volume_check,
     })
 }
 
@@ -155,6 +164,9 @@ pub async fn launch(
     if env.dry_run {
         // The same lines, from the same plan, that the real run prints as it goes.
         print_lines(progress, &prepared.devices.to_string());
+        for line in volumes::create_lines(&prepared.volumes) {
+            progress.step(&line);
+        }
         if resume {
             progress.step(&format!(
                 "resume the interrupted launch of {name}: start it if needed, then apply cloud-config"
@@ -190,10 +202,26 @@ pub async fn launch(
         progress.step(line);
     }
     let server = env.server.as_ref();
+    let member = prepared.volumes.member.clone();
+    let made_volumes = match volumes::create_volumes(
+        server,
+        &prepared.instance,
+        &prepared.volumes,
+        progress,
+    )
+    .await
+    {
+        Ok(made) => made,
+        Err(e) => {
+            undo_host(env, &report, progress).await;
+            return Err(e);
+        }
+    };
     let created =
         match lifecycle::create_instance(server, &prepared.plan, &prepared.check, progress).await {
             Ok(created) => created,
             Err(e) => {
+                volumes::undo_volumes(server, &made_volumes, member.as_deref(), progress).await;
                 undo_host(env, &report, progress).await;
                 return Err(e.into());
             }
@@ -241,6 +269,7 @@ pub async fn launch(
             progress,
         )
         .await;
+        volumes::undo_volumes(server, &made_volumes, member.as_deref(), progress).await;
         undo_host(env, &report, progress).await;
         return Err(e);
     }

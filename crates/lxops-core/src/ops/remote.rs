@@ -13,15 +13,14 @@ pub fn check_host_access(info: &ServerInfo, instance: &config::Instance) -> Resu
     let Some(remote) = &info.remote else {
         return Ok(());
     };
-    let mut host: Vec<String> = instance
-        .filesystems
-        .iter()
+    let mut host: Vec<String> = super::devices::host_filesystems(instance)
         .map(|f| format!("filesystem {}", f.id))
         .collect();
     if host.is_empty() {
         host = instance
             .devices
             .iter()
+            .filter(|d| super::volumes::device_volume(instance, d).is_none())
             .map(|d| format!("device {}", d.name))
             .collect();
     }
@@ -31,9 +30,8 @@ pub fn check_host_access(info: &ServerInfo, instance: &config::Instance) -> Resu
     Err(OpsError::Input(format!(
         "{}: instance {} has host storage ({}), which lxops makes on this host, but the daemon \
          is remote {remote:?} (over HTTPS) and cannot reach it: use the local daemon \
-         (--remote local), or remove `filesystems` and `devices` from the config \
-         (daemon-managed `type: volume` filesystems, which work with remotes and clusters, \
-         are coming)",
+         (--remote local), or make them daemon-managed volumes (`type: volume` with a \
+         `pool`, see `help filesystem`), which work with remotes and clusters",
         instance.file.display(),
         instance.name,
         host.join(", ")

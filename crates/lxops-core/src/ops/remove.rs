@@ -8,6 +8,7 @@ use super::devices::source_setup;
 use super::error::OpsError;
 use super::launch::print_lines;
 use super::safety::{check_names, project_instances, rules};
+use super::volumes;
 use super::{blocking, Env};
 use crate::config;
 use crate::host::{self, FilesystemSpec, RemovalRules};
@@ -35,12 +36,16 @@ struct Checked {
     check: DeleteCheck,
     profile: ProfileRemoval,
     rules: RemovalRules,
+    /// The daemon volumes that go with the instance (transient ones; with `destroy`, also
+    /// `destroy: true` ones), each with whether its mark allows it.
+    volumes: Vec<volumes::RemovableVolume>,
 }
 
 async fn check_remove(
     env: &Env,
     instance: &config::Instance,
     options: &RemoveOptions,
+    destroy: bool,
 ) -> Result<Checked, OpsError> {
     check_names(instance)?;
     let name = instance.name.as_str();
@@ -65,11 +70,58 @@ async fn check_remove(
         options.adopt && check.exists,
     )
     .await?;
+    let doomed: Vec<volumes::PlannedVolume> = volumes::plan_volumes(instance)
+        .into_iter()
+        .filter(|v| v.transient || (destroy && v.destroy))
+        .collect();
+    let volumes = if doomed.is_empty() {
+        Vec::new()
+    } else {
+        let member = volume_member(env, instance).await?;
+        volumes::check_volume_removal(server, instance, &doomed, member.as_deref()).await?
+    };
     Ok(Checked {
         check,
         profile,
         rules,
+        volumes,
     })
+}
+
+/// The member that holds the instance's volumes on a cluster: the instance's, while it
+/// exists, else its `target`; `None` lets the server find the one member that has them.
+async fn volume_member(env: &Env, instance: &config::Instance) -> Result<Option<String>, OpsError> {
+    let name = instance.name.as_str();
+    let found = env
+        .server
+        .instance(name)
+        .await
+        .map_err(|e| lifecycle::LifecycleError::server(name, "looking up the instance", e))?;
+    let location = found
+        .map(|i| i.location)
+        .filter(|l| !l.is_empty() && l != "none");
+    Ok(location.or_else(|| instance.target.clone().filter(|t| !t.starts_with('@'))))
+}
+
+/// Deletes the volumes that go with the instance (it is gone), keeping those not marked
+/// for it.
+async fn remove_volumes(
+    env: &Env,
+    instance: &config::Instance,
+    checked: &Checked,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
+    if checked.volumes.is_empty() {
+        return Ok(());
+    }
+    volumes::remove_volumes(
+        env.server.as_ref(),
+        instance,
+        &checked.volumes,
+        env.dry_run,
+        progress,
+    )
+    .await
 }
 
 async fn remove_instance(
@@ -110,8 +162,9 @@ pub async fn delete(
     options: &RemoveOptions,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
-    let checked = check_remove(env, instance, options).await?;
+    let checked = check_remove(env, instance, options, false).await?;
     remove_instance(env, instance, &checked, progress).await?;
+    remove_volumes(env, instance, &checked, progress).await?;
     list_remaining(env, instance, progress).await
 }
 
@@ -120,10 +173,10 @@ async fn list_remaining(
     instance: &config::Instance,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
-    if instance.filesystems.is_empty() {
+    let setup = source_setup(instance);
+    if setup.filesystems.is_empty() {
         return Ok(());
     }
-    let setup = source_setup(instance);
     let host = env.host.clone();
     let name = instance.name.clone();
     let rows = blocking(move || {
@@ -146,7 +199,7 @@ pub async fn destroy(
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     let name = instance.name.as_str();
-    let checked = check_remove(env, instance, options).await?;
+    let checked = check_remove(env, instance, options, true).await?;
     let doomed: Vec<FilesystemSpec> = source_setup(instance)
         .filesystems
         .into_iter()
@@ -164,6 +217,7 @@ pub async fn destroy(
         .await?
     };
     remove_instance(env, instance, &checked, progress).await?;
+    remove_volumes(env, instance, &checked, progress).await?;
     if existing.is_empty() {
         return Ok(());
     }

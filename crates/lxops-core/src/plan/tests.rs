@@ -82,12 +82,14 @@ fn origin_parses_project_instance_and_snapshot() {
 fn sample_plan() -> InstancePlan {
     let devices = vec![
         DiskDevice {
+            pool: None,
             name: "home".into(),
             path: "/home".into(),
             source: "/z/a1/home".into(),
             readonly: false,
         },
         DiskDevice {
+            pool: None,
             name: "etc".into(),
             path: "/etc/opt".into(),
             source: "/z/a1/etc".into(),

@@ -13,6 +13,9 @@ use super::*;
 /// Answers an exec request; the default answers every command with exit status 0.
 pub type ExecHandler = Arc<dyn Fn(&str, &ExecRequest) -> ExecOutput + Send + Sync>;
 
+/// (project, pool, member, name) of a fake volume.
+type VolumeKey = (String, String, String, String);
+
 #[derive(Default)]
 struct State {
     profiles: BTreeMap<(String, String), Profile>,
@@ -27,7 +30,7 @@ struct State {
     members: Vec<ClusterMember>,
     /// Custom volumes by (project, pool, member, name), with their snapshots; the member is
     /// "" on a standalone server.
-    volumes: BTreeMap<(String, String, String, String), (Volume, Vec<String>)>,
+    volumes: BTreeMap<VolumeKey, (Volume, Vec<String>)>,
 }
 
 #[derive(Clone, Default)]
@@ -1274,7 +1277,7 @@ impl FakeServer {
         pool: &str,
         name: &str,
         target: Option<&str>,
-    ) -> ServerResult<Option<(String, String, String, String)>> {
+    ) -> ServerResult<Option<VolumeKey>> {
         if !state.pools.contains_key(pool) {
             return Err(Self::not_found("storage pool", pool));
         }

@@ -1,0 +1,415 @@
+//! The volume driver: `type: volume` filesystems, custom storage volumes that the daemon
+//! manages, created through [`InstanceServer`] where the instance lives (so they work with a
+//! remote daemon and on clusters). The host code never sees them
+//! ([`super::devices::host_filesystems`]).
+//!
+//! **Devices.** A device whose `dir` is `.` attaches the volume itself (`pool=P source=VOL`).
+//! A device with a directory inside the volume gets a volume of its own, `VOL-DIR` (`/` in DIR
+//! written `-`), on every daemon: LXD 5.0 cannot attach a sub-directory, and Incus
+//! (`source=VOL/sub`, extension `disk_volume_subpath`) needs the sub-directory to exist before
+//! the device starts, which only a running instance could make. One rule for both daemons also
+//! keeps a config's data layout the same when it moves between them. A `type: volume`
+//! filesystem that no device uses is one volume, `VOL`.
+//!
+//! **Placement.** Volume names are per cluster member, and an instance can only attach a
+//! volume of its own member. So on a cluster lxops decides the member before anything is
+//! created: the member of the instance's existing volumes (a relaunch or rebuild after
+//! `delete`), else the config's `target` (or `--target`), else the online member with the
+//! fewest instances of the project; the instance is then created there (`?target=`). A
+//! `@group` target is refused when the instance has volumes. A standalone server ignores all
+//! of this.
+//!
+//! **Marks and safety.** lxops creates each volume with `user.lxops.instance=PROJECT/NAME`
+//! (the text of the ZFS `lxops:instance` mark) and removes only volumes with this instance's
+//! mark: transient ones with the instance (`delete`, `destroy`), `destroy: true` ones with
+//! `destroy`. A volume with the right name but no mark, or another instance's mark, is kept
+//! and reported.
+
+use std::collections::BTreeMap;
+
+use super::error::OpsError;
+use crate::config::{self, DeviceDir, FsKind};
+use crate::host::{self, PROFILE_MARK_KEY};
+use crate::lifecycle::{LifecycleError, Progress};
+use crate::server::{InstanceServer, NewVolume, Volume};
+
+/// The config key of lxops' mark on a volume (the same key as on profiles).
+pub const VOLUME_MARK_KEY: &str = PROFILE_MARK_KEY;
+
+/// One daemon volume of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedVolume {
+    /// The filesystem id it belongs to.
+    pub fs_id: String,
+    /// The storage pool.
+    pub pool: String,
+    /// The volume name.
+    pub name: String,
+    /// Removed with the instance.
+    pub transient: bool,
+    /// Removed by `destroy`.
+    pub destroy: bool,
+}
+
+impl std::fmt::Display for PlannedVolume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.pool, self.name)
+    }
+}
+
+/// The volume a device uses, when its filesystem is a `type: volume` one: the pool and the
+/// volume name (see the module docs for the naming rule).
+pub(crate) fn device_volume<'a>(
+    instance: &'a config::Instance,
+    device: &config::InstanceDevice,
+) -> Option<(&'a str, String)> {
+    let fs = instance.filesystem(device.filesystem.as_deref()?)?;
+    let (pool, volume) = fs.volume()?;
+    let name = match &device.dir {
+        DeviceDir::FilesystemRoot => volume.to_string(),
+        DeviceDir::Relative(dir) => format!("{volume}-{}", dir.replace('/', "-")),
+        // Refused by the config's evaluation; kept distinct so nothing else matches it.
+        DeviceDir::Absolute(dir) => format!("{volume}-{}", dir.display()),
+    };
+    Some((pool, name))
+}
+
+/// Every daemon volume of `instance`, each once, in filesystem order.
+pub fn plan_volumes(instance: &config::Instance) -> Vec<PlannedVolume> {
+    let mut volumes: Vec<PlannedVolume> = Vec::new();
+    for fs in instance
+        .filesystems
+        .iter()
+        .filter(|f| f.kind == FsKind::Volume)
+    {
+        let Some((pool, volume)) = fs.volume() else {
+            continue;
+        };
+        let mut names: Vec<String> = instance
+            .devices
+            .iter()
+            .filter(|d| d.filesystem.as_deref() == Some(fs.id.as_str()))
+            .filter_map(|d| device_volume(instance, d).map(|(_, name)| name))
+            .collect();
+        if names.is_empty() {
+            names.push(volume.to_string());
+        }
+        for name in names {
+            if volumes.iter().any(|v| v.pool == pool && v.name == name) {
+                continue;
+            }
+            volumes.push(PlannedVolume {
+                fs_id: fs.id.clone(),
+                pool: pool.to_string(),
+                name,
+                transient: fs.transient,
+                destroy: fs.destroy,
+            });
+        }
+    }
+    volumes
+}
+
+/// Checks the names of the planned volumes (a device's volume name is longer than the
+/// filesystem's), before anything changes.
+pub fn check_volume_names(
+    instance: &config::Instance,
+    volumes: &[PlannedVolume],
+) -> Result<(), OpsError> {
+    for v in volumes {
+        if let Err(e) = crate::names::volume(&v.name) {
+            return Err(OpsError::Input(format!(
+                "{}: filesystem {}: {e}; shorten the filesystem's pattern or the device's dir",
+                instance.file.display(),
+                v.fs_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What a launch found out about the instance's volumes, before any change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeCheck {
+    /// The cluster member the volumes (and so the instance) live on; `None` standalone.
+    pub member: Option<String>,
+    /// The volumes to create.
+    pub missing: Vec<PlannedVolume>,
+}
+
+fn server_error(instance: &str, step: &str, e: crate::server::ServerError) -> OpsError {
+    LifecycleError::server(instance, step.to_string(), e).into()
+}
+
+/// Checks the pools, decides the member (see the module docs) and finds the volumes that do
+/// not exist yet. Changes nothing.
+pub async fn check_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    volumes: &[PlannedVolume],
+) -> Result<VolumeCheck, OpsError> {
+    if volumes.is_empty() {
+        return Ok(VolumeCheck::default());
+    }
+    let name = instance.name.as_str();
+    let file = instance.file.display();
+    check_volume_names(instance, volumes)?;
+    let mut pools: Vec<&str> = volumes.iter().map(|v| v.pool.as_str()).collect();
+    pools.sort_unstable();
+    pools.dedup();
+    for pool in pools {
+        let found = server
+            .storage_pool(pool)
+            .await
+            .map_err(|e| server_error(name, "reading the storage pool", e))?;
+        if found.is_none() {
+            let known = server
+                .storage_pool_names()
+                .await
+                .map_err(|e| server_error(name, "listing the storage pools", e))?;
+            return Err(OpsError::Input(format!(
+                "{file}: storage pool {pool:?} does not exist on the {} server (its pools: [{}]); \
+                 fix the filesystem's `pool`, or create the pool (`{} storage create {pool} dir`)",
+                server.kind(),
+                known.join(", "),
+                cli(server)
+            )));
+        }
+    }
+    let info = server
+        .info()
+        .await
+        .map_err(|e| server_error(name, "reading the server info", e))?;
+    let member = if info.clustered {
+        Some(choose_member(server, instance, volumes).await?)
+    } else {
+        None
+    };
+    let mut missing = Vec::new();
+    for v in volumes {
+        let found = server
+            .volume(&v.pool, &v.name, member.as_deref())
+            .await
+            .map_err(|e| server_error(name, "reading the volume", e))?;
+        if found.is_none() {
+            missing.push(v.clone());
+        }
+    }
+    Ok(VolumeCheck { member, missing })
+}
+
+fn cli(server: &dyn InstanceServer) -> &'static str {
+    match server.kind() {
+        crate::server::ServerKind::Lxd => "lxc",
+        _ => "incus",
+    }
+}
+
+/// The member for the instance's volumes on a cluster (see the module docs).
+async fn choose_member(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    volumes: &[PlannedVolume],
+) -> Result<String, OpsError> {
+    let name = instance.name.as_str();
+    let file = instance.file.display();
+    if let Some(target) = instance.target.as_deref().filter(|t| t.starts_with('@')) {
+        return Err(OpsError::Input(format!(
+            "{file}: target {target:?} is a cluster group, but instance {name} has volume \
+             filesystems, which live on one member: give a member as `target` (or --target)"
+        )));
+    }
+    // Volumes that exist already (lxops looks on every member) pin the member.
+    let mut found: Vec<String> = Vec::new();
+    for v in volumes {
+        match server.volume(&v.pool, &v.name, None).await {
+            Ok(Some(volume)) => found.push(volume.location.clone()),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(OpsError::Input(format!(
+                    "{file}: volume {v}: {e}; several members have a volume of that name: \
+                     set `target` to the member whose volume the instance should use"
+                )))
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    match (found.as_slice(), instance.target.as_deref()) {
+        ([], Some(target)) => return Ok(target.to_string()),
+        ([one], None) => return Ok(one.clone()),
+        ([one], Some(target)) if one == target => return Ok(one.clone()),
+        ([], None) => {}
+        (members, target) => {
+            return Err(OpsError::Input(format!(
+                "{file}: the volumes of instance {name} are on member(s) [{}]{}; an instance \
+                 can only use volumes of its own member: set `target` to that member, or move \
+                 the volumes",
+                members.join(", "),
+                target.map_or(String::new(), |t| format!(", but its target is {t:?}"))
+            )))
+        }
+    }
+    let members = server
+        .cluster_members()
+        .await
+        .map_err(|e| server_error(name, "listing the cluster members", e))?;
+    let instances = server
+        .instances()
+        .await
+        .map_err(|e| server_error(name, "listing the instances", e))?;
+    let mut load: BTreeMap<&str, usize> = members
+        .iter()
+        .filter(|m| m.status.eq_ignore_ascii_case("online"))
+        .map(|m| (m.name.as_str(), 0))
+        .collect();
+    for i in &instances {
+        if let Some(n) = load.get_mut(i.location.as_str()) {
+            *n += 1;
+        }
+    }
+    load.iter()
+        .min_by_key(|(member, n)| (**n, **member))
+        .map(|(member, _)| member.to_string())
+        .ok_or_else(|| {
+            OpsError::Input(format!(
+                "{file}: no cluster member is online to hold the volumes of instance {name}; \
+                 start a member and run the command again"
+            ))
+        })
+}
+
+/// The lines a launch prints for creating `missing` (dry run and real run alike).
+pub fn create_lines(check: &VolumeCheck) -> Vec<String> {
+    check
+        .missing
+        .iter()
+        .map(|v| match &check.member {
+            Some(member) => format!("create volume {v} on member {member}"),
+            None => format!("create volume {v}"),
+        })
+        .collect()
+}
+
+/// Creates the missing volumes, marked for the instance; returns those it made (for undo).
+/// On failure it removes what it made first.
+pub async fn create_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    check: &VolumeCheck,
+    progress: &mut dyn Progress,
+) -> Result<Vec<PlannedVolume>, OpsError> {
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    let mut made = Vec::new();
+    for (v, line) in check.missing.iter().zip(create_lines(check)) {
+        progress.step(&line);
+        let new = NewVolume {
+            pool: v.pool.clone(),
+            name: v.name.clone(),
+            config: [(VOLUME_MARK_KEY.to_string(), mark.clone())].into(),
+            description: format!("lxops filesystem {} of {}", v.fs_id, instance.name),
+        };
+        if let Err(e) = server.create_volume(&new, check.member.as_deref()).await {
+            undo_volumes(server, &made, check.member.as_deref(), progress).await;
+            return Err(server_error(&instance.name, "creating a volume", e));
+        }
+        made.push(v.clone());
+    }
+    Ok(made)
+}
+
+/// Deletes volumes this run made (after a failed launch), reporting each.
+pub async fn undo_volumes(
+    server: &dyn InstanceServer,
+    made: &[PlannedVolume],
+    member: Option<&str>,
+    progress: &mut dyn Progress,
+) {
+    for v in made.iter().rev() {
+        match server.delete_volume(&v.pool, &v.name, member).await {
+            Ok(()) => progress.step(&format!("cleanup: deleted volume {v}")),
+            Err(e) => progress.step(&format!("cleanup: could not delete volume {v}: {e}")),
+        }
+    }
+}
+
+/// A volume that exists, and whether lxops may remove it for this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovableVolume {
+    /// The planned volume.
+    pub volume: PlannedVolume,
+    /// The member it is on (`None` standalone).
+    pub member: Option<String>,
+    /// Why it is kept; `None`: it carries this instance's mark and is removed.
+    pub kept: Option<String>,
+}
+
+/// The existing volumes among `volumes` and whether each may be removed (only those marked
+/// for this instance). Changes nothing.
+pub async fn check_volume_removal(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    volumes: &[PlannedVolume],
+    member: Option<&str>,
+) -> Result<Vec<RemovableVolume>, OpsError> {
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    let mut out = Vec::new();
+    for v in volumes {
+        let found: Option<Volume> = server
+            .volume(&v.pool, &v.name, member)
+            .await
+            .map_err(|e| server_error(&instance.name, "reading the volume", e))?;
+        let Some(found) = found else { continue };
+        let kept = match found.config.get(VOLUME_MARK_KEY) {
+            Some(m) if *m == mark => None,
+            Some(m) => Some(format!("it is marked for instance {m}, not {mark}")),
+            None => Some("lxops did not make it (it has no user.lxops.instance mark)".into()),
+        };
+        let at = found.location.as_str();
+        out.push(RemovableVolume {
+            volume: v.clone(),
+            member: member
+                .map(str::to_string)
+                .or_else(|| (!at.is_empty() && at != "none").then(|| at.to_string())),
+            kept,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes the removable volumes and reports the kept ones (with the manual command). The
+/// instance must be gone (a volume in use cannot be deleted).
+pub async fn remove_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    volumes: &[RemovableVolume],
+    dry_run: bool,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
+    for r in volumes {
+        let v = &r.volume;
+        match &r.kept {
+            Some(why) => progress.step(&format!(
+                "keep volume {v} of filesystem {}: {why}; if you really mean it, run `{} storage volume delete {} {}` yourself",
+                v.fs_id,
+                cli(server),
+                v.pool,
+                v.name
+            )),
+            None => {
+                progress.step(&format!("delete volume {v} of filesystem {}", v.fs_id));
+                if !dry_run {
+                    server
+                        .delete_volume(&v.pool, &v.name, r.member.as_deref())
+                        .await
+                        .map_err(|e| server_error(&instance.name, "deleting a volume", e))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "volumes_tests.rs"]
+mod tests;

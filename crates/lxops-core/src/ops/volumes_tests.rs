@@ -1,0 +1,420 @@
+//! The volume driver against the fake server: planning (names, devices), the checks a launch
+//! makes before any change (pool, member), creation with the mark, and removal that keeps
+//! every volume lxops did not make for the instance.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::cloudconfig::OsTypes;
+use crate::host::fake::FakeHost;
+use crate::lifecycle::WaitOptions;
+use crate::ops::{launch, prepare_launch, Env, LaunchSources, RemoveOptions};
+use crate::server::fake::FakeServer;
+use crate::server::StoragePool;
+
+const CONFIG: &str = "\
+image: img
+filesystems:
+  data:
+    type: volume
+    pool: default
+    pattern: (instance)-data
+  tmp:
+    type: volume
+    pool: default
+    pattern: (instance)-tmp
+    transient: true
+  gone:
+    type: volume
+    pool: default
+    pattern: (instance)-gone
+    destroy: true
+devices:
+  whole:
+    path: /data
+    filesystem: data
+    dir: .
+  home:
+    path: /home
+    filesystem: data
+  log:
+    path: /var/log
+    filesystem: data
+    dir: var/log
+  tmp:
+    path: /tmp
+    filesystem: tmp
+    dir: .
+";
+
+fn load(name: &str, yaml: &str) -> Result<config::Instance, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = dir.path().join("x.yaml");
+    std::fs::write(&file, format!("#lxops-v1\n{yaml}")).map_err(|e| e.to_string())?;
+    let sources = config::PropertySources::default();
+    let options = config::LoadOptions {
+        formats: &config::Formats::new(),
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let loaded = config::load(&file, &options).map_err(|e| e.to_string())?;
+    let mut instance = config::evaluate(&loaded, name, &sources, &config::EvalOptions::default())
+        .map_err(|e| e.to_string())?;
+    instance.file = "/cfg/x.yaml".into();
+    Ok(instance)
+}
+
+fn server() -> FakeServer {
+    let server = FakeServer::new();
+    server.add_image("img");
+    server.add_pool(StoragePool {
+        name: "default".into(),
+        driver: "dir".into(),
+        ..StoragePool::default()
+    });
+    server
+}
+
+fn env(server: &FakeServer) -> Env {
+    Env {
+        server: Arc::new(server.clone()),
+        host: Arc::new(FakeHost::new()),
+        os_types: Arc::new(OsTypes::builtin()),
+        wait: WaitOptions::default(),
+        dry_run: false,
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn launch_lines(env: &Env, instance: config::Instance) -> (Vec<String>, Result<(), OpsError>) {
+    let mut lines: Vec<String> = Vec::new();
+    let result = block_on(async {
+        let prepared = prepare_launch(env, instance, LaunchSources::default()).await?;
+        launch(env, prepared, &mut lines).await
+    });
+    (lines, result)
+}
+
+#[test]
+fn each_device_with_a_dir_gets_its_own_volume() {
+    let instance = load("a1", CONFIG).unwrap();
+    let volumes: Vec<String> = plan_volumes(&instance)
+        .iter()
+        .map(|v| {
+            format!(
+                "{v} fs={} transient={} destroy={}",
+                v.fs_id, v.transient, v.destroy
+            )
+        })
+        .collect();
+    expect_test::expect![[r#"
+        default/a1-data-home fs=data transient=false destroy=false
+        default/a1-data-var-log fs=data transient=false destroy=false
+        default/a1-data fs=data transient=false destroy=false
+        default/a1-gone fs=gone transient=false destroy=true
+        default/a1-tmp fs=tmp transient=true destroy=false"#]]
+    .assert_eq(&volumes.join("\n"));
+    let devices: Vec<String> = crate::ops::disk_devices(&instance, &Default::default())
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} pool={:?} source={}",
+                d.name,
+                d.path,
+                d.pool,
+                d.source.display()
+            )
+        })
+        .collect();
+    expect_test::expect![[r#"
+        home /home pool=Some("default") source=a1-data-home
+        log /var/log pool=Some("default") source=a1-data-var-log
+        tmp /tmp pool=Some("default") source=a1-tmp
+        whole /data pool=Some("default") source=a1-data"#]]
+    .assert_eq(&devices.join("\n"));
+    // Nothing of it is host work.
+    let setup = crate::ops::source_setup(&instance);
+    assert!(setup.filesystems.is_empty() && setup.devices.is_empty());
+}
+
+#[test]
+fn bad_volume_configs_are_refused_with_the_fix() {
+    let cases = [
+        (
+            "no pool",
+            "filesystems:\n  d:\n    type: volume\n    pattern: (instance)\n",
+            "filesystems.d.pool: a `type: volume` filesystem needs the storage pool",
+        ),
+        (
+            "invalid name",
+            "filesystems:\n  d:\n    type: volume\n    pool: default\n    pattern: (instance) data!\n",
+            "filesystems.d.pattern: volume name \"a1 data!\" is invalid: ' ' is not allowed",
+        ),
+        (
+            "slash in name",
+            "filesystems:\n  d:\n    type: volume\n    pool: default\n    pattern: x/(instance)\n",
+            "volume name \"x/a1\" is invalid: '/' is not allowed",
+        ),
+        (
+            "pool on a host filesystem",
+            "filesystems:\n  d:\n    pool: default\n    pattern: /srv/(instance)\n",
+            "filesystems.d.pool: only a `type: volume` filesystem has a pool",
+        ),
+        (
+            "host dir on a volume",
+            "filesystems:\n  d:\n    type: volume\n    pool: default\n    pattern: (instance)\ndevices:\n  x:\n    path: /x\n    filesystem: d\n    dir: /srv/x\n",
+            "devices.x.dir: /srv/x is a host directory, but filesystem d is a daemon volume",
+        ),
+    ];
+    for (what, yaml, needle) in cases {
+        let err = load("a1", yaml).expect_err(what);
+        assert!(err.contains(needle), "{what}: {needle:?} not in {err}");
+    }
+}
+
+#[test]
+fn launch_creates_marked_volumes_before_the_instance_and_reuses_existing_ones() {
+    let server = server();
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a1-data".into(),
+        ..Volume::default()
+    });
+    let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
+    result.unwrap();
+    expect_test::expect![[r#"
+        launch a1
+        create volume default/a1-data-home
+        create volume default/a1-data-var-log
+        create volume default/a1-gone
+        create volume default/a1-tmp
+        create profile a1.lxops
+          device home: path=/home pool=default source=a1-data-home type=disk
+          device log: path=/var/log pool=default source=a1-data-var-log type=disk
+          device tmp: path=/tmp pool=default source=a1-tmp type=disk
+          device whole: path=/data pool=default source=a1-data type=disk
+        create instance a1 from image img with profiles default, a1.lxops
+        start instance a1"#]]
+    .assert_eq(&lines.join("\n"));
+    let made = block_on(server.volume("default", "a1-tmp", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        made.config.get(VOLUME_MARK_KEY).map(String::as_str),
+        Some("default/a1")
+    );
+    // The existing volume was used as it was: not marked by lxops.
+    let existing = block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .unwrap();
+    assert!(existing.config.is_empty());
+}
+
+#[test]
+fn a_missing_pool_is_refused_naming_the_pools_and_nothing_is_created() {
+    let server = server();
+    let yaml = CONFIG.replace(
+        "pool: default\n    pattern: (instance)-gone",
+        "pool: fast\n    pattern: (instance)-gone",
+    );
+    let (lines, result) = launch_lines(&env(&server), load("a1", &yaml).unwrap());
+    let err = result.unwrap_err();
+    assert!(err.is_input(), "{err}");
+    expect_test::expect![[r#"/cfg/x.yaml: storage pool "fast" does not exist on the fake server (its pools: [default]); fix the filesystem's `pool`, or create the pool (`incus storage create fast dir`)"#]]
+        .assert_eq(&err.to_string());
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+}
+
+#[test]
+fn a_failed_create_removes_only_the_volumes_it_made() {
+    let server = server();
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a1-data".into(),
+        ..Volume::default()
+    });
+    server.refuse_create("Invalid config");
+    let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
+    assert!(result.is_err());
+    let cleanup: Vec<&String> = lines.iter().filter(|l| l.contains("volume")).collect();
+    expect_test::expect![[r#"
+        [
+            "create volume default/a1-data-home",
+            "create volume default/a1-data-var-log",
+            "create volume default/a1-gone",
+            "create volume default/a1-tmp",
+            "cleanup: deleted volume default/a1-tmp",
+            "cleanup: deleted volume default/a1-gone",
+            "cleanup: deleted volume default/a1-data-var-log",
+            "cleanup: deleted volume default/a1-data-home",
+        ]
+    "#]]
+    .assert_debug_eq(&cleanup);
+    assert!(block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .is_some());
+}
+
+fn remove_options(instance: &config::Instance) -> RemoveOptions {
+    let twin = load(&crate::ops::twin_name(&instance.name), CONFIG).unwrap();
+    RemoveOptions {
+        force: true,
+        adopt: false,
+        twin,
+        others: Vec::new(),
+    }
+}
+
+#[test]
+fn destroy_removes_only_volumes_marked_for_the_instance() {
+    let server = server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    // Someone replaces two of them with volumes lxops did not make for a1: one unmarked, one
+    // marked for another instance. destroy must keep both.
+    for (name, mark) in [("a1-tmp", None), ("a1-gone", Some("default/b1"))] {
+        let mut config = std::collections::BTreeMap::new();
+        if let Some(mark) = mark {
+            config.insert(VOLUME_MARK_KEY.to_string(), mark.to_string());
+        }
+        block_on(async {
+            server
+                .stop_instance("a1", crate::server::StopMode::Force)
+                .await
+                .unwrap();
+            server.delete_instance("a1").await.unwrap();
+            server.delete_volume("default", name, None).await.unwrap();
+        });
+        server.add_volume(Volume {
+            pool: "default".into(),
+            name: name.into(),
+            config,
+            ..Volume::default()
+        });
+        launch_lines(&env, instance.clone()).1.unwrap();
+    }
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::destroy(
+        &env,
+        &instance,
+        &remove_options(&instance),
+        &mut lines,
+    ))
+    .unwrap();
+    let volume_lines: Vec<&String> = lines.iter().filter(|l| l.contains("volume")).collect();
+    expect_test::expect![[r#"
+        [
+            "keep volume default/a1-gone of filesystem gone: it is marked for instance default/b1, not default/a1; if you really mean it, run `incus storage volume delete default a1-gone` yourself",
+            "keep volume default/a1-tmp of filesystem tmp: lxops did not make it (it has no user.lxops.instance mark); if you really mean it, run `incus storage volume delete default a1-tmp` yourself",
+        ]
+    "#]]
+    .assert_debug_eq(&volume_lines);
+    for name in ["a1-gone", "a1-tmp", "a1-data", "a1-data-home"] {
+        assert!(
+            block_on(server.volume("default", name, None))
+                .unwrap()
+                .is_some(),
+            "{name} kept"
+        );
+    }
+}
+
+#[test]
+fn delete_removes_transient_volumes_and_destroy_the_destroy_ones() {
+    let server = server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::delete(
+        &env,
+        &instance,
+        &remove_options(&instance),
+        &mut lines,
+    ))
+    .unwrap();
+    assert!(
+        lines.contains(&"delete volume default/a1-tmp of filesystem tmp".to_string()),
+        "{lines:?}"
+    );
+    assert!(block_on(server.volume("default", "a1-tmp", None))
+        .unwrap()
+        .is_none());
+    assert!(block_on(server.volume("default", "a1-gone", None))
+        .unwrap()
+        .is_some());
+    launch_lines(&env, instance.clone()).1.unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::destroy(
+        &env,
+        &instance,
+        &remove_options(&instance),
+        &mut lines,
+    ))
+    .unwrap();
+    let left: Vec<&str> = [
+        "a1-data",
+        "a1-data-home",
+        "a1-data-var-log",
+        "a1-gone",
+        "a1-tmp",
+    ]
+    .into_iter()
+    .filter(|n| {
+        block_on(server.volume("default", n, None))
+            .unwrap()
+            .is_some()
+    })
+    .collect();
+    assert_eq!(left, ["a1-data", "a1-data-home", "a1-data-var-log"]);
+}
+
+#[test]
+fn on_a_cluster_existing_volumes_pick_the_member_and_groups_are_refused() {
+    let server = server();
+    server.set_cluster(&[("m1", "Online"), ("m2", "Online"), ("m3", "Offline")]);
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a1-data".into(),
+        location: "m2".into(),
+        ..Volume::default()
+    });
+    let env = env(&server);
+    let (lines, result) = launch_lines(&env, load("a1", CONFIG).unwrap());
+    result.unwrap();
+    assert!(
+        lines.contains(&"create volume default/a1-tmp on member m2".to_string()),
+        "{lines:?}"
+    );
+    let instance = block_on(server.instance("a1")).unwrap().unwrap();
+    assert_eq!(instance.location, "m2");
+
+    let grouped = format!("target: '@fast'\n{CONFIG}");
+    let (_, result) = launch_lines(&env, load("b1", &grouped).unwrap());
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is a cluster group, but instance b1 has volume filesystems"),
+        "{err}"
+    );
+
+    let elsewhere = format!("target: m1\n{CONFIG}");
+    let (_, result) = launch_lines(&env, load("a1", &elsewhere).unwrap());
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("are on member(s) [m2], but its target is \"m1\""),
+        "{err}"
+    );
+}
