@@ -19,3 +19,4 @@ mod output;
 mod remote;
 mod safety;
 mod transfer;
+mod volumes;

@@ -147,8 +147,14 @@ pub(crate) const CONFIG_KEYS: &[&str] = &[
     "cloud-config-files",
 ];
 /// Keys of a filesystem entry.
-pub(crate) const FILESYSTEM_KEYS: &[&str] =
-    &["pattern", "type", "zfsproperties", "destroy", "transient"];
+pub(crate) const FILESYSTEM_KEYS: &[&str] = &[
+    "pattern",
+    "type",
+    "pool",
+    "zfsproperties",
+    "destroy",
+    "transient",
+];
 /// Keys of a device entry.
 pub(crate) const DEVICE_KEYS: &[&str] = &["path", "filesystem", "dir", "readonly"];
 

@@ -1,0 +1,263 @@
+//! `type: volume` filesystems (daemon-managed custom volumes) on both single daemons and on the
+//! 3-member test clusters: launch with cloud-config writing into a volume, data kept across
+//! `rebuild`, `delete` and a relaunch (checksums), transient volumes removed with the
+//! instance, `destroy` removing only the volumes lxops made for the instance (a foreign volume
+//! with the instance's volume name is kept and reported), and a pool that does not exist
+//! refused before anything is created.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use lxops_core::server::{InstanceServer, NewVolume};
+use lxops_tests::cluster::{self, TestCluster};
+use lxops_tests::{unique_name, BUSYBOX, DAEMONS};
+
+use crate::cli::{
+    block_on, instance_exists, lxops, profile_exists, server, sh, write_config, Cleanup, Outcome,
+};
+
+/// Deletes the named volumes of pool `default` when dropped (declare it before the instance
+/// guard, so it runs after the instances are gone).
+struct VolumeCleanup {
+    server: Arc<dyn InstanceServer>,
+    names: Vec<String>,
+}
+
+impl Drop for VolumeCleanup {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let names = std::mem::take(&mut self.names);
+        let _ = std::thread::spawn(move || {
+            block_on(async {
+                for name in &names {
+                    let _ = server.delete_volume("default", name, None).await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+fn volume_exists(server: &Arc<dyn InstanceServer>, name: &str) -> bool {
+    block_on(server.volume("default", name, None))
+        .expect("volume lookup")
+        .is_some()
+}
+
+/// The config: `data` (destroy: true; devices `/data` = the volume, `/home` = its own volume
+/// `NAME-data-home`), `tmp` (transient), `gone` (destroy: true); cloud-config writes into the
+/// data volume.
+fn config(dir: &Path, name: &str, pool: &str, extra: &str) -> String {
+    write_config(
+        dir,
+        "data.cfg",
+        "#cloud-config\nwrite_files:\n- path: /data/from-cloud-config\n  content: written-once\n",
+    );
+    write_config(
+        dir,
+        &format!("{name}.yaml"),
+        &format!(
+            "#lxops-v1\nostype: alpine\nimage: {BUSYBOX}\ncloud-config-files:\n- data.cfg\n{extra}\
+             filesystems:\n  data:\n    type: volume\n    pool: {pool}\n    pattern: (instance)-data\n    destroy: true\n\
+             \x20 tmp:\n    type: volume\n    pool: {pool}\n    pattern: (instance)-tmp\n    transient: true\n\
+             \x20 gone:\n    type: volume\n    pool: {pool}\n    pattern: (instance)-gone\n    destroy: true\n\
+             devices:\n  data:\n    path: /data\n    filesystem: data\n    dir: .\n\
+             \x20 home:\n    path: /home\n    filesystem: data\n\
+             \x20 tmp:\n    path: /scratch\n    filesystem: tmp\n    dir: .\n\
+             \x20 gone:\n    path: /gone\n    filesystem: gone\n    dir: .\n"
+        ),
+    )
+}
+
+const WRITE: &str = "echo payload > /data/f && mkdir -p /home/u && echo home > /home/u/h && \
+                     echo scratch > /scratch/s";
+const SUM: &str = "sha256sum /data/f /data/from-cloud-config /home/u/h";
+
+fn text(outcome: &Outcome) -> String {
+    format!("{}{}", outcome.stdout, outcome.stderr)
+}
+
+/// The whole life of an instance with volume filesystems, through `run` (one daemon, or a
+/// cluster through member 1).
+fn life(
+    what: &str,
+    server: &Arc<dyn InstanceServer>,
+    run: &dyn Fn(&[&str]) -> Outcome,
+    name: &str,
+    file: &str,
+) {
+    let vol = |suffix: &str| format!("{name}-{suffix}");
+    // A foreign volume with the name of `gone` (not made by lxops): used, never destroyed.
+    block_on(server.create_volume(
+        &NewVolume {
+            pool: "default".into(),
+            name: vol("gone"),
+            config: [("user.other".to_string(), "1".to_string())].into(),
+            description: "not lxops'".into(),
+        },
+        None,
+    ))
+    .expect("foreign volume");
+
+    run(&["launch", file]).ok();
+    for v in ["data", "data-home", "tmp", "gone"] {
+        assert!(volume_exists(server, &vol(v)), "{what}: volume {v}");
+    }
+    sh(server, name, WRITE);
+    // Device directories are owned by root of the instance, seen from inside.
+    assert_eq!(
+        sh(server, name, "stat -c %u:%g /data /home /scratch"),
+        "0:0\n0:0\n0:0",
+        "{what}"
+    );
+    let sums = sh(server, name, SUM);
+
+    run(&["rebuild", file]).ok();
+    assert_eq!(
+        sh(server, name, SUM),
+        sums,
+        "{what}: rebuild keeps the data"
+    );
+
+    let deleted = run(&["delete", "--force", file]).ok();
+    assert!(!instance_exists(server, name), "{what}");
+    assert!(
+        text(&deleted).contains(&format!(
+            "delete volume default/{} of filesystem tmp",
+            vol("tmp")
+        )),
+        "{what}: {}",
+        text(&deleted)
+    );
+    assert!(
+        !volume_exists(server, &vol("tmp")),
+        "{what}: transient volume deleted"
+    );
+    assert!(
+        volume_exists(server, &vol("data")),
+        "{what}: data volume kept"
+    );
+
+    run(&["launch", file]).ok();
+    assert_eq!(
+        sh(server, name, SUM),
+        sums,
+        "{what}: relaunch keeps the data"
+    );
+    assert_eq!(
+        sh(server, name, "ls /scratch | wc -l"),
+        "0",
+        "{what}: new tmp"
+    );
+
+    let destroyed = run(&["destroy", "--force", file]).ok();
+    let out = text(&destroyed);
+    assert!(!instance_exists(server, name), "{what}");
+    assert!(!profile_exists(server, &format!("{name}.lxops")), "{what}");
+    for v in ["data", "data-home", "tmp"] {
+        assert!(
+            !volume_exists(server, &vol(v)),
+            "{what}: {v} destroyed\n{out}"
+        );
+    }
+    assert!(
+        volume_exists(server, &vol("gone")),
+        "{what}: foreign volume kept"
+    );
+    assert!(
+        out.contains(&format!(
+            "keep volume default/{} of filesystem gone: lxops did not make it",
+            vol("gone")
+        )),
+        "{what}: {out}"
+    );
+}
+
+#[test]
+fn volume_filesystems_keep_their_data_and_destroy_spares_foreign_volumes() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let name = unique_name("vol");
+        let _volumes = VolumeCleanup {
+            server: server.clone(),
+            names: ["data", "data-home", "tmp", "gone"]
+                .iter()
+                .map(|v| format!("{name}-{v}"))
+                .collect(),
+        };
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = config(tmp.path(), &name, "default", "");
+        let run = |args: &[&str]| lxops(daemon, args);
+        life(&daemon.to_string(), &server, &run, &name, &file);
+    }
+}
+
+#[test]
+fn a_volume_pool_that_does_not_exist_is_refused_and_nothing_is_created() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let name = unique_name("volpool");
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = config(tmp.path(), &name, "nopool", "");
+        lxops(daemon, &["launch", &file]).fails(2, "storage pool \"nopool\" does not exist on the");
+        assert!(!instance_exists(&server, &name), "{daemon}");
+        assert!(
+            !profile_exists(&server, &format!("{name}.lxops")),
+            "{daemon}"
+        );
+        assert!(!volume_exists(&server, &format!("{name}-data")), "{daemon}");
+    }
+}
+
+/// Runs lxops against the cluster through member 1's socket.
+fn on_cluster(cluster: TestCluster, args: &[&str]) -> Outcome {
+    let socket = cluster.socket(cluster.members[0]).display().to_string();
+    let mut argv: Vec<&str> = vec!["--socket", &socket];
+    argv.extend_from_slice(args);
+    lxops(cluster.daemon, &argv)
+}
+
+#[test]
+fn on_a_cluster_volumes_live_on_the_chosen_member_with_the_instance() {
+    let cluster = cluster::INCUS;
+    let server: Arc<dyn InstanceServer> = block_on(cluster.connect());
+    let name = cluster::name("vol");
+    let member = cluster.members[1];
+    let _volumes = VolumeCleanup {
+        server: server.clone(),
+        names: ["data", "data-home", "tmp", "gone"]
+            .iter()
+            .map(|v| format!("{name}-{v}"))
+            .collect(),
+    };
+    let _cleanup = cluster::Cleanup::new(cluster, &[&name]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = config(tmp.path(), &name, "default", &format!("target: {member}\n"));
+    let run = |args: &[&str]| on_cluster(cluster, args);
+    run(&["launch", &file]).ok();
+    let instance = block_on(server.instance(&name))
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(instance.location, member);
+    let data = block_on(server.volume("default", &format!("{name}-data"), None))
+        .expect("volume lookup")
+        .expect("volume exists");
+    assert_eq!(data.location, member, "the volume lives with the instance");
+    sh(&server, &name, WRITE);
+    let sums = sh(&server, &name, SUM);
+    run(&["rebuild", &file]).ok();
+    assert_eq!(sh(&server, &name, SUM), sums, "rebuild keeps the data");
+    run(&["delete", "--force", &file]).ok();
+    // A relaunch without a target goes to the member of the volumes.
+    let untargeted = config(tmp.path(), &name, "default", "");
+    run(&["launch", &untargeted]).ok();
+    let instance = block_on(server.instance(&name))
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(instance.location, member, "placed with its volumes");
+    assert_eq!(sh(&server, &name, SUM), sums, "relaunch keeps the data");
+    run(&["destroy", "--force", &untargeted]).ok();
+    assert!(!volume_exists(&server, &format!("{name}-data")));
+}
