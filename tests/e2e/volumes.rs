@@ -119,6 +119,23 @@ fn life(
         "{what}: rebuild keeps the data"
     );
 
+    // Snapshot, change, rollback (refused while running, then with the instance stopped).
+    run(&["snapshot", "-s", "s1", file]).ok();
+    sh(
+        server,
+        name,
+        "echo changed > /data/f && echo changed > /home/u/h",
+    );
+    run(&["rollback", "-s", "s1", file]).fails(2, "is running");
+    block_on(server.stop_instance(name, lxops_core::server::StopMode::Force)).expect("stop");
+    run(&["rollback", "-s", "s1", file]).ok();
+    block_on(server.start_instance(name)).expect("start");
+    assert_eq!(
+        sh(server, name, SUM),
+        sums,
+        "{what}: rollback restores the data"
+    );
+
     let deleted = run(&["delete", "--force", file]).ok();
     assert!(!instance_exists(server, name), "{what}");
     assert!(

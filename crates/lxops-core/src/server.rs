@@ -334,6 +334,14 @@ pub trait InstanceServer: Send + Sync {
         snapshot: &str,
         target: Option<&str>,
     ) -> ServerResult<()>;
+    /// Deletes a snapshot of a custom volume.
+    async fn delete_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
     /// The snapshot names of a custom volume.
     async fn volume_snapshots(
         &self,

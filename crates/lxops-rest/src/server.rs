@@ -1019,6 +1019,17 @@ impl InstanceServer for RestServer {
         self.restore_volume(pool, name, snapshot, target).await
     }
 
+    async fn delete_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.remove_volume_snapshot(pool, name, snapshot, target)
+            .await
+    }
+
     async fn volume_snapshots(
         &self,
         pool: &str,

@@ -157,6 +157,23 @@ impl RestServer {
         .map(drop)
     }
 
+    pub(crate) async fn remove_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let context =
+            format!("deleting snapshot {snapshot:?} of volume {name:?} of storage pool {pool:?}");
+        let what = format!("snapshot {snapshot:?} of volume {name:?}");
+        let rest = format!("/snapshots/{}", encode(snapshot));
+        let url = self.volume_url(pool, Some(name), &rest, target);
+        self.run(RawRequest::new(Method::DELETE, url), &context, &what)
+            .await
+            .map(drop)
+    }
+
     pub(crate) async fn restore_volume(
         &self,
         pool: &str,

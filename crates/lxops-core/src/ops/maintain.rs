@@ -175,6 +175,15 @@ pub async fn snapshot(
     for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("{verb} {}@{}", fs.path, options.name));
     }
+    super::volumes::snapshot_volumes(
+        env.server.as_ref(),
+        instance,
+        &options.name,
+        options.destroy,
+        env.dry_run,
+        progress,
+    )
+    .await?;
     if env.dry_run || fss.is_empty() {
         return Ok(());
     }
@@ -213,8 +222,12 @@ pub async fn rollback(
         .into_iter()
         .filter(|f| !f.transient)
         .collect();
+    let member = super::volumes::check_rollback(env.server.as_ref(), instance, snapshot).await?;
     for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("rollback {}@{snapshot}", fs.path));
+    }
+    for line in super::volumes::rollback_lines(instance, snapshot) {
+        progress.step(&line);
     }
     if with_instance {
         progress.step(&format!("restore instance {name}/{snapshot}"));
@@ -231,6 +244,8 @@ pub async fn rollback(
             .map_err(|e| OpsError::host(&owned, e))
     })
     .await?;
+    super::volumes::rollback_volumes(env.server.as_ref(), instance, snapshot, member.as_deref())
+        .await?;
     if with_instance {
         env.server
             .restore_snapshot(&name, snapshot)

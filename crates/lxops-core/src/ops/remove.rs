@@ -77,7 +77,7 @@ async fn check_remove(
     let volumes = if doomed.is_empty() {
         Vec::new()
     } else {
-        let member = volume_member(env, instance).await?;
+        let member = volumes::instance_member(server, instance).await?;
         volumes::check_volume_removal(server, instance, &doomed, member.as_deref()).await?
     };
     Ok(Checked {
@@ -86,21 +86,6 @@ async fn check_remove(
         rules,
         volumes,
     })
-}
-
-/// The member that holds the instance's volumes on a cluster: the instance's, while it
-/// exists, else its `target`; `None` lets the server find the one member that has them.
-async fn volume_member(env: &Env, instance: &config::Instance) -> Result<Option<String>, OpsError> {
-    let name = instance.name.as_str();
-    let found = env
-        .server
-        .instance(name)
-        .await
-        .map_err(|e| lifecycle::LifecycleError::server(name, "looking up the instance", e))?;
-    let location = found
-        .map(|i| i.location)
-        .filter(|l| !l.is_empty() && l != "none");
-    Ok(location.or_else(|| instance.target.clone().filter(|t| !t.starts_with('@'))))
 }
 
 /// Deletes the volumes that go with the instance (it is gone), keeping those not marked

@@ -410,6 +410,160 @@ pub async fn remove_volumes(
     Ok(())
 }
 
+/// The member that holds the instance's volumes on a cluster: the instance's, while it
+/// exists, else its `target`; `None` lets the server find the one member that has them (and
+/// on a standalone server).
+pub(crate) async fn instance_member(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+) -> Result<Option<String>, OpsError> {
+    let name = instance.name.as_str();
+    let found = server
+        .instance(name)
+        .await
+        .map_err(|e| server_error(name, "looking up the instance", e))?;
+    let location = found
+        .map(|i| i.location)
+        .filter(|l| !l.is_empty() && l != "none");
+    Ok(location.or_else(|| instance.target.clone().filter(|t| !t.starts_with('@'))))
+}
+
+/// The volumes that snapshots and rollbacks cover: all but the transient ones.
+fn snapshotted(instance: &config::Instance) -> Vec<PlannedVolume> {
+    plan_volumes(instance)
+        .into_iter()
+        .filter(|v| !v.transient)
+        .collect()
+}
+
+/// `snapshot` of the instance's (non-transient) volumes, or with `destroy` the deletion of
+/// those snapshots; the lines are printed in a dry run too.
+pub(crate) async fn snapshot_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    snapshot: &str,
+    destroy: bool,
+    dry_run: bool,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
+    let volumes = snapshotted(instance);
+    if volumes.is_empty() {
+        return Ok(());
+    }
+    let member = instance_member(server, instance).await?;
+    let verb = if destroy {
+        "destroy snapshot"
+    } else {
+        "snapshot"
+    };
+    for v in &volumes {
+        progress.step(&format!("{verb} volume {v}/{snapshot}"));
+        if dry_run {
+            continue;
+        }
+        let result = if destroy {
+            server
+                .delete_volume_snapshot(&v.pool, &v.name, snapshot, member.as_deref())
+                .await
+        } else {
+            server
+                .create_volume_snapshot(&v.pool, &v.name, snapshot, member.as_deref())
+                .await
+        };
+        result.map_err(|e| server_error(&instance.name, &format!("{verb} of volume {v}"), e))?;
+    }
+    Ok(())
+}
+
+/// Checks a volume rollback before any change: the instance is not running (the daemons
+/// refuse to restore a volume a running instance uses) and every volume has the snapshot.
+/// Returns the member the volumes are on.
+pub(crate) async fn check_rollback(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    snapshot: &str,
+) -> Result<Option<String>, OpsError> {
+    let volumes = snapshotted(instance);
+    if volumes.is_empty() {
+        return Ok(None);
+    }
+    let name = instance.name.as_str();
+    let found = server
+        .instance(name)
+        .await
+        .map_err(|e| server_error(name, "looking up the instance", e))?;
+    if found.as_ref().is_some_and(|i| i.status == "Running") {
+        return Err(OpsError::Input(format!(
+            "{}: instance {name} is running, and a volume it uses cannot be rolled back while \
+             it runs: stop it first (`{} stop {name}`), then run the rollback again",
+            instance.file.display(),
+            cli(server)
+        )));
+    }
+    let member = instance_member(server, instance).await?;
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    for v in &volumes {
+        // A rollback discards data: never of a volume marked for another instance.
+        let found = server
+            .volume(&v.pool, &v.name, member.as_deref())
+            .await
+            .map_err(|e| server_error(name, &format!("reading volume {v}"), e))?;
+        if let Some(other) = found
+            .as_ref()
+            .and_then(|f| f.config.get(VOLUME_MARK_KEY))
+            .filter(|m| **m != mark)
+        {
+            return Err(OpsError::Input(format!(
+                "{}: volume {v} is marked for instance {other}, not {mark}; nothing was rolled \
+                 back; if you really mean it, run `{} storage volume restore {} {} {snapshot}` \
+                 yourself",
+                instance.file.display(),
+                cli(server),
+                v.pool,
+                v.name
+            )));
+        }
+        let snapshots = server
+            .volume_snapshots(&v.pool, &v.name, member.as_deref())
+            .await
+            .map_err(|e| server_error(name, &format!("listing the snapshots of volume {v}"), e))?;
+        if !snapshots.iter().any(|s| s == snapshot) {
+            return Err(OpsError::Input(format!(
+                "{}: volume {v} has no snapshot {snapshot:?} (it has [{}]); nothing was rolled \
+                 back; choose a snapshot every filesystem has",
+                instance.file.display(),
+                snapshots.join(", ")
+            )));
+        }
+    }
+    Ok(member)
+}
+
+/// The rollback lines of the instance's volumes.
+pub(crate) fn rollback_lines(instance: &config::Instance, snapshot: &str) -> Vec<String> {
+    snapshotted(instance)
+        .iter()
+        .map(|v| format!("rollback volume {v}/{snapshot}"))
+        .collect()
+}
+
+/// Restores the instance's (non-transient) volumes to `snapshot` (checked with
+/// [`check_rollback`]).
+pub(crate) async fn rollback_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    snapshot: &str,
+    member: Option<&str>,
+) -> Result<(), OpsError> {
+    for v in snapshotted(instance) {
+        server
+            .restore_volume_snapshot(&v.pool, &v.name, snapshot, member)
+            .await
+            .map_err(|e| server_error(&instance.name, &format!("rolling back volume {v}"), e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "volumes_tests.rs"]
 mod tests;

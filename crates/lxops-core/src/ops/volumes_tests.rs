@@ -418,3 +418,55 @@ fn on_a_cluster_existing_volumes_pick_the_member_and_groups_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn snapshots_cover_non_transient_volumes_and_rollback_needs_a_stopped_instance() {
+    let server = server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    server.clear_calls();
+    let options = crate::ops::SnapshotOptions {
+        name: "s1".into(),
+        instance: false,
+        destroy: false,
+        recursive: false,
+    };
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::snapshot(&env, &instance, &options, &mut lines)).unwrap();
+    expect_test::expect![[r#"
+        snapshot volume default/a1-data-home/s1
+        snapshot volume default/a1-data-var-log/s1
+        snapshot volume default/a1-data/s1
+        snapshot volume default/a1-gone/s1"#]]
+    .assert_eq(&lines.join("\n"));
+
+    let rollback = |snapshot: &str| {
+        let mut lines: Vec<String> = Vec::new();
+        let result = block_on(crate::ops::rollback(
+            &env, &instance, snapshot, false, &mut lines,
+        ));
+        (lines, result)
+    };
+    let (_, result) = rollback("s1");
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("instance a1 is running"), "{err}");
+    block_on(server.stop_instance("a1", crate::server::StopMode::Force)).unwrap();
+    let (_, result) = rollback("s0");
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("volume default/a1-data-home has no snapshot \"s0\" (it has [s1])"),
+        "{err}"
+    );
+    server.clear_calls();
+    let (lines, result) = rollback("s1");
+    result.unwrap();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    expect_test::expect![[r#"
+        restore volume default/a1-data-home/s1
+        restore volume default/a1-data-var-log/s1
+        restore volume default/a1-data/s1
+        restore volume default/a1-gone/s1"#]]
+    .assert_eq(&server.calls().join("\n"));
+}

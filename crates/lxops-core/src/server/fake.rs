@@ -1206,6 +1206,32 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    async fn delete_volume_snapshot(
+        &self,
+        pool: &str,
+        name: &str,
+        snapshot: &str,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        let Some((_, snapshots)) = state.volumes.get_mut(&key) else {
+            return Err(Self::not_found("storage volume", name));
+        };
+        let before = snapshots.len();
+        snapshots.retain(|s| s != snapshot);
+        if snapshots.len() == before {
+            return Err(Self::not_found("storage volume snapshot", snapshot));
+        }
+        self.record(
+            &mut state,
+            format!("delete snapshot volume {pool}/{name}/{snapshot}"),
+        );
+        Ok(())
+    }
+
     async fn volume_snapshots(
         &self,
         pool: &str,
