@@ -278,3 +278,48 @@ fn on_a_cluster_volumes_live_on_the_chosen_member_with_the_instance() {
     run(&["destroy", "--force", &untargeted]).ok();
     assert!(!volume_exists(&server, &format!("{name}-data")));
 }
+
+#[test]
+fn rename_takes_the_volumes_along() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let old = unique_name("volren");
+        let new = unique_name("volren");
+        let _volumes = VolumeCleanup {
+            server: server.clone(),
+            names: [&old, &new]
+                .iter()
+                .flat_map(|n| {
+                    ["data", "data-home", "tmp", "gone"]
+                        .iter()
+                        .map(move |v| format!("{n}-{v}"))
+                })
+                .collect(),
+        };
+        let _cleanup = Cleanup::new(&server, &[&old, &new]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = config(tmp.path(), &old, "default", "");
+        lxops(daemon, &["launch", &file]).ok();
+        sh(&server, &old, WRITE);
+        let sums = sh(&server, &old, SUM);
+        block_on(server.stop_instance(&old, lxops_core::server::StopMode::Force)).expect("stop");
+
+        lxops(daemon, &["rename", &file, &new]).ok();
+        assert!(!instance_exists(&server, &old), "{daemon}: old name gone");
+        assert!(!volume_exists(&server, &format!("{old}-data")), "{daemon}");
+        let data = block_on(server.volume("default", &format!("{new}-data"), None))
+            .expect("lookup")
+            .expect("renamed volume");
+        assert_eq!(
+            data.config.get("user.lxops.instance").map(String::as_str),
+            Some(format!("default/{new}").as_str()),
+            "{daemon}: marked for the new name"
+        );
+        block_on(server.start_instance(&new)).expect("start");
+        assert_eq!(
+            sh(&server, &new, SUM),
+            sums,
+            "{daemon}: data kept by rename"
+        );
+    }
+}

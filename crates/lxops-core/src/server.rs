@@ -318,6 +318,15 @@ pub trait InstanceServer: Send + Sync {
         new_name: &str,
         target: Option<&str>,
     ) -> ServerResult<()>;
+    /// Sets config keys of a custom volume, keeping the others (`PATCH`: a `PUT` would drop
+    /// `volatile.idmap.*`, and the data would be shifted again on the next attach).
+    async fn patch_volume_config(
+        &self,
+        pool: &str,
+        name: &str,
+        config: &ConfigMap,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
     /// Takes a snapshot of a custom volume.
     async fn create_volume_snapshot(
         &self,

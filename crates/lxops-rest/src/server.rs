@@ -999,6 +999,16 @@ impl InstanceServer for RestServer {
         self.move_volume(pool, name, new_name, target).await
     }
 
+    async fn patch_volume_config(
+        &self,
+        pool: &str,
+        name: &str,
+        config: &lxops_core::server::ConfigMap,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.patch_volume(pool, name, config, target).await
+    }
+
     async fn create_volume_snapshot(
         &self,
         pool: &str,

@@ -136,6 +136,26 @@ impl RestServer {
         .map(drop)
     }
 
+    pub(crate) async fn patch_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        config: &ConfigMap,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let context = format!("setting the config of volume {name:?} of storage pool {pool:?}");
+        let what = format!("volume {name:?} of storage pool {pool:?}");
+        let url = self.volume_url(pool, Some(name), "", target);
+        let body = json!({ "config": config });
+        self.run(
+            RawRequest::new(Method::PATCH, url).json(&body),
+            &context,
+            &what,
+        )
+        .await
+        .map(drop)
+    }
+
     pub(crate) async fn snapshot_volume(
         &self,
         pool: &str,

@@ -69,9 +69,14 @@ pub async fn rename(
         })
         .await?
     };
+    let (volume_renames, member) =
+        super::volumes::check_rename(server, old, new, options.adopt).await?;
     progress.step(&format!("rename {} to {}", old.name, new.name));
     for rename in &renames {
         progress.step(&format!("rename filesystem {rename}"));
+    }
+    for r in &volume_renames {
+        progress.step(&format!("rename volume {} -> {}", r.old, r.new));
     }
     if env.dry_run {
         let instance = server
@@ -103,6 +108,7 @@ pub async fn rename(
     })
     .await;
     renamed?;
+    super::volumes::rename_volumes(server, old, new, &volume_renames, member.as_deref()).await?;
     let host = env.host.clone();
     let name = new.name.clone();
     let sources = blocking(move || {

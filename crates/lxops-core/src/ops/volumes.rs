@@ -564,6 +564,140 @@ pub(crate) async fn rollback_volumes(
     Ok(())
 }
 
+/// One volume rename of an instance rename.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRename {
+    /// The volume now.
+    pub old: PlannedVolume,
+    /// Its new name (same pool).
+    pub new: String,
+}
+
+/// Pairs the volumes of the old and new instance and checks their renames before any
+/// change: each old volume that exists carries the old instance's mark (or none, with
+/// `adopt`), and no new name is taken. Volumes with the same name under both names are left
+/// alone. Returns the renames and the member.
+pub(crate) async fn check_rename(
+    server: &dyn InstanceServer,
+    old: &config::Instance,
+    new: &config::Instance,
+    adopt: bool,
+) -> Result<(Vec<VolumeRename>, Option<String>), OpsError> {
+    let (from, to) = (plan_volumes(old), plan_volumes(new));
+    if from.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    check_volume_names(new, &to)?;
+    let file = old.file.display();
+    if from.len() != to.len() {
+        return Err(OpsError::Input(format!(
+            "{file}: the config gives {} volumes for {} and {} for {}; rename needs the same \
+             volumes under both names",
+            from.len(),
+            old.name,
+            to.len(),
+            new.name
+        )));
+    }
+    let member = instance_member(server, old).await?;
+    let mark = host::instance_mark(&old.project, &old.name);
+    let mut renames = Vec::new();
+    for (o, n) in from.into_iter().zip(to) {
+        if o.name == n.name {
+            continue;
+        }
+        let found = server
+            .volume(&o.pool, &o.name, member.as_deref())
+            .await
+            .map_err(|e| server_error(&old.name, &format!("reading volume {o}"), e))?;
+        let Some(found) = found else { continue };
+        let refuse = |why: String| {
+            OpsError::Input(format!(
+                "{file}: volume {o}: {why}; nothing was renamed; if you really mean it, run \
+                 `{} storage volume rename {} {} {}` yourself",
+                cli(server),
+                o.pool,
+                o.name,
+                n.name
+            ))
+        };
+        match found.config.get(VOLUME_MARK_KEY) {
+            Some(m) if *m == mark => {}
+            Some(m) => return Err(refuse(format!("it is marked for instance {m}, not {mark}"))),
+            None if adopt => {}
+            None => {
+                return Err(refuse(
+                    "lxops did not make it (no user.lxops.instance mark; --adopt takes it)".into(),
+                ))
+            }
+        }
+        let taken = server
+            .volume(&n.pool, &n.name, member.as_deref())
+            .await
+            .map_err(|e| server_error(&old.name, &format!("reading volume {n}"), e))?;
+        if taken.is_some() {
+            return Err(refuse(format!("volume {n} exists already")));
+        }
+        renames.push(VolumeRename {
+            old: o,
+            new: n.name,
+        });
+    }
+    Ok((renames, member))
+}
+
+/// Renames the volumes (the instance is stopped) and marks them for the new instance.
+/// First the old per-instance profile lets go of them: the daemons rewrite the devices of a
+/// renamed volume's users, but validate the instances before the new name exists, and fail.
+/// The instance rename that follows gives the instance the new profile with the new names.
+pub(crate) async fn rename_volumes(
+    server: &dyn InstanceServer,
+    old: &config::Instance,
+    new: &config::Instance,
+    renames: &[VolumeRename],
+    member: Option<&str>,
+) -> Result<(), OpsError> {
+    if renames.is_empty() {
+        return Ok(());
+    }
+    let profile = server
+        .profile(&old.profile)
+        .await
+        .map_err(|e| server_error(&old.name, "reading the per-instance profile", e))?;
+    if let Some(mut profile) = profile {
+        let before = profile.devices.len();
+        profile.devices.retain(|_, d| !d.contains_key("pool"));
+        if profile.devices.len() != before {
+            server.update_profile(&profile).await.map_err(|e| {
+                server_error(&old.name, "detaching the volumes from the profile", e)
+            })?;
+        }
+    }
+    let mark: crate::server::ConfigMap = [(
+        VOLUME_MARK_KEY.to_string(),
+        host::instance_mark(&new.project, &new.name),
+    )]
+    .into();
+    for r in renames {
+        let v = &r.old;
+        server
+            .rename_volume(&v.pool, &v.name, &r.new, member)
+            .await
+            .map_err(|e| server_error(&new.name, &format!("renaming volume {v}"), e))?;
+        server
+            .patch_volume_config(&v.pool, &r.new, &mark, member)
+            .await
+            .map_err(|e| {
+                server_error(
+                    &new.name,
+                    &format!("marking volume {}/{}", v.pool, r.new),
+                    e,
+                )
+            })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "volumes_tests.rs"]
 mod tests;

@@ -470,3 +470,88 @@ fn snapshots_cover_non_transient_volumes_and_rollback_needs_a_stopped_instance()
         restore volume default/a1-gone/s1"#]]
     .assert_eq(&server.calls().join("\n"));
 }
+
+#[test]
+fn rename_moves_marked_volumes_and_refuses_another_instances_volume() {
+    let server = server();
+    let env = env(&server);
+    let old = load("a1", CONFIG).unwrap();
+    let new = load("b1", CONFIG).unwrap();
+    launch_lines(&env, old.clone()).1.unwrap();
+    block_on(server.stop_instance("a1", crate::server::StopMode::Force)).unwrap();
+    let options = |twin: &str| crate::ops::RenameOptions {
+        adopt: false,
+        twin: load(twin, CONFIG).unwrap(),
+        others: Vec::new(),
+    };
+    // a1-gone now says it belongs to c1: the rename is refused before any change.
+    block_on(server.patch_volume_config(
+        "default",
+        "a1-gone",
+        &[(VOLUME_MARK_KEY.to_string(), "default/c1".to_string())].into(),
+        None,
+    ))
+    .unwrap();
+    server.clear_calls();
+    let mut lines: Vec<String> = Vec::new();
+    let twin = crate::ops::twin_name("a1");
+    let err = block_on(crate::ops::rename(
+        &env,
+        &old,
+        &new,
+        &options(&twin),
+        &mut lines,
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("volume default/a1-gone: it is marked for instance default/c1, not default/a1; nothing was renamed"),
+        "{err}"
+    );
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+
+    block_on(server.patch_volume_config(
+        "default",
+        "a1-gone",
+        &[(VOLUME_MARK_KEY.to_string(), "default/a1".to_string())].into(),
+        None,
+    ))
+    .unwrap();
+    server.clear_calls();
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::rename(
+        &env,
+        &old,
+        &new,
+        &options(&twin),
+        &mut lines,
+    ))
+    .unwrap();
+    let renamed: Vec<String> = server
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("volume"))
+        .collect();
+    expect_test::expect![[r#"
+        [
+            "rename volume default/a1-data-home b1-data-home",
+            "set volume default/b1-data-home user.lxops.instance=default/b1",
+            "rename volume default/a1-data-var-log b1-data-var-log",
+            "set volume default/b1-data-var-log user.lxops.instance=default/b1",
+            "rename volume default/a1-data b1-data",
+            "set volume default/b1-data user.lxops.instance=default/b1",
+            "rename volume default/a1-gone b1-gone",
+            "set volume default/b1-gone user.lxops.instance=default/b1",
+            "rename volume default/a1-tmp b1-tmp",
+            "set volume default/b1-tmp user.lxops.instance=default/b1",
+        ]
+    "#]]
+    .assert_debug_eq(&renamed);
+    let moved = block_on(server.volume("default", "b1-data", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        moved.config.get(VOLUME_MARK_KEY).map(String::as_str),
+        Some("default/b1")
+    );
+}

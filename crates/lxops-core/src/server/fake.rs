@@ -1148,6 +1148,28 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    async fn patch_volume_config(
+        &self,
+        pool: &str,
+        name: &str,
+        config: &ConfigMap,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        let key = self
+            .volume_key(&state, pool, name, target)?
+            .ok_or_else(|| Self::not_found("storage volume", name))?;
+        if let Some((volume, _)) = state.volumes.get_mut(&key) {
+            volume.config.extend(config.clone());
+        }
+        let keys: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.record(
+            &mut state,
+            format!("set volume {pool}/{name} {}", keys.join(" ")),
+        );
+        Ok(())
+    }
+
     async fn create_volume_snapshot(
         &self,
         pool: &str,
