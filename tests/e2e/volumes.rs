@@ -228,55 +228,101 @@ fn a_volume_pool_that_does_not_exist_is_refused_and_nothing_is_created() {
     }
 }
 
-/// Runs lxops against the cluster through member 1's socket.
-fn on_cluster(cluster: TestCluster, args: &[&str]) -> Outcome {
+/// Points `INCUS_CONF` / `LXD_CONF` at the cluster's client config for one run (the e2e
+/// tests run one at a time).
+struct ConfEnv(&'static str, Option<std::ffi::OsString>);
+
+impl Drop for ConfEnv {
+    fn drop(&mut self) {
+        match self.1.take() {
+            Some(old) => std::env::set_var(self.0, old),
+            None => std::env::remove_var(self.0),
+        }
+    }
+}
+
+/// Runs lxops against the cluster through member 1's socket, or over HTTPS (the remote of
+/// the cluster's client config).
+fn on_cluster(cluster: TestCluster, https: bool, args: &[&str]) -> Outcome {
     let socket = cluster.socket(cluster.members[0]).display().to_string();
-    let mut argv: Vec<&str> = vec!["--socket", &socket];
+    let mut argv: Vec<&str> = if https {
+        vec!["--remote", cluster.remote]
+    } else {
+        vec!["--socket", &socket]
+    };
     argv.extend_from_slice(args);
+    let key = cluster.daemon.config_env();
+    let _env = ConfEnv(key, std::env::var_os(key));
+    std::env::set_var(key, cluster.conf());
     lxops(cluster.daemon, &argv)
 }
 
 #[test]
 fn on_a_cluster_volumes_live_on_the_chosen_member_with_the_instance() {
-    let cluster = cluster::INCUS;
-    let server: Arc<dyn InstanceServer> = block_on(cluster.connect());
-    let name = cluster::name("vol");
-    let member = cluster.members[1];
-    let _volumes = VolumeCleanup {
-        server: server.clone(),
-        names: ["data", "data-home", "tmp", "gone"]
-            .iter()
-            .map(|v| format!("{name}-{v}"))
-            .collect(),
-    };
-    let _cleanup = cluster::Cleanup::new(cluster, &[&name]);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let file = config(tmp.path(), &name, "default", &format!("target: {member}\n"));
-    let run = |args: &[&str]| on_cluster(cluster, args);
-    run(&["launch", &file]).ok();
-    let instance = block_on(server.instance(&name))
-        .expect("lookup")
-        .expect("exists");
-    assert_eq!(instance.location, member);
-    let data = block_on(server.volume("default", &format!("{name}-data"), None))
-        .expect("volume lookup")
-        .expect("volume exists");
-    assert_eq!(data.location, member, "the volume lives with the instance");
-    sh(&server, &name, WRITE);
-    let sums = sh(&server, &name, SUM);
-    run(&["rebuild", &file]).ok();
-    assert_eq!(sh(&server, &name, SUM), sums, "rebuild keeps the data");
-    run(&["delete", "--force", &file]).ok();
-    // A relaunch without a target goes to the member of the volumes.
-    let untargeted = config(tmp.path(), &name, "default", "");
-    run(&["launch", &untargeted]).ok();
-    let instance = block_on(server.instance(&name))
-        .expect("lookup")
-        .expect("exists");
-    assert_eq!(instance.location, member, "placed with its volumes");
-    assert_eq!(sh(&server, &name, SUM), sums, "relaunch keeps the data");
-    run(&["destroy", "--force", &untargeted]).ok();
-    assert!(!volume_exists(&server, &format!("{name}-data")));
+    for (cluster, https) in [
+        (cluster::INCUS, false),
+        (cluster::INCUS, true),
+        (cluster::LXD, true),
+    ] {
+        let what = format!("{} cluster, https {https}", cluster.daemon);
+        let server: Arc<dyn InstanceServer> = block_on(cluster.connect());
+        let name = cluster::name("vol");
+        let member = cluster.members[if https { 2 } else { 1 }];
+        let _volumes = VolumeCleanup {
+            server: server.clone(),
+            names: ["data", "data-home", "tmp", "gone"]
+                .iter()
+                .map(|v| format!("{name}-{v}"))
+                .collect(),
+        };
+        let _cleanup = cluster::Cleanup::new(cluster, &[&name]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = config(tmp.path(), &name, "default", &format!("target: {member}\n"));
+        let run = |args: &[&str]| on_cluster(cluster, https, args);
+        run(&["launch", &file]).ok();
+        let location = |server: &Arc<dyn InstanceServer>| {
+            block_on(server.instance(&name))
+                .expect("lookup")
+                .expect("exists")
+                .location
+        };
+        assert_eq!(location(&server), member, "{what}");
+        let data = block_on(server.volume("default", &format!("{name}-data"), None))
+            .expect("volume lookup")
+            .expect("volume exists");
+        assert_eq!(
+            data.location, member,
+            "{what}: the volume lives with the instance"
+        );
+        assert_eq!(
+            sh(&server, &name, "cat /data/from-cloud-config"),
+            "written-once"
+        );
+        sh(&server, &name, WRITE);
+        let sums = sh(&server, &name, SUM);
+        run(&["rebuild", &file]).ok();
+        assert_eq!(
+            sh(&server, &name, SUM),
+            sums,
+            "{what}: rebuild keeps the data"
+        );
+        run(&["snapshot", "-s", "s1", &file]).ok();
+        sh(&server, &name, "echo changed > /data/f");
+        block_on(server.stop_instance(&name, lxops_core::server::StopMode::Force)).expect("stop");
+        run(&["rollback", "-s", "s1", &file]).ok();
+        run(&["delete", "--force", &file]).ok();
+        // A relaunch without a target goes to the member of the volumes.
+        let untargeted = config(tmp.path(), &name, "default", "");
+        run(&["launch", &untargeted]).ok();
+        assert_eq!(location(&server), member, "{what}: placed with its volumes");
+        assert_eq!(
+            sh(&server, &name, SUM),
+            sums,
+            "{what}: rollback and relaunch keep the data"
+        );
+        run(&["destroy", "--force", &untargeted]).ok();
+        assert!(!volume_exists(&server, &format!("{name}-data")), "{what}");
+    }
 }
 
 #[test]

@@ -225,6 +225,16 @@ impl RestServer {
     ) -> ServerResult<Vec<String>> {
         let context = format!("listing snapshots of volume {name:?} of storage pool {pool:?}");
         let what = format!("volume {name:?} of storage pool {pool:?}");
+        if self.clustered() {
+            // LXD 5.0.2 answers `…/NAME/snapshots?target=M` with `[]` when M is not the member
+            // that receives the request; the pool's volume listing has them on both daemons.
+            let url = self.volume_url(pool, None, "", target);
+            let value = self
+                .sync(RawRequest::new(Method::GET, url), &context, &what)
+                .await?;
+            let urls: Vec<String> = parse(value, &context)?;
+            return Ok(snapshots_in_listing(&urls, name, target));
+        }
         let url = self.volume_url(pool, Some(name), "/snapshots", target);
         let value = self
             .sync(RawRequest::new(Method::GET, url), &context, &what)
@@ -244,5 +254,45 @@ impl RestServer {
             .await?;
         let urls: Vec<String> = parse(value, &context)?;
         Ok(crate::model::names_from_urls(&urls))
+    }
+}
+
+/// The snapshot names of volume `name` in a pool's volume listing (URLs such as
+/// `…/custom/NAME/snapshots/S?target=M`), of member `target` when given.
+fn snapshots_in_listing(urls: &[String], name: &str, target: Option<&str>) -> Vec<String> {
+    let marker = format!("/volumes/custom/{}/snapshots/", encode(name));
+    urls.iter()
+        .filter_map(|url| {
+            let (path, query) = url.split_once('?').unwrap_or((url, ""));
+            let on_member = match target {
+                None => true,
+                Some(t) => query
+                    .split('&')
+                    .any(|kv| kv == format!("target={}", encode(t))),
+            };
+            let (_, snapshot) = path.split_once(&marker)?;
+            on_member.then(|| crate::transport::decode(snapshot))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshots_in_listing;
+
+    #[test]
+    fn snapshots_come_from_the_pool_listing_of_the_member() {
+        let urls: Vec<String> = [
+            "/1.0/storage-pools/default/volumes/custom/v1?target=l2",
+            "/1.0/storage-pools/default/volumes/custom/v1/snapshots/s1?target=l2",
+            "/1.0/storage-pools/default/volumes/custom/v1/snapshots/s2?target=l3",
+            "/1.0/storage-pools/default/volumes/custom/v10/snapshots/s9?target=l2",
+            "/1.0/storage-pools/default/volumes/custom/v1/snapshots/s3?target=l2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(snapshots_in_listing(&urls, "v1", Some("l2")), ["s1", "s3"]);
+        assert_eq!(snapshots_in_listing(&urls, "v1", None), ["s1", "s2", "s3"]);
     }
 }
