@@ -369,3 +369,49 @@ fn rename_takes_the_volumes_along() {
         );
     }
 }
+
+#[test]
+fn device_template_copies_volumes_with_their_data_and_owners() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let template = unique_name("voltpl");
+        let copy = unique_name("volcopy");
+        let _volumes = VolumeCleanup {
+            server: server.clone(),
+            names: [&template, &copy]
+                .iter()
+                .flat_map(|n| {
+                    ["data", "data-home", "tmp", "gone"]
+                        .iter()
+                        .map(move |v| format!("{n}-{v}"))
+                })
+                .collect(),
+        };
+        let _cleanup = Cleanup::new(&server, &[&template, &copy]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let template_file = config(tmp.path(), &template, "default", "");
+        lxops(daemon, &["launch", &template_file]).ok();
+        sh(&server, &template, WRITE);
+        sh(&server, &template, "chown 1000:1000 /home/u/h");
+        let sums = sh(&server, &template, SUM);
+        let copy_file = config(
+            tmp.path(),
+            &copy,
+            "default",
+            &format!("device-template: {template}\n"),
+        );
+        lxops(daemon, &["launch", &copy_file]).ok();
+        // The cloud-config of the copy wrote its file again; the rest is the template's.
+        assert_eq!(sh(&server, &copy, SUM), sums, "{daemon}: copied data");
+        assert_eq!(
+            sh(&server, &copy, "stat -c %u:%g /home/u/h /data/f"),
+            "1000:1000\n0:0",
+            "{daemon}: owners as in the template, not shifted twice"
+        );
+        assert_eq!(
+            sh(&server, &copy, "ls /scratch | wc -l"),
+            "0",
+            "{daemon}: transient not copied"
+        );
+    }
+}

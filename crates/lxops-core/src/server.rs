@@ -307,6 +307,18 @@ pub trait InstanceServer: Send + Sync {
     /// Creates a custom volume (on `target`); an existing name is
     /// [`ServerError::AlreadyExists`].
     async fn create_volume(&self, new: &NewVolume, target: Option<&str>) -> ServerResult<()>;
+    /// Creates custom volume `new` (on `target`) as a copy of `source` of `source_pool` (on
+    /// member `source_member`), without its snapshots. Its config is `new.config`, which
+    /// replaces the source's: pass the source's config (with its `volatile.idmap.*`, or the
+    /// data is shifted again on the next attach), changed where needed.
+    async fn copy_volume(
+        &self,
+        new: &NewVolume,
+        source_pool: &str,
+        source: &str,
+        source_member: Option<&str>,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
     /// Deletes a custom volume with its snapshots (it must not be attached to an instance).
     async fn delete_volume(&self, pool: &str, name: &str, target: Option<&str>)
         -> ServerResult<()>;

@@ -980,6 +980,18 @@ impl InstanceServer for RestServer {
         self.post_volume(new, target).await
     }
 
+    async fn copy_volume(
+        &self,
+        new: &NewVolume,
+        source_pool: &str,
+        source: &str,
+        source_member: Option<&str>,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.post_volume_copy(new, source_pool, source, source_member, target)
+            .await
+    }
+
     async fn delete_volume(
         &self,
         pool: &str,

@@ -102,6 +102,46 @@ impl RestServer {
         .map(drop)
     }
 
+    pub(crate) async fn post_volume_copy(
+        &self,
+        new: &NewVolume,
+        source_pool: &str,
+        source: &str,
+        source_member: Option<&str>,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let context = format!(
+            "copying volume {source:?} of storage pool {source_pool:?} to {:?}",
+            new.name
+        );
+        let what = format!("volume {:?} of storage pool {:?}", new.name, new.pool);
+        let mut from = json!({
+            "type": "copy",
+            "pool": source_pool,
+            "name": source,
+            "volume_only": true,
+        });
+        // Without `location` a cluster looks for the source on the target member.
+        if let Some(member) = source_member.filter(|_| self.clustered()) {
+            from["location"] = json!(member);
+        }
+        let body = json!({
+            "name": new.name,
+            "type": "custom",
+            "description": new.description,
+            "config": new.config,
+            "source": from,
+        });
+        let url = self.volume_url(&new.pool, None, "", target);
+        self.run(
+            RawRequest::new(Method::POST, url).json(&body),
+            &context,
+            &what,
+        )
+        .await
+        .map(drop)
+    }
+
     pub(crate) async fn remove_volume(
         &self,
         pool: &str,

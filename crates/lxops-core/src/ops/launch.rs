@@ -80,7 +80,12 @@ pub async fn prepare_launch(
     }
     let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
     let planned = volumes::plan_volumes(&instance);
-    let volume_check = volumes::check_volumes(env.server.as_ref(), &instance, &planned).await?;
+    let template = sources
+        .template
+        .as_ref()
+        .filter(|_| sources.origin.is_none());
+    let volume_check =
+        volumes::check_volumes(env.server.as_ref(), &instance, &planned, template).await?;
     let source = match checked.origin {
         Some(origin) => Source::Copy(origin),
         None => Source::Image(image_source(env.server.as_ref(), &instance)?),

@@ -135,6 +135,34 @@ pub struct VolumeCheck {
     pub member: Option<String>,
     /// The volumes to create.
     pub missing: Vec<PlannedVolume>,
+    /// device-template: by the name of a missing volume, the template instance's volume it
+    /// is copied from, and the member that volume is on.
+    pub copies: BTreeMap<String, (PlannedVolume, Option<String>)>,
+}
+
+/// device-template: the template's volume for each of `volumes` (non-transient ones), paired
+/// by filesystem id and position (the template is evaluated from a config with the same
+/// filesystems and devices).
+fn template_pairs(
+    volumes: &[PlannedVolume],
+    template: &config::Instance,
+) -> Vec<(PlannedVolume, PlannedVolume)> {
+    let sources = plan_volumes(template);
+    let mut pairs = Vec::new();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in volumes {
+        let index = seen.entry(v.fs_id.as_str()).or_insert(0);
+        let source = sources
+            .iter()
+            .filter(|s| s.fs_id == v.fs_id)
+            .nth(*index)
+            .cloned();
+        *index += 1;
+        if let Some(source) = source.filter(|_| !v.transient) {
+            pairs.push((v.clone(), source));
+        }
+    }
+    pairs
 }
 
 fn server_error(instance: &str, step: &str, e: crate::server::ServerError) -> OpsError {
@@ -147,6 +175,7 @@ pub async fn check_volumes(
     server: &dyn InstanceServer,
     instance: &config::Instance,
     volumes: &[PlannedVolume],
+    template: Option<&config::Instance>,
 ) -> Result<VolumeCheck, OpsError> {
     if volumes.is_empty() {
         return Ok(VolumeCheck::default());
@@ -195,7 +224,30 @@ pub async fn check_volumes(
             missing.push(v.clone());
         }
     }
-    Ok(VolumeCheck { member, missing })
+    let mut copies = BTreeMap::new();
+    if let Some(template) = template {
+        for (v, source) in template_pairs(&missing, template) {
+            let found = server
+                .volume(&source.pool, &source.name, None)
+                .await
+                .map_err(|e| server_error(name, "reading the template's volume", e))?;
+            let Some(found) = found else {
+                return Err(OpsError::Input(format!(
+                    "{file}: device-template {}: its volume {source} does not exist; launch \
+                     the template first, or remove device-template",
+                    template.name
+                )));
+            };
+            let at = (!found.location.is_empty() && found.location != "none")
+                .then(|| found.location.clone());
+            copies.insert(v.name.clone(), (source, at));
+        }
+    }
+    Ok(VolumeCheck {
+        member,
+        missing,
+        copies,
+    })
 }
 
 fn cli(server: &dyn InstanceServer) -> &'static str {
@@ -284,9 +336,15 @@ pub fn create_lines(check: &VolumeCheck) -> Vec<String> {
     check
         .missing
         .iter()
-        .map(|v| match &check.member {
-            Some(member) => format!("create volume {v} on member {member}"),
-            None => format!("create volume {v}"),
+        .map(|v| {
+            let what = match check.copies.get(&v.name) {
+                Some((source, _)) => format!("copy volume {source} to {v}"),
+                None => format!("create volume {v}"),
+            };
+            match &check.member {
+                Some(member) => format!("{what} on member {member}"),
+                None => what,
+            }
         })
         .collect()
 }
@@ -303,13 +361,40 @@ pub async fn create_volumes(
     let mut made = Vec::new();
     for (v, line) in check.missing.iter().zip(create_lines(check)) {
         progress.step(&line);
-        let new = NewVolume {
+        let mut new = NewVolume {
             pool: v.pool.clone(),
             name: v.name.clone(),
             config: [(VOLUME_MARK_KEY.to_string(), mark.clone())].into(),
             description: format!("lxops filesystem {} of {}", v.fs_id, instance.name),
         };
-        if let Err(e) = server.create_volume(&new, check.member.as_deref()).await {
+        let result = match check.copies.get(&v.name) {
+            None => server.create_volume(&new, check.member.as_deref()).await,
+            Some((source, at)) => {
+                // The copy's config replaces the source's: keep it (its `volatile.idmap.*`
+                // says how the data is shifted), with this instance's mark.
+                match server
+                    .volume(&source.pool, &source.name, at.as_deref())
+                    .await
+                {
+                    Ok(found) => {
+                        let mut config = found.map(|f| f.config).unwrap_or_default();
+                        config.insert(VOLUME_MARK_KEY.to_string(), mark.clone());
+                        new.config = config;
+                        server
+                            .copy_volume(
+                                &new,
+                                &source.pool,
+                                &source.name,
+                                at.as_deref(),
+                                check.member.as_deref(),
+                            )
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = result {
             undo_volumes(server, &made, check.member.as_deref(), progress).await;
             return Err(server_error(&instance.name, "creating a volume", e));
         }

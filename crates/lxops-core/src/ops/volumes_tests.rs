@@ -555,3 +555,40 @@ fn rename_moves_marked_volumes_and_refuses_another_instances_volume() {
         Some("default/b1")
     );
 }
+
+#[test]
+fn device_template_copies_the_templates_volumes_but_not_transient_ones() {
+    let server = server();
+    let env = env(&server);
+    let template = load("t1", CONFIG).unwrap();
+    launch_lines(&env, template.clone()).1.unwrap();
+    let instance = load("a1", &format!("device-template: t1\n{CONFIG}")).unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    block_on(async {
+        let sources = LaunchSources {
+            template: Some(template),
+            origin: None,
+        };
+        let prepared = prepare_launch(&env, instance, sources).await?;
+        launch(&env, prepared, &mut lines).await
+    })
+    .unwrap();
+    let volume_lines: Vec<&String> = lines.iter().filter(|l| l.contains(" volume ")).collect();
+    expect_test::expect![[r#"
+        [
+            "copy volume default/t1-data-home to default/a1-data-home",
+            "copy volume default/t1-data-var-log to default/a1-data-var-log",
+            "copy volume default/t1-data to default/a1-data",
+            "copy volume default/t1-gone to default/a1-gone",
+            "create volume default/a1-tmp",
+        ]
+    "#]]
+    .assert_debug_eq(&volume_lines);
+    let copy = block_on(server.volume("default", "a1-data-home", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        copy.config.get(VOLUME_MARK_KEY).map(String::as_str),
+        Some("default/a1")
+    );
+}

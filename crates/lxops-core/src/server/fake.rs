@@ -1078,6 +1078,31 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    async fn copy_volume(
+        &self,
+        new: &NewVolume,
+        source_pool: &str,
+        source: &str,
+        source_member: Option<&str>,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        {
+            let state = self.lock();
+            if self
+                .volume_key(&state, source_pool, source, source_member)?
+                .is_none()
+            {
+                return Err(Self::not_found("storage volume", source));
+            }
+        }
+        self.create_volume(new, target).await?;
+        let mut state = self.lock();
+        if let Some(last) = state.calls.last_mut() {
+            *last = format!("{last} (copy of {source_pool}/{source})");
+        }
+        Ok(())
+    }
+
     async fn delete_volume(
         &self,
         pool: &str,
