@@ -394,11 +394,17 @@ fn device_template_copies_volumes_with_their_data_and_owners() {
         sh(&server, &template, WRITE);
         sh(&server, &template, "chown 1000:1000 /home/u/h");
         let sums = sh(&server, &template, SUM);
+        // device-owner: the host ids of user 1000 of such an instance (same id map).
+        let idmap = block_on(server.instance_idmap(&template)).expect("id map");
+        let (uid, gid) = (
+            idmap.host_uid(1000).expect("uid"),
+            idmap.host_gid(1000).expect("gid"),
+        );
         let copy_file = config(
             tmp.path(),
             &copy,
             "default",
-            &format!("device-template: {template}\n"),
+            &format!("device-template: {template}\ndevice-owner: {uid}:{gid}\n"),
         );
         lxops(daemon, &["launch", &copy_file]).ok();
         // The cloud-config of the copy wrote its file again; the rest is the template's.
@@ -407,6 +413,11 @@ fn device_template_copies_volumes_with_their_data_and_owners() {
             sh(&server, &copy, "stat -c %u:%g /home/u/h /data/f"),
             "1000:1000\n0:0",
             "{daemon}: owners as in the template, not shifted twice"
+        );
+        assert_eq!(
+            sh(&server, &copy, "stat -c %u:%g /data /home"),
+            "1000:1000\n1000:1000",
+            "{daemon}: device-owner, seen from inside"
         );
         assert_eq!(
             sh(&server, &copy, "ls /scratch | wc -l"),

@@ -262,6 +262,14 @@ pub async fn launch(
         } else {
             lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
         }
+        volumes::own_new_volumes(
+            server,
+            &prepared.instance,
+            &made_volumes,
+            prepared.owner,
+            progress,
+        )
+        .await?;
         Ok::<(), OpsError>(())
     }
     .await;

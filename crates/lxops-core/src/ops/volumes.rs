@@ -403,6 +403,72 @@ pub async fn create_volumes(
     Ok(made)
 }
 
+/// `device-owner` for the devices of the volumes this launch made (the instance runs): the
+/// host owner, seen from inside through the instance's id map, owns each device's directory
+/// (`chown` in the instance: the volume's host path is not reachable from a remote client).
+/// Without `device-owner` the daemon's first attach already gave them to root of the
+/// instance.
+pub(crate) async fn own_new_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    made: &[PlannedVolume],
+    owner: Option<host::Owner>,
+    progress: &mut dyn Progress,
+) -> Result<(), OpsError> {
+    let Some(owner) = owner else { return Ok(()) };
+    let name = instance.name.as_str();
+    let paths: Vec<&str> = instance
+        .devices
+        .iter()
+        .filter(|d| {
+            device_volume(instance, d)
+                .is_some_and(|(pool, v)| made.iter().any(|m| m.pool == pool && m.name == v))
+        })
+        .map(|d| d.path.as_str())
+        .collect();
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let idmap = server
+        .instance_idmap(name)
+        .await
+        .map_err(|e| server_error(name, "reading the id map", e))?;
+    let (Some(uid), Some(gid)) = (
+        idmap.container_uid(owner.uid),
+        idmap.container_gid(owner.gid),
+    ) else {
+        return Err(OpsError::Input(format!(
+            "{}: device-owner {owner} is not in the id map of instance {name}, so no user in \
+             it is that owner; give host ids of its range (e.g. root of the instance is {}:{})",
+            instance.file.display(),
+            idmap.host_uid(0).unwrap_or(0),
+            idmap.host_gid(0).unwrap_or(0)
+        )));
+    };
+    let ids = format!("{uid}:{gid}");
+    progress.step(&format!(
+        "chown {} to {ids} in the instance (device-owner {owner})",
+        paths.join(" ")
+    ));
+    let mut argv = vec!["chown", ids.as_str()];
+    argv.extend(paths);
+    let out = server
+        .exec(name, &crate::server::ExecRequest::argv(&argv))
+        .await
+        .map_err(|e| server_error(name, "owning the volume devices", e))?;
+    if out.status != 0 {
+        return Err(OpsError::Input(format!(
+            "{}: `{}` in instance {name} failed ({}): {}; the image needs `chown`, or remove \
+             device-owner",
+            instance.file.display(),
+            argv.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
 /// Deletes volumes this run made (after a failed launch), reporting each.
 pub async fn undo_volumes(
     server: &dyn InstanceServer,

@@ -592,3 +592,36 @@ fn device_template_copies_the_templates_volumes_but_not_transient_ones() {
         Some("default/a1")
     );
 }
+
+#[test]
+fn device_owner_owns_the_devices_of_new_volumes_from_inside() {
+    let server = server();
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a1-data".into(),
+        ..Volume::default()
+    });
+    let env = env(&server);
+    let instance = load("a1", &format!("device-owner: 1000:1001\n{CONFIG}")).unwrap();
+    let (lines, result) = launch_lines(&env, instance);
+    result.unwrap();
+    let chown: Vec<&String> = lines.iter().filter(|l| l.contains("chown")).collect();
+    // The existing volume (/data) is left as it is.
+    expect_test::expect![[r#"
+        [
+            "chown /home /var/log /tmp to 1000:1001 in the instance (device-owner 1000:1001)",
+        ]
+    "#]]
+    .assert_debug_eq(&chown);
+    let calls: Vec<String> = server
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("chown"))
+        .collect();
+    expect_test::expect![[r#"
+        [
+            "exec a1: chown 1000:1001 /home /var/log /tmp",
+        ]
+    "#]]
+    .assert_debug_eq(&calls);
+}

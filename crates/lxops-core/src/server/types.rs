@@ -484,6 +484,27 @@ impl IdMap {
         self.map(gid, |e| e.is_gid)
     }
 
+    /// The container uid that host uid `uid` is (the inverse of [`IdMap::host_uid`]).
+    pub fn container_uid(&self, uid: u32) -> Option<u32> {
+        self.unmap(uid, |e| e.is_uid)
+    }
+
+    /// The container gid that host gid `gid` is.
+    pub fn container_gid(&self, gid: u32) -> Option<u32> {
+        self.unmap(gid, |e| e.is_gid)
+    }
+
+    fn unmap(&self, id: u32, wanted: impl Fn(&IdMapEntry) -> bool) -> Option<u32> {
+        if self.entries.is_empty() {
+            return Some(id);
+        }
+        self.entries
+            .iter()
+            .filter(|e| wanted(e))
+            .find(|e| id >= e.host_id && u64::from(id) < u64::from(e.host_id) + u64::from(e.range))
+            .map(|e| e.ns_id + (id - e.host_id))
+    }
+
     fn map(&self, id: u32, wanted: impl Fn(&IdMapEntry) -> bool) -> Option<u32> {
         if self.entries.is_empty() {
             return Some(id);
