@@ -426,3 +426,58 @@ fn device_template_copies_volumes_with_their_data_and_owners() {
         );
     }
 }
+
+#[test]
+fn export_and_import_move_volume_data_to_another_instance() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let from = unique_name("volexp");
+        let to = unique_name("volimp");
+        let _volumes = VolumeCleanup {
+            server: server.clone(),
+            names: [&from, &to]
+                .iter()
+                .flat_map(|n| {
+                    ["data", "data-home", "tmp", "gone"]
+                        .iter()
+                        .map(move |v| format!("{n}-{v}"))
+                })
+                .collect(),
+        };
+        let _cleanup = Cleanup::new(&server, &[&from, &to]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let archives = tmp.path().join("archives").display().to_string();
+        let from_file = config(tmp.path(), &from, "default", "");
+        lxops(daemon, &["launch", &from_file]).ok();
+        sh(&server, &from, WRITE);
+        let sums = sh(&server, &from, SUM);
+
+        lxops(daemon, &["export", "-d", &archives, &from_file]).ok();
+        let to_file = config(tmp.path(), &to, "default", "");
+        let imported = lxops(daemon, &["import", "-d", &archives, &to_file]).ok();
+        assert!(
+            imported
+                .stdout
+                .contains(&format!("import volume data default/{to}-data ")),
+            "{daemon}: {}",
+            imported.stdout
+        );
+        let data = block_on(server.volume("default", &format!("{to}-data"), None))
+            .expect("lookup")
+            .expect("imported");
+        assert_eq!(
+            data.config.get("user.lxops.instance").map(String::as_str),
+            Some(format!("default/{to}").as_str()),
+            "{daemon}: marked for the importing instance"
+        );
+        // A second import refuses to overwrite.
+        lxops(daemon, &["import", "-d", &archives, &to_file]).fails(2, "exists already");
+        lxops(daemon, &["launch", &to_file]).ok();
+        assert_eq!(sh(&server, &to, SUM), sums, "{daemon}: imported data");
+        assert_eq!(
+            sh(&server, &to, "stat -c %u:%g /home/u/h"),
+            "0:0",
+            "{daemon}: owners kept, not shifted twice"
+        );
+    }
+}

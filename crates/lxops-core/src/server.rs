@@ -319,6 +319,23 @@ pub trait InstanceServer: Send + Sync {
         source_member: Option<&str>,
         target: Option<&str>,
     ) -> ServerResult<()>;
+    /// Exports a custom volume (without its snapshots) as the daemon's backup tarball into
+    /// `file` (a temporary backup on the daemon, deleted again).
+    async fn export_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        file: &std::path::Path,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
+    /// Creates custom volume `new` (on `target`) from a tarball of [`Self::export_volume`],
+    /// then sets `new.config` on it.
+    async fn import_volume(
+        &self,
+        new: &NewVolume,
+        file: &std::path::Path,
+        target: Option<&str>,
+    ) -> ServerResult<()>;
     /// Deletes a custom volume with its snapshots (it must not be attached to an instance).
     async fn delete_volume(&self, pool: &str, name: &str, target: Option<&str>)
         -> ServerResult<()>;

@@ -380,6 +380,7 @@ impl RestServer {
             Method::POST,
             &url,
             &content_type,
+            &[],
             body,
             self.conn.timeout,
         )
@@ -630,7 +631,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn file(file: std::fs::File, len: u64) -> Source {
+    pub(crate) fn file(file: std::fs::File, len: u64) -> Source {
         Source::File(tokio::fs::File::from_std(file), len)
     }
 
@@ -651,7 +652,7 @@ pub struct UploadBody {
 
 impl UploadBody {
     /// The body of `sources` in order (its length: theirs summed).
-    fn new(sources: Vec<Source>) -> UploadBody {
+    pub(crate) fn new(sources: Vec<Source>) -> UploadBody {
         UploadBody {
             len: sources.iter().map(Source::len).sum(),
             sources: sources.into(),
@@ -721,21 +722,26 @@ fn unix_client() -> hyper_util::client::legacy::Client<hyperlocal::UnixConnector
         .build(hyperlocal::UnixConnector)
 }
 
-/// Sends `body` and reads the (JSON) reply whole, within `limit`.
-async fn send_body(
+/// Sends `body` (with the `extra` headers) and reads the (JSON) reply whole, within `limit`.
+pub(crate) async fn send_body(
     socket: &Path,
     method: Method,
     path: &str,
     content_type: &str,
+    extra: &[(String, String)],
     body: UploadBody,
     limit: std::time::Duration,
 ) -> Result<crate::transport::RawResponse, String> {
     use http_body_util::BodyExt;
     let uri: hyper::Uri = hyperlocal::Uri::new(socket, path).into();
-    let request = hyper::Request::builder()
+    let mut builder = hyper::Request::builder()
         .method(method)
         .uri(uri)
-        .header("Content-Type", content_type)
+        .header("Content-Type", content_type);
+    for (name, value) in extra {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let request = builder
         .body(body)
         .map_err(|e| format!("bad request: {e}"))?;
     let exchange = async {
@@ -763,7 +769,7 @@ async fn send_body(
 }
 
 /// What a streamed download gave.
-enum Streamed {
+pub(crate) enum Streamed {
     /// A unified image written to this file.
     File(PathBuf),
     /// Anything else (an error envelope, a split image's multipart body), read whole.
@@ -772,7 +778,7 @@ enum Streamed {
 
 /// `GET path`; a 200 octet-stream reply is written to `file` in chunks (through a temporary
 /// name, renamed when complete, with the daemon's extension), anything else is read whole.
-async fn stream_to_file(
+pub(crate) async fn stream_to_file(
     socket: &Path,
     path: &str,
     file: &Path,

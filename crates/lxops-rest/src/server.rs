@@ -992,6 +992,25 @@ impl InstanceServer for RestServer {
             .await
     }
 
+    async fn export_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        file: &std::path::Path,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.export_volume_to(pool, name, file, target).await
+    }
+
+    async fn import_volume(
+        &self,
+        new: &NewVolume,
+        file: &std::path::Path,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        self.import_volume_from(new, file, target).await
+    }
+
     async fn delete_volume(
         &self,
         pool: &str,

@@ -5,11 +5,16 @@
 //! names are per member); a standalone server answers 404 to any `target`, so it is sent only
 //! when the server is clustered.
 
+use std::path::Path;
+
 use hyper::Method;
-use lxops_core::server::{ConfigMap, NewVolume, ServerResult, Volume};
+use lxops_core::server::{ConfigMap, NewVolume, ServerError, ServerResult, Volume};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::client::Answer;
+use crate::errors::Subject;
+use crate::images::{send_body, stream_to_file, Source, Streamed, UploadBody};
 use crate::server::{parse, RestServer};
 use crate::transport::{encode, RawRequest};
 
@@ -281,6 +286,143 @@ impl RestServer {
             .await?;
         let urls: Vec<String> = parse(value, &context)?;
         Ok(crate::model::names_from_urls(&urls))
+    }
+
+    /// Exports a volume as the daemon's backup tarball into `file`: a backup is created,
+    /// downloaded (streamed over the unix socket) and deleted again, also after a failure.
+    pub(crate) async fn export_volume_to(
+        &self,
+        pool: &str,
+        name: &str,
+        file: &Path,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let backup = format!("lxops-export-{}", std::process::id());
+        let context = format!("exporting volume {name:?} of storage pool {pool:?}");
+        let what = format!("volume {name:?} of storage pool {pool:?}");
+        let body = json!({
+            "name": backup,
+            "compression_algorithm": "gzip",
+            "volume_only": true,
+            "optimized_storage": false,
+        });
+        let url = self.volume_url(pool, Some(name), "/backups", target);
+        self.run(
+            RawRequest::new(Method::POST, url).json(&body),
+            &context,
+            &what,
+        )
+        .await?;
+        let result = self
+            .download_backup(pool, name, &backup, file, target, &context, &what)
+            .await;
+        let url = self.volume_url(pool, Some(name), &format!("/backups/{backup}"), target);
+        let removed = self
+            .run(RawRequest::new(Method::DELETE, url), &context, &what)
+            .await;
+        result?;
+        removed.map(drop)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn download_backup(
+        &self,
+        pool: &str,
+        name: &str,
+        backup: &str,
+        file: &Path,
+        target: Option<&str>,
+        context: &str,
+        what: &str,
+    ) -> ServerResult<()> {
+        let url = self.volume_url(
+            pool,
+            Some(name),
+            &format!("/backups/{backup}/export"),
+            target,
+        );
+        let limit = self.conn.timeout;
+        let subject = Subject::of(&Method::GET, &url, context, what);
+        let response = if let Some(socket) = self.conn.transport.socket() {
+            match stream_to_file(socket, &url, file, limit)
+                .await
+                .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?
+            {
+                Streamed::File(_) => return Ok(()),
+                Streamed::Other(response) => response,
+            }
+        } else {
+            self.conn
+                .raw(RawRequest::new(Method::GET, url.clone()), limit, context)
+                .await?
+        };
+        let content_type = response.header("content-type").unwrap_or("").to_string();
+        if response.status != 200 || content_type.starts_with("application/json") {
+            self.conn.answer(response, &subject)?;
+            return Err(ServerError::Protocol(format!(
+                "{context}: the daemon answered with JSON instead of the backup file"
+            )));
+        }
+        std::fs::write(file, &response.body).map_err(|e| {
+            ServerError::Protocol(format!("{context}: writing {}: {e}", file.display()))
+        })
+    }
+
+    /// Creates volume `new` from a backup tarball (streamed over the unix socket), then sets
+    /// `new.config` on it (the tarball brings the exported volume's config).
+    pub(crate) async fn import_volume_from(
+        &self,
+        new: &NewVolume,
+        file: &Path,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        let context = format!(
+            "importing volume {:?} of storage pool {:?} from {}",
+            new.name,
+            new.pool,
+            file.display()
+        );
+        let what = format!("volume {:?} of storage pool {:?}", new.name, new.pool);
+        let url = self.volume_url(&new.pool, None, "", target);
+        // Each daemon reads only its own header; without it the name comes from the tarball.
+        let header = (
+            format!("{}name", self.dialect().header_prefix),
+            new.name.clone(),
+        );
+        let subject = Subject::of(&Method::POST, &url, &context, &what);
+        let read_error = |e: std::io::Error| {
+            ServerError::Protocol(format!("{context}: reading {}: {e}", file.display()))
+        };
+        if let Some(socket) = self.conn.transport.socket() {
+            let f = std::fs::File::open(file).map_err(read_error)?;
+            let len = f.metadata().map_err(read_error)?.len();
+            let response = send_body(
+                socket,
+                Method::POST,
+                &url,
+                "application/octet-stream",
+                std::slice::from_ref(&header),
+                UploadBody::new(vec![Source::file(f, len)]),
+                self.conn.timeout,
+            )
+            .await
+            .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?;
+            match self.checked(self.conn.answer(response, &subject)).await? {
+                Answer::Sync { .. } => {}
+                Answer::Async(op) => {
+                    self.conn.wait_success(&op.id, &subject).await?;
+                }
+            }
+        } else {
+            let body = std::fs::read(file).map_err(read_error)?;
+            let mut request = RawRequest::new(Method::POST, url)
+                .header("Content-Type", "application/octet-stream")
+                .header(header.0, header.1);
+            request.body = Some(body.into());
+            self.run(request, &context, &what).await?;
+        }
+        self.patch_volume(&new.pool, &new.name, &new.config, target)
+            .await
     }
 
     pub(crate) async fn pool_names(&self) -> ServerResult<Vec<String>> {

@@ -60,6 +60,10 @@ pub(crate) async fn run(
             )
             .map_err(write_err)?;
         }
+        let volumes = lxops_core::ops::volumes::volume_archives(&instance, &args.dir);
+        for (v, file) in &volumes {
+            writeln!(out, "{verb} volume {} {v} {}", v.fs_id, file.display()).map_err(write_err)?;
+        }
         if args.dry_run {
             continue;
         }
@@ -91,6 +95,26 @@ pub(crate) async fn run(
                 for file in &export.files {
                     writeln!(out, "wrote {}", file.display()).map_err(write_err)?;
                 }
+            }
+        }
+        if !volumes.is_empty() {
+            let server = ctx.server(Some(&instance.project)).await?;
+            if import {
+                lxops_core::ops::volumes::import_volumes(server.as_ref(), &instance, &args.dir)
+                    .await
+                    .map_err(super::targets::ops_err)?;
+            } else {
+                if args.snapshot.is_some() {
+                    tracing::warn!(
+                        "export -s: daemon volumes are exported with their current data"
+                    );
+                }
+                std::fs::create_dir_all(&args.dir).map_err(|e| {
+                    CliError::failure(anyhow::anyhow!("creating {}: {e}", args.dir.display()))
+                })?;
+                lxops_core::ops::volumes::export_volumes(server.as_ref(), &instance, &args.dir)
+                    .await
+                    .map_err(super::targets::ops_err)?;
             }
         }
         let dir = args.dir.clone();
@@ -145,7 +169,12 @@ fn create_device_dirs(
     instance: &lxops_core::config::Instance,
     dir: &Path,
 ) -> CliResult {
-    for fs in instance.filesystems.iter().filter(|f| !f.transient) {
+    // Daemon volumes have archives of their own (`ops::volumes::volume_archives`).
+    for fs in instance
+        .filesystems
+        .iter()
+        .filter(|f| !f.transient && f.kind != lxops_core::config::FsKind::Volume)
+    {
         let archive = dir.join(format!("{}.tar.gz", fs.id));
         if !archive.is_file() {
             return Err(CliError::failure(anyhow::anyhow!(

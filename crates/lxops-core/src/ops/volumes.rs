@@ -849,6 +849,96 @@ pub(crate) async fn rename_volumes(
     Ok(())
 }
 
+/// `export`/`import`: each non-transient volume and its archive in `dir`,
+/// `<fs id><suffix>.volume.tar.gz` (the suffix is what a device adds to the filesystem's
+/// volume name, `-home` for `a1-data-home`), so the archives do not depend on the instance
+/// name.
+pub fn volume_archives(
+    instance: &config::Instance,
+    dir: &std::path::Path,
+) -> Vec<(PlannedVolume, std::path::PathBuf)> {
+    snapshotted(instance)
+        .into_iter()
+        .map(|v| {
+            let base = instance
+                .filesystem(&v.fs_id)
+                .and_then(|f| f.volume())
+                .map_or("", |(_, name)| name);
+            let suffix = v.name.strip_prefix(base).unwrap_or(&v.name);
+            let file = dir.join(format!("{}{suffix}.volume.tar.gz", v.fs_id));
+            (v, file)
+        })
+        .collect()
+}
+
+/// `export`: writes each non-transient volume's backup tarball into `dir`.
+pub async fn export_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    dir: &std::path::Path,
+) -> Result<(), OpsError> {
+    let archives = volume_archives(instance, dir);
+    if archives.is_empty() {
+        return Ok(());
+    }
+    let member = instance_member(server, instance).await?;
+    for (v, file) in &archives {
+        server
+            .export_volume(&v.pool, &v.name, file, member.as_deref())
+            .await
+            .map_err(|e| server_error(&instance.name, &format!("exporting volume {v}"), e))?;
+    }
+    Ok(())
+}
+
+/// `import`: creates each non-transient volume from its archive in `dir`, marked for the
+/// instance. Checked first: every archive is there and no volume exists yet (an import
+/// never overwrites data).
+pub async fn import_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    dir: &std::path::Path,
+) -> Result<(), OpsError> {
+    let archives = volume_archives(instance, dir);
+    if archives.is_empty() {
+        return Ok(());
+    }
+    let file = instance.file.display();
+    let planned: Vec<PlannedVolume> = archives.iter().map(|(v, _)| v.clone()).collect();
+    let check = check_volumes(server, instance, &planned, None).await?;
+    for (v, archive) in &archives {
+        if !archive.is_file() {
+            return Err(OpsError::Input(format!(
+                "{file}: archive {} of volume {v} is missing; nothing was imported",
+                archive.display()
+            )));
+        }
+        if !check.missing.contains(v) {
+            return Err(OpsError::Input(format!(
+                "{file}: volume {v} exists already; nothing was imported; an import never \
+                 overwrites a volume: delete it first (`{} storage volume delete {} {}`)",
+                cli(server),
+                v.pool,
+                v.name
+            )));
+        }
+    }
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    for (v, archive) in &archives {
+        let new = NewVolume {
+            pool: v.pool.clone(),
+            name: v.name.clone(),
+            config: [(VOLUME_MARK_KEY.to_string(), mark.clone())].into(),
+            description: String::new(),
+        };
+        server
+            .import_volume(&new, archive, check.member.as_deref())
+            .await
+            .map_err(|e| server_error(&instance.name, &format!("importing volume {v}"), e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "volumes_tests.rs"]
 mod tests;

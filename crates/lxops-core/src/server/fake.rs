@@ -1103,6 +1103,42 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    async fn export_volume(
+        &self,
+        pool: &str,
+        name: &str,
+        file: &std::path::Path,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        {
+            let state = self.lock();
+            if self.volume_key(&state, pool, name, target)?.is_none() {
+                return Err(Self::not_found("storage volume", name));
+            }
+        }
+        std::fs::write(file, format!("fake backup of {pool}/{name}\n"))
+            .map_err(|e| ServerError::Protocol(format!("writing {}: {e}", file.display())))?;
+        let mut state = self.lock();
+        self.record(&mut state, format!("export volume {pool}/{name}"));
+        Ok(())
+    }
+
+    async fn import_volume(
+        &self,
+        new: &NewVolume,
+        file: &std::path::Path,
+        target: Option<&str>,
+    ) -> ServerResult<()> {
+        std::fs::read(file)
+            .map_err(|e| ServerError::Protocol(format!("reading {}: {e}", file.display())))?;
+        self.create_volume(new, target).await?;
+        let mut state = self.lock();
+        if let Some(last) = state.calls.last_mut() {
+            *last = format!("{last} (import of {})", file.display());
+        }
+        Ok(())
+    }
+
     async fn delete_volume(
         &self,
         pool: &str,
