@@ -82,6 +82,12 @@ mod tests {
                 Some("device data"),
             ),
             ("no host storage, remote", "image: x\n", &remote, None),
+            (
+                "daemon volumes only, remote",
+                "filesystems:\n  fs:\n    type: volume\n    pool: default\n    pattern: (instance)\ndevices:\n  home:\n    path: /home\n    filesystem: fs\n",
+                &remote,
+                None,
+            ),
             ("zfs filesystem, local socket", zfs, &local, None),
         ] {
             let result = check_host_access(info, &instance(yaml));

@@ -625,3 +625,30 @@ fn device_owner_owns_the_devices_of_new_volumes_from_inside() {
     "#]]
     .assert_debug_eq(&calls);
 }
+
+#[test]
+fn a_dry_run_prints_the_volume_steps_and_changes_nothing() {
+    let server = server();
+    server.set_cluster(&[("m1", "Online"), ("m2", "Online")]);
+    let mut env = env(&server);
+    env.dry_run = true;
+    let (lines, result) = launch_lines(&env, load("a1", &format!("target: m2\n{CONFIG}")).unwrap());
+    result.unwrap();
+    expect_test::expect![[r#"
+        launch a1
+        create volume default/a1-data-home on member m2
+        create volume default/a1-data-var-log on member m2
+        create volume default/a1-data on member m2
+        create volume default/a1-gone on member m2
+        create volume default/a1-tmp on member m2
+        create profile a1.lxops
+          device home: path=/home pool=default source=a1-data-home type=disk
+          device log: path=/var/log pool=default source=a1-data-var-log type=disk
+          device tmp: path=/tmp pool=default source=a1-tmp type=disk
+          device whole: path=/data pool=default source=a1-data type=disk
+        create instance a1 from image img with profiles default, a1.lxops
+          on cluster member m2
+        start instance a1"#]]
+    .assert_eq(&lines.join("\n"));
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+}
