@@ -150,7 +150,11 @@ pub async fn delete(
     let checked = check_remove(env, instance, options, false).await?;
     remove_instance(env, instance, &checked, progress).await?;
     remove_volumes(env, instance, &checked, progress).await?;
-    list_remaining(env, instance, progress).await
+    list_remaining(env, instance, progress).await?;
+    if !env.dry_run {
+        volumes::list_remaining(env.server.as_ref(), instance, progress).await;
+    }
+    Ok(())
 }
 
 async fn list_remaining(

@@ -528,6 +528,28 @@ pub async fn check_volume_removal(
     Ok(out)
 }
 
+/// After `delete`: the instance's volumes that are still there (kept for a relaunch).
+pub(crate) async fn list_remaining(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    progress: &mut dyn Progress,
+) {
+    let mut left = Vec::new();
+    for v in plan_volumes(instance) {
+        // Only a report: the instance is gone already, so a lookup error is not the
+        // command's failure.
+        let target = instance.target.as_deref().filter(|t| !t.starts_with('@'));
+        match server.volume(&v.pool, &v.name, target).await {
+            Ok(Some(_)) => left.push(v.to_string()),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(volume = %v, "cannot list the remaining volume: {e}"),
+        }
+    }
+    if !left.is_empty() {
+        progress.step(&format!("remaining volumes: {}", left.join(", ")));
+    }
+}
+
 /// Deletes the removable volumes and reports the kept ones (with the manual command). The
 /// instance must be gone (a volume in use cannot be deleted).
 pub async fn remove_volumes(
