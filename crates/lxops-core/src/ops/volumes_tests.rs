@@ -354,6 +354,14 @@ fn delete_removes_transient_volumes_and_destroy_the_destroy_ones() {
     assert!(block_on(server.volume("default", "a1-gone", None))
         .unwrap()
         .is_some());
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(
+            "remaining volumes: default/a1-data-home, default/a1-data-var-log, \
+             default/a1-data, default/a1-gone"
+        ),
+        "{lines:?}"
+    );
     launch_lines(&env, instance.clone()).1.unwrap();
     let mut lines: Vec<String> = Vec::new();
     block_on(crate::ops::destroy(
