@@ -83,6 +83,9 @@ pub fn check(binary: &str) {
     group_flags_work_before_and_after_the_subcommand(binary, home, config);
 }
 
+/// (group, flags, subcommand, arguments, expected in stdout).
+type GroupCase<'a> = (&'a str, &'a [&'a str], &'a str, &'a [&'a str], &'a str);
+
 /// The original parses a command group's flags before the subcommand name (`lxops i -name x
 /// verify f.yaml`); both that position and after the subcommand name give the same output,
 /// for every `i`, `config` and `property` subcommand. A flag neither position takes is exit 2,
@@ -91,8 +94,7 @@ fn group_flags_work_before_and_after_the_subcommand(binary: &str, home: &Path, c
     let props = home.join("p.yaml");
     std::fs::write(&props, "demo-root: /srv/p\n").expect("write p.yaml");
     let props = props.to_str().expect("utf-8 path");
-    // (group, flags, subcommand, arguments, expected in stdout)
-    let cases: &[(&str, &[&str], &str, &[&str], &str)] = &[
+    let cases: &[GroupCase] = &[
         ("i", &["-name", "d1"], "verify", &[config], "d1"),
         ("i", &["-name", "d1"], "description", &[config], "busybox"),
         (
