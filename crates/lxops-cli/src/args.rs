@@ -101,15 +101,39 @@ pub struct ConfigFiles {
     pub files: Vec<PathBuf>,
 }
 
-/// Options of commands that wait for an instance to come up.
+/// Options of commands that wait for an instance to come up (`launch`, `rebuild`, `extract`).
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {
     /// Seconds to wait, after the start, until commands can run in the instance.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     pub poll: u64,
-    /// Extra seconds to sleep before configuring.
+    /// launch: seconds to sleep after the instance is up (running, with its address) and
+    /// before its cloud-config is applied, as the original. Accepted and without effect on
+    /// rebuild and extract, as in the original.
     #[arg(long = "wait-configure", default_value_t = 0, value_name = "SECONDS")]
     pub wait_configure: u64,
+    /// Accepted for compatibility with the original lxops, where it no longer has an effect.
+    #[arg(long = "wait-stop", default_value_t = 5, value_name = "SECONDS")]
+    pub wait_stop: u64,
+    /// Trace (accepted for compatibility; use -v).
+    #[arg(short = 't', long = "trace", hide = true)]
+    pub trace: bool,
+}
+
+/// The original's launcher flags on commands that start nothing (`delete`, `destroy`,
+/// `rename`, `create-devices`, `create-profile`): the original accepts them there and ignores
+/// them, and so do we, so that its scripts keep working.
+#[derive(Debug, Clone, Args)]
+pub struct CompatWaitArgs {
+    /// Accepted for compatibility with the original lxops; no effect on this command.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub poll: u64,
+    /// Accepted for compatibility with the original lxops; no effect on this command.
+    #[arg(long = "wait-configure", default_value_t = 0, value_name = "SECONDS")]
+    pub wait_configure: u64,
+    /// Accepted for compatibility with the original lxops; no effect on this command.
+    #[arg(long = "wait-stop", default_value_t = 5, value_name = "SECONDS")]
+    pub wait_stop: u64,
     /// Trace (accepted for compatibility; use -v).
     #[arg(short = 't', long = "trace", hide = true)]
     pub trace: bool,
@@ -217,6 +241,8 @@ pub struct DeleteArgs {
     #[arg(long)]
     pub adopt: bool,
     #[command(flatten)]
+    pub compat: CompatWaitArgs,
+    #[command(flatten)]
     pub files: ConfigFiles,
 }
 
@@ -227,6 +253,8 @@ pub struct SimpleArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub change: ChangeArgs,
+    #[command(flatten)]
+    pub compat: CompatWaitArgs,
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -259,6 +287,8 @@ pub struct RenameArgs {
     /// older lxops) when they pass every safety rule.
     #[arg(long)]
     pub adopt: bool,
+    #[command(flatten)]
+    pub compat: CompatWaitArgs,
     /// The config file.
     pub file: PathBuf,
     /// The new instance name.

@@ -321,4 +321,27 @@ mod tests {
             assert!(err.contains(flag), "{line}: {flag:?} not in {err}");
         }
     }
+
+    #[test]
+    fn the_launcher_flags_are_accepted_where_the_original_accepts_them() {
+        let flags = "-t -poll 3 -wait-configure 2 -wait-stop 1";
+        for command in [
+            "launch",
+            "rebuild",
+            "extract",
+            "delete",
+            "destroy",
+            "create-devices",
+            "create-profile",
+        ] {
+            let line = format!("lxops {command} {flags} -name a1 f.yaml");
+            parse(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+        let line = format!("lxops rename {flags} f.yaml a2");
+        parse(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let err = parse("lxops snapshot -wait-stop 1 f.yaml")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.contains("--wait-stop"), "{err}");
+    }
 }

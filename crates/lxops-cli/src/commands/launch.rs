@@ -24,7 +24,8 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
             item: (target, launch_sources),
         });
     }
-    let wait = wait_options(args.wait.poll);
+    let mut wait = wait_options(args.wait.poll);
+    wait.before_configure = std::time::Duration::from_secs(args.wait.wait_configure);
     run_all(
         prepared,
         args.change.run_options(ctx, "launch"),
@@ -35,12 +36,6 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
                 let prepared = ops::prepare_launch(&env, target.instance, launch_sources)
                     .await
                     .map_err(ops_err)?;
-                if args.wait.wait_configure > 0 && !args.change.dry_run {
-                    tracing::info!(
-                        "will sleep {} s before configuring",
-                        args.wait.wait_configure
-                    );
-                }
                 ops::launch(&env, prepared, &mut buffer)
                     .await
                     .map_err(ops_err)

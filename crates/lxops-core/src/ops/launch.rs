@@ -173,6 +173,9 @@ pub async fn launch(
             }
             progress.step(&format!("start instance {name}"));
         }
+        if let Some(line) = configure_delay_line(&env.wait) {
+            progress.step(&line);
+        }
         for step in &prepared.steps {
             progress.step(&step.to_string());
         }
@@ -243,8 +246,19 @@ pub async fn launch(
         undo_host(env, &report, progress).await;
         return Err(e);
     }
+    if let Some(line) = configure_delay_line(&env.wait) {
+        progress.step(&line);
+        tokio::time::sleep(env.wait.before_configure).await;
+    }
     apply_cloud_config(env, &name, &prepared.steps, progress).await?;
     finish_launch(server, &name).await
+}
+
+/// The step of `-wait-configure N` (the original sleeps N seconds after the instance is up and
+/// before configuring it), if N is not 0.
+fn configure_delay_line(wait: &crate::lifecycle::WaitOptions) -> Option<String> {
+    let delay = wait.before_configure;
+    (!delay.is_zero()).then(|| format!("wait {} s before configuring", delay.as_secs()))
 }
 
 /// Removes the mark of an unfinished launch ([`lifecycle::LAUNCH_PENDING_KEY`]): from now on a

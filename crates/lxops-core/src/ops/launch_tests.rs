@@ -239,3 +239,44 @@ mod resume {
         });
     }
 }
+
+/// `-wait-configure N`: the original sleeps N seconds after the instance is up and before it
+/// applies cloud-config; so does launch, and `--dry-run` shows that step in its place.
+#[test]
+fn wait_configure_sleeps_between_the_start_and_cloud_config() {
+    for dry_run in [false, true] {
+        let server = FakeServer::new();
+        server.add_image("img");
+        let host = Arc::new(FakeHost::new());
+        let mut env = env(&server, host);
+        env.dry_run = dry_run;
+        env.wait.before_configure = std::time::Duration::from_secs(1);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut lines: Vec<String> = Vec::new();
+        let started = std::time::Instant::now();
+        rt.block_on(async {
+            let prepared = prepare_launch(&env, instance("a1"), LaunchSources::default()).await?;
+            launch(&env, prepared, &mut lines).await
+        })
+        .unwrap_or_else(|e| panic!("dry run {dry_run}: {e}"));
+        let elapsed = started.elapsed();
+        let wait = lines
+            .iter()
+            .position(|l| l == "wait 1 s before configuring")
+            .unwrap_or_else(|| panic!("no wait step in {lines:#?}"));
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with("start") || l.contains("started"))
+            .unwrap_or_else(|| panic!("no start step in {lines:#?}"));
+        assert!(start < wait, "{lines:#?}");
+        assert_eq!(
+            elapsed >= std::time::Duration::from_secs(1),
+            !dry_run,
+            "dry run {dry_run}: took {elapsed:?}"
+        );
+    }
+}
