@@ -13,6 +13,9 @@ use lxops_tests::{connect, unique_name, Cleanup, Daemon, BUSYBOX, BUSYBOX_V2, DA
 
 fn new_instance(name: &str, source: InstanceSource) -> NewInstance {
     NewInstance {
+        ephemeral: false,
+        target: None,
+        instance_type: None,
         name: name.to_string(),
         source,
         profiles: vec!["default".to_string()],

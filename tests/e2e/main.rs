@@ -4,6 +4,7 @@ mod backend;
 mod cli;
 mod cloudconfig;
 mod commands;
+mod compat;
 mod devices;
 mod faults;
 mod fleet;

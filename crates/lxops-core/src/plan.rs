@@ -91,6 +91,27 @@ pub fn instance_profiles(config_profiles: &[String], lxops_profile: &str) -> Vec
     profiles
 }
 
+/// The profile list of a new instance with its `lxc-options`: as [`instance_profiles`], but
+/// without the implicit `default` under `--no-profiles`, and with the `-p` profiles after the
+/// lxops profile (where the original's `incus create -p ... OPTIONS` puts them).
+pub fn launch_profiles(
+    config_profiles: &[String],
+    lxops_profile: &str,
+    options: &LxcOptions,
+) -> Vec<String> {
+    let mut profiles = if options.no_profiles && config_profiles.is_empty() {
+        vec![lxops_profile.to_string()]
+    } else {
+        instance_profiles(config_profiles, lxops_profile)
+    };
+    for profile in &options.profiles {
+        if !profiles.contains(profile) {
+            profiles.push(profile.clone());
+        }
+    }
+    profiles
+}
+
 /// How the instance of a plan comes to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -150,7 +171,10 @@ impl InstancePlan {
             config: self.options.config.clone(),
             devices: self.options.devices.clone(),
             vm: self.options.vm,
-            description: String::new(),
+            description: self.options.description.clone().unwrap_or_default(),
+            ephemeral: self.options.ephemeral,
+            target: self.options.target.clone(),
+            instance_type: self.options.instance_type.clone(),
         }
     }
 }
@@ -195,8 +219,27 @@ impl InstancePlan {
         for (name, device) in &self.options.devices {
             lines.push(format!("  device {name} {}", format_device(device)));
         }
+        for (name, keys) in &self.options.device_overrides {
+            let keys: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            lines.push(format!(
+                "  device {name} from the profiles with {}",
+                keys.join(" ")
+            ));
+        }
         if self.options.vm {
             lines.push("  type virtual-machine".into());
+        }
+        if let Some(instance_type) = &self.options.instance_type {
+            lines.push(format!("  instance type {instance_type}"));
+        }
+        if self.options.ephemeral {
+            lines.push("  ephemeral".into());
+        }
+        if let Some(target) = &self.options.target {
+            lines.push(format!("  on cluster member {target}"));
+        }
+        if let Some(description) = &self.options.description {
+            lines.push(format!("  description {description:?}"));
         }
         lines
     }

@@ -388,7 +388,22 @@ impl RestServer {
         if !profiles.is_empty() {
             body["profiles"] = json!(profiles);
         }
+        if new.ephemeral {
+            body["ephemeral"] = json!(true);
+        }
+        if let Some(instance_type) = &new.instance_type {
+            body["instance_type"] = json!(instance_type);
+        }
         body
+    }
+
+    /// The path of an instance create: `?target=` names the cluster member, when given (the
+    /// project is added as for every request).
+    pub fn create_path(new: &NewInstance) -> String {
+        match &new.target {
+            Some(target) => format!("/1.0/instances?target={}", encode(target)),
+            None => "/1.0/instances".to_string(),
+        }
     }
 }
 
@@ -587,7 +602,7 @@ impl InstanceServer for RestServer {
             _ => {}
         }
         let body = Self::create_body(&request_new, &profiles);
-        let request = RawRequest::new(Method::POST, self.url("/1.0/instances")).json(&body);
+        let request = RawRequest::new(Method::POST, self.url(&Self::create_path(new))).json(&body);
         self.run(request, &context, &what).await.map(drop)
     }
 
@@ -619,8 +634,14 @@ impl InstanceServer for RestServer {
         let context = format!("updating the config of instance {name:?}");
         let what = format!("instance {name:?}");
         // PATCH merges the keys into the instance's config; both daemons remove a key set to "".
-        let request = RawRequest::new(Method::PATCH, self.instance_url(name, ""))
-            .json(&json!({ "config": config }));
+        // LXD 5.0 resets what the body leaves out (the description, ephemeral): send them as
+        // they are.
+        let (current, _) = self.require_instance(name).await?;
+        let request = RawRequest::new(Method::PATCH, self.instance_url(name, "")).json(&json!({
+            "config": config,
+            "description": current.description,
+            "ephemeral": current.ephemeral,
+        }));
         self.run(request, &context, &what).await.map(drop)
     }
 

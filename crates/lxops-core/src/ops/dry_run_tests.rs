@@ -83,6 +83,9 @@ fn world(existing: bool) -> (FakeServer, Arc<FakeHost>) {
         };
         block_on(server.create_profile(&profile)).unwrap();
         let new = crate::server::NewInstance {
+            ephemeral: false,
+            target: None,
+            instance_type: None,
             name: "a1".into(),
             source: crate::server::InstanceSource::Image(crate::server::ImageSource::local("img")),
             profiles: vec!["default".into(), "a1.lxops".into()],

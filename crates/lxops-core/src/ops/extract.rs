@@ -206,6 +206,9 @@ pub(crate) async fn extract_as(
         return Ok(());
     }
     let new = NewInstance {
+        ephemeral: false,
+        target: None,
+        instance_type: None,
         name: temporary.to_string(),
         source: InstanceSource::Image(image),
         profiles: Vec::new(),
@@ -554,6 +557,9 @@ mod tests {
             .block_on(rootfs_location(p1.as_ref(), "extract-test"))
             .is_err());
         let new = NewInstance {
+            ephemeral: false,
+            target: None,
+            instance_type: None,
             name: "extract-test".into(),
             source: InstanceSource::Image(crate::server::ImageSource::local("img")),
             profiles: Vec::new(),

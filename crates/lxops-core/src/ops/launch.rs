@@ -14,7 +14,7 @@ use crate::cloudconfig::{self, Step};
 use crate::config;
 use crate::host::{self, DevicePlan, DeviceSetup, HostRunner, Owner};
 use crate::lifecycle::{self, LaunchCheck, Progress};
-use crate::plan::{instance_profiles, lxops_profile, InstancePlan, Source};
+use crate::plan::{launch_profiles, lxops_profile, InstancePlan, Source};
 use crate::server::ImageSource;
 
 /// The source instances a launch copies from, evaluated by the caller.
@@ -102,8 +102,13 @@ pub async fn prepare_launch(
     let plan = InstancePlan {
         name: instance.name.clone(),
         project: instance.project.clone(),
-        required_profiles: instance.profiles.clone(),
-        profiles: instance_profiles(&instance.profiles, &instance.profile),
+        required_profiles: instance
+            .profiles
+            .iter()
+            .chain(&options.profiles)
+            .cloned()
+            .collect(),
+        profiles: launch_profiles(&instance.profiles, &instance.profile, &options),
         profile,
         source,
         options,

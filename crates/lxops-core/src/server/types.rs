@@ -156,6 +156,12 @@ pub struct NewInstance {
     pub vm: bool,
     /// Description.
     pub description: String,
+    /// Deleted by the daemon when it stops (`lxc launch -e`).
+    pub ephemeral: bool,
+    /// The cluster member to create it on (`?target=`); `None`: the daemon chooses.
+    pub target: Option<String>,
+    /// A cloud instance type whose limits the daemon applies (`lxc launch -t c2.micro`).
+    pub instance_type: Option<String>,
 }
 
 /// An instance as listed by the server.
