@@ -66,10 +66,29 @@ pub fn lxops_profile(
     ]);
     Profile {
         name: name.to_string(),
-        description: config_file.display().to_string(),
+        description: absolute(config_file).display().to_string(),
         config,
         devices,
     }
+}
+
+/// `path` made absolute against the current directory and cleaned lexically (`.` and `..`
+/// resolved without following links), as the original's `filepath.Abs` for the profile
+/// description.
+pub fn absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other.as_os_str()),
+        }
+    }
+    clean
 }
 
 /// Whether a config key is one of lxops' marks (`user.lxops.*`).

@@ -1,7 +1,7 @@
 //! Tests of the instance plan: profiles, lxc-options, origin, and the dry-run rendering.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use expect_test::expect;
 
@@ -287,4 +287,22 @@ fn profile_differences_list_changed_devices() {
         - device home: path=/home source=/old/home type=disk
         + device home: path=/home source=/z/a1/home type=disk"#]]
     .assert_eq(&profile_differences(&changed, &plan.profile).join("\n"));
+}
+
+#[test]
+fn the_profile_description_is_the_config_files_absolute_path() {
+    let cwd = std::env::current_dir().unwrap();
+    let cases: &[(&str, PathBuf)] = &[
+        ("/etc/lxops/a.yaml", PathBuf::from("/etc/lxops/a.yaml")),
+        (
+            "/etc/./lxops/../lxops/a.yaml",
+            PathBuf::from("/etc/lxops/a.yaml"),
+        ),
+        ("a.yaml", cwd.join("a.yaml")),
+        ("./sub/../a.yaml", cwd.join("a.yaml")),
+    ];
+    for (file, want) in cases {
+        let profile = lxops_profile("a1.lxops", Path::new(file), "default/a1", &[]);
+        assert_eq!(profile.description, want.display().to_string(), "{file}");
+    }
 }
