@@ -55,6 +55,25 @@ pub(crate) fn launch_sources(
 ) -> CliResult<LaunchSources> {
     let instance = &target.instance;
     let mut result = LaunchSources::default();
+    if let (Some(origin), Some(_)) = (
+        instance.origin.as_deref().filter(|o| !o.is_empty()),
+        &instance.source_config,
+    ) {
+        // An origin without a `project_` prefix is in the source config's project.
+        if let Some(parsed) = lxops_core::plan::parse_origin(origin) {
+            if parsed.project.is_none() {
+                let source = config::evaluate_source(
+                    &target.loaded,
+                    instance,
+                    &parsed.instance,
+                    &ctx.app.formats,
+                    sources,
+                )
+                .map_err(config_err)?;
+                result.origin_project = Some(source.project);
+            }
+        }
+    }
     if let Some(origin) = instance.device_origin.as_deref().filter(|o| !o.is_empty()) {
         let (name, snapshot) = origin
             .split_once('@')

@@ -24,6 +24,9 @@ pub struct LaunchSources {
     pub template: Option<config::Instance>,
     /// The `device-origin` instance and snapshot.
     pub origin: Option<(config::Instance, String)>,
+    /// The project of the `source-config` file, for an `origin` without a `project_` prefix
+    /// (as the original: the prefix, else the source config's project, else the config's).
+    pub origin_project: Option<String>,
 }
 
 /// A launch that passed every check; [`launch`] carries it out.
@@ -78,7 +81,15 @@ pub async fn prepare_launch(
     }
     let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
     let source = match checked.origin {
-        Some(origin) => Source::Copy(origin),
+        Some(mut origin) => {
+            if origin.project.is_none() {
+                origin.project = sources
+                    .origin_project
+                    .clone()
+                    .filter(|p| !p.is_empty() && *p != instance.project);
+            }
+            Source::Copy(origin)
+        }
         None => Source::Image(image_source(env.server.as_ref(), &instance)?),
     };
     let templates = match (&sources.template, &sources.origin) {

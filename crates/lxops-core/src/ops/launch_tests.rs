@@ -280,3 +280,35 @@ fn wait_configure_sleeps_between_the_start_and_cloud_config() {
         );
     }
 }
+
+/// An `origin` without a `project_` prefix is looked up in the source config's project (as
+/// the original); a prefix, or a source config in the instance's own project, keeps it as is.
+#[test]
+fn an_origin_without_a_project_takes_the_source_configs_project() {
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        ("base/snap0", Some("templates"), "templates/base/snap0"),
+        ("base/snap0", None, "origin base/snap0 not found"),
+        ("base/snap0", Some(""), "origin base/snap0 not found"),
+        ("prod_base/snap0", Some("templates"), "prod/base/snap0"),
+    ];
+    for (origin, project, want) in cases {
+        let server = FakeServer::new();
+        let env = env(&server, Arc::new(FakeHost::new()));
+        let mut instance = instance("a1");
+        instance.origin = Some(origin.to_string());
+        let sources = LaunchSources {
+            origin_project: project.map(str::to_string),
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(prepare_launch(&env, instance, sources))
+            .err()
+            .unwrap_or_else(|| panic!("{origin} {project:?}: the origin does not exist"))
+            .to_string();
+        assert!(err.contains(want), "{origin} {project:?}: {err}");
+    }
+}
