@@ -16,6 +16,7 @@ fn run(binary: &str, home: &Path, args: &[&str]) -> (i32, String) {
     let output = Command::new(binary)
         .args(args)
         .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
         .output()
         .unwrap_or_else(|e| panic!("running {binary}: {e}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -93,6 +94,11 @@ type GroupCase<'a> = (&'a str, &'a [&'a str], &'a str, &'a [&'a str], &'a str);
 fn group_flags_work_before_and_after_the_subcommand(binary: &str, home: &Path, config: &str) {
     let props = home.join("p.yaml");
     std::fs::write(&props, "demo-root: /srv/p\n").expect("write p.yaml");
+    // properties.d is always read, under the -properties file (as the original).
+    let dir = home.join(".config/lxops/properties.d");
+    std::fs::create_dir_all(&dir).expect("properties.d");
+    std::fs::write(dir.join("site.yaml"), "from-d: yes-d\ndemo-root: /srv/d\n")
+        .expect("write site.yaml");
     let props = props.to_str().expect("utf-8 path");
     let cases: &[GroupCase] = &[
         ("i", &["-name", "d1"], "verify", &[config], "d1"),
@@ -151,12 +157,20 @@ fn group_flags_work_before_and_after_the_subcommand(binary: &str, home: &Path, c
             "",
         ),
         ("property", &["-properties", props], "get", &["k1"], "v1"),
+        ("property", &["-properties", props], "list", &[], "yes-d"),
         (
             "property",
             &["-properties", props],
-            "list",
-            &[],
-            "demo-root",
+            "get",
+            &["demo-root"],
+            "/srv/p",
+        ),
+        (
+            "property",
+            &["-properties", props],
+            "get",
+            &["from-d"],
+            "yes-d",
         ),
         ("property", &["-properties", props], "file", &[], "p.yaml"),
     ];

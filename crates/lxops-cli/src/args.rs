@@ -71,7 +71,8 @@ pub struct ConfigArgs {
     /// Project (default: the config's `project`, else the client's current project).
     #[arg(long)]
     pub project: Option<String>,
-    /// Global properties file (default ~/.config/lxops/properties.yaml; "" for none).
+    /// Global properties file (default ~/.config/lxops/properties.yaml; "" for none), read on
+    /// top of ~/.config/lxops/properties.d/*.yaml, which is always read.
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable); overrides config and global properties.
@@ -427,7 +428,8 @@ pub enum PropertyCommand {
 /// Property file options.
 #[derive(Debug, Clone, Args)]
 pub struct PropertyArgs {
-    /// Global properties file (default ~/.config/lxops/properties.yaml).
+    /// Global properties file (default ~/.config/lxops/properties.yaml), read on top of
+    /// ~/.config/lxops/properties.d/*.yaml, which is always read.
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable).
