@@ -312,9 +312,15 @@ pub struct SnapshotArgs {
     /// Destroy the snapshot instead of creating it.
     #[arg(short = 'd')]
     pub destroy: bool,
-    /// With -d: destroy recursively (root filesystems only).
+    /// With -d: `zfs destroy -R` on the outermost filesystems, as the original: the snapshots
+    /// of the datasets inside and every clone that depends on them (device-origin clones) go
+    /// too. Only when the filesystems carry this instance's mark and every such clone was made
+    /// by lxops for an instance that no longer exists; --dry-run lists them.
     #[arg(short = 'R')]
     pub recursive: bool,
+    /// With -d -R: also destroy clones (and filesystems) that carry no lxops mark.
+    #[arg(long)]
+    pub adopt: bool,
     #[command(flatten)]
     pub files: ConfigFiles,
 }

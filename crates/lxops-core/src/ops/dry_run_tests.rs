@@ -183,6 +183,7 @@ fn dry_runs_print_the_steps_the_real_runs_take() {
                 instance: false,
                 destroy: false,
                 recursive: false,
+                adopt: false,
             };
             let result = block_on(snapshot(&env, &instance("a1"), &options, &mut lines));
             outcome(lines, result)
