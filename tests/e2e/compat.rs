@@ -1,9 +1,11 @@
 //! Compatibility with the Go lxops through the command line on both daemons: `lxc-options`
 //! reach the create request (config key, device override, extra profile, ephemeral,
 //! description, storage pool), and an option the API cannot express is refused before
-//! anything changes.
+//! anything changes; `snapshot -d -R` destroys the dependent clones lxops made, and refuses a
+//! clone it did not make (real zfs-fuse pool).
 
 use crate::cli::{block_on, instance_exists, lxops, profile_exists, server, write_config, Cleanup};
+use crate::devices::{dataset_exists, host, HostCleanup, POOL};
 use lxops_tests::{unique_name, Daemon, DAEMONS};
 
 /// `NAME`'s config as the daemon's CLI shows it (`ephemeral: true` and the like).
@@ -134,5 +136,143 @@ fn lxc_options_the_api_cannot_express_are_refused_before_anything_changes() {
             );
             assert!(!dirs.exists(), "{daemon}: {options}: host untouched");
         }
+    }
+}
+
+/// `snapshot -d -R` destroys the snapshot with the clones that depend on it, as the original's
+/// `zfs destroy -R` (so device-origin clones can be cleaned up), but only clones lxops made: a
+/// foreign clone is refused (listed, exit 2, nothing destroyed) until `--adopt`, and a clone
+/// that holds an existing instance's data is always refused.
+#[test]
+fn snapshot_destroy_r_takes_lxops_clones_and_refuses_foreign_ones() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let name = unique_name("t-snapr");
+        let parent = format!("{POOL}/{name}");
+        let own = format!("{parent}/{name}");
+        let marked = format!("{parent}/clone-marked");
+        let foreign = format!("{parent}/clone-foreign");
+        let live = format!("{parent}/clone-live");
+        let _host_cleanup = HostCleanup {
+            datasets: vec![
+                marked.clone(),
+                foreign.clone(),
+                live.clone(),
+                parent.clone(),
+            ],
+            dirs: Vec::new(),
+        };
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = write_config(
+            tmp.path(),
+            "c.yaml",
+            &format!(
+                "#lxops-v1\nimage: {}\nfilesystems:\n  z:\n    pattern: {parent}/(instance)\ndevices:\n  home:\n    path: /home\n    filesystem: z\n",
+                lxops_tests::BUSYBOX
+            ),
+        );
+        lxops(daemon, &["create-devices", "-name", &name, &config]).ok();
+        lxops(daemon, &["snapshot", "-s", "s1", "-name", &name, &config]).ok();
+        let snapshot = format!("{own}@s1");
+        let clone = |mark: Option<&str>, target: &str| {
+            let mut argv = vec!["zfs", "clone"];
+            let option;
+            if let Some(mark) = mark {
+                option = format!("lxops:instance={mark}");
+                argv.extend(["-o", &option]);
+            }
+            argv.extend([snapshot.as_str(), target]);
+            host(&argv);
+        };
+        clone(Some("default/gone-instance"), &marked);
+        clone(None, &foreign);
+        let destroy = |extra: &[&str]| {
+            let mut args = vec!["snapshot", "-d", "-R", "-s", "s1", "-name", &name];
+            args.extend(extra);
+            args.push(&config);
+            lxops(daemon, &args)
+        };
+        let all_there = |what: &str| {
+            for ds in [&snapshot, &marked, &foreign] {
+                assert!(dataset_exists(ds), "{daemon}: {what}: {ds} is gone");
+            }
+        };
+
+        let refused = destroy(&[]).fails(2, "refused, nothing was changed");
+        assert!(
+            refused.stderr.contains(&foreign),
+            "{daemon}: {}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("--adopt"),
+            "{daemon}: {}",
+            refused.stderr
+        );
+        assert!(
+            !refused.stderr.contains(&marked),
+            "{daemon}: {}",
+            refused.stderr
+        );
+        all_there("refused");
+        destroy(&["--dry-run"]).fails(2, &foreign);
+        all_there("refused dry run");
+
+        let dry = destroy(&["--dry-run", "--adopt"]).ok();
+        for ds in [&marked, &foreign] {
+            assert!(
+                dry.stdout.contains(ds.as_str()),
+                "{daemon}: {ds} in\n{}",
+                dry.stdout
+            );
+        }
+        all_there("dry run");
+
+        // A clone marked for an instance that exists holds its data: never destroyed.
+        let existing = unique_name("t-snapr-live");
+        let _instances = Cleanup::new(&server, &[&existing]);
+        block_on(server.create_instance(&lxops_core::server::NewInstance {
+            name: existing.clone(),
+            source: lxops_core::server::InstanceSource::Image(
+                lxops_core::server::ImageSource::local(lxops_tests::BUSYBOX),
+            ),
+            profiles: vec!["default".into()],
+            config: Default::default(),
+            devices: Default::default(),
+            vm: false,
+            description: String::new(),
+            ephemeral: false,
+            target: None,
+            instance_type: None,
+        }))
+        .expect("create an instance");
+        clone(Some(&format!("default/{existing}")), &live);
+        destroy(&["--adopt"]).fails(2, &format!("default/{existing}, which exists"));
+        all_there("live clone");
+        // zfs-fuse reports "dataset is busy" for a moment after a clone is made.
+        for _ in 0..20 {
+            let done = std::process::Command::new("zfs")
+                .args(["destroy", &live])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if done {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        assert!(
+            !dataset_exists(&live),
+            "{daemon}: {live} could not be destroyed"
+        );
+
+        destroy(&["--adopt"]).ok();
+        for ds in [&snapshot, &marked, &foreign] {
+            assert!(!dataset_exists(ds), "{daemon}: {ds} should be destroyed");
+        }
+        assert!(
+            dataset_exists(&own),
+            "{daemon}: the filesystem itself stays"
+        );
     }
 }
