@@ -40,7 +40,7 @@ fn lxc_options_reach_the_created_instance() {
             tmp.path(),
             "c.yaml",
             &format!(
-                "#lxops-v1\nostype: alpine\nimage: {}\nlxc-options: [-c, user.compat=yes, -d, 'data,readonly=true', -p, {extra}, -e, --description=made by lxc-options, -s, default]\nfilesystems:\n  d:\n    pattern: {}/(instance)\ndevices:\n  data:\n    path: /data\n    filesystem: d\n",
+                "#lxops-v1\nostype: alpine\nimage: {}\nlxc-options: [-c, user.compat=yes, -d, 'data,readonly=true', -p, {extra}, -e, --description=made by lxc-options, -s, default]\nfilesystems:\n  d:\n    pattern: {}/(instance)\n    destroy: true\ndevices:\n  data:\n    path: /data\n    filesystem: d\n",
                 lxops_tests::BUSYBOX,
                 dirs.display()
             ),
@@ -62,7 +62,16 @@ fn lxc_options_reach_the_created_instance() {
         }
         assert!(!instance_exists(&server, &name), "{daemon}: dry run");
 
-        lxops(daemon, &["launch", "-name", &name, &config]).ok();
+        let launched = lxops(
+            daemon,
+            &["launch", "-wait-configure", "1", "-name", &name, &config],
+        )
+        .ok();
+        assert!(
+            launched.stdout.contains("wait 1 s before configuring"),
+            "{daemon}: {}",
+            launched.stdout
+        );
         let instance = block_on(server.instance(&name))
             .expect("lookup")
             .expect("the instance exists");
@@ -100,7 +109,32 @@ fn lxc_options_reach_the_created_instance() {
             config_show(daemon, &name).contains("ephemeral: true"),
             "{daemon}: ephemeral"
         );
-        let _ = std::fs::remove_dir_all(&dirs);
+        // The original's launcher flags are accepted by destroy (and do nothing there); the
+        // ephemeral instance goes away when it is stopped.
+        lxops(
+            daemon,
+            &[
+                "destroy",
+                "-t",
+                "-poll",
+                "3",
+                "-wait-configure",
+                "2",
+                "-wait-stop",
+                "1",
+                "--force",
+                "-name",
+                &name,
+                &config,
+            ],
+        )
+        .ok();
+        assert!(!instance_exists(&server, &name), "{daemon}: destroyed");
+        assert!(
+            !profile_exists(&server, &format!("{name}.lxops")),
+            "{daemon}: profile deleted"
+        );
+        assert!(!dirs.join(&name).exists(), "{daemon}: filesystem destroyed");
     }
 }
 

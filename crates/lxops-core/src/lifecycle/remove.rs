@@ -160,10 +160,12 @@ pub async fn delete_instance(
             stop_if_running(server, name, progress).await?;
         }
         progress.step(&format!("delete instance {name}"));
-        server
-            .delete_instance(name)
-            .await
-            .map_err(|e| LifecycleError::server(name, "deleting the instance", e))?;
+        match server.delete_instance(name).await {
+            Ok(()) => {}
+            // An ephemeral instance (`lxc-options: [-e]`) is gone once it is stopped.
+            Err(e) if check.running && e.is_not_found() => {}
+            Err(e) => return Err(LifecycleError::server(name, "deleting the instance", e)),
+        }
     } else {
         progress.step(&format!("instance {name} does not exist"));
     }
