@@ -100,7 +100,7 @@ fn only_dirs_cannot_be_snapshotted() {
 fn destroy_snapshots_and_rollback() {
     expect![[r#"
         btrfs subvolume delete /b/a1/.lxops-snapshots/home@s1
-        zfs destroy -r tank/a1@s1
+        zfs destroy -R tank/a1@s1
         => ["/b/a1/.lxops-snapshots/home@s1", "tank/a1@s1"]"#]]
     .assert_eq(&run(|h| destroy_snapshots(h, &mixed(), "s1", true)));
     expect![[r#"
