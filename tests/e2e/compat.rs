@@ -99,6 +99,13 @@ fn lxc_options_reach_the_created_instance() {
             (Some("true"), Some("/data")),
             "{daemon}: the profile's device, overridden: {instance:?}"
         );
+        let profile = block_on(server.profile(&format!("{name}.lxops")))
+            .expect("lookup")
+            .expect("the lxops profile exists");
+        assert_eq!(
+            profile.description, config,
+            "{daemon}: the profile description is the config's absolute path"
+        );
         let root = instance.devices.get("root").cloned().unwrap_or_default();
         assert_eq!(
             root.get("pool").map(String::as_str),

@@ -120,7 +120,8 @@ fn flag_word(leaves: &[&Command], text: &str) -> (OsString, bool, bool) {
             return (OsString::from(text), value && !inline_value, known);
         }
     }
-    if !text.starts_with("--") && word.len() > 1 {
+    let known = leaves.iter().any(|l| has_long(l, name));
+    if !known && !text.starts_with("--") {
         // `-Pk=v`: a known short flag with its value attached.
         if let Some(c) = word.chars().next() {
             if leaves.iter().any(|l| short_takes_value(l, c)) {
@@ -128,7 +129,6 @@ fn flag_word(leaves: &[&Command], text: &str) -> (OsString, bool, bool) {
             }
         }
     }
-    let known = leaves.iter().any(|l| has_long(l, name));
     let value = known && !inline_value && leaves.iter().any(|l| takes_value(l, name));
     (OsString::from(format!("--{word}")), value, known)
 }
