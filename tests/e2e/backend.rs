@@ -677,6 +677,7 @@ async fn instances_and_snapshots_are_published_as_images() {
                 .into_iter()
                 .collect(),
             compression: Some("none".into()),
+            format: None,
         };
         let fingerprint = server.publish_image(&publish).await.unwrap();
         let found = server
@@ -690,6 +691,7 @@ async fn instances_and_snapshots_are_published_as_images() {
                 aliases: Vec::new(),
                 properties: BTreeMap::new(),
                 compression: Some("none".into()),
+                format: None,
             })
             .await;
         lxops_tests::delete_image(daemon, &fingerprint);

@@ -361,10 +361,25 @@ fn instance_commands_show_profiles_devices_macs_and_addresses() {
             .ok()
             .stdout;
         let value: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("yaml");
+        // The original's yaml: a map of instance name to address.
         assert_eq!(
-            value["10.123.45.6"].as_str(),
-            Some(name.as_str()),
+            value[name.as_str()].as_str(),
+            Some("10.123.45.6"),
             "{daemon}: {yaml}"
+        );
+        // -o FILE: the same text in a file, nothing on stdout.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("addresses.csv");
+        let to_file = lxops(
+            daemon,
+            &["instance", "addresses", "-o", &file.display().to_string()],
+        )
+        .ok();
+        assert_eq!(to_file.stdout, "", "{daemon}");
+        let written = std::fs::read_to_string(&file).expect("addresses file");
+        assert!(
+            written.contains(&format!("10.123.45.6,{name}\n")),
+            "{daemon}: {written}"
         );
         // json (the global --format) is an array of rows; an unknown format is a usage error.
         let json = lxops(daemon, &["instance", "addresses", "--format", "json"])
@@ -573,6 +588,10 @@ fn export_and_import_carry_filesystems_between_instances() {
             std::fs::read_to_string(zdir("s1").join("z-file")).expect("z"),
             "zfs data"
         );
+        // A plain directory has no snapshots: exported live, as the original does, while the
+        // ZFS filesystem comes from its snapshot.
+        let both = tmp.path().join("both");
+        let both_arg = both.display().to_string();
         lxops(
             daemon,
             &[
@@ -582,11 +601,22 @@ fn export_and_import_carry_filesystems_between_instances() {
                 "--snapshot",
                 "s1",
                 "-d",
-                &snap_arg,
+                &both_arg,
                 &config,
             ],
         )
-        .fails(1, "export it without a snapshot");
+        .ok();
+        lxops(daemon, &["import", "-name", "s2", "-d", &both_arg, &config]).ok();
+        assert_eq!(
+            std::fs::read_to_string(zdir("s2").join("z-file")).expect("z"),
+            "zfs data",
+            "{daemon}: from the snapshot"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dirs.join("s2/d-file")).expect("d"),
+            "dir data",
+            "{daemon}: the live directory"
+        );
     }
 }
 

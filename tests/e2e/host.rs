@@ -13,9 +13,8 @@ use crate::devices::zfs_mountpoint;
 
 use lxops_core::host::ops::{self, CopyOptions};
 use lxops_core::host::{
-    apply_devices, chown_paths, device_sources, plan_devices, CloneSource, DeviceDirSpec,
-    DeviceSetup, DeviceSpec, DryRunHost, FilesystemSpec, FsKind, HostError, Owner, RemovalRules,
-    SystemHost,
+    apply_devices, chown_paths, device_sources, plan_devices, CloneSource, DeviceDir, DeviceSetup,
+    DeviceSpec, DryRunHost, FilesystemSpec, FsKind, HostError, Owner, RemovalRules, SystemHost,
 };
 
 const POOL: &str = "lxopstest";
@@ -139,12 +138,14 @@ impl Drop for BtrfsGuard {
 
 fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
     FilesystemSpec {
-        id: id.into(),
-        kind,
-        path: path.into(),
-        zfsproperties: BTreeMap::new(),
-        transient: false,
-        destroy: true,
+        filesystem: lxops_core::config::InstanceFilesystem {
+            id: id.into(),
+            kind,
+            path: path.into(),
+            zfsproperties: BTreeMap::new(),
+            transient: false,
+            destroy: true,
+        },
         mark: Some(MARK.into()),
     }
 }
@@ -161,7 +162,7 @@ fn rules() -> RemovalRules {
     }
 }
 
-fn dev(name: &str, filesystem: &str, dir: DeviceDirSpec, template: Option<&Path>) -> DeviceSpec {
+fn dev(name: &str, filesystem: &str, dir: DeviceDir, template: Option<&Path>) -> DeviceSpec {
     DeviceSpec {
         name: name.into(),
         filesystem: Some(filesystem.into()),
@@ -170,8 +171,8 @@ fn dev(name: &str, filesystem: &str, dir: DeviceDirSpec, template: Option<&Path>
     }
 }
 
-fn rel(dir: &str) -> DeviceDirSpec {
-    DeviceDirSpec::Relative(dir.into())
+fn rel(dir: &str) -> DeviceDir {
+    DeviceDir::Relative(dir.into())
 }
 
 fn setup(filesystems: Vec<FilesystemSpec>, devices: Vec<DeviceSpec>) -> DeviceSetup {
@@ -216,7 +217,7 @@ fn zfs_create_chown_template_and_keep_existing_data() {
         vec![home.clone()],
         vec![
             dev("user", "home", rel("user"), Some(&template)),
-            dev("all", "home", DeviceDirSpec::FilesystemRoot, None),
+            dev("all", "home", DeviceDir::FilesystemRoot, None),
         ],
     );
     let host = SystemHost::new();
@@ -508,7 +509,7 @@ fn dirs_keep_existing_data_and_chown_later() {
         ..setup(
             vec![d],
             vec![
-                dev("root", "d", DeviceDirSpec::FilesystemRoot, None),
+                dev("root", "d", DeviceDir::FilesystemRoot, None),
                 dev("x", "d", rel("x/y"), None),
             ],
         )

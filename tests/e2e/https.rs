@@ -307,3 +307,56 @@ fn a_remote_that_cannot_be_trusted_or_reached_fails_before_anything_changes() {
         nothing_left("refused connection");
     }
 }
+
+#[test]
+fn images_are_imported_and_exported_over_https() {
+    for daemon in DAEMONS {
+        let local = server(daemon);
+        let conf = ClientConf::new(
+            daemon,
+            &daemon.server_certificate(),
+            daemon.https_address(),
+            "local",
+        );
+        let _trust = Trust::add(daemon, &conf.cert());
+        let _env = ConfEnv::set(daemon, &conf.dir);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (unified, meta, rootfs) =
+            crate::images::test_images(tmp.path(), &unique_name("t-https-img"));
+        let (a_unified, a_split) = (unique_name("t-https-uni"), unique_name("t-https-split"));
+        let _i1 = lxops_tests::ImageCleanup {
+            daemon,
+            image: a_unified.clone(),
+        };
+        let _i2 = lxops_tests::ImageCleanup {
+            daemon,
+            image: a_split.clone(),
+        };
+        let remote = ["--remote", "r", "image", "import", "--alias"];
+        let mut args = remote.to_vec();
+        args.extend([a_unified.as_str(), unified.as_str()]);
+        lxops(daemon, &args).ok();
+        let mut args = remote.to_vec();
+        args.extend([a_split.as_str(), meta.as_str(), rootfs.as_str()]);
+        lxops(daemon, &args).ok();
+        for alias in [&a_unified, &a_split] {
+            let found =
+                block_on(local.image_fingerprint(&lxops_core::server::ImageSource::local(alias)))
+                    .expect("lookup");
+            assert!(found.is_some(), "{daemon}: {alias} imported over HTTPS");
+        }
+        let target = tmp.path().join("back").display().to_string();
+        let written = lxops(
+            daemon,
+            &["--remote", "r", "image", "export", &a_unified, &target],
+        )
+        .ok()
+        .stdout;
+        assert_eq!(written.trim(), format!("{target}.tar.gz"), "{daemon}");
+        assert_eq!(
+            std::fs::read(format!("{target}.tar.gz")).expect("exported"),
+            std::fs::read(&unified).expect("unified"),
+            "{daemon}: the same tarball back over HTTPS"
+        );
+    }
+}

@@ -52,7 +52,7 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-/// Formatting, clippy, tidy checks, then [`test`].
+/// Formatting, clippy, tidy checks, `cargo doc` with warnings denied, then [`test()`].
 pub fn ci() -> Result<()> {
     log("ci", "formatting");
     cargo().args(["fmt", "--all", "--", "--check"]).run()?;
@@ -69,6 +69,14 @@ pub fn ci() -> Result<()> {
         .run()?;
     log("ci", "tidy checks");
     cargo().args(["test", "-p", "xtask"]).run()?;
+    log(
+        "ci",
+        "docs (rustdoc warnings, missing_docs and broken links are errors)",
+    );
+    cargo()
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
     test()?;
     log("ci", "passed");
     Ok(())

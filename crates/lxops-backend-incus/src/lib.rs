@@ -1,5 +1,7 @@
 //! The Incus backend: the Incus [`Dialect`] of the shared REST client, and [`BACKEND`].
 
+#![warn(missing_docs)]
+
 use lxops_core::server::ServerKind;
 use lxops_rest::{BuiltinRemote, Dialect, DialectBackend};
 

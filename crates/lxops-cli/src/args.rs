@@ -182,6 +182,9 @@ pub enum Command {
     Cloudconfig(CloudconfigArgs),
     /// Publish an instance snapshot as an image.
     Publish(PublishArgs),
+    /// Images of the local image store: list, info, instances, alias, export, import, delete.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Export a config's filesystems as tarballs.
     Export(ExportArgs),
     /// Import a config's filesystems from tarballs.
@@ -201,19 +204,24 @@ pub enum Command {
     Version,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completion(CompletionArgs),
-    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config,
+    /// images.
     Help(HelpArgs),
 }
 
 /// `launch` and `rebuild`.
 #[derive(Debug, Clone, Args)]
 pub struct LaunchArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// How long to wait for a started instance.
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -221,8 +229,10 @@ pub struct LaunchArgs {
 /// `status`.
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -230,8 +240,10 @@ pub struct StatusArgs {
 /// `delete` and `destroy`.
 #[derive(Debug, Clone, Args)]
 pub struct DeleteArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Stop a running instance first (otherwise a running instance is refused).
@@ -241,8 +253,10 @@ pub struct DeleteArgs {
     /// lxops) when they pass every safety rule and the instance exists (see `help safety`).
     #[arg(long)]
     pub adopt: bool,
+    /// The original's launcher flags, accepted without effect.
     #[command(flatten)]
     pub compat: CompatWaitArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -250,12 +264,16 @@ pub struct DeleteArgs {
 /// `create-devices`, `create-profile`.
 #[derive(Debug, Clone, Args)]
 pub struct SimpleArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// The original's launcher flags, accepted without effect.
     #[command(flatten)]
     pub compat: CompatWaitArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -263,8 +281,10 @@ pub struct SimpleArgs {
 /// `configure`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigureArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Seconds to wait until commands can run in the instance.
@@ -273,6 +293,7 @@ pub struct ConfigureArgs {
     /// Trace (accepted for compatibility; use -v).
     #[arg(short = 't', long = "trace", hide = true)]
     pub trace: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -280,14 +301,17 @@ pub struct ConfigureArgs {
 /// `rename CONFIG NEWNAME`.
 #[derive(Debug, Clone, Args)]
 pub struct RenameArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Also rename filesystems and replace the profile that carry no lxops mark (made by an
     /// older lxops) when they pass every safety rule.
     #[arg(long)]
     pub adopt: bool,
+    /// The original's launcher flags, accepted without effect.
     #[command(flatten)]
     pub compat: CompatWaitArgs,
     /// The config file.
@@ -299,8 +323,10 @@ pub struct RenameArgs {
 /// `snapshot`.
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Snapshot name (default: the UTC time, YYYYMMDDHHMMSS).
@@ -321,6 +347,7 @@ pub struct SnapshotArgs {
     /// With -d -R: also destroy clones (and filesystems) that carry no lxops mark.
     #[arg(long)]
     pub adopt: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -328,8 +355,10 @@ pub struct SnapshotArgs {
 /// `rollback`.
 #[derive(Debug, Clone, Args)]
 pub struct RollbackArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Snapshot name.
@@ -338,6 +367,7 @@ pub struct RollbackArgs {
     /// Also restore the instance snapshot through the API.
     #[arg(short = 'c')]
     pub instance: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -364,8 +394,10 @@ pub enum ProfileCommand {
 /// `profile list|diff`.
 #[derive(Debug, Clone, Args)]
 pub struct ProfileConfigArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -373,10 +405,13 @@ pub struct ProfileConfigArgs {
 /// `profile apply|reorder`.
 #[derive(Debug, Clone, Args)]
 pub struct ProfileChangeArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -446,6 +481,7 @@ pub struct PropertyArgs {
 /// `property get`.
 #[derive(Debug, Clone, Args)]
 pub struct PropertyGetArgs {
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Property name.
@@ -455,6 +491,7 @@ pub struct PropertyGetArgs {
 /// `property set`.
 #[derive(Debug, Clone, Args)]
 pub struct PropertySetArgs {
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Property name.
@@ -488,6 +525,7 @@ pub enum ConfigCommand {
 /// `config parse|print|...`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigReadArgs {
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Do not follow includes or resolve paths.
@@ -538,8 +576,10 @@ pub enum InfoCommand {
 /// `i description|properties|...`.
 #[derive(Debug, Clone, Args)]
 pub struct InfoArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -547,11 +587,13 @@ pub struct InfoArgs {
 /// `i verify`.
 #[derive(Debug, Clone, Args)]
 pub struct InfoVerifyArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Treat unknown keys as errors.
     #[arg(long)]
     pub strict: bool,
+    /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
 }
@@ -573,6 +615,85 @@ pub enum InstanceCommand {
     Addresses(InstanceAddressesArgs),
     /// Apply cloud-config files (stdin when none) to an instance.
     Cloudconfig(InstanceCloudconfigArgs),
+    /// Copy a local file (or with -r a directory tree) into an instance.
+    ///
+    /// Modes and owners are kept (the files API drops set-id and sticky bits, with a
+    /// warning), symlinks are copied as symlinks, never followed. An instance path with `..`,
+    /// or a path in the instance that is a symlink where the tree has a file or directory, is
+    /// refused before anything changes (exit 2). See `lxops help safety`.
+    Push(InstancePushArgs),
+    /// Copy a file (or with -r a directory tree) out of an instance.
+    ///
+    /// Modes are kept, and owners when run as root; symlinks are copied as symlinks (targets
+    /// inside the tree written relative). A name the daemon lists that would leave the
+    /// directory, or a local path that is a symlink where the tree has a file or directory, is
+    /// refused before anything changes (exit 2). See `lxops help safety`.
+    Pull(InstancePullArgs),
+    /// Assign persistent numbers (e.g. ssh ports) to instances, kept in a CSV file of
+    /// `name,number` lines.
+    Number(InstanceNumberArgs),
+}
+
+/// `instance push`.
+#[derive(Debug, Clone, Args)]
+pub struct InstancePushArgs {
+    /// Copy a whole directory tree: modes, owners, symlinks (as symlinks) and empty
+    /// directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Print the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Owner uid of everything pushed (default: each local entry's own).
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+    /// Owner gid of everything pushed (default: each local entry's own).
+    #[arg(long, value_name = "GID")]
+    pub gid: Option<u32>,
+    /// Mode of every file pushed, in octal, e.g. 0640 (default: each local file's own;
+    /// directories keep theirs).
+    #[arg(long, value_name = "OCTAL", value_parser = octal_mode)]
+    pub mode: Option<u32>,
+    /// The local file or directory.
+    #[arg(value_name = "LOCAL")]
+    pub source: PathBuf,
+    /// Where in the instance: an existing directory receives LOCAL under its own name,
+    /// anything else is the new name.
+    #[arg(value_name = "INSTANCE/PATH")]
+    pub target: String,
+}
+
+/// An octal permission mode (`0640`, `755`).
+fn octal_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{text:?} is not an octal mode such as 0640"))
+}
+
+/// `instance pull`.
+#[derive(Debug, Clone, Args)]
+pub struct InstancePullArgs {
+    /// Copy a whole directory tree: modes, owners (when run as root), symlinks (as symlinks)
+    /// and empty directories.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Print the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The file or directory in the instance.
+    #[arg(value_name = "INSTANCE/PATH")]
+    pub source: String,
+    /// Where: an existing directory receives the source under its own name, anything else is
+    /// the new name.
+    #[arg(value_name = "LOCAL")]
+    pub target: PathBuf,
 }
 
 /// Instance names.
@@ -606,6 +727,9 @@ pub struct InstanceAddressesArgs {
     /// Print a header line (csv).
     #[arg(long)]
     pub headers: bool,
+    /// Write to FILE instead of stdout (written completely, then renamed into place).
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `instance cloudconfig`.
@@ -620,6 +744,7 @@ pub struct InstanceCloudconfigArgs {
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Treat cloud-config keys and modules that lxops does not apply as errors.
@@ -644,6 +769,7 @@ pub struct CloudconfigArgs {
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
+    /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Treat cloud-config keys and modules that lxops does not apply as errors.
@@ -686,6 +812,14 @@ pub struct PublishArgs {
     /// Compression algorithm.
     #[arg(long)]
     pub compression: Option<String>,
+    /// Image property `architecture`; Go names (amd64, arm64, 386, ...) are mapped to the
+    /// daemon's (x86_64, aarch64, i686, ...). Default: this host's architecture.
+    #[arg(long)]
+    pub architecture: Option<String>,
+    /// Image format: unified or split (as `-format`; needs the daemon's `image_format` API
+    /// extension for split).
+    #[arg(long = "image-format", value_name = "FORMAT", value_parser = ["unified", "split"])]
+    pub image_format: Option<String>,
     /// Project.
     #[arg(long)]
     pub project: Option<String>,
@@ -697,14 +831,20 @@ pub struct PublishArgs {
 /// `export` and `import`.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// Which instance of each config file, and its project and properties.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Directory of the tarballs.
     #[arg(short = 'd', value_name = "DIR", required = true)]
     pub dir: PathBuf,
-    /// Export from this ZFS snapshot.
+    /// Export from this snapshot (filesystems that have no snapshots, plain directories,
+    /// are exported live, as the original does).
     #[arg(long)]
     pub snapshot: Option<String>,
+    /// Also export the image aliased as the instance to DIR/image.tar.gz (import: import
+    /// DIR/image.tar.gz with the instance name as alias).
+    #[arg(long)]
+    pub image: bool,
     /// Print what would be done and do nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -733,6 +873,7 @@ pub struct CopyFilesystemsArgs {
     /// Snapshot to send (default: snapshot the source now, named by the UTC time).
     #[arg(short = 's', value_name = "SNAPSHOT")]
     pub snapshot: Option<String>,
+    /// The global property file and `-P` properties.
     #[command(flatten)]
     pub properties: PropertyArgs,
     /// Print what would be done and do nothing.
@@ -791,4 +932,145 @@ fn at_least_one(arg: &str) -> Result<usize, String> {
 fn path_or_empty() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
     use clap::builder::TypedValueParser;
     clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+/// `instance number`.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceNumberArgs {
+    /// The numbers file (CSV `name,number`; created when missing).
+    #[arg(short = 'f', value_name = "FILE", required = true)]
+    pub file: PathBuf,
+    /// First number (default: the smallest number in the file).
+    #[arg(long, default_value_t = 0)]
+    pub first: i64,
+    /// Last number (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub last: i64,
+    /// Also number the instances of this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// With --project: only its running instances.
+    #[arg(short = 'r')]
+    pub running: bool,
+    /// Drop the numbers of instances that are not selected.
+    #[arg(long)]
+    pub clean: bool,
+    /// Instance names.
+    pub names: Vec<String>,
+}
+
+/// `image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List the images with their aliases and properties.
+    List(ImageProjectArgs),
+    /// Print one image (alias or fingerprint) with its properties.
+    Info(ImageNameArgs),
+    /// Which instances use which image (from `volatile.base_image`), to plan rebuilds.
+    Instances(ImageProjectArgs),
+    /// Image aliases.
+    #[command(subcommand)]
+    Alias(ImageAliasCommand),
+    /// Download an image (alias or fingerprint) into DIR: a unified tarball, or the metadata
+    /// and rootfs files of a split image.
+    Export(ImageExportArgs),
+    /// Upload a unified tarball, or a split pair (metadata tarball, then rootfs), as an image.
+    Import(ImageImportArgs),
+    /// Delete images (alias or fingerprint).
+    Delete(ImageNamesArgs),
+}
+
+/// `image alias ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageAliasCommand {
+    /// Create ALIAS for an image (alias or fingerprint).
+    Create(ImageAliasCreateArgs),
+    /// Rename an alias.
+    Rename(ImageAliasRenameArgs),
+    /// Delete aliases (their images stay).
+    Delete(ImageNamesArgs),
+}
+
+/// Only a project.
+#[derive(Debug, Clone, Args)]
+pub struct ImageProjectArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+/// One image.
+#[derive(Debug, Clone, Args)]
+pub struct ImageNameArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Alias or fingerprint (prefix).
+    pub image: String,
+}
+
+/// Several images or aliases.
+#[derive(Debug, Clone, Args)]
+pub struct ImageNamesArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `image alias create`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageAliasCreateArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Description of the alias.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// The new alias.
+    pub alias: String,
+    /// The image: alias or fingerprint (prefix).
+    pub image: String,
+}
+
+/// `image alias rename`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageAliasRenameArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The alias.
+    pub alias: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// `image export`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageExportArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Alias or fingerprint (prefix).
+    pub image: String,
+    /// Target: DIR/NAME (files DIR/NAME.tar.gz, ...), or an existing directory (files named
+    /// by the fingerprint). Default: the current directory.
+    pub target: Option<PathBuf>,
+}
+
+/// `image import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageImportArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Alias of the new image (must be free).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// A unified tarball, or the metadata tarball of a split image.
+    pub file: PathBuf,
+    /// The rootfs (tarball or squashfs) of a split image.
+    pub rootfs: Option<PathBuf>,
 }

@@ -18,6 +18,7 @@ use clap::Command;
 /// in effect at that position, and moves flags given to a command group after its subcommand
 /// name. Stops at `--`.
 pub fn normalize(command: &Command, args: Vec<OsString>) -> Vec<OsString> {
+    let args = publish_format(args);
     let mut out = Vec::with_capacity(args.len());
     let mut current = command.clone();
     // Building propagates global flags into every subcommand.
@@ -131,6 +132,32 @@ fn flag_word(leaves: &[&Command], text: &str) -> (OsString, bool, bool) {
     }
     let value = known && !inline_value && leaves.iter().any(|l| takes_value(l, name));
     (OsString::from(format!("--{word}")), value, known)
+}
+
+/// `publish -format unified|split` (the original's image format flag) is `--image-format`:
+/// `--format` is the global output format.
+fn publish_format(args: Vec<OsString>) -> Vec<OsString> {
+    let Some(at) = args.iter().position(|a| a == "publish") else {
+        return args;
+    };
+    let mut out = args;
+    for i in at + 1..out.len() {
+        let value = out.get(i + 1).and_then(|v| v.to_str());
+        if (out[i] == "-format" || out[i] == "--format")
+            && matches!(value, Some("unified" | "split"))
+        {
+            out[i] = OsString::from("--image-format");
+        }
+        if let Some(v) = out[i].to_str().and_then(|a| {
+            a.strip_prefix("-format=")
+                .or_else(|| a.strip_prefix("--format="))
+        }) {
+            if matches!(v, "unified" | "split") {
+                out[i] = OsString::from(format!("--image-format={v}"));
+            }
+        }
+    }
+    out
 }
 
 fn has_long(command: &Command, name: &str) -> bool {

@@ -4,13 +4,12 @@
 //! A binary builds an [`App`] (its [`Backend`], the config-format migrators and the OS types)
 //! and calls [`main`]. Data goes to stdout, logs and errors to stderr.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod argv;
-#[allow(dead_code)] // the scaffolding is used as commands land
 mod commands;
-#[allow(dead_code)]
 mod context;
-#[allow(dead_code)]
 mod error;
 mod output;
 mod progress;

@@ -68,6 +68,14 @@ impl Buffer {
         }
     }
 
+    /// Sets the live line's prefix (e.g. the instance and a count of steps done), when there
+    /// is a live line.
+    pub(crate) fn set_prefix(&self, prefix: String) {
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(prefix);
+        }
+    }
+
     /// The lines printed so far; removes the live line.
     pub(crate) fn into_lines(self) -> Vec<u8> {
         if let Some(bar) = &self.bar {

@@ -141,9 +141,9 @@ fn i_filesystems_and_devices_print_tables() {
     let (code, out, err) = lxops(&["i", "filesystems", "-properties", "", &file]);
     assert_eq!((code, err.as_str()), (0, ""));
     expect![[r#"
-        ID    KIND  PATH              TRANSIENT  DESTROY
-        data  dir   /srv/lxops/p1_a1  false      true
-        z     zfs   pool/a1           true       false
+        ID    KIND  PATH              PATTERN                    TRANSIENT  DESTROY
+        data  dir   /srv/lxops/p1_a1  (root)/(project_instance)  false      true
+        z     zfs   pool/a1           pool/(instance)            true       false
     "#]]
     .assert_eq(&out);
     let (code, out, _) = lxops(&[
@@ -159,9 +159,9 @@ fn i_filesystems_and_devices_print_tables() {
     ]);
     assert_eq!(code, 0);
     expect![[r#"
-        NAME  PATH    FILESYSTEM  DIR   READONLY
-        etc   /etc/x  z           .     true
-        home  /home   data        home  false
+        SOURCE              NAME  PATH    FILESYSTEM  DIR   READONLY
+                            etc   /etc/x  z           .     true
+        /srv/lxops/b2/home  home  /home   data        home  false
     "#]]
     .assert_eq(&out);
 }
@@ -354,6 +354,14 @@ fn help_config_is_the_config_documentation() {
     assert_eq!((code, out.as_str()), (0, lxops_core::cloudconfig::HELP));
     let (_, out, _) = lxops(&["help"]);
     assert!(out.contains("  cloud-config\n"), "{out}");
+    assert!(out.contains("  images\n"), "{out}");
+    // `help images` is the topic, `help image` the command's usage.
+    let (code, out, _) = lxops(&["help", "images"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("alpine3-nginx-20260105"), "{out}");
+    let (code, out, _) = lxops(&["help", "image"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("instances"), "{out}");
 }
 
 #[test]
@@ -471,12 +479,28 @@ fn every_offline_listing_prints_json_yaml_and_csv_of_the_same_rows() {
     let cases: &[(&[&str], &[&str], usize)] = &[
         (
             &["i", "filesystems"],
-            &["instance", "id", "kind", "path", "transient", "destroy"],
+            &[
+                "instance",
+                "id",
+                "kind",
+                "path",
+                "pattern",
+                "transient",
+                "destroy",
+            ],
             2,
         ),
         (
             &["i", "devices"],
-            &["instance", "name", "path", "filesystem", "dir", "readonly"],
+            &[
+                "instance",
+                "source",
+                "name",
+                "path",
+                "filesystem",
+                "dir",
+                "readonly",
+            ],
             2,
         ),
         (&["i", "properties"], &["instance", "key", "value"], 3),
@@ -533,7 +557,8 @@ fn every_offline_listing_prints_json_yaml_and_csv_of_the_same_rows() {
     assert_eq!(
         rows[0],
         serde_json::json!({"instance": "a1", "id": "data", "kind": "dir",
-            "path": "/srv/lxops/p1_a1", "transient": false, "destroy": true})
+            "path": "/srv/lxops/p1_a1", "pattern": "(root)/(project_instance)",
+            "transient": false, "destroy": true})
     );
     // config print: one object per file, the merged config as nested JSON.
     let out = formatted("json", &["config", "print", "-properties", "", &file]);

@@ -30,6 +30,7 @@ mod marks;
 pub mod ops;
 mod runner;
 mod safety;
+pub mod tree;
 mod validate;
 mod zfs;
 
@@ -37,6 +38,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use crate::config::{DeviceDir, FsKind, InstanceFilesystem};
 pub use btrfs::btrfs_snapshot_dir;
 pub use devices::{
     apply_devices, chown_paths, device_sources, plan_devices, undo_devices, ApplyReport, DevicePlan,
@@ -80,55 +82,40 @@ impl std::str::FromStr for Owner {
     }
 }
 
-/// The kind of a host filesystem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsKind {
-    /// A ZFS dataset, managed with the `zfs` command; its directory is its `mountpoint`.
-    Zfs,
-    /// A plain directory (no snapshots).
-    Dir,
-    /// A btrfs subvolume, managed with the `btrfs` command.
-    Btrfs,
-}
-
-impl fmt::Display for FsKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FsKind::Zfs => "zfs",
-            FsKind::Dir => "dir",
-            FsKind::Btrfs => "btrfs",
-        })
-    }
-}
-
-/// One evaluated filesystem of an instance.
+/// One filesystem of an instance as the host works with it: the config's filesystem (one type,
+/// shared with [`config`](crate::config); a new kind is one [`FsKind`] variant) and the owner
+/// mark lxops sets when it creates it. The filesystem's fields are reached through `Deref`
+/// (`spec.path`, `spec.kind`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilesystemSpec {
-    /// The filesystem id (its key in the config).
-    pub id: String,
-    /// Its kind.
-    pub kind: FsKind,
-    /// The ZFS dataset name, or the absolute directory for [`FsKind::Dir`] and [`FsKind::Btrfs`].
-    pub path: String,
-    /// ZFS properties, passed as `-o key=value` when the dataset is created or cloned.
-    pub zfsproperties: BTreeMap<String, String>,
-    /// Transient filesystems are not snapshotted, copied, exported or filled from templates.
-    pub transient: bool,
-    /// `destroy` may destroy it.
-    pub destroy: bool,
+    /// The evaluated filesystem: id, kind, path (ZFS dataset, or the absolute directory for
+    /// [`FsKind::Dir`] and [`FsKind::Btrfs`]), ZFS properties, `transient` and `destroy`.
+    pub filesystem: InstanceFilesystem,
     /// The owner mark set when lxops creates it ([`instance_mark`]: `<project>/<instance>`).
     pub mark: Option<String>,
 }
 
-/// Where a device directory is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeviceDirSpec {
-    /// An absolute host directory.
-    Absolute(PathBuf),
-    /// The filesystem's own directory (config `dir: .`).
-    FilesystemRoot,
-    /// `<filesystem dir>/<relative>`.
-    Relative(String),
+impl std::ops::Deref for FilesystemSpec {
+    type Target = InstanceFilesystem;
+
+    fn deref(&self) -> &InstanceFilesystem {
+        &self.filesystem
+    }
+}
+
+impl std::ops::DerefMut for FilesystemSpec {
+    fn deref_mut(&mut self) -> &mut InstanceFilesystem {
+        &mut self.filesystem
+    }
+}
+
+impl FilesystemSpec {
+    /// The same filesystem at another path (same kind, mark and flags).
+    pub fn with_path(&self, path: String) -> FilesystemSpec {
+        let mut moved = self.clone();
+        moved.path = path;
+        moved
+    }
 }
 
 /// One evaluated device of an instance.
@@ -139,7 +126,7 @@ pub struct DeviceSpec {
     /// The id of the filesystem it lives on, if any.
     pub filesystem: Option<String>,
     /// Its directory.
-    pub dir: DeviceDirSpec,
+    pub dir: DeviceDir,
     /// device-template: this directory is copied (like `rsync -a`) into a NEW device directory.
     pub template: Option<PathBuf>,
 }

@@ -54,6 +54,22 @@ pub fn read_stream_text(stream: impl Read) -> io::Result<String> {
     })
 }
 
+/// Why `path` cannot be read as an input file, if it cannot, as the end of a sentence naming it:
+/// it does not exist, it is not a regular file (a directory, FIFO or device is never read), or
+/// it is larger than [`MAX_INPUT_BYTES`]. A look at the metadata only: the checks before a
+/// command reads a file (`ops::verify_offline`, `config::evaluate_source`) use it to report every
+/// unreadable file at once.
+pub fn file_problem(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() > MAX_INPUT_BYTES => Some(format!(
+            "is larger than the {MAX_INPUT_TEXT} limit for lxops input files"
+        )),
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some("is not a regular file".to_string()),
+        Err(_) => Some("does not exist".to_string()),
+    }
+}
+
 /// Whether an error from [`read_bounded`] is one of its own refusals (not an OS error), so
 /// the caller does not add "check the path and its permissions" to it.
 pub fn is_refusal(e: &io::Error) -> bool {

@@ -11,6 +11,8 @@
 //!
 //! The core does no network IO: it reaches daemons only through [`server::InstanceServer`].
 
+#![warn(missing_docs)]
+
 pub mod cloudconfig;
 pub mod config;
 pub mod host;

@@ -19,7 +19,7 @@ pub use launch::{
     check_launch, create_instance, launch_pending, undo_launch, Created, LaunchCheck, ProfileState,
     LAUNCH_PENDING, LAUNCH_PENDING_KEY,
 };
-pub use progress::Progress;
+pub use progress::{Event, EventProgress, Progress, SkipReason};
 pub use rebuild::{check_rebuild, rebuild_instance, rebuild_lines};
 pub use remove::{
     check_delete, check_profile_removal, delete_instance, stop_if_running, DeleteCheck,

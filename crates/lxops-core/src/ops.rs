@@ -13,12 +13,14 @@ mod copy;
 mod devices;
 mod error;
 mod extract;
+pub mod fleet;
 mod launch;
 mod maintain;
 mod remove;
 mod rename;
 mod safety;
 mod status;
+pub mod tree;
 mod verify;
 
 use std::sync::Arc;
@@ -36,7 +38,7 @@ pub use remove::{delete, destroy, RemoveOptions};
 pub use rename::{rename, RenameOptions};
 pub use safety::twin_name;
 pub use status::{status, Difference, InstanceStatus};
-pub use verify::{verify_offline, OfflineChecked};
+pub use verify::{check_input_files, verify_offline, OfflineChecked};
 
 use crate::cloudconfig::OsTypes;
 use crate::host::HostRunner;

@@ -1,12 +1,14 @@
 //! The API boundary: what lxops needs from an LXD-family instance server.
 //!
 //! [`InstanceServer`] is implemented by the LXD and Incus backend crates (over the REST API on
-//! the unix socket) and by [`fake::FakeServer`] (in memory, for planning and applier tests).
+//! the unix socket) and by `fake::FakeServer` (in memory, for planning and applier tests; only
+//! with the `testing` feature).
 //! Every method is scoped to one project: [`InstanceServer::for_project`] gives a view of the
 //! same connection in another project. Futures are `Send`, so operations on different
 //! instances can run concurrently on one multi-threaded tokio runtime.
 
 pub mod backend;
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 pub mod types;
 
@@ -208,6 +210,22 @@ pub trait InstanceServer: Send + Sync {
     /// Deletes a file or an empty directory.
     async fn delete_file(&self, instance: &str, path: &str) -> ServerResult<()>;
 
+    // ---- files and trees ------------------------------------------------------------------
+    /// What is at `path` (without following a final symlink), or `None` when nothing is.
+    async fn file_info(&self, instance: &str, path: &str) -> ServerResult<Option<FileInfo>>;
+    /// The entry names of a directory, as the daemon lists them (unchecked: a caller that
+    /// joins them to paths must refuse `/`, `.` and `..`). [`ServerError::NotFound`] when it
+    /// does not exist.
+    async fn list_dir(&self, instance: &str, path: &str) -> ServerResult<Vec<String>>;
+    /// Creates (or replaces) a symbolic link; the parent directory must exist.
+    async fn make_symlink(&self, instance: &str, link: &SymlinkCreate) -> ServerResult<()>;
+    /// [`InstanceServer::write_file`] for a file the caller knows is not there yet (a tree
+    /// transfer checked it): a backend may skip what it does for existing files (the REST
+    /// backend's look at an existing file's mode and owner).
+    async fn write_new_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()> {
+        self.write_file(instance, file).await
+    }
+
     // ---- images and storage ---------------------------------------------------------------
     /// Parses a config's `image` (`[remote:]alias` or a fingerprint) as the daemon's CLI
     /// would, with the user's client config for remotes (and their stored certificates). No
@@ -219,8 +237,45 @@ pub trait InstanceServer: Send + Sync {
     /// A backend that cannot reach a remote image server answers `Some("remote:alias")` for a
     /// remote image: the daemon resolves it when the image is used.
     async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>>;
-    /// Publishes an instance or snapshot (`name` or `name/snap`) as an image.
+    /// Publishes an instance or snapshot (`name` or `name/snap`) as an image. An alias that
+    /// is taken is [`ServerError::AlreadyExists`] before anything is made, and an image made
+    /// by a publish that then fails is deleted again.
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String>;
+
+    // ---- images ---------------------------------------------------------------------------
+    /// Every image of the project's local image store, with aliases and properties.
+    async fn images(&self) -> ServerResult<Vec<Image>>;
+    /// Deletes an image; [`ServerError::NotFound`] when there is none with that fingerprint.
+    async fn delete_image(&self, fingerprint: &str) -> ServerResult<()>;
+    /// Creates an alias for an image; [`ServerError::AlreadyExists`] when the name is taken.
+    async fn create_image_alias(
+        &self,
+        alias: &str,
+        fingerprint: &str,
+        description: &str,
+    ) -> ServerResult<()>;
+    /// Renames an alias; [`ServerError::NotFound`] when it does not exist,
+    /// [`ServerError::AlreadyExists`] when the new name is taken.
+    async fn rename_image_alias(&self, alias: &str, new_name: &str) -> ServerResult<()>;
+    /// Deletes an alias (not its image); [`ServerError::NotFound`] when it does not exist.
+    async fn delete_image_alias(&self, alias: &str) -> ServerResult<()>;
+    /// Downloads an image into the directory `dir`, named `<name>.tar.gz` (unified), or
+    /// `<name>.tar.gz` (metadata) and `<name>.rootfs` / `.squashfs` (split). Files are written
+    /// under temporary names and renamed when complete.
+    async fn export_image(
+        &self,
+        fingerprint: &str,
+        dir: &std::path::Path,
+        name: &str,
+    ) -> ServerResult<ImageExport>;
+    /// Uploads a unified or split image and gives it its alias; returns the fingerprint. A
+    /// taken alias is [`ServerError::AlreadyExists`] before the upload; if giving the alias
+    /// still fails after the upload, the new image is deleted again.
+    async fn import_image(&self, upload: &ImageUpload) -> ServerResult<String>;
+    /// The state of every instance of every project (`instance addresses`).
+    async fn all_project_states(&self) -> ServerResult<Vec<ProjectInstanceState>>;
+
+    // ---- storage --------------------------------------------------------------------------
     /// A storage pool, or `None` when it does not exist.
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>>;
 }

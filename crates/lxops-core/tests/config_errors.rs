@@ -1,6 +1,7 @@
 //! Every bad input gives one error naming the file (and line where the parser knows it) and
-//! what to do; never a panic. Each case writes its files into a temporary directory and loads
-//! and evaluates `a1.yaml` as instance `a1`.
+//! what to do; never a panic. Each case writes its files into a temporary directory, loads
+//! and evaluates `a1.yaml` as instance `a1`, and checks the files it names as a launch does
+//! (`ops::check_input_files`: `config::evaluate` itself reads no file).
 
 use lxops_core::config::{evaluate, load, EvalOptions, Formats, LoadOptions, PropertySources};
 
@@ -194,7 +195,8 @@ fn every_bad_input_gives_a_clear_error() {
                 include_source: true,
                 project: None,
             };
-            evaluate(&loaded, "a1", &sources, &eval)
+            let instance = evaluate(&loaded, "a1", &sources, &eval)?;
+            lxops_core::ops::check_input_files(&instance)
         });
         let err = match result {
             Ok(_) => panic!("{case}: loaded without an error"),
@@ -333,6 +335,42 @@ fn a_chain_of_2000_includes_stops_at_the_depth_limit() {
     let loaded = load(&dir.path().join("a1.yaml"), &options).expect("64 levels load");
     assert_eq!(loaded.config.image, "deep");
     assert_eq!(loaded.includes.len(), 64);
+}
+
+/// `config::evaluate` is pure: a cloud-config file that does not exist (or is a FIFO) is
+/// resolved, not looked at; the launch's checks report it.
+#[test]
+fn evaluate_reads_no_cloud_config_file_and_the_launch_checks_report_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.cfg");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.expect("mkfifo runs").success());
+    std::fs::write(
+        dir.path().join("a1.yaml"),
+        "#lxops-v1\nostype: alpine\ncloud-config-files: [nope.cfg, fifo.cfg]\n",
+    )
+    .expect("write");
+    let (formats, sources) = (formats(), PropertySources::default());
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: true,
+        raw: false,
+    };
+    let loaded = load(&dir.path().join("a1.yaml"), &options).expect("loads");
+    let instance = evaluate(&loaded, "a1", &sources, &EvalOptions::default()).expect("evaluates");
+    assert_eq!(
+        instance.cloud_config_files,
+        [dir.path().join("nope.cfg"), fifo.clone()]
+    );
+    let err = lxops_core::ops::check_input_files(&instance)
+        .expect_err("refused")
+        .to_string();
+    let want = format!(
+        "{0}/a1.yaml: invalid config for instance a1:\n  cloud-config-files: {0}/nope.cfg does not exist; fix the path (relative to the file that names it)\n  cloud-config-files: {0}/fifo.cfg is not a regular file; fix the path (relative to the file that names it)",
+        dir.path().display()
+    );
+    assert_eq!(err, want);
 }
 
 /// cloud-config files go through the same bounded reader as configs (`lxops_core::input`).

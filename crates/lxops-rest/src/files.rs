@@ -1,10 +1,13 @@
-//! The files API: write (mode/uid/gid/append headers), read, mkdir and delete.
+//! The files API: write (mode/uid/gid/append headers), read, mkdir and delete; for trees,
+//! `HEAD` (what is at a path), directory listings and symlinks.
 //!
 //! Uploads are sent as `application/octet-stream`: with a form content type both daemons
 //! would swallow the body and create an empty file.
 
 use hyper::Method;
-use lxops_core::server::{DirCreate, FileContent, FileKind, FileWrite, ServerError, ServerResult};
+use lxops_core::server::{
+    DirCreate, FileContent, FileInfo, FileKind, FileWrite, ServerError, ServerResult, SymlinkCreate,
+};
 use serde_json::Value;
 
 use crate::dialect::Dialect;
@@ -64,6 +67,25 @@ async fn send(
 
 /// Writes a file.
 pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -> ServerResult<()> {
+    write(server, instance, file, true).await
+}
+
+/// Writes a file that the caller knows does not exist: without the `HEAD` that looks at an
+/// existing file's mode and owner (half the requests of a tree push).
+pub async fn write_new_file(
+    server: &RestServer,
+    instance: &str,
+    file: &FileWrite,
+) -> ServerResult<()> {
+    write(server, instance, file, false).await
+}
+
+async fn write(
+    server: &RestServer,
+    instance: &str,
+    file: &FileWrite,
+    may_exist: bool,
+) -> ServerResult<()> {
     let context = format!("writing {} in instance {instance:?}", file.path);
     let what = format!("directory of {} in instance {instance:?}", file.path);
     let subject = Subject {
@@ -71,7 +93,7 @@ pub async fn write_file(server: &RestServer, instance: &str, file: &FileWrite) -
         what: &what,
         request: Request::Change,
     };
-    if !file.append {
+    if may_exist && !file.append {
         remove_if_permissions_differ(server, instance, file, &subject).await?;
     }
     let mut request = RawRequest::new(Method::POST, files_url(server, instance, &file.path));
@@ -252,6 +274,119 @@ pub async fn delete_file(server: &RestServer, instance: &str, path: &str) -> Ser
         request: Request::Change,
     };
     let request = RawRequest::new(Method::DELETE, files_url(server, instance, path));
+    let result = server
+        .conn
+        .answer(send(server, request, &subject).await?, &subject)
+        .map(drop);
+    missing_instance(server, instance, result).await
+}
+
+// ---- files and trees ------------------------------------------------------------------------
+
+/// What is at `path` (`HEAD`: both daemons answer with the `lstat` of the path, a symlink as
+/// `symlink`); `None` when nothing is there, a [`ServerError::NotFound`] naming the instance
+/// when the instance is missing.
+pub async fn file_info(
+    server: &RestServer,
+    instance: &str,
+    path: &str,
+) -> ServerResult<Option<FileInfo>> {
+    let context = format!("inspecting {path} in instance {instance:?}");
+    let what = format!("{path} in instance {instance:?}");
+    let subject = Subject {
+        context: &context,
+        what: &what,
+        request: Request::Read,
+    };
+    let request = RawRequest::new(Method::HEAD, files_url(server, instance, path));
+    let response = send(server, request, &subject).await?;
+    if response.status == 404 {
+        server.require_instance(instance).await?;
+        return Ok(None);
+    }
+    if response.status >= 400 {
+        // A HEAD reply has no body: report the status with what was asked.
+        return Err(ServerError::Api {
+            context,
+            status: response.status,
+            message: format!("HTTP {}", response.status),
+        });
+    }
+    let meta = file_meta(server.dialect(), &response);
+    Ok(Some(FileInfo {
+        kind: meta.kind,
+        uid: meta.uid,
+        gid: meta.gid,
+        mode: meta.mode,
+    }))
+}
+
+/// The entry names of a directory, exactly as the daemon lists them (the JSON array of a
+/// `GET` on a directory).
+pub async fn list_dir(
+    server: &RestServer,
+    instance: &str,
+    path: &str,
+) -> ServerResult<Vec<String>> {
+    let context = format!("listing directory {path} in instance {instance:?}");
+    let what = format!("directory {path} in instance {instance:?}");
+    let subject = Subject {
+        context: &context,
+        what: &what,
+        request: Request::Read,
+    };
+    let request = RawRequest::new(Method::GET, files_url(server, instance, path));
+    let response = send(server, request, &subject).await?;
+    if response.status == 404 {
+        server.require_instance(instance).await?;
+        return Err(ServerError::NotFound { what });
+    }
+    if response.status >= 400 {
+        return server.conn.answer(response, &subject).map(|_| Vec::new());
+    }
+    if file_meta(server.dialect(), &response).kind != FileKind::Directory {
+        return Err(ServerError::Api {
+            context,
+            status: 400,
+            message: "not a directory".into(),
+        });
+    }
+    match crate::envelope::parse_reply(response.status, &response.body) {
+        Ok(crate::envelope::Reply::Sync(Value::Array(entries))) => entries
+            .into_iter()
+            .map(|entry| match entry {
+                Value::String(name) => Ok(name),
+                other => Err(ServerError::Protocol(format!(
+                    "{context}: an entry is not a name: {other}"
+                ))),
+            })
+            .collect(),
+        Ok(crate::envelope::Reply::Sync(Value::Null)) => Ok(Vec::new()),
+        Ok(other) => Err(ServerError::Protocol(format!(
+            "{context}: unexpected directory listing {other:?}"
+        ))),
+        Err(e) => Err(ServerError::Protocol(format!("{context}: {e}"))),
+    }
+}
+
+/// Creates a symbolic link (`X-LXD-Type: symlink`, the target as the body). Both daemons
+/// refuse to replace an existing link with another target ("file exists"), so callers delete
+/// it first.
+pub async fn make_symlink(
+    server: &RestServer,
+    instance: &str,
+    link: &SymlinkCreate,
+) -> ServerResult<()> {
+    let context = format!("creating symlink {} in instance {instance:?}", link.path);
+    let what = format!("directory of {} in instance {instance:?}", link.path);
+    let subject = Subject {
+        context: &context,
+        what: &what,
+        request: Request::Change,
+    };
+    let mut request = RawRequest::new(Method::POST, files_url(server, instance, &link.path));
+    request.headers = write_headers(server.dialect(), "symlink", None, None, None, false);
+    request.body = Some(link.target.clone().into_bytes().into());
     let result = server
         .conn
         .answer(send(server, request, &subject).await?, &subject)

@@ -4,6 +4,8 @@
 //! [`RestServer`] implements `lxops_core::server::InstanceServer`; what differs between the
 //! daemons is data, a [`Dialect`], whose values live in the backend crates.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod dialect;
 pub mod discovery;
@@ -11,6 +13,7 @@ pub mod envelope;
 pub mod errors;
 pub mod exec;
 pub mod files;
+pub mod images;
 pub mod model;
 pub mod rebuild;
 pub mod remotes;

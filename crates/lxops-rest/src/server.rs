@@ -6,10 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hyper::Method;
 use lxops_core::server::{
-    ConnectOptions, DirCreate, ExecOutput, ExecRequest, FileContent, FileWrite, IdMap, ImageSource,
-    Instance, InstanceServer, InstanceSource, InstanceState, InstanceUpdate, NewInstance, Profile,
-    PublishImage, ServerError, ServerInfo, ServerKind, ServerResult, Snapshot, StopMode,
-    StoragePool, DEFAULT_TIMEOUT,
+    ConnectOptions, DirCreate, ExecOutput, ExecRequest, FileContent, FileInfo, FileWrite, IdMap,
+    Image, ImageExport, ImageSource, ImageUpload, Instance, InstanceServer, InstanceSource,
+    InstanceState, InstanceUpdate, NewInstance, Profile, ProjectInstanceState, PublishImage,
+    ServerError, ServerInfo, ServerKind, ServerResult, Snapshot, StopMode, StoragePool,
+    SymlinkCreate, DEFAULT_TIMEOUT,
 };
 use serde_json::{json, Map, Value};
 
@@ -809,6 +810,23 @@ impl InstanceServer for RestServer {
         crate::files::delete_file(self, instance, path).await
     }
 
+    // ---- files and trees ----------------------------------------------------------------
+    async fn file_info(&self, instance: &str, path: &str) -> ServerResult<Option<FileInfo>> {
+        crate::files::file_info(self, instance, path).await
+    }
+
+    async fn list_dir(&self, instance: &str, path: &str) -> ServerResult<Vec<String>> {
+        crate::files::list_dir(self, instance, path).await
+    }
+
+    async fn make_symlink(&self, instance: &str, link: &SymlinkCreate) -> ServerResult<()> {
+        crate::files::make_symlink(self, instance, link).await
+    }
+
+    async fn write_new_file(&self, instance: &str, file: &FileWrite) -> ServerResult<()> {
+        crate::files::write_new_file(self, instance, file).await
+    }
+
     fn image_source(&self, image: &str) -> ServerResult<ImageSource> {
         crate::remotes::image_source(self.conn.dialect, image, &process_env)
     }
@@ -854,35 +872,49 @@ impl InstanceServer for RestServer {
     }
 
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String> {
-        let context = format!("publishing {:?} as an image", publish.source);
-        let what = if publish.aliases.is_empty() {
-            format!("an image with the content of {:?}", publish.source)
-        } else {
-            format!("image alias {:?}", publish.aliases.join(", "))
-        };
-        // An alias that is taken makes the operation fail *after* the image was created (left
-        // without alias), so check first.
-        for alias in &publish.aliases {
-            let existing = self
-                .image_fingerprint(&ImageSource::local(alias.clone()))
-                .await?;
-            if existing.is_some() {
-                return Err(ServerError::AlreadyExists {
-                    what: format!("image alias {alias:?}"),
-                });
-            }
-        }
-        let body = Self::publish_body(publish);
-        let request = RawRequest::new(Method::POST, self.url("/1.0/images")).json(&body);
-        let op = self.run(request, &context, &what).await?;
-        op.metadata
-            .as_ref()
-            .and_then(|m| m.get("fingerprint"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ServerError::Protocol(format!("{context}: the reply has no fingerprint"))
-            })
+        self.publish(publish).await
+    }
+
+    async fn images(&self) -> ServerResult<Vec<Image>> {
+        self.list_images().await
+    }
+
+    async fn delete_image(&self, fingerprint: &str) -> ServerResult<()> {
+        self.remove_image(fingerprint).await
+    }
+
+    async fn create_image_alias(
+        &self,
+        alias: &str,
+        fingerprint: &str,
+        description: &str,
+    ) -> ServerResult<()> {
+        self.create_alias(alias, fingerprint, description).await
+    }
+
+    async fn rename_image_alias(&self, alias: &str, new_name: &str) -> ServerResult<()> {
+        self.rename_alias(alias, new_name).await
+    }
+
+    async fn delete_image_alias(&self, alias: &str) -> ServerResult<()> {
+        self.remove_alias(alias).await
+    }
+
+    async fn export_image(
+        &self,
+        fingerprint: &str,
+        dir: &std::path::Path,
+        name: &str,
+    ) -> ServerResult<ImageExport> {
+        self.download_image(fingerprint, dir, name).await
+    }
+
+    async fn import_image(&self, upload: &ImageUpload) -> ServerResult<String> {
+        self.upload_image(upload).await
+    }
+
+    async fn all_project_states(&self) -> ServerResult<Vec<ProjectInstanceState>> {
+        self.states_of_all_projects().await
     }
 
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
@@ -901,22 +933,9 @@ impl InstanceServer for RestServer {
 }
 
 impl RestServer {
-    /// The request body of `POST /1.0/images` for `publish`.
+    /// The request body of `POST /1.0/images` for `publish` (the aliases are given in
+    /// requests of their own, see `images`).
     pub fn publish_body(publish: &PublishImage) -> Value {
-        let kind = if publish.source.contains('/') {
-            "snapshot"
-        } else {
-            "instance"
-        };
-        let mut body = json!({
-            "source": {"type": kind, "name": publish.source},
-            "aliases": publish.aliases.iter().map(|a| json!({"name": a, "description": ""})).collect::<Vec<_>>(),
-            "properties": publish.properties,
-            "public": false,
-        });
-        if let Some(compression) = &publish.compression {
-            body["compression_algorithm"] = json!(compression);
-        }
-        body
+        crate::images::publish_body(publish)
     }
 }

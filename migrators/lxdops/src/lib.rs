@@ -2,6 +2,8 @@
 //! every other key is kept (keys the current format does not know are then reported as
 //! unknown-key warnings). Keys come out sorted.
 
+#![warn(missing_docs)]
+
 use lxops_core::config::Formats;
 use serde_yaml::{Mapping, Value};
 

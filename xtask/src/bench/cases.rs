@@ -228,6 +228,27 @@ pub const CASES: &[Case] = &[
             },
         ],
     },
+    Case {
+        name: "push-500-files",
+        description: "push a tree of 500 small files into a running busybox container \
+                      (`file push -r` of the daemon's CLI, then `instance push -r`)",
+        files: &[("tree/f{i}", "small file\n")],
+        count: 500,
+        variants: &[
+            Variant {
+                name: "bare (CLI file push -r)",
+                before: &["{cli} launch lxops-test-busybox {name}"],
+                timed: &["{cli} file push -r {dir}/tree {name}/tmp/"],
+                after: &["{cli} delete --force {name}"],
+            },
+            Variant {
+                name: "lxops instance push -r",
+                before: &["{cli} launch lxops-test-busybox {name}"],
+                timed: &["{lxops} instance push -r {dir}/tree {name}/tmp"],
+                after: &["{cli} delete --force {name}"],
+            },
+        ],
+    },
 ];
 
 /// Launches the instances named after the daemon's CLI (`lxc` or `incus`) with raw requests on

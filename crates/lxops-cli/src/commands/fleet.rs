@@ -1,4 +1,6 @@
-//! Running one operation per instance, up to `-j N` at once on the one tokio runtime.
+//! Running one operation per instance, up to `-j N` at once on the one tokio runtime: the
+//! core's runner (`lxops_core::ops::fleet`) does the running, fail-fast and stopping; this module
+//! prints (instance blocks, live lines, the summary) and handles Ctrl-C.
 //!
 //! Each operation writes into its own buffer; buffers are printed as whole blocks in the order of
 //! the instances, so output never interleaves. One instance failing does not stop the others
@@ -16,12 +18,12 @@
 
 use std::future::Future;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
 use lxops_core::config;
 use lxops_core::lifecycle::WaitOptions;
+pub(crate) use lxops_core::ops::fleet::Unit;
+use lxops_core::ops::fleet::{self, Outcome, SkipReason, UnitResult};
 use lxops_core::ops::{Env, OpsError};
 
 use super::targets::{env, ops_err, Target};
@@ -85,14 +87,6 @@ impl ChangeArgs {
     }
 }
 
-/// One unit of work: the instance it is for, and what the operation needs.
-pub(crate) struct Unit<T> {
-    /// The instance name, as shown in output prefixes and the summary.
-    pub(crate) instance: String,
-    /// The operation's input.
-    pub(crate) item: T,
-}
-
 impl From<Target> for Unit<Target> {
     fn from(target: Target) -> Self {
         Unit {
@@ -136,16 +130,9 @@ where
     .await
 }
 
-/// How one unit ended.
-enum Outcome {
-    Done(Duration),
-    Failed(Duration, CliError),
-    /// Not started: `--fail-fast` after an earlier failure.
-    Skipped(&'static str),
-}
-
-/// Runs `operation` for every unit with at most `options.jobs` running at once, writing each
-/// unit's output to `out` in unit order (see the module docs for failures and the summary).
+/// Runs `operation` for every unit with at most `options.jobs` running at once (the core's
+/// [`fleet::run_units`]), writing each unit's output to `out` in unit order (see the module docs
+/// for failures, Ctrl-C and the summary).
 pub(crate) async fn run_all<T, F, Fut>(
     units: Vec<Unit<T>>,
     options: RunOptions<'_>,
@@ -160,93 +147,77 @@ where
     let width = units.iter().map(|u| u.instance.len()).max().unwrap_or(0);
     let live = options.live.then(|| Live::stderr(width, options.colour));
     let live = live.as_ref();
-    let stop = AtomicBool::new(false);
-    let interrupted = AtomicBool::new(false);
-    let (stop, interrupted, operation) = (&stop, &interrupted, &operation);
-    let mut results = stream::iter(units)
-        .map(|unit| async move {
-            if stop.load(Ordering::SeqCst) {
-                let why = if interrupted.load(Ordering::SeqCst) {
-                    "skipped (interrupted)"
-                } else {
-                    "skipped (--fail-fast)"
-                };
-                return (unit.instance, Vec::new(), Outcome::Skipped(why));
-            }
-            let buffer = live.map_or_else(Buffer::default, |l| l.start(&unit.instance));
-            let started = Instant::now();
-            let (buffer, result) = operation(unit.item, buffer).await;
-            let buffer = buffer.into_lines();
-            let outcome = match result {
-                Ok(()) => Outcome::Done(started.elapsed()),
-                Err(e) => {
-                    if options.fail_fast {
-                        stop.store(true, Ordering::SeqCst);
-                    }
-                    Outcome::Failed(started.elapsed(), e)
-                }
-            };
-            (unit.instance, buffer, outcome)
-        })
-        .buffered(options.jobs.max(1));
     let table = options.format == Format::Table;
-    let mut finished: Vec<(String, Outcome)> = Vec::new();
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-    loop {
-        let next = tokio::select! {
-            next = results.next() => next,
-            _ = &mut ctrl_c => {
-                if interrupted.swap(true, Ordering::SeqCst) {
-                    tracing::error!("interrupted again: aborting; run the same command again to finish the work");
-                    std::process::exit(130);
+    let stop = fleet::StopFlag::default();
+    let fleet_options = fleet::FleetOptions {
+        jobs: options.jobs,
+        fail_fast: options.fail_fast,
+    };
+    let report = {
+        let run = fleet::run_units(
+            units,
+            fleet_options,
+            &stop,
+            |instance| live.map_or_else(Buffer::default, |l| l.start(instance)),
+            operation,
+            |result, buffer| {
+                let buffer = buffer.map(Buffer::into_lines).unwrap_or_default();
+                let instance = &result.instance;
+                let lines = if options.quiet {
+                    Vec::new()
+                } else if many {
+                    prefixed(instance, &buffer)
+                } else {
+                    buffer
+                };
+                // Printing takes the live lines of the other instances off the screen meanwhile.
+                let mut print = || -> CliResult {
+                    if table {
+                        write_all(out, &lines)?;
+                    } else {
+                        options.err.write_err(&lines);
+                    }
+                    Ok(())
+                };
+                match live {
+                    Some(live) => live.suspend(print)?,
+                    None => print()?,
                 }
-                stop.store(true, Ordering::SeqCst);
-                tracing::warn!("interrupted: starting no new instance, letting the running ones finish (Ctrl-C again aborts)");
-                ctrl_c.set(tokio::signal::ctrl_c());
-                continue;
-            }
-        };
-        let Some((instance, buffer, outcome)) = next else {
-            break;
-        };
-        let lines = if options.quiet {
-            Vec::new()
-        } else if many {
-            prefixed(&instance, &buffer)
-        } else {
-            buffer
-        };
-        // Printing takes the live lines of the other instances off the screen meanwhile.
-        let mut print = || -> CliResult {
-            if table {
-                write_all(out, &lines)?;
-            } else {
-                options.err.write_err(&lines);
-            }
-            Ok(())
-        };
-        match live {
-            Some(live) => live.suspend(print)?,
-            None => print()?,
-        }
-        if many {
-            if let Outcome::Failed(_, e) = &outcome {
-                // Failures also reach stderr as they happen, not only in the final message
-                // (logged outside `suspend`: the log writer suspends the live lines itself).
-                tracing::error!("{instance}: {e:#}");
+                if many {
+                    if let Outcome::Failed(_, e) = &result.outcome {
+                        // Failures also reach stderr as they happen, not only in the final
+                        // message (logged outside `suspend`: the log writer suspends the live
+                        // lines itself).
+                        tracing::error!("{instance}: {e:#}");
+                    }
+                }
+                Ok(())
+            },
+        );
+        let mut run = std::pin::pin!(run);
+        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            tokio::select! {
+                report = &mut run => break report?,
+                _ = &mut ctrl_c => {
+                    if stop.is_stopped() {
+                        tracing::error!("interrupted again: aborting; run the same command again to finish the work");
+                        std::process::exit(130);
+                    }
+                    stop.stop();
+                    tracing::warn!("interrupted: starting no new instance, letting the running ones finish (Ctrl-C again aborts)");
+                    ctrl_c.set(tokio::signal::ctrl_c());
+                }
             }
         }
-        finished.push((instance, outcome));
-    }
+    };
     if many || !table {
-        write_summary(out, options.command, options.format, &finished)?;
+        write_summary(out, options.command, options.format, &report.results)?;
     }
-    let skipped = finished
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Skipped(_)))
-        .count();
-    into_result(finished)?;
-    if interrupted.load(Ordering::SeqCst) && skipped > 0 {
+    let skipped = report.skipped();
+    let stopped = report.stopped;
+    into_result(report.results)?;
+    if stopped && skipped > 0 {
         return Err(CliError::failure(anyhow::anyhow!(
             "interrupted: {skipped} instance(s) not started; run the same command again to finish"
         )));
@@ -254,13 +225,21 @@ where
     Ok(())
 }
 
+/// The summary's text for a unit that was not started.
+fn skipped_text(reason: SkipReason) -> &'static str {
+    match reason {
+        SkipReason::FailFast => "skipped (--fail-fast)",
+        SkipReason::Stopped => "skipped (interrupted)",
+    }
+}
+
 /// The first failure, or with several a summary error (of the first failure's class).
-fn into_result(finished: Vec<(String, Outcome)>) -> CliResult {
+fn into_result(finished: Vec<UnitResult<CliError>>) -> CliResult {
     let total = finished.len();
     let mut failures: Vec<(String, CliError)> = finished
         .into_iter()
-        .filter_map(|(instance, outcome)| match outcome {
-            Outcome::Failed(_, e) => Some((instance, e)),
+        .filter_map(|r| match r.outcome {
+            Outcome::Failed(_, e) => Some((r.instance, e)),
             _ => None,
         })
         .collect();
@@ -313,10 +292,10 @@ impl Row for SummaryRow {
     }
 }
 
-fn summary_rows(command: &str, finished: &[(String, Outcome)]) -> Vec<SummaryRow> {
+fn summary_rows(command: &str, finished: &[UnitResult<CliError>]) -> Vec<SummaryRow> {
     finished
         .iter()
-        .map(|(instance, outcome)| {
+        .map(|UnitResult { instance, outcome }| {
             let (result, duration, error) = match outcome {
                 Outcome::Done(d) => ("ok", Some(*d), None),
                 Outcome::Failed(d, e) => ("failed", Some(*d), Some(format!("{e:#}"))),
@@ -339,17 +318,17 @@ fn write_summary(
     out: &mut dyn Write,
     command: &str,
     format: Format,
-    finished: &[(String, Outcome)],
+    finished: &[UnitResult<CliError>],
 ) -> CliResult {
     let rows = summary_rows(command, finished);
     output::rows_or(out, format, &rows, |out| {
         let cells: Vec<Vec<String>> = finished
             .iter()
-            .map(|(instance, outcome)| {
+            .map(|UnitResult { instance, outcome }| {
                 let (result, duration) = match outcome {
                     Outcome::Done(d) => ("ok".to_string(), seconds(*d)),
                     Outcome::Failed(d, e) => (format!("failed: {}", first_line(e)), seconds(*d)),
-                    Outcome::Skipped(why) => (why.to_string(), "-".to_string()),
+                    Outcome::Skipped(why) => (skipped_text(*why).to_string(), "-".to_string()),
                 };
                 vec![instance.clone(), command.to_string(), result, duration]
             })
@@ -398,6 +377,13 @@ mod tests {
                 item: n.to_string(),
             })
             .collect()
+    }
+
+    fn result(instance: &str, outcome: Outcome<CliError>) -> UnitResult<CliError> {
+        UnitResult {
+            instance: instance.to_string(),
+            outcome,
+        }
     }
 
     impl ErrSink for std::cell::RefCell<Vec<u8>> {
@@ -530,21 +516,16 @@ mod tests {
     #[test]
     fn the_summary_is_a_table_with_durations() {
         let finished = vec![
-            (
-                "web1".to_string(),
-                Outcome::Done(Duration::from_millis(1234)),
-            ),
-            (
-                "web2".to_string(),
+            result("web1", Outcome::Done(Duration::from_millis(1234))),
+            result(
+                "web2",
                 Outcome::Failed(
                     Duration::from_millis(50),
                     CliError::failure(anyhow::anyhow!("image missing\ndetails")),
                 ),
             ),
-            (
-                "web3".to_string(),
-                Outcome::Skipped("skipped (--fail-fast)"),
-            ),
+            result("web3", Outcome::Skipped(SkipReason::FailFast)),
+            result("web4", Outcome::Skipped(SkipReason::Stopped)),
         ];
         let mut out = Vec::new();
         write_summary(&mut out, "rebuild", Format::Table, &finished).unwrap();
@@ -554,6 +535,7 @@ mod tests {
             web1      rebuild  ok                     1.2s
             web2      rebuild  failed: image missing  0.1s
             web3      rebuild  skipped (--fail-fast)  -
+            web4      rebuild  skipped (interrupted)  -
         "#]]
         .assert_eq(&String::from_utf8(out).unwrap());
     }
@@ -600,14 +582,8 @@ mod tests {
     #[test]
     fn summary_rows_parse_back() {
         let finished = vec![
-            (
-                "web1".to_string(),
-                Outcome::Done(Duration::from_millis(1234)),
-            ),
-            (
-                "web3".to_string(),
-                Outcome::Skipped("skipped (--fail-fast)"),
-            ),
+            result("web1", Outcome::Done(Duration::from_millis(1234))),
+            result("web3", Outcome::Skipped(SkipReason::FailFast)),
         ];
         let parsed = crate::output::check::json_rows(&summary_rows("rebuild", &finished));
         assert_eq!(parsed[0]["duration_seconds"], 1.234);

@@ -1,5 +1,6 @@
 //! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath,
-//! safety), the same text as the config types' docs, and cloud-config; or a command's usage.
+//! safety), the same text as the config types' docs, cloud-config and images; or a command's
+//! usage.
 
 use std::io::Write;
 
@@ -14,10 +15,10 @@ use crate::error::{CliError, CliResult};
 
 /// Every topic: the config documentation's, then `cloud-config`.
 fn topics() -> impl Iterator<Item = (&'static str, &'static str)> {
-    help::TOPICS
-        .iter()
-        .copied()
-        .chain([("cloud-config", cloudconfig::HELP)])
+    help::TOPICS.iter().copied().chain([
+        ("cloud-config", cloudconfig::HELP),
+        ("images", include_str!("images.md")),
+    ])
 }
 
 /// Runs `help`.

@@ -108,15 +108,21 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
             .map_err(write_err)
         }
         InfoCommand::Filesystems(args) => {
-            let instances = evaluated(ctx, &args.config, &args.files)?;
-            let rows: Vec<FilesystemRow> = instances.iter().flat_map(filesystem_rows).collect();
+            let pairs = loaded_instances(ctx, &args.config, &args.files)?;
+            let per: Vec<Vec<FilesystemRow>> = pairs
+                .iter()
+                .map(|(loaded, i)| filesystem_rows(loaded, i))
+                .collect();
+            let rows: Vec<FilesystemRow> = per.iter().flatten().cloned().collect();
             output::rows_or(out, ctx.format(), &rows, |out| {
-                for i in &instances {
-                    let cells: Vec<Vec<String>> = filesystem_rows(i)
-                        .iter()
-                        .map(|r| r.cells()[1..].to_vec())
-                        .collect();
-                    table(out, &["ID", "KIND", "PATH", "TRANSIENT", "DESTROY"], &cells)?;
+                for rows in &per {
+                    let cells: Vec<Vec<String>> =
+                        rows.iter().map(|r| r.cells()[1..].to_vec()).collect();
+                    table(
+                        out,
+                        &["ID", "KIND", "PATH", "PATTERN", "TRANSIENT", "DESTROY"],
+                        &cells,
+                    )?;
                 }
                 Ok(())
             })
@@ -124,16 +130,19 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
         }
         InfoCommand::Devices(args) => {
             let instances = evaluated(ctx, &args.config, &args.files)?;
-            let rows: Vec<DeviceRow> = instances.iter().flat_map(device_rows).collect();
+            let host = lxops_core::host::SystemHost::new();
+            let per: Vec<Vec<DeviceRow>> = instances
+                .iter()
+                .map(|i| device_rows(i, &host_sources(&host, i)))
+                .collect();
+            let rows: Vec<DeviceRow> = per.iter().flatten().cloned().collect();
             output::rows_or(out, ctx.format(), &rows, |out| {
-                for i in &instances {
-                    let cells: Vec<Vec<String>> = device_rows(i)
-                        .iter()
-                        .map(|r| r.cells()[1..].to_vec())
-                        .collect();
+                for rows in &per {
+                    let cells: Vec<Vec<String>> =
+                        rows.iter().map(|r| r.cells()[1..].to_vec()).collect();
                     table(
                         out,
-                        &["NAME", "PATH", "FILESYSTEM", "DIR", "READONLY"],
+                        &["SOURCE", "NAME", "PATH", "FILESYSTEM", "DIR", "READONLY"],
                         &cells,
                     )?;
                 }
@@ -212,33 +221,42 @@ fn property_rows(i: &Instance) -> Vec<PropertyRow> {
         .collect()
 }
 
-/// `i filesystems`: one row per filesystem.
-#[derive(Debug, Serialize)]
+/// `i filesystems`: one row per filesystem, with its pattern before substitution.
+#[derive(Debug, Clone, Serialize)]
 struct FilesystemRow {
     instance: String,
     id: String,
     kind: String,
     path: String,
+    pattern: String,
     transient: bool,
     destroy: bool,
 }
 
 impl Row for FilesystemRow {
-    const COLUMNS: &'static [&'static str] =
-        &["instance", "id", "kind", "path", "transient", "destroy"];
+    const COLUMNS: &'static [&'static str] = &[
+        "instance",
+        "id",
+        "kind",
+        "path",
+        "pattern",
+        "transient",
+        "destroy",
+    ];
     fn cells(&self) -> Vec<String> {
         vec![
             self.instance.clone(),
             self.id.clone(),
             self.kind.clone(),
             self.path.clone(),
+            self.pattern.clone(),
             self.transient.to_string(),
             self.destroy.to_string(),
         ]
     }
 }
 
-fn filesystem_rows(i: &Instance) -> Vec<FilesystemRow> {
+fn filesystem_rows(loaded: &Loaded, i: &Instance) -> Vec<FilesystemRow> {
     i.filesystems
         .iter()
         .map(|f| FilesystemRow {
@@ -246,16 +264,52 @@ fn filesystem_rows(i: &Instance) -> Vec<FilesystemRow> {
             id: f.id.clone(),
             kind: f.kind.to_string(),
             path: f.path.clone(),
+            pattern: loaded
+                .config
+                .filesystems
+                .get(&f.id)
+                .map(|fs| fs.pattern.clone())
+                .unwrap_or_default(),
             transient: f.transient,
             destroy: f.destroy,
         })
         .collect()
 }
 
-/// `i devices`: one row per device.
-#[derive(Debug, Serialize)]
+/// The host directory of each device (ZFS mountpoints read from ZFS), device by device: a
+/// device whose filesystem the host cannot tell about (a dataset not created yet) has none
+/// (logged), the others still show theirs.
+fn host_sources(
+    host: &dyn lxops_core::host::HostRunner,
+    i: &Instance,
+) -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    let setup = ops::source_setup(i);
+    let mut sources = std::collections::BTreeMap::new();
+    for device in &setup.devices {
+        let one = lxops_core::host::DeviceSetup {
+            filesystems: setup
+                .filesystems
+                .iter()
+                .filter(|f| Some(&f.id) == device.filesystem.as_ref())
+                .cloned()
+                .collect(),
+            devices: vec![device.clone()],
+            owner: None,
+            clone: None,
+        };
+        match lxops_core::host::device_sources(host, &one) {
+            Ok(found) => sources.extend(found),
+            Err(e) => tracing::info!("{}: device {}: no source: {e}", i.name, device.name),
+        }
+    }
+    sources
+}
+
+/// `i devices`: one row per device, with its host directory.
+#[derive(Debug, Clone, Serialize)]
 struct DeviceRow {
     instance: String,
+    source: String,
     name: String,
     path: String,
     filesystem: String,
@@ -264,11 +318,19 @@ struct DeviceRow {
 }
 
 impl Row for DeviceRow {
-    const COLUMNS: &'static [&'static str] =
-        &["instance", "name", "path", "filesystem", "dir", "readonly"];
+    const COLUMNS: &'static [&'static str] = &[
+        "instance",
+        "source",
+        "name",
+        "path",
+        "filesystem",
+        "dir",
+        "readonly",
+    ];
     fn cells(&self) -> Vec<String> {
         vec![
             self.instance.clone(),
+            self.source.clone(),
             self.name.clone(),
             self.path.clone(),
             self.filesystem.clone(),
@@ -278,11 +340,18 @@ impl Row for DeviceRow {
     }
 }
 
-fn device_rows(i: &Instance) -> Vec<DeviceRow> {
+fn device_rows(
+    i: &Instance,
+    sources: &std::collections::BTreeMap<String, std::path::PathBuf>,
+) -> Vec<DeviceRow> {
     i.devices
         .iter()
         .map(|d| DeviceRow {
             instance: i.name.clone(),
+            source: sources
+                .get(&d.name)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             name: d.name.clone(),
             path: d.path.clone(),
             filesystem: d.filesystem.clone().unwrap_or_default(),
@@ -322,6 +391,21 @@ fn evaluated(ctx: &Context, config: &ConfigArgs, files: &ConfigFiles) -> CliResu
         found.push(instance);
     }
     Ok(found)
+}
+
+/// The loaded configs with their instances, load warnings logged.
+fn loaded_instances(
+    ctx: &Context,
+    config: &ConfigArgs,
+    files: &ConfigFiles,
+) -> CliResult<Vec<(Loaded, Instance)>> {
+    let pairs = instances(ctx, config, files, false, false)?;
+    for (loaded, _) in &pairs {
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
+    Ok(pairs)
 }
 
 /// Loads and evaluates every config file for its instance.

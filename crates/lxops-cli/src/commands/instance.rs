@@ -1,5 +1,5 @@
 //! `instance ...`: commands on instances by name (no config file): profiles, wait, devices,
-//! hwaddr, info, addresses.
+//! hwaddr, info, addresses (and cloudconfig, push and pull in their own modules).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,7 +8,7 @@ use lxops_core::lifecycle::{wait_ready, WaitOptions};
 use serde::Serialize;
 
 use super::write_err;
-use crate::args::{InstanceAddressesArgs, InstanceCommand, InstanceNamesArgs};
+use crate::args::{InstanceAddressesArgs, InstanceCommand, InstanceNamesArgs, InstanceNumberArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult, ResultExt};
 use crate::output::{self, table, Format, Row};
@@ -23,6 +23,9 @@ pub(crate) async fn run(ctx: &Context, command: InstanceCommand, out: &mut dyn W
         InstanceCommand::Info(args) => info(ctx, args, out).await,
         InstanceCommand::Addresses(args) => addresses(ctx, args, out).await,
         InstanceCommand::Cloudconfig(args) => super::cloudconfig::instance(ctx, args, out).await,
+        InstanceCommand::Push(args) => super::push::run(ctx, args, out).await,
+        InstanceCommand::Pull(args) => super::pull::run(ctx, args, out).await,
+        InstanceCommand::Number(args) => number(ctx, args, out).await,
     }
 }
 
@@ -245,23 +248,25 @@ impl Row for AddressRow {
     }
 }
 
-/// Prints `addresses` (address to instance): csv by default, without a header unless
-/// `headers` (as the original lxops); yaml as the original's map of address to instance.
+/// Prints `addresses` in the original's forms: csv `address,name` lines (a header line only
+/// with `headers`), yaml a map of instance name to address; json and table as the other
+/// listing commands.
 fn print_addresses(
     out: &mut dyn Write,
     format: Format,
     headers: bool,
-    found: BTreeMap<String, String>,
+    found: Vec<AddressRow>,
 ) -> std::io::Result<()> {
     match format {
-        Format::Yaml => output::document(out, Format::Yaml, &found),
+        Format::Yaml => {
+            // The original's map: name -> address (the last address of a name wins).
+            let map: BTreeMap<String, String> =
+                found.into_iter().map(|r| (r.name, r.address)).collect();
+            output::document(out, Format::Yaml, &map)
+        }
         Format::Csv => {
             let mut text = Vec::new();
-            let rows: Vec<AddressRow> = found
-                .into_iter()
-                .map(|(address, name)| AddressRow { address, name })
-                .collect();
-            output::rows(&mut text, Format::Csv, &rows)?;
+            output::rows(&mut text, Format::Csv, &found)?;
             let text = String::from_utf8_lossy(&text);
             let body = if headers {
                 &text[..]
@@ -270,40 +275,185 @@ fn print_addresses(
             };
             out.write_all(body.as_bytes())
         }
-        format => {
-            let rows: Vec<AddressRow> = found
-                .into_iter()
-                .map(|(address, name)| AddressRow { address, name })
-                .collect();
-            output::rows(out, format, &rows)
-        }
+        format => output::rows(out, format, &found),
     }
 }
 
-async fn addresses(ctx: &Context, args: InstanceAddressesArgs, out: &mut dyn Write) -> CliResult {
-    let server = ctx.server(args.project.as_deref()).await?;
-    let mut found: BTreeMap<String, String> = BTreeMap::new();
-    for name in server.instance_names().await.failed("listing instances")? {
-        let state = match server.instance_state(&name).await {
-            Ok(state) => state,
-            // Deleted or stopped between the list and this read: it has no address now.
-            Err(_) if !is_running(server.as_ref(), &name).await => continue,
-            Err(e) => return Err(e).failed(format!("reading the state of {name}")),
-        };
-        for nic in state.network.values() {
+/// The global addresses of `family`, in the daemon's order (by project, then name).
+fn global_addresses(
+    states: &[lxops_core::server::ProjectInstanceState],
+    family: &str,
+) -> Vec<AddressRow> {
+    let mut rows = Vec::new();
+    for i in states {
+        for nic in i.state.network.values() {
             for a in &nic.addresses {
-                if a.family == args.family && a.scope == "global" {
-                    found.insert(a.address.clone(), name.clone());
+                if a.family == family && a.scope == "global" {
+                    rows.push(AddressRow {
+                        address: a.address.clone(),
+                        name: i.name.clone(),
+                    });
                 }
             }
         }
     }
-    print_addresses(out, ctx.format_or(Format::Csv), args.headers, found).map_err(write_err)
+    rows
 }
 
-/// Whether the instance exists and runs (a failed look-up counts as no).
-async fn is_running(server: &dyn lxops_core::server::InstanceServer, name: &str) -> bool {
-    matches!(server.instance(name).await, Ok(Some(i)) if i.is_running())
+async fn addresses(ctx: &Context, args: InstanceAddressesArgs, out: &mut dyn Write) -> CliResult {
+    if !matches!(args.family.as_str(), "inet" | "inet6") {
+        return Err(CliError::input(anyhow::anyhow!(
+            "instance addresses: --family {:?}: give inet or inet6",
+            args.family
+        )));
+    }
+    let server = ctx.server(args.project.as_deref()).await?;
+    // Every project, as the original; --project narrows it to one.
+    let mut states = server
+        .all_project_states()
+        .await
+        .failed("listing the instances of all projects")?;
+    if let Some(project) = &args.project {
+        states.retain(|s| &s.project == project);
+    }
+    let found = global_addresses(&states, &args.family);
+    let format = ctx.format_or(Format::Csv);
+    match &args.output {
+        None => print_addresses(out, format, args.headers, found).map_err(write_err),
+        Some(file) => {
+            let mut text = Vec::new();
+            print_addresses(&mut text, format, args.headers, found).map_err(write_err)?;
+            write_whole(file, &text)
+        }
+    }
+}
+
+/// Writes `bytes` to `file` through a temporary file in the same directory, renamed into place
+/// when complete (a reader never sees half a file).
+fn write_whole(file: &std::path::Path, bytes: &[u8]) -> CliResult {
+    let failed =
+        |e: std::io::Error| CliError::failure(anyhow::anyhow!("writing {}: {e}", file.display()));
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(failed)
+}
+
+/// `instance number`: assigns persistent numbers (e.g. ssh ports) to instances in a CSV file
+/// of `name,number` lines, as the original: numbered instances keep their numbers, new ones
+/// get the lowest free numbers from `--first` (default: the smallest number in the file) up
+/// to `--last`.
+async fn number(ctx: &Context, args: InstanceNumberArgs, out: &mut dyn Write) -> CliResult {
+    let _ = out;
+    if args.running && args.project.is_none() {
+        return Err(CliError::input(anyhow::anyhow!(
+            "instance number: -r can be used only with --project"
+        )));
+    }
+    let mut names = Vec::new();
+    if let Some(project) = &args.project {
+        let server = ctx.server(Some(project)).await?;
+        for i in server.instances().await.failed("listing instances")? {
+            if !args.running || i.is_running() {
+                names.push(i.name);
+            }
+        }
+    }
+    for name in &args.names {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let existing = match std::fs::read_to_string(&args.file) {
+        Ok(text) => parse_numbers(&text).map_err(|e| {
+            CliError::input(anyhow::anyhow!("numbers file {}: {e}", args.file.display()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(CliError::failure(anyhow::anyhow!(
+                "reading numbers file {}: {e}",
+                args.file.display()
+            )))
+        }
+    };
+    let numbers = assign_numbers(existing, &names, args.first, args.last, args.clean)
+        .map_err(|e| CliError::input(anyhow::anyhow!("instance number: {e}")))?;
+    let mut text = String::new();
+    for (name, number) in &numbers {
+        let cell = if name.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", name.replace('"', "\"\""))
+        } else {
+            name.clone()
+        };
+        text.push_str(&format!("{cell},{number}\n"));
+    }
+    write_whole(&args.file, text.as_bytes())
+}
+
+/// Reads `name,number` lines (blank lines skipped).
+fn parse_numbers(text: &str) -> Result<Vec<(String, i64)>, String> {
+    let mut numbers = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (name, number) = line
+            .rsplit_once(',')
+            .ok_or_else(|| format!("line {}: expected name,number: {line:?}", i + 1))?;
+        let number: i64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("line {}: {number:?} is not a number", i + 1))?;
+        let name = name.trim_matches('"').replace("\"\"", "\"");
+        numbers.push((name, number));
+    }
+    Ok(numbers)
+}
+
+/// The original's assignment: keeps the existing numbers (only the selected ones with
+/// `clean`), then gives each selected name without a number the next free one.
+fn assign_numbers(
+    mut numbers: Vec<(String, i64)>,
+    names: &[String],
+    first: i64,
+    last: i64,
+    clean: bool,
+) -> Result<Vec<(String, i64)>, String> {
+    if clean {
+        numbers.retain(|(name, _)| names.contains(name));
+    }
+    let mut next = first;
+    if next == 0 {
+        next = numbers
+            .iter()
+            .map(|(_, n)| *n)
+            .min()
+            .ok_or("no numbers found: give --first")?;
+    }
+    let used: std::collections::BTreeSet<i64> = numbers.iter().map(|(_, n)| *n).collect();
+    let numbered: std::collections::BTreeSet<String> =
+        numbers.iter().map(|(name, _)| name.clone()).collect();
+    for name in names {
+        if numbered.contains(name) {
+            continue;
+        }
+        loop {
+            if last != 0 && next > last {
+                return Err(format!("no numbers available between {first} and {last}"));
+            }
+            if !used.contains(&next) {
+                numbers.push((name.clone(), next));
+                next += 1;
+                break;
+            }
+            next += 1;
+        }
+    }
+    Ok(numbers)
 }
 
 #[cfg(test)]
@@ -368,10 +518,18 @@ mod tests {
 
     #[test]
     fn addresses_keep_the_original_csv_and_yaml_and_add_json_and_table() {
-        let found: BTreeMap<String, String> = [("10.0.0.2", "a1"), ("10.0.0.3", "b1")]
-            .into_iter()
-            .map(|(a, n)| (a.to_string(), n.to_string()))
-            .collect();
+        let found = || {
+            vec![
+                AddressRow {
+                    address: "10.0.0.2".into(),
+                    name: "a1".into(),
+                },
+                AddressRow {
+                    address: "10.0.0.3".into(),
+                    name: "b1".into(),
+                },
+            ]
+        };
         let cases: &[(Format, bool, &str)] = &[
             (Format::Csv, false, "10.0.0.2,a1\n10.0.0.3,b1\n"),
             (
@@ -379,7 +537,8 @@ mod tests {
                 true,
                 "address,name\n10.0.0.2,a1\n10.0.0.3,b1\n",
             ),
-            (Format::Yaml, false, "10.0.0.2: a1\n10.0.0.3: b1\n"),
+            // The original's yaml: a map of name to address.
+            (Format::Yaml, false, "a1: 10.0.0.2\nb1: 10.0.0.3\n"),
             (
                 Format::Table,
                 false,
@@ -388,7 +547,7 @@ mod tests {
         ];
         for (format, headers, want) in cases {
             let mut out = Vec::new();
-            print_addresses(&mut out, *format, *headers, found.clone()).unwrap();
+            print_addresses(&mut out, *format, *headers, found()).unwrap();
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 *want,
@@ -396,11 +555,103 @@ mod tests {
             );
         }
         let mut out = Vec::new();
-        print_addresses(&mut out, Format::Json, false, found).unwrap();
+        print_addresses(&mut out, Format::Json, false, found()).unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             parsed[1],
             serde_json::json!({"address": "10.0.0.3", "name": "b1"})
         );
+    }
+
+    #[test]
+    fn only_global_addresses_of_the_family_count_in_every_project() {
+        use lxops_core::server::{
+            InstanceState, NetworkAddress, NetworkInterface, ProjectInstanceState,
+        };
+        let state = |project: &str, name: &str, addrs: &[(&str, &str, &str)]| {
+            let nic = NetworkInterface {
+                hwaddr: String::new(),
+                addresses: addrs
+                    .iter()
+                    .map(|(family, address, scope)| NetworkAddress {
+                        family: family.to_string(),
+                        address: address.to_string(),
+                        scope: scope.to_string(),
+                    })
+                    .collect(),
+            };
+            ProjectInstanceState {
+                project: project.into(),
+                name: name.into(),
+                state: InstanceState {
+                    status: "Running".into(),
+                    network: [("eth0".to_string(), nic)].into(),
+                },
+            }
+        };
+        let states = [
+            state(
+                "default",
+                "a1",
+                &[
+                    ("inet", "10.0.0.2", "global"),
+                    ("inet", "127.0.0.1", "local"),
+                ],
+            ),
+            state(
+                "web",
+                "w1",
+                &[
+                    ("inet6", "fd00::2", "global"),
+                    ("inet", "10.0.1.2", "global"),
+                ],
+            ),
+        ];
+        let rows = global_addresses(&states, "inet");
+        let got: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.address.as_str(), r.name.as_str()))
+            .collect();
+        assert_eq!(got, [("10.0.0.2", "a1"), ("10.0.1.2", "w1")]);
+        assert_eq!(global_addresses(&states, "inet6").len(), 1);
+    }
+
+    #[test]
+    fn numbers_are_kept_and_new_names_get_the_lowest_free_ones() {
+        let file = parse_numbers("a1,2201\nb1,2203\n\n").unwrap();
+        let names: Vec<String> = ["a1", "c1", "d1", "e1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // No --first: start at the smallest number in the file; 2201 and 2203 are taken.
+        let got = assign_numbers(file.clone(), &names, 0, 0, false).unwrap();
+        assert_eq!(
+            got,
+            [
+                ("a1", 2201),
+                ("b1", 2203),
+                ("c1", 2202),
+                ("d1", 2204),
+                ("e1", 2205)
+            ]
+            .map(|(n, v)| (n.to_string(), v))
+        );
+        // --clean drops b1, which is not selected.
+        let got = assign_numbers(file.clone(), &names[..2], 0, 0, true).unwrap();
+        assert_eq!(
+            got,
+            [("a1", 2201), ("c1", 2202)].map(|(n, v)| (n.to_string(), v))
+        );
+        // --last bounds the range.
+        let err = assign_numbers(file, &names, 2201, 2204, false).unwrap_err();
+        assert_eq!(err, "no numbers available between 2201 and 2204");
+        // An empty file needs --first.
+        assert!(assign_numbers(Vec::new(), &names, 0, 0, false).is_err());
+        assert_eq!(
+            assign_numbers(Vec::new(), &names[..1], 10, 0, false).unwrap(),
+            [("a1".to_string(), 10)]
+        );
+        assert!(parse_numbers("a1;2\n").is_err());
+        assert!(parse_numbers("a1,x\n").is_err());
     }
 }

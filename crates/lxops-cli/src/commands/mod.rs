@@ -12,6 +12,7 @@ mod export;
 mod extract;
 mod fleet;
 mod help;
+mod image;
 mod info;
 mod instance;
 mod launch;
@@ -19,6 +20,8 @@ mod profile;
 mod profile_config;
 mod property;
 mod publish;
+mod pull;
+mod push;
 mod rebuild;
 mod rename;
 mod rollback;
@@ -26,6 +29,7 @@ mod shiftids;
 mod snapshot;
 mod status;
 mod targets;
+mod transfer;
 
 use std::io::Write;
 
@@ -53,6 +57,7 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command, out: &mut dyn Writ
         Command::Cloudconfig(args) => cloudconfig::run(ctx, args, out).await,
         Command::Instance(command) => instance::run(ctx, command, out).await,
         Command::Publish(args) => publish::run(ctx, args, out).await,
+        Command::Image(command) => image::run(ctx, command, out).await,
         Command::Export(args) => export::run(ctx, args, false, out).await,
         Command::Import(args) => export::run(ctx, args, true, out).await,
         Command::Extract(args) => extract::run(ctx, args, out).await,

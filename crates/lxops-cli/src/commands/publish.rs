@@ -10,21 +10,44 @@ use super::targets::load_targets;
 use super::write_err;
 use crate::args::{ConfigArgs, PublishArgs};
 use crate::context::Context;
-use crate::error::{CliError, CliResult, ResultExt};
+use crate::error::{CliError, CliResult};
 
-/// The first `[0-9][-0-9_.]*[0-9]` run in `name`.
-fn version_in(name: &str) -> Option<String> {
+/// The version in an instance name, as the original finds it: the leftmost match of
+/// `[0-9][-0-9_.]*[0-9]` (`alpine3-nginx-20260105` gives `20260105`: `3-` cannot end in a
+/// digit, so the match starts later).
+pub(crate) fn version_in(name: &str) -> Option<String> {
     let bytes = name.as_bytes();
-    let start = bytes.iter().position(u8::is_ascii_digit)?;
-    let mut end = start;
-    let mut last_digit = start;
-    while end < bytes.len() && (bytes[end].is_ascii_digit() || b"-_.".contains(&bytes[end])) {
-        if bytes[end].is_ascii_digit() {
-            last_digit = end;
+    let body = |b: u8| b.is_ascii_digit() || b"-_.".contains(&b);
+    for start in (0..bytes.len()).filter(|&i| bytes[i].is_ascii_digit()) {
+        // Greedy: the longest run of body characters, then back to its last digit.
+        let end = (start + 1..bytes.len())
+            .take_while(|&i| body(bytes[i]))
+            .filter(|&i| bytes[i].is_ascii_digit())
+            .last();
+        if let Some(end) = end {
+            return Some(name[start..=end].to_string());
         }
-        end += 1;
     }
-    (last_digit > start).then(|| name[start..=last_digit].to_string())
+    None
+}
+
+/// An architecture in the daemons' naming: Go's names (the original's `-architecture`
+/// default is Go's `runtime.GOARCH`) are mapped, others are kept.
+pub(crate) fn daemon_architecture(arch: &str) -> String {
+    match arch {
+        "amd64" => "x86_64",
+        "386" => "i686",
+        "arm64" => "aarch64",
+        "arm" => "armv7l",
+        "ppc64le" => "ppc64le",
+        "ppc64" => "ppc64",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "mips64le" => "mips64el",
+        "loong64" => "loongarch64",
+        other => other,
+    }
+    .to_string()
 }
 
 /// Runs `publish`.
@@ -65,10 +88,17 @@ pub(crate) async fn run(ctx: &Context, args: PublishArgs, out: &mut dyn Write) -
                     .unwrap_or_default()
                     .to_string();
             }
-            if variant.is_empty() {
-                variant = t.instance.name.clone();
-            }
         }
+        if variant.is_empty() {
+            // The original: the config file's base name.
+            variant = config
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
+    }
+    if variant.is_empty() {
+        variant = instance.clone();
     }
     let version = args
         .serial
@@ -90,7 +120,14 @@ pub(crate) async fn run(ctx: &Context, args: PublishArgs, out: &mut dyn Write) -
     });
     let mut properties = BTreeMap::new();
     for (key, value) in [
-        ("architecture", std::env::consts::ARCH.to_string()),
+        (
+            "architecture",
+            daemon_architecture(
+                args.architecture
+                    .as_deref()
+                    .unwrap_or(std::env::consts::ARCH),
+            ),
+        ),
         ("description", description),
         (
             "name",
@@ -125,25 +162,48 @@ pub(crate) async fn run(ctx: &Context, args: PublishArgs, out: &mut dyn Write) -
             aliases: vec![alias.clone()],
             properties,
             compression: args.compression.clone(),
+            format: args.image_format.clone(),
         })
         .await
-        .failed(format!("publishing {instance}/{snapshot}"))?;
+        .map_err(super::image::server_err(format!(
+            "publishing {instance}/{snapshot}"
+        )))?;
     writeln!(out, "image {fingerprint}").map_err(write_err)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::version_in;
+    use super::{daemon_architecture, version_in};
 
     #[test]
     fn versions_in_instance_names() {
         for (name, version) in [
             ("alpine-3.18", Some("3.18")),
+            ("alpine3-nginx-20260105", Some("20260105")),
+            ("alpine3-nginx-20260105-1200", Some("20260105-1200")),
+            ("a3-b4-c", None),
+            ("a3-4b", Some("3-4")),
             ("web2", None),
             ("db-12-1x", Some("12-1")),
+            ("v1.2.", Some("1.2")),
             ("x", None),
+            ("", None),
         ] {
             assert_eq!(version_in(name).as_deref(), version, "{name}");
+        }
+    }
+
+    #[test]
+    fn go_architectures_become_the_daemons() {
+        for (go, daemon) in [
+            ("amd64", "x86_64"),
+            ("arm64", "aarch64"),
+            ("386", "i686"),
+            ("arm", "armv7l"),
+            ("x86_64", "x86_64"),
+            ("riscv64", "riscv64"),
+        ] {
+            assert_eq!(daemon_architecture(go), daemon, "{go}");
         }
     }
 }

@@ -293,27 +293,11 @@ pub fn evaluate(
             duplicates.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    for file in &config.cloud_config_files {
-        if let Some(problem) = not_a_file(file) {
-            ev.problems.push(format!(
-                "cloud-config-files: {} {problem}; fix the path (relative to the file that names it)",
-                file.display()
-            ));
-        }
-    }
     if !config.cloud_config_files.is_empty() && config.ostype.is_empty() {
         ev.problems.push(
             "ostype: required with cloud-config files; set ostype (alpine, debian, ubuntu, openwrt, fedora)"
                 .to_string(),
         );
-    }
-    if let Some(source) = &config.source_config {
-        if let Some(problem) = not_a_file(source).filter(|_| src) {
-            ev.problems.push(format!(
-                "source-config: {} {problem}; fix the path (relative to the file that names it)",
-                source.display()
-            ));
-        }
     }
 
     if !ev.problems.is_empty() {
@@ -359,6 +343,16 @@ pub fn evaluate_source(
     let sources = sources.without_cli();
     match &instance.source_config {
         Some(path) => {
+            if let Some(problem) = crate::input::file_problem(path) {
+                return Err(ConfigError::Invalid {
+                    file: instance.file.clone(),
+                    instance: instance.name.clone(),
+                    problems: vec![format!(
+                        "source-config: {} {problem}; fix the path (relative to the file that names it)",
+                        path.display()
+                    )],
+                });
+            }
             let source = load(
                 path,
                 &LoadOptions {
@@ -470,21 +464,6 @@ fn clean_relative(dir: &str) -> Option<String> {
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-/// Why `path` cannot be read as an input file, if it cannot: it does not exist, it is not a
-/// regular file (a directory, FIFO or device is never read), or it is larger than
-/// [`crate::input::MAX_INPUT_BYTES`].
-fn not_a_file(path: &Path) -> Option<String> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.len() > crate::input::MAX_INPUT_BYTES => Some(format!(
-            "is larger than the {} limit for lxops input files",
-            crate::input::MAX_INPUT_TEXT
-        )),
-        Ok(m) if m.is_file() => None,
-        Ok(_) => Some("is not a regular file".to_string()),
-        Err(_) => Some("does not exist".to_string()),
-    }
 }
 
 fn has_parent_component(path: &str) -> bool {

@@ -69,14 +69,15 @@ pub struct InstanceFilesystem {
     pub destroy: bool,
 }
 
-/// What kind of host filesystem.
+/// What kind of host filesystem: the config's `type`, and the host driver that manages it
+/// (one type for `config` and `host`; a new kind is one variant here and one driver in `host`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsKind {
-    /// A ZFS dataset.
+    /// A ZFS dataset, managed with the `zfs` command; its directory is its `mountpoint`.
     Zfs,
-    /// A plain directory.
+    /// A plain directory (no snapshots).
     Dir,
-    /// A btrfs subvolume.
+    /// A btrfs subvolume, managed with the `btrfs` command.
     Btrfs,
 }
 

@@ -254,12 +254,14 @@ mod tests {
         let host =
             crate::host::fake::FakeHost::new().with_dirs(&["/b/a1/.lxops-snapshots/home@s1"]);
         let fs = crate::host::FilesystemSpec {
-            id: "home".into(),
-            kind: crate::host::FsKind::Btrfs,
-            path: "/b/a2/home".into(),
-            zfsproperties: Default::default(),
-            transient: false,
-            destroy: false,
+            filesystem: crate::config::InstanceFilesystem {
+                id: "home".into(),
+                kind: crate::host::FsKind::Btrfs,
+                path: "/b/a2/home".into(),
+                zfsproperties: Default::default(),
+                transient: false,
+                destroy: false,
+            },
             mark: Some("default/a1".into()),
         };
         assert_eq!(

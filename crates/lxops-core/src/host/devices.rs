@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use super::driver::{driver_of, FsState, HostView};
 use super::validate;
 use super::{
-    DeviceDirSpec, DeviceSetup, DeviceSpec, FilesystemSpec, FsKind, HostError, HostRunner, Owner,
+    DeviceDir, DeviceSetup, DeviceSpec, FilesystemSpec, FsKind, HostError, HostRunner, Owner,
     PathKind,
 };
 
@@ -235,12 +235,14 @@ pub fn undo_devices(host: &dyn HostRunner, report: &ApplyReport) -> Vec<String> 
             Made::Dir(dir) => (dir.display().to_string(), host.remove_tree(dir)),
             Made::Dataset(dataset) => {
                 let fs = FilesystemSpec {
-                    id: String::new(),
-                    kind: FsKind::Zfs,
-                    path: dataset.clone(),
-                    zfsproperties: BTreeMap::new(),
-                    transient: false,
-                    destroy: true,
+                    filesystem: crate::config::InstanceFilesystem {
+                        id: String::new(),
+                        kind: FsKind::Zfs,
+                        path: dataset.clone(),
+                        zfsproperties: BTreeMap::new(),
+                        transient: false,
+                        destroy: true,
+                    },
                     mark: None,
                 };
                 (dataset.clone(), driver_of(&fs).destroy(host, &fs))
@@ -292,17 +294,17 @@ fn validate_device(setup: &DeviceSetup, device: &DeviceSpec) -> Result<(), HostE
     }
     let what = format!("device `{}` dir", device.name);
     match &device.dir {
-        DeviceDirSpec::Absolute(path) => validate::absolute_dir(&what, path)?,
-        DeviceDirSpec::FilesystemRoot => {}
-        DeviceDirSpec::Relative(rel) if rel == "." => {}
-        DeviceDirSpec::Relative(rel) => validate::relative_dir(&what, rel)?,
+        DeviceDir::Absolute(path) => validate::absolute_dir(&what, path)?,
+        DeviceDir::FilesystemRoot => {}
+        DeviceDir::Relative(rel) if rel == "." => {}
+        DeviceDir::Relative(rel) => validate::relative_dir(&what, rel)?,
     }
     match &device.filesystem {
-        None if !matches!(device.dir, DeviceDirSpec::Absolute(_)) => {
+        None if !matches!(device.dir, DeviceDir::Absolute(_)) => {
             return Err(HostError::RelativeDirWithoutFilesystem {
                 device: device.name.clone(),
                 dir: match &device.dir {
-                    DeviceDirSpec::Relative(rel) => rel.clone(),
+                    DeviceDir::Relative(rel) => rel.clone(),
                     _ => ".".into(),
                 },
             });
@@ -322,21 +324,21 @@ fn validate_device(setup: &DeviceSetup, device: &DeviceSpec) -> Result<(), HostE
 }
 
 /// Whether the dir is the filesystem's own directory.
-fn is_root(dir: &DeviceDirSpec) -> bool {
+fn is_root(dir: &DeviceDir) -> bool {
     match dir {
-        DeviceDirSpec::FilesystemRoot => true,
-        DeviceDirSpec::Relative(rel) => rel == ".",
-        DeviceDirSpec::Absolute(_) => false,
+        DeviceDir::FilesystemRoot => true,
+        DeviceDir::Relative(rel) => rel == ".",
+        DeviceDir::Absolute(_) => false,
     }
 }
 
 /// The device's directory on a filesystem whose directory is `fs_dir`.
 fn device_dir(device: &DeviceSpec, fs_dir: Option<&Path>) -> Option<PathBuf> {
     match &device.dir {
-        DeviceDirSpec::Absolute(path) => Some(path.clone()),
-        DeviceDirSpec::FilesystemRoot => fs_dir.map(Path::to_path_buf),
-        DeviceDirSpec::Relative(rel) if rel == "." => fs_dir.map(Path::to_path_buf),
-        DeviceDirSpec::Relative(rel) => fs_dir.map(|d| d.join(rel)),
+        DeviceDir::Absolute(path) => Some(path.clone()),
+        DeviceDir::FilesystemRoot => fs_dir.map(Path::to_path_buf),
+        DeviceDir::Relative(rel) if rel == "." => fs_dir.map(Path::to_path_buf),
+        DeviceDir::Relative(rel) => fs_dir.map(|d| d.join(rel)),
     }
 }
 

@@ -18,17 +18,19 @@ const OWNER: Owner = Owner {
 
 fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
     FilesystemSpec {
-        id: id.into(),
-        kind,
-        path: path.into(),
-        zfsproperties: BTreeMap::new(),
-        transient: false,
-        destroy: false,
+        filesystem: crate::config::InstanceFilesystem {
+            id: id.into(),
+            kind,
+            path: path.into(),
+            zfsproperties: BTreeMap::new(),
+            transient: false,
+            destroy: false,
+        },
         mark: Some("default/a1".into()),
     }
 }
 
-fn dev(name: &str, filesystem: Option<&str>, dir: DeviceDirSpec) -> DeviceSpec {
+fn dev(name: &str, filesystem: Option<&str>, dir: DeviceDir) -> DeviceSpec {
     DeviceSpec {
         name: name.into(),
         filesystem: filesystem.map(str::to_string),
@@ -37,8 +39,8 @@ fn dev(name: &str, filesystem: Option<&str>, dir: DeviceDirSpec) -> DeviceSpec {
     }
 }
 
-fn rel(dir: &str) -> DeviceDirSpec {
-    DeviceDirSpec::Relative(dir.into())
+fn rel(dir: &str) -> DeviceDir {
+    DeviceDir::Relative(dir.into())
 }
 
 fn with_template(mut device: DeviceSpec, template: &str) -> DeviceSpec {
@@ -83,7 +85,7 @@ fn plans_for_each_situation() {
                 vec![
                     with_template(dev("user", Some("home"), rel("user")), "/t/home"),
                     with_template(
-                        dev("all", Some("home"), DeviceDirSpec::FilesystemRoot),
+                        dev("all", Some("home"), DeviceDir::FilesystemRoot),
                         "/t/home",
                     ),
                 ],
@@ -109,9 +111,9 @@ fn plans_for_each_situation() {
             setup(
                 vec![fs("a", FsKind::Dir, "/d/a1"), fs("b", FsKind::Dir, "/d/b1")],
                 vec![
-                    dev("root", Some("a"), DeviceDirSpec::FilesystemRoot),
+                    dev("root", Some("a"), DeviceDir::FilesystemRoot),
                     dev("x", Some("b"), rel("x")),
-                    dev("abs", None, DeviceDirSpec::Absolute("/elsewhere".into())),
+                    dev("abs", None, DeviceDir::Absolute("/elsewhere".into())),
                 ],
             ),
         ),
@@ -149,8 +151,8 @@ fn plans_for_each_situation() {
                     vec![fs("home", FsKind::Zfs, "lxopstest/a2/home"), transient_tmp],
                     vec![
                         with_template(dev("user", Some("home"), rel("user")), "/t/home"),
-                        dev("all", Some("home"), DeviceDirSpec::FilesystemRoot),
-                        dev("tmp", Some("tmp"), DeviceDirSpec::FilesystemRoot),
+                        dev("all", Some("home"), DeviceDir::FilesystemRoot),
+                        dev("tmp", Some("tmp"), DeviceDir::FilesystemRoot),
                     ],
                 )
             },
@@ -242,7 +244,7 @@ fn refusals_say_what_is_wrong_before_anything_is_touched() {
             pool(),
             setup(
                 vec![],
-                vec![dev("d", None, DeviceDirSpec::Absolute("x/y".into()))],
+                vec![dev("d", None, DeviceDir::Absolute("x/y".into()))],
             ),
         ),
         (
@@ -329,7 +331,7 @@ fn apply_creates_new_dirs_and_never_touches_existing_ones() {
         vec![
             with_template(dev("user", Some("home"), rel("user")), "/t/home"),
             with_template(dev("new", Some("home"), rel("new")), "/t/home"),
-            dev("tmp", Some("tmp"), DeviceDirSpec::FilesystemRoot),
+            dev("tmp", Some("tmp"), DeviceDir::FilesystemRoot),
         ],
     );
     let plan = plan_devices(&host, &setup).unwrap();
@@ -382,10 +384,10 @@ fn device_sources_read_zfs_mountpoints() {
         ],
         vec![
             dev("user", Some("home"), rel("user")),
-            dev("root", Some("home"), DeviceDirSpec::FilesystemRoot),
+            dev("root", Some("home"), DeviceDir::FilesystemRoot),
             dev("n", Some("new"), rel("n")),
             dev("dd", Some("d"), rel(".")),
-            dev("abs", None, DeviceDirSpec::Absolute("/abs".into())),
+            dev("abs", None, DeviceDir::Absolute("/abs".into())),
         ],
     );
     let sources = device_sources(&host, &setup).unwrap();

@@ -274,12 +274,14 @@ pub fn snapshot_dependents(
         .into_iter()
         .map(|(dataset, from)| {
             let spec = FilesystemSpec {
-                id: String::new(),
-                kind: FsKind::Zfs,
-                path: dataset.clone(),
-                zfsproperties: Default::default(),
-                transient: false,
-                destroy: false,
+                filesystem: crate::config::InstanceFilesystem {
+                    id: String::new(),
+                    kind: FsKind::Zfs,
+                    path: dataset.clone(),
+                    zfsproperties: Default::default(),
+                    transient: false,
+                    destroy: false,
+                },
                 mark: None,
             };
             Ok(SnapshotDependent {
@@ -467,10 +469,7 @@ pub fn rename_filesystems(
             if n.kind == FsKind::Zfs {
                 for (inner, inner_mark) in marks::zfs_marks_inside(host, &n.path)? {
                     if Some(&inner_mark) == o.mark.as_ref() {
-                        let inner = FilesystemSpec {
-                            path: inner,
-                            ..n.clone()
-                        };
+                        let inner = n.with_path(inner);
                         marks::set_mark(host, &inner, mark)?;
                     }
                 }
@@ -519,23 +518,23 @@ pub fn export_filesystems(
     validate::absolute_dir("export directory", dir)?;
     if let Some(snapshot) = snapshot {
         validate::snapshot_name(snapshot)?;
-        if let Some(fs) = fss.iter().find(|fs| !driver_of(fs).can_snapshot()) {
-            return Err(HostError::Unsupported {
-                operation: "export from a snapshot",
-                kind: fs.kind,
-                id: fs.id.clone(),
-                hint: "it has no snapshots; export it without a snapshot",
-            });
-        }
     }
     let view = HostView::new(host);
-    // Every filesystem is checked before the first tarball is written.
+    // Every filesystem is checked before the first tarball is written. With a snapshot, a
+    // filesystem that has none (a plain directory) is exported live, as the original does.
     let mut sources = Vec::with_capacity(fss.len());
     for fs in fss {
         driver_of(fs).validate(fs)?;
-        if snapshot.is_some() {
+        if snapshot.is_some() && driver_of(fs).can_snapshot() {
             sources.push(None);
             continue;
+        }
+        if snapshot.is_some() {
+            tracing::info!(
+                "{} {}: no snapshots; exported live (as the original lxops does)",
+                fs.id,
+                fs.path
+            );
         }
         let state = driver_of(fs).probe(&view, fs)?;
         if !state.exists {

@@ -10,12 +10,14 @@ use crate::host::RemovalRules;
 
 fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
     FilesystemSpec {
-        id: id.into(),
-        kind,
-        path: path.into(),
-        zfsproperties: BTreeMap::new(),
-        transient: false,
-        destroy: true,
+        filesystem: crate::config::InstanceFilesystem {
+            id: id.into(),
+            kind,
+            path: path.into(),
+            zfsproperties: BTreeMap::new(),
+            transient: false,
+            destroy: true,
+        },
         mark: Some("default/a1".into()),
     }
 }
@@ -185,9 +187,12 @@ fn export_import_and_copy_commands() {
     .assert_eq(&run(|h| {
         export_filesystems(h, &fss, Path::new("/x"), None).map(|()| vec![])
     }));
+    // A plain directory has no snapshots: exported live from a snapshot export, as the
+    // original does.
     expect![[r#"
-
-        => error: export from a snapshot is not supported for dir filesystem `dir`: it has no snapshots; export it without a snapshot"#]]
+        mkdir -p /x
+        tar -czf /x/dir.tar.gz --numeric-owner -C /d/a1 .
+        => []"#]]
     .assert_eq(&run(|h| {
         export_filesystems(h, &fss[1..], Path::new("/x"), Some("s1")).map(|()| vec![])
     }));

@@ -346,12 +346,14 @@ mod tests {
 
     fn fs(id: &str, kind: FsKind, path: &str) -> FilesystemSpec {
         FilesystemSpec {
-            id: id.into(),
-            kind,
-            path: path.into(),
-            zfsproperties: BTreeMap::new(),
-            transient: false,
-            destroy: true,
+            filesystem: crate::config::InstanceFilesystem {
+                id: id.into(),
+                kind,
+                path: path.into(),
+                zfsproperties: BTreeMap::new(),
+                transient: false,
+                destroy: true,
+            },
             mark: Some(MARK.into()),
         }
     }

@@ -367,12 +367,8 @@ impl FsDriver for ZfsDriver {
         f: &mut dyn FnMut(&Path) -> Result<(), HostError>,
     ) -> Result<(), HostError> {
         let source_dir = self.probe(view, fs)?.require_dir(fs)?;
-        let temp = FilesystemSpec {
-            id: fs.id.clone(),
-            path: format!("{}-lxops-export-{}", fs.path, std::process::id()),
-            zfsproperties: BTreeMap::new(),
-            ..fs.clone()
-        };
+        let mut temp = fs.with_path(format!("{}-lxops-export-{}", fs.path, std::process::id()));
+        temp.zfsproperties = BTreeMap::new();
         view.host.run(&clone_command(&temp, &fs.path, snapshot))?;
         let dir = view
             .host
@@ -403,12 +399,14 @@ mod tests {
 
     fn fs(path: &str) -> FilesystemSpec {
         FilesystemSpec {
-            id: "home".into(),
-            kind: FsKind::Zfs,
-            path: path.into(),
-            zfsproperties: BTreeMap::new(),
-            transient: false,
-            destroy: false,
+            filesystem: crate::config::InstanceFilesystem {
+                id: "home".into(),
+                kind: FsKind::Zfs,
+                path: path.into(),
+                zfsproperties: BTreeMap::new(),
+                transient: false,
+                destroy: false,
+            },
             mark: Some("default/a1".into()),
         }
     }

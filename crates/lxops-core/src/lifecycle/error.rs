@@ -24,6 +24,15 @@ pub enum LifecycleError {
         /// " in project X" or "".
         project: String,
     },
+    /// The instance appeared between the check and the create: the create of an interrupted
+    /// earlier launch was still running in the daemon.
+    #[error("instance {instance} appeared while it was being created{project}: an interrupted earlier launch of it was still running in the daemon; run the same launch again to finish it")]
+    CreateRaced {
+        /// The instance.
+        instance: String,
+        /// " in project X" or "".
+        project: String,
+    },
     /// An instance that should exist does not.
     #[error("instance {instance} does not exist{project}")]
     InstanceMissing {

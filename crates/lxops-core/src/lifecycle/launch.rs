@@ -4,7 +4,7 @@
 use super::error::{in_project, LifecycleError};
 use super::progress::Progress;
 use crate::plan::{profile_differences, InstancePlan, Source};
-use crate::server::{Devices, ImageSource, InstanceServer, InstanceSource};
+use crate::server::{Devices, ImageSource, InstanceServer, InstanceSource, ServerError};
 
 /// Whether the per-instance profile must be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +60,19 @@ pub async fn check_launch(
     plan: &InstancePlan,
 ) -> Result<LaunchCheck, LifecycleError> {
     let name = plan.name.as_str();
-    // The create of an interrupted earlier run may still be running, with the instance not
-    // visible yet: once it ends, the instance is there to resume.
-    let existing = super::wait::settled_instance(server, name).await?;
+    // One lookup on the common path (no instance). Only an instance left by an interrupted
+    // launch waits for that run's operations (its create or start may still be running in the
+    // daemon) and is looked up again once they have ended.
+    let existing = match server
+        .instance(name)
+        .await
+        .map_err(|e| LifecycleError::server(name, "looking up the instance", e))?
+    {
+        Some(instance) if launch_pending(&instance) => {
+            super::wait::settled_instance(server, name).await?
+        }
+        other => other,
+    };
     let resume = match &existing {
         None => false,
         Some(instance) if launch_pending(instance) => true,
@@ -254,6 +264,12 @@ pub async fn create_instance(
     }
     if let Err(e) = server.create_instance(&new).await {
         undo_launch(server, name, &plan.profile.name, created, progress).await;
+        if matches!(e, ServerError::AlreadyExists { .. }) {
+            return Err(LifecycleError::CreateRaced {
+                instance: name.to_string(),
+                project: in_project(server.project()),
+            });
+        }
         return Err(LifecycleError::server(name, "creating the instance", e));
     }
     created.instance = true;

@@ -127,6 +127,53 @@ async fn relaunch_reuses_identical_profile_and_refuses_existing_instance() {
 }
 
 #[tokio::test]
+async fn launch_waits_for_operations_only_when_resuming() {
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    let p = plan("a1", "alpine", &[]);
+    let waits = |server: &FakeServer| {
+        server
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("wait for operations"))
+            .count()
+    };
+    launch(&server, &p).await.expect("launch");
+    assert_eq!(waits(&server), 0, "a new instance: {:?}", server.calls());
+    launch(&server, &p).await.expect("resume");
+    assert_eq!(waits(&server), 1, "a pending one: {:?}", server.calls());
+}
+
+#[tokio::test]
+async fn an_instance_created_during_the_launch_is_left_alone() {
+    // The create of an interrupted earlier run ends between this run's check and its create.
+    let server = FakeServer::new();
+    server.add_image("alpine");
+    let p = plan("a1", "alpine", &[]);
+    server.create_profile(&p.profile).await.expect("profile");
+    let check = check_launch(&server, &p).await.expect("check");
+    let mut earlier = p.new_instance();
+    earlier
+        .config
+        .insert(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string());
+    server.create_instance(&earlier).await.expect("earlier run");
+    let mut lines: Vec<String> = Vec::new();
+    let err = create_instance(&server, &p, &check, &mut lines)
+        .await
+        .expect_err("raced")
+        .to_string();
+    assert!(err.contains("run the same launch again"), "{err}");
+    assert!(server.instance("a1").await.ok().flatten().is_some());
+    assert!(server.profile("a1.lxops").await.ok().flatten().is_some());
+    // The re-run the error asks for resumes it.
+    let lines = launch(&server, &p).await.expect("resume");
+    assert_eq!(
+        lines[0],
+        "resume the interrupted launch of a1: the instance exists"
+    );
+}
+
+#[tokio::test]
 async fn launch_refuses_a_different_existing_profile() {
     let server = FakeServer::new();
     server.add_image("alpine");

@@ -5,10 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::OpsError;
-use crate::config::{self, DeviceDir};
-use crate::host::{
-    self, CloneSource, DeviceDirSpec, DeviceSetup, DeviceSpec, FilesystemSpec, Owner,
-};
+use crate::config;
+use crate::host::{self, CloneSource, DeviceSetup, DeviceSpec, FilesystemSpec, Owner};
 use crate::plan::DiskDevice;
 
 /// Parses `device-owner` (`uid:gid`, numeric).
@@ -30,25 +28,8 @@ pub(crate) fn filesystem_spec(
     fs: &config::InstanceFilesystem,
 ) -> FilesystemSpec {
     FilesystemSpec {
-        id: fs.id.clone(),
-        kind: match fs.kind {
-            config::FsKind::Zfs => host::FsKind::Zfs,
-            config::FsKind::Dir => host::FsKind::Dir,
-            config::FsKind::Btrfs => host::FsKind::Btrfs,
-        },
-        path: fs.path.clone(),
-        zfsproperties: fs.zfsproperties.clone(),
-        transient: fs.transient,
-        destroy: fs.destroy,
+        filesystem: fs.clone(),
         mark: Some(host::instance_mark(&instance.project, &instance.name)),
-    }
-}
-
-fn device_dir(dir: &DeviceDir) -> DeviceDirSpec {
-    match dir {
-        DeviceDir::Absolute(p) => DeviceDirSpec::Absolute(p.clone()),
-        DeviceDir::FilesystemRoot => DeviceDirSpec::FilesystemRoot,
-        DeviceDir::Relative(r) => DeviceDirSpec::Relative(r.clone()),
     }
 }
 
@@ -67,7 +48,7 @@ pub fn source_setup(source: &config::Instance) -> DeviceSetup {
             .map(|d| DeviceSpec {
                 name: d.name.clone(),
                 filesystem: d.filesystem.clone(),
-                dir: device_dir(&d.dir),
+                dir: d.dir.clone(),
                 template: None,
             })
             .collect(),
@@ -106,7 +87,7 @@ pub fn device_setup(
             DeviceSpec {
                 name: d.name.clone(),
                 filesystem: d.filesystem.clone(),
-                dir: device_dir(&d.dir),
+                dir: d.dir.clone(),
                 template,
             }
         })

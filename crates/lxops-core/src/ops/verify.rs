@@ -1,6 +1,6 @@
 //! [`verify_offline`]: every check of a launch that needs neither a server nor the host — the
 //! instance, project and profile names (the daemons' rules, [`crate::names`]), the
-//! cloud-config files parse and plan for a known OS type, `lxc-options` are understood, the
+//! cloud-config files are readable ([`check_input_files`]), parse and plan for a known OS type, `lxc-options` are understood, the
 //! source (`origin` or `image`) is given, `device-owner` parses, and the device-origin source
 //! config has every filesystem. [`prepare_launch`](super::prepare_launch) runs it first, and
 //! `lxops i verify` runs exactly it, so a config that verifies fails a launch only on what a
@@ -11,8 +11,9 @@ use super::error::OpsError;
 use super::launch::LaunchSources;
 use super::safety::check_names;
 use crate::cloudconfig::{self, OsTypes, Step};
-use crate::config;
+use crate::config::{self, ConfigError};
 use crate::host::Owner;
+use crate::input;
 use crate::plan::{parse_lxc_options, parse_origin, LxcOptions, Origin};
 
 /// What the offline checks computed, for the launch to use.
@@ -74,12 +75,39 @@ pub fn verify_offline(
     })
 }
 
+/// The files `instance` reads — its cloud-config files — can be read: each exists, is a regular
+/// file and is at most [`MAX_INPUT_BYTES`](crate::input::MAX_INPUT_BYTES). Every unreadable one
+/// is reported at once, as an invalid config naming the config file and the instance.
+/// (`config::evaluate` stays pure: it resolves the paths, this looks at them.)
+pub fn check_input_files(instance: &config::Instance) -> Result<(), ConfigError> {
+    let problems: Vec<String> = instance
+        .cloud_config_files
+        .iter()
+        .filter_map(|file| {
+            let problem = input::file_problem(file)?;
+            Some(format!(
+                "cloud-config-files: {} {problem}; fix the path (relative to the file that names it)",
+                file.display()
+            ))
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        file: instance.file.clone(),
+        instance: instance.name.clone(),
+        problems,
+    })
+}
+
 /// Parses and plans the instance's cloud-config files (all of them, before anything runs);
 /// also returns what they hold that lxops does not apply, one warning each.
 pub(crate) fn cloud_config_plan(
     instance: &config::Instance,
     os_types: &OsTypes,
 ) -> Result<(Vec<Step>, Vec<String>), OpsError> {
+    check_input_files(instance)?;
     if instance.cloud_config_files.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }

@@ -18,6 +18,8 @@ struct State {
     profiles: BTreeMap<(String, String), Profile>,
     instances: BTreeMap<(String, String), FakeInstance>,
     images: BTreeMap<String, String>,
+    /// Properties of images by fingerprint (published or imported ones).
+    image_properties: BTreeMap<String, BTreeMap<String, String>>,
     pools: BTreeMap<String, StoragePool>,
     projects: Vec<String>,
     calls: Vec<String>,
@@ -701,6 +703,89 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
+    // ---- files and trees ----------------------------------------------------------------
+    async fn file_info(&self, instance: &str, path: &str) -> ServerResult<Option<FileInfo>> {
+        let state = self.lock();
+        let i = state
+            .instances
+            .get(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        Ok(i.files.get(path).map(|f| FileInfo {
+            kind: f.kind,
+            uid: f.uid,
+            gid: f.gid,
+            mode: f.mode,
+        }))
+    }
+
+    async fn list_dir(&self, instance: &str, path: &str) -> ServerResult<Vec<String>> {
+        let state = self.lock();
+        let i = state
+            .instances
+            .get(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        match i.files.get(path) {
+            Some(dir) if dir.kind == FileKind::Directory => {}
+            Some(_) => {
+                return Err(ServerError::Api {
+                    context: format!("listing directory {path} in instance {instance:?}"),
+                    status: 400,
+                    message: "not a directory".into(),
+                })
+            }
+            None => return Err(Self::not_found("directory", path)),
+        }
+        // The entries that were set by hand as a listing (a test standing in for a daemon that
+        // lists names it should not), then the children the fake holds.
+        let mut names: Vec<String> = i.files[path]
+            .content
+            .split(|b| *b == b'\n')
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        names.extend(
+            i.files
+                .keys()
+                .filter(|p| p.as_str() != "/" && p.as_str() != path && parent_dir(p) == path)
+                .map(|p| p[p.rfind('/').map_or(0, |i| i + 1)..].to_string()),
+        );
+        Ok(names)
+    }
+
+    async fn make_symlink(&self, instance: &str, link: &SymlinkCreate) -> ServerResult<()> {
+        let mut state = self.lock();
+        let i = state
+            .instances
+            .get_mut(&self.key(instance))
+            .ok_or_else(|| Self::not_found("instance", instance))?;
+        if !i.files.contains_key(parent_dir(&link.path)) {
+            return Err(Self::not_found("directory", parent_dir(&link.path)));
+        }
+        // Like the daemons: the same link again is fine, anything else in the way is not.
+        if let Some(existing) = i.files.get(&link.path) {
+            if existing.kind != FileKind::Symlink || existing.content != link.target.as_bytes() {
+                return Err(ServerError::Api {
+                    context: format!("creating symlink {} in instance {instance:?}", link.path),
+                    status: 500,
+                    message: "file exists".into(),
+                });
+            }
+        }
+        i.files.insert(
+            link.path.clone(),
+            FileContent {
+                kind: FileKind::Symlink,
+                content: link.target.clone().into_bytes(),
+                uid: 0,
+                gid: 0,
+                mode: 0o777,
+            },
+        );
+        let line = format!("symlink {instance}:{} -> {}", link.path, link.target);
+        self.record(&mut state, line);
+        Ok(())
+    }
+
     async fn image_fingerprint(&self, image: &ImageSource) -> ServerResult<Option<String>> {
         let state = self.lock();
         let by_fingerprint = state.images.values().find(|f| **f == image.image);
@@ -709,7 +794,22 @@ impl InstanceServer for FakeServer {
 
     async fn publish_image(&self, publish: &PublishImage) -> ServerResult<String> {
         let mut state = self.lock();
-        let fingerprint = format!("{:0>64}", state.images.len() + 1);
+        if let Some(alias) = publish
+            .aliases
+            .iter()
+            .find(|a| state.images.contains_key(*a))
+        {
+            return Err(ServerError::AlreadyExists {
+                what: format!("image alias {alias:?}"),
+            });
+        }
+        let fingerprint = format!(
+            "{:0>64}",
+            state.images.len() + state.image_properties.len() + 1
+        );
+        state
+            .image_properties
+            .insert(fingerprint.clone(), publish.properties.clone());
         for alias in &publish.aliases {
             state.images.insert(alias.clone(), fingerprint.clone());
         }
@@ -722,6 +822,132 @@ impl InstanceServer for FakeServer {
             ),
         );
         Ok(fingerprint)
+    }
+
+    async fn images(&self) -> ServerResult<Vec<Image>> {
+        let state = self.lock();
+        let mut images: BTreeMap<String, Image> = BTreeMap::new();
+        for (fingerprint, properties) in &state.image_properties {
+            images.insert(
+                fingerprint.clone(),
+                Image {
+                    fingerprint: fingerprint.clone(),
+                    architecture: "x86_64".into(),
+                    image_type: "container".into(),
+                    properties: properties.clone(),
+                    ..Default::default()
+                },
+            );
+        }
+        for (alias, fingerprint) in &state.images {
+            let image = images.entry(fingerprint.clone()).or_insert_with(|| Image {
+                fingerprint: fingerprint.clone(),
+                architecture: "x86_64".into(),
+                image_type: "container".into(),
+                ..Default::default()
+            });
+            image.aliases.push(alias.clone());
+        }
+        Ok(images.into_values().collect())
+    }
+
+    async fn delete_image(&self, fingerprint: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let known = state.image_properties.remove(fingerprint).is_some()
+            | state.images.values().any(|f| f == fingerprint);
+        if !known {
+            return Err(Self::not_found("image", fingerprint));
+        }
+        state.images.retain(|_, f| f != fingerprint);
+        self.record(&mut state, format!("delete image {fingerprint}"));
+        Ok(())
+    }
+
+    async fn create_image_alias(
+        &self,
+        alias: &str,
+        fingerprint: &str,
+        _description: &str,
+    ) -> ServerResult<()> {
+        let mut state = self.lock();
+        if state.images.contains_key(alias) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("image alias {alias:?}"),
+            });
+        }
+        let known = state.image_properties.contains_key(fingerprint)
+            || state.images.values().any(|f| f == fingerprint);
+        if !known {
+            return Err(Self::not_found("image", fingerprint));
+        }
+        state.images.insert(alias.into(), fingerprint.into());
+        self.record(
+            &mut state,
+            format!("create image alias {alias} -> {fingerprint}"),
+        );
+        Ok(())
+    }
+
+    async fn rename_image_alias(&self, alias: &str, new_name: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        if state.images.contains_key(new_name) {
+            return Err(ServerError::AlreadyExists {
+                what: format!("image alias {new_name:?}"),
+            });
+        }
+        let fingerprint = state
+            .images
+            .remove(alias)
+            .ok_or_else(|| Self::not_found("image alias", alias))?;
+        state.images.insert(new_name.into(), fingerprint);
+        self.record(&mut state, format!("rename image alias {alias} {new_name}"));
+        Ok(())
+    }
+
+    async fn delete_image_alias(&self, alias: &str) -> ServerResult<()> {
+        let mut state = self.lock();
+        let fingerprint = state
+            .images
+            .remove(alias)
+            .ok_or_else(|| Self::not_found("image alias", alias))?;
+        // The image stays (as on the daemons), known by its fingerprint.
+        state.image_properties.entry(fingerprint).or_default();
+        self.record(&mut state, format!("delete image alias {alias}"));
+        Ok(())
+    }
+
+    async fn export_image(
+        &self,
+        fingerprint: &str,
+        _dir: &std::path::Path,
+        _name: &str,
+    ) -> ServerResult<ImageExport> {
+        Err(ServerError::Unsupported(format!(
+            "the fake server holds no image files (export of {fingerprint})"
+        )))
+    }
+
+    async fn import_image(&self, upload: &ImageUpload) -> ServerResult<String> {
+        Err(ServerError::Unsupported(format!(
+            "the fake server holds no image files (import of {})",
+            upload.metadata.display()
+        )))
+    }
+
+    async fn all_project_states(&self) -> ServerResult<Vec<ProjectInstanceState>> {
+        let state = self.lock();
+        Ok(state
+            .instances
+            .iter()
+            .map(|((project, name), i)| ProjectInstanceState {
+                project: project.clone(),
+                name: name.clone(),
+                state: InstanceState {
+                    status: i.instance.status.clone(),
+                    network: BTreeMap::new(),
+                },
+            })
+            .collect())
     }
 
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
@@ -739,5 +965,52 @@ impl FakeServer {
         i.instance.status = status.to_string();
         self.record(&mut state, format!("{verb} instance {name}"));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::*;
+
+    fn publish(alias: &str) -> PublishImage {
+        PublishImage {
+            source: "a1/s1".into(),
+            aliases: vec![alias.into()],
+            properties: [("os".to_string(), "alpine".to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn images_keep_properties_and_aliases_as_the_daemons_do() {
+        let server = FakeServer::new();
+        let fp = server.publish_image(&publish("web")).await.unwrap();
+        // A taken alias makes nothing.
+        let taken = server.publish_image(&publish("web")).await.unwrap_err();
+        assert!(taken.is_already_exists(), "{taken}");
+        assert_eq!(server.images().await.unwrap().len(), 1);
+        server.create_image_alias("web2", &fp, "").await.unwrap();
+        server.rename_image_alias("web2", "web3").await.unwrap();
+        assert!(server
+            .rename_image_alias("web3", "web")
+            .await
+            .unwrap_err()
+            .is_already_exists());
+        assert!(server
+            .delete_image_alias("web2")
+            .await
+            .unwrap_err()
+            .is_not_found());
+        let images = server.images().await.unwrap();
+        assert_eq!(images[0].aliases, ["web", "web3"]);
+        assert_eq!(images[0].properties["os"], "alpine");
+        assert_eq!(images[0].label(), "web");
+        // Deleting the aliases keeps the image; deleting the image removes it.
+        server.delete_image_alias("web").await.unwrap();
+        server.delete_image_alias("web3").await.unwrap();
+        assert_eq!(server.images().await.unwrap()[0].label(), fp);
+        server.delete_image(&fp).await.unwrap();
+        assert!(server.images().await.unwrap().is_empty());
+        assert!(server.delete_image(&fp).await.unwrap_err().is_not_found());
     }
 }

@@ -360,6 +360,30 @@ pub enum FileKind {
     Symlink,
 }
 
+/// What the files API says about a path without reading it (`lstat`: a symlink is reported
+/// as a symlink, not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// File, directory or symlink.
+    pub kind: FileKind,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// A symbolic link to create inside an instance. Both daemons create it owned by root
+/// (LXD 5.0.2 and Incus 6.0.4 ignore uid/gid headers for symlinks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SymlinkCreate {
+    /// Absolute path of the link.
+    pub path: String,
+    /// What the link points to, stored as given (never resolved).
+    pub target: String,
+}
+
 /// A file read from inside an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileContent {
@@ -400,6 +424,8 @@ pub struct PublishImage {
     pub properties: BTreeMap<String, String>,
     /// Compression algorithm, or `None` for the server default.
     pub compression: Option<String>,
+    /// Image format (`unified` or `split`), or `None` for the server default (unified).
+    pub format: Option<String>,
 }
 
 /// One entry of an id map (`volatile.idmap.current`): container ids
@@ -450,3 +476,66 @@ impl IdMap {
 
 /// Default time to wait for a background operation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The state of one instance of any project (`instance addresses` across projects).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectInstanceState {
+    /// The instance's project.
+    pub project: String,
+    /// The instance's name.
+    pub name: String,
+    /// Its runtime state (no network when stopped).
+    pub state: InstanceState,
+}
+
+/// An image of the local image store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Image {
+    /// Full fingerprint (sha256).
+    pub fingerprint: String,
+    /// Alias names, in the daemon's order.
+    pub aliases: Vec<String>,
+    /// Architecture in the daemon's naming (`x86_64`, `aarch64`).
+    pub architecture: String,
+    /// `container` or `virtual-machine`.
+    pub image_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Image properties (`os`, `release`, `serial`, `description`, ...).
+    pub properties: BTreeMap<String, String>,
+    /// Upload time as the daemon writes it (RFC 3339).
+    pub uploaded_at: String,
+}
+
+impl Image {
+    /// How `image instances` names the image: the first alias, else the `name` property, else
+    /// the fingerprint.
+    pub fn label(&self) -> String {
+        if let Some(alias) = self.aliases.first() {
+            return alias.clone();
+        }
+        match self.properties.get("name").filter(|n| !n.is_empty()) {
+            Some(name) => name.clone(),
+            None => self.fingerprint.clone(),
+        }
+    }
+}
+
+/// Image files to upload: a unified tarball (`rootfs` `None`), or a split pair of a metadata
+/// tarball and a rootfs tarball or squashfs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageUpload {
+    /// The unified tarball, or the metadata tarball of a split image.
+    pub metadata: std::path::PathBuf,
+    /// The rootfs of a split image.
+    pub rootfs: Option<std::path::PathBuf>,
+    /// Alias to give the image; checked to be free before the upload.
+    pub alias: Option<String>,
+}
+
+/// What an image export wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageExport {
+    /// The files written: one unified tarball, or the metadata and rootfs of a split image.
+    pub files: Vec<std::path::PathBuf>,
+}

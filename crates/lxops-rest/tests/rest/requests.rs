@@ -69,7 +69,7 @@ fn publish_bodies_pick_instance_or_snapshot() {
         ..Default::default()
     };
     publish.compression = Some("none".into());
-    expect![[r#"{"aliases":[{"description":"","name":"img"}],"compression_algorithm":"none","properties":{},"public":false,"source":{"name":"a1/snap0","type":"snapshot"}}"#]]
+    expect![[r#"{"compression_algorithm":"none","properties":{},"public":false,"source":{"name":"a1/snap0","type":"snapshot"}}"#]]
         .assert_eq(&RestServer::publish_body(&publish).to_string());
 }
 
@@ -90,6 +90,15 @@ fn file_writes_send_the_dialect_headers_and_never_a_form_content_type() {
             "{mode:o}: {headers:?}"
         );
     }
+}
+
+#[test]
+fn symlink_writes_name_the_type_and_nothing_else() {
+    // Both daemons create symlinks owned by root whatever the headers say, and "write" is
+    // only for files.
+    let lxd = write_headers(&LXD, "symlink", None, None, None, false);
+    expect![[r#"[("Content-Type", "application/octet-stream"), ("X-LXD-Type", "symlink")]"#]]
+        .assert_eq(&format!("{lxd:?}"));
 }
 
 fn recorded_response(name: &str, body: &[u8]) -> RawResponse {
