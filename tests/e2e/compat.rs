@@ -2,7 +2,8 @@
 //! reach the create request (config key, device override, extra profile, ephemeral,
 //! description, storage pool), and an option the API cannot express is refused before
 //! anything changes; `snapshot -d -R` destroys the dependent clones lxops made, and refuses a
-//! clone it did not make (real zfs-fuse pool).
+//! clone it did not make (real zfs-fuse pool); an `origin` without a `project_` prefix is
+//! copied from the source config's project.
 
 use crate::cli::{block_on, instance_exists, lxops, profile_exists, server, write_config, Cleanup};
 use crate::devices::{dataset_exists, host, HostCleanup, POOL};
@@ -314,6 +315,67 @@ fn snapshot_destroy_r_takes_lxops_clones_and_refuses_foreign_ones() {
         assert!(
             dataset_exists(&own),
             "{daemon}: the filesystem itself stays"
+        );
+    }
+}
+
+/// An `origin` without a `project_` prefix is in the project of the `source-config` file, as
+/// in the original: the copy comes from there into the config's own project.
+#[test]
+fn an_origin_without_a_project_is_copied_from_the_source_configs_project() {
+    for daemon in DAEMONS {
+        let server = server(daemon);
+        let source = unique_name("t-orig-src");
+        let name = unique_name("t-orig");
+        let project = crate::backend::TestProject::create(daemon, &source);
+        let _cleanup = Cleanup::new(&server, &[&name]);
+        block_on(server.for_project(&project.name).create_instance(
+            &lxops_core::server::NewInstance {
+                name: source.clone(),
+                source: lxops_core::server::InstanceSource::Image(
+                    lxops_core::server::ImageSource::local(lxops_tests::BUSYBOX),
+                ),
+                profiles: vec!["default".into()],
+                config: [("user.origin".to_string(), "source".to_string())].into(),
+                devices: Default::default(),
+                vm: false,
+                description: String::new(),
+                ephemeral: false,
+                target: None,
+                instance_type: None,
+            },
+        ))
+        .expect("create the source instance in its project");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_config(
+            tmp.path(),
+            "source.yaml",
+            &format!(
+                "#lxops-v1\nproject: {}\nimage: {}\n",
+                project.name,
+                lxops_tests::BUSYBOX
+            ),
+        );
+        let config = write_config(
+            tmp.path(),
+            "c.yaml",
+            &format!("#lxops-v1\norigin: {source}\nsource-config: source.yaml\n"),
+        );
+        let dry = lxops(daemon, &["launch", "--dry-run", "-name", &name, &config]).ok();
+        assert!(
+            dry.stdout
+                .contains(&format!("copy of {}/{source}", project.name)),
+            "{daemon}: {}",
+            dry.stdout
+        );
+        lxops(daemon, &["launch", "-name", &name, &config]).ok();
+        let copy = block_on(server.instance(&name))
+            .expect("lookup")
+            .expect("the copy is in the config's project");
+        assert_eq!(
+            copy.config.get("user.origin").map(String::as_str),
+            Some("source"),
+            "{daemon}: copied from the source project's instance"
         );
     }
 }
