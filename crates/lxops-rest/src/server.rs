@@ -182,6 +182,8 @@ impl RestServer {
             version: server.environment.server_version,
             extensions: server.api_extensions,
             clustered: server.environment.server_clustered,
+            member: Some(server.environment.server_name.clone())
+                .filter(|n| server.environment.server_clustered && !n.is_empty()),
             remote: match &selection.target {
                 Target::Local(_) => None,
                 Target::Https(_) => Some(selection.remote.clone()),
@@ -915,7 +917,12 @@ impl InstanceServer for RestServer {
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
         let context = format!("reading storage pool {name:?}");
         let what = format!("storage pool {name:?}");
-        let url = format!("/1.0/storage-pools/{}", encode(name));
+        let mut url = format!("/1.0/storage-pools/{}", encode(name));
+        // On a cluster a pool's `source` is per member: the member lxops talks to (whose host
+        // is lxops' own over the unix socket).
+        if let Some(member) = &self.conn.info.member {
+            url.push_str(&format!("?target={}", encode(member)));
+        }
         match self
             .sync(RawRequest::new(Method::GET, url), &context, &what)
             .await

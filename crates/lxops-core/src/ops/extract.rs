@@ -213,7 +213,8 @@ pub(crate) async fn extract_as(
         devices: Default::default(),
         vm: false,
         description: format!("lxops extract of {name} (temporary)"),
-        target: None,
+        // On a cluster, on the member lxops talks to: its root filesystem is read on this host.
+        target: server.info().await.ok().and_then(|info| info.member),
     };
     if let Err(e) = server.create_instance(&new).await {
         // A daemon may leave a half-created instance behind.

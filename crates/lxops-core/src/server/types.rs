@@ -46,6 +46,8 @@ pub struct ServerInfo {
     pub extensions: Vec<String>,
     /// `environment.server_clustered`: the daemon is a member of a cluster.
     pub clustered: bool,
+    /// The cluster member lxops talks to (`environment.server_name` of a clustered server).
+    pub member: Option<String>,
     /// The client config's remote the server is reached through over HTTPS; `None` for the
     /// local unix socket (whose host is lxops' own).
     pub remote: Option<String>,
