@@ -3,6 +3,7 @@
 mod backend;
 mod cli;
 mod cloudconfig;
+mod cluster;
 mod commands;
 mod compat;
 mod devices;

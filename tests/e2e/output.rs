@@ -105,7 +105,7 @@ fn json_output_of_a_fleet_run_status_instance_and_profile_parses_back() {
             lxops(daemon, &["status", "--format", "csv", "-name", &a, &config]).fails(3, "1 of 1");
         assert_eq!(
             csv.stdout.lines().next(),
-            Some("instance,project,state,kind,difference"),
+            Some("instance,project,state,location,kind,difference"),
             "{daemon}"
         );
 

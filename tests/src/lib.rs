@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxops_core::server::{Backend, ConnectOptions, InstanceServer, ServerError, StopMode};
 
+pub mod cluster;
 pub mod fault_proxy;
 
 /// A daemon under test.

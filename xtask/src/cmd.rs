@@ -136,11 +136,17 @@ impl Cmd {
             .with_context(|| format!("cannot open log file {}", log_file.display()))?;
         let program = self.inner.get_program().to_owned();
         let args: Vec<_> = self.inner.get_args().map(|a| a.to_owned()).collect();
+        let envs: Vec<_> = self
+            .inner
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect();
         eprintln!("$ setsid -f {display} >>{} 2>&1", log_file.display());
         let status = Command::new("setsid")
             .arg("-f")
             .arg(program)
             .args(args)
+            .envs(envs)
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(out)

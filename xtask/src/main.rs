@@ -22,7 +22,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup                       install and start LXD, Incus, zfs-fuse, btrfs and the test images
+  setup                       install and start LXD, Incus, zfs-fuse, btrfs, the test images
+                              and 3-member Incus and LXD test clusters
+  teardown                    remove the test clusters (the main daemons stay)
+  cluster up|down             set up or tear down only the Incus and LXD test clusters
   test                        setup, then unit tests, then the end-to-end tests
   ci                          fmt, clippy, tidy checks, then test (what .ci/run runs)
   oracle                      the cloud-config differential test against the real cloud-init
@@ -52,6 +55,11 @@ fn run(args: &[String]) -> Result<()> {
             no_args(command, rest)?;
             setup::run()
         }
+        "teardown" => {
+            no_args(command, rest)?;
+            setup::teardown()
+        }
+        "cluster" => setup::cluster(rest),
         "test" => {
             no_args(command, rest)?;
             ci::test()

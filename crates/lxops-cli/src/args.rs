@@ -204,8 +204,8 @@ pub enum Command {
     Version,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completion(CompletionArgs),
-    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cloud-config,
-    /// images.
+    /// Documentation topics: config, filesystem, device, pattern, hostpath, safety, cluster,
+    /// cloud-config, images.
     Help(HelpArgs),
 }
 
@@ -221,6 +221,10 @@ pub struct LaunchArgs {
     /// How long to wait for a started instance.
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// Cluster member (or `@group`) to create the instance on; overrides the config's
+    /// `target` (see `help cluster`). Without either, the cluster's scheduler places it.
+    #[arg(long, value_name = "MEMBER")]
+    pub target: Option<String>,
     /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
@@ -906,7 +910,7 @@ pub struct CompletionArgs {
 /// `help [TOPIC]`.
 #[derive(Debug, Clone, Args)]
 pub struct HelpArgs {
-    /// A topic (config, filesystem, device, pattern, hostpath) or a command name.
+    /// A topic (config, filesystem, device, pattern, hostpath, cluster) or a command name.
     pub topic: Vec<String>,
 }
 

@@ -16,8 +16,8 @@ mod wait;
 
 pub use error::LifecycleError;
 pub use launch::{
-    check_launch, create_instance, launch_pending, undo_launch, Created, LaunchCheck, ProfileState,
-    LAUNCH_PENDING, LAUNCH_PENDING_KEY,
+    check_launch, check_target, create_instance, launch_pending, undo_launch, Created, LaunchCheck,
+    ProfileState, LAUNCH_PENDING, LAUNCH_PENDING_KEY,
 };
 pub use progress::{Event, EventProgress, Progress, SkipReason};
 pub use rebuild::{check_rebuild, rebuild_instance, rebuild_lines};

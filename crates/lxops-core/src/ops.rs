@@ -16,6 +16,7 @@ mod extract;
 pub mod fleet;
 mod launch;
 mod maintain;
+mod remote;
 mod remove;
 mod rename;
 mod safety;
@@ -34,6 +35,7 @@ pub use launch::{launch, prepare_launch, rebuild, LaunchSources, PreparedLaunch}
 pub use maintain::{
     configure, create_devices, create_profile, rollback, snapshot, SnapshotOptions,
 };
+pub use remote::check_host_access;
 pub use remove::{delete, destroy, RemoveOptions};
 pub use rename::{rename, RenameOptions};
 pub use safety::twin_name;
@@ -86,6 +88,7 @@ pub(crate) mod test_support {
     /// directory filesystem `data` at `<root>/<name>` and one device `srv` (`/srv`) on it.
     pub(crate) fn dir_instance(root: &Path, name: &str) -> config::Instance {
         config::Instance {
+            target: None,
             name: name.into(),
             file: root.join(format!("{name}.yaml")),
             description: String::new(),

@@ -170,9 +170,17 @@ pub struct InstancePlan {
     pub cloud_config_files: Vec<PathBuf>,
     /// The OS type for cloud-config.
     pub ostype: String,
+    /// The cluster member (or `@group`) to create the instance on; `None`: the scheduler.
+    pub target: Option<String>,
 }
 
 impl InstancePlan {
+    /// Where the instance goes on a cluster: the config's `target` (or `--target`), else an
+    /// `lxc-options` `--target`; `None`: the scheduler places it.
+    pub fn placement(&self) -> Option<&String> {
+        self.target.as_ref().or(self.options.target.as_ref())
+    }
+
     /// The create request of this plan.
     pub fn new_instance(&self) -> NewInstance {
         let source = match &self.source {
@@ -192,7 +200,7 @@ impl InstancePlan {
             vm: self.options.vm,
             description: self.options.description.clone().unwrap_or_default(),
             ephemeral: self.options.ephemeral,
-            target: self.options.target.clone(),
+            target: self.placement().cloned(),
             instance_type: self.options.instance_type.clone(),
         }
     }
@@ -254,7 +262,7 @@ impl InstancePlan {
         if self.options.ephemeral {
             lines.push("  ephemeral".into());
         }
-        if let Some(target) = &self.options.target {
+        if let Some(target) = self.placement() {
             lines.push(format!("  on cluster member {target}"));
         }
         if let Some(description) = &self.options.description {

@@ -48,6 +48,15 @@ pub enum ServerError {
         /// What the user can do about it.
         hint: String,
     },
+    /// A cluster member that must serve the request is down (or just restarting); nothing was
+    /// done.
+    #[error("cluster member {members} cannot be reached: {error}; start it (or wait until it is back online) and run the command again")]
+    MemberOffline {
+        /// The member(s) not online, with their status.
+        members: String,
+        /// The daemon's error.
+        error: String,
+    },
     /// The object does not exist (HTTP 404 or the daemon's "not found").
     #[error("{what} not found")]
     NotFound {
@@ -136,6 +145,10 @@ pub trait InstanceServer: Send + Sync {
     async fn info(&self) -> ServerResult<ServerInfo>;
     /// Whether a project of that name exists.
     async fn project_exists(&self, name: &str) -> ServerResult<bool>;
+    /// The members of the cluster the server belongs to; empty for a standalone server.
+    async fn cluster_members(&self) -> ServerResult<Vec<ClusterMember>> {
+        Ok(Vec::new())
+    }
 
     // ---- profiles -------------------------------------------------------------------------
     /// Names of all profiles in the project.

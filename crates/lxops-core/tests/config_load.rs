@@ -501,3 +501,56 @@ fn an_include_cycle_skips_the_repeated_file_with_a_warning() {
         assert!(warnings.contains(want), "{want:?} not in\n{warnings}");
     }
 }
+
+/// `target` (an lxops extension): a pattern, the includer's value wins over an include's, and
+/// one that substitutes to nothing means no target (the scheduler places the instance).
+#[test]
+fn target_is_a_pattern_merged_like_other_scalars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("base.yaml"),
+        "#lxops-v1\nimage: x\ntarget: m1\n",
+    )
+    .expect("write");
+    for (what, top, cli, expected) in [
+        (
+            "from the include",
+            "include:\n- base.yaml\n",
+            vec![],
+            Some("m1"),
+        ),
+        (
+            "the includer wins",
+            "include:\n- base.yaml\ntarget: m2\n",
+            vec![],
+            Some("m2"),
+        ),
+        (
+            "a property",
+            "image: x\ntarget: (member)\n",
+            vec![("member", "m3")],
+            Some("m3"),
+        ),
+        (
+            "a property that is empty",
+            "image: x\ntarget: (member)\n",
+            vec![("member", "")],
+            None,
+        ),
+        ("none", "image: x\n", vec![], None),
+    ] {
+        let file = dir.path().join("a1.yaml");
+        std::fs::write(&file, format!("#lxops-v1\n{top}")).expect("write");
+        let formats = formats();
+        let sources = sources(&cli, &[]);
+        let options = LoadOptions {
+            formats: &formats,
+            sources: &sources,
+            strict: false,
+            raw: false,
+        };
+        let loaded = load(&file, &options).expect(what);
+        let instance = evaluate(&loaded, "a1", &sources, &EvalOptions::default()).expect(what);
+        assert_eq!(instance.target.as_deref(), expected, "{what}");
+    }
+}

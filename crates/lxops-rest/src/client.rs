@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::dialect::Dialect;
 use crate::envelope::{is_wait_deadline, parse_reply, wait_outcome, OpOutcome, Operation, Reply};
-use crate::errors::{api_error, is_not_ready, operation_error, remote_forbidden, Subject};
+use crate::errors::{
+    api_error, is_member_unreachable, is_not_ready, operation_error, remote_forbidden, Subject,
+};
 use crate::transport::{RawRequest, RawResponse, Transport, TransportError};
 
 /// Most time allowed for a plain (non-waiting) request; less when the operation timeout is
@@ -120,6 +122,17 @@ impl Connection {
                 Err(TransportError::Other(reason)) if idempotent => Some(reason.clone()),
                 Ok(response) if idempotent && is_not_ready(response.status) => {
                     Some(format!("HTTP {}: the daemon is not ready", response.status))
+                }
+                // A cluster member that must forward the request could not reach the member
+                // that owns the instance: nothing was done, so any request may be repeated.
+                Ok(response)
+                    if response.status >= 500
+                        && is_member_unreachable(&String::from_utf8_lossy(&response.body)) =>
+                {
+                    Some(format!(
+                        "HTTP {}: another cluster member cannot be reached",
+                        response.status
+                    ))
                 }
                 _ => None,
             };

@@ -99,6 +99,20 @@ pub fn is_not_ready(code: u16) -> bool {
     code == 503
 }
 
+/// What a cluster member answers for a request it must forward to another member that is
+/// down or just restarting (Incus 6.0, LXD 5.0): the request did not reach that member.
+const MEMBER_UNREACHABLE: &[&str] = &[
+    "Server isn't ready yet",
+    "Missing event connection with target cluster member",
+];
+
+/// Whether a reply (or error) text says another cluster member could not be reached: worth
+/// the same request again after a pause (a restarted member is reconnected on the next
+/// heartbeat), and, if that does not help, a member-offline error.
+pub fn is_member_unreachable(text: &str) -> bool {
+    MEMBER_UNREACHABLE.iter().any(|m| text.contains(m))
+}
+
 fn classify(subject: &Subject<'_>, code: u16, message: &str) -> Option<ServerError> {
     match (subject.request, code) {
         // Change: a rename whose target name is taken (`Name "x" already in use`).
@@ -158,5 +172,26 @@ fn explain(code: u16, message: &str) -> String {
             "{message} (the daemon is not ready: wait for it to start, then run the command again)"
         ),
         _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_member_unreachable;
+
+    #[test]
+    fn forwarding_failures_of_a_cluster_are_recognised() {
+        for (text, unreachable) in [
+            ("Server isn't ready yet", true),
+            (
+                "Failed checking instance exists \"local:a\": Missing event connection with \
+                 target cluster member",
+                true,
+            ),
+            ("Instance not found", false),
+            ("Cluster member \"m9\" not found", false),
+        ] {
+            assert_eq!(is_member_unreachable(text), unreachable, "{text}");
+        }
     }
 }

@@ -29,6 +29,45 @@ pub struct EnvironmentJson {
     pub server: String,
     /// Daemon version.
     pub server_version: String,
+    /// Whether the daemon is a cluster member.
+    pub server_clustered: bool,
+    /// The member's name (the host name on a standalone server).
+    pub server_name: String,
+}
+
+/// A cluster member (`GET /1.0/cluster/members?recursion=1`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ClusterMemberJson {
+    /// The member's name.
+    pub server_name: String,
+    /// `Online`, `Offline`, `Evacuated`, ...
+    pub status: String,
+    /// Details of the status.
+    pub message: String,
+    /// Cluster groups (Incus, LXD 5.0).
+    pub groups: Vec<String>,
+}
+
+impl From<ClusterMemberJson> for lxops_core::server::ClusterMember {
+    fn from(j: ClusterMemberJson) -> Self {
+        lxops_core::server::ClusterMember {
+            name: j.server_name,
+            status: j.status,
+            message: j.message,
+            groups: j.groups,
+        }
+    }
+}
+
+/// A field the daemon may send as `null` (an instance on an offline cluster member has
+/// `config`, `devices` and `profiles` null): its default then.
+fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// An instance object.
@@ -40,14 +79,19 @@ pub struct InstanceJson {
     /// Status.
     pub status: String,
     /// Profiles.
+    #[serde(deserialize_with = "nullable")]
     pub profiles: Vec<String>,
     /// Own config.
+    #[serde(deserialize_with = "nullable")]
     pub config: ConfigMap,
     /// Own devices.
+    #[serde(deserialize_with = "nullable")]
     pub devices: Devices,
     /// Expanded config.
+    #[serde(deserialize_with = "nullable")]
     pub expanded_config: ConfigMap,
     /// Expanded devices.
+    #[serde(deserialize_with = "nullable")]
     pub expanded_devices: Devices,
     /// Description.
     pub description: String,
@@ -60,6 +104,8 @@ pub struct InstanceJson {
     pub ephemeral: bool,
     /// Stateful flag.
     pub stateful: bool,
+    /// The cluster member it lives on (`none` on a standalone Incus, empty on LXD).
+    pub location: String,
 }
 
 impl From<InstanceJson> for Instance {
@@ -74,6 +120,7 @@ impl From<InstanceJson> for Instance {
             expanded_config: j.expanded_config,
             description: j.description,
             instance_type: j.instance_type,
+            location: j.location,
         }
     }
 }
@@ -276,4 +323,45 @@ pub fn names_from_urls(urls: &[String]) -> Vec<String> {
             crate::transport::decode(path.rsplit('/').next().unwrap_or(path))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use lxops_core::server::Instance;
+    use serde_json::json;
+
+    use super::InstanceJson;
+
+    /// How the daemons list an instance: on a cluster member, on a member that is down (its
+    /// config, devices and profiles are null), and on standalone Incus and LXD.
+    #[test]
+    fn instances_carry_their_cluster_member() {
+        for (what, value, member, status) in [
+            (
+                "cluster",
+                json!({"name": "a", "status": "Running", "location": "m2", "config": {"k": "v"}}),
+                Some("m2"),
+                "Running",
+            ),
+            (
+                "member down",
+                json!({"name": "a", "status": "Error", "location": "m3", "config": null,
+                       "devices": null, "profiles": null}),
+                Some("m3"),
+                "Error",
+            ),
+            (
+                "standalone incus",
+                json!({"name": "a", "location": "none"}),
+                None,
+                "",
+            ),
+            ("lxd", json!({"name": "a", "location": ""}), None, ""),
+        ] {
+            let parsed: InstanceJson = serde_json::from_value(value).expect(what);
+            let instance = Instance::from(parsed);
+            assert_eq!(instance.member(), member, "{what}");
+            assert_eq!(instance.status, status, "{what}");
+        }
+    }
 }

@@ -121,7 +121,6 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
     config.insert(REBUILD_OF_KEY.to_string(), name.to_string());
     let new = NewInstance {
         ephemeral: false,
-        target: None,
         instance_type: None,
         name: temporary.clone(),
         source: InstanceSource::Image(resolved),
@@ -130,6 +129,9 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
         devices: current.devices.clone(),
         vm: current.instance_type == "virtual-machine",
         description: current.description.clone(),
+        // On a cluster, the replacement goes where the instance is (its data may be there).
+        target: Some(current.location.clone())
+            .filter(|l| server.conn.info.clustered && !l.is_empty() && l != "none"),
     };
     server.create_instance(&new).await?;
     if let Err(e) = server.delete_instance(name).await {

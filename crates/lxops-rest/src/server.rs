@@ -182,6 +182,13 @@ impl RestServer {
             server: server.environment.server,
             version: server.environment.server_version,
             extensions: server.api_extensions,
+            clustered: server.environment.server_clustered,
+            member: Some(server.environment.server_name.clone())
+                .filter(|n| server.environment.server_clustered && !n.is_empty()),
+            remote: match &selection.target {
+                Target::Local(_) => None,
+                Target::Https(_) => Some(selection.remote.clone()),
+            },
         };
         let project = match &options.project {
             Some(project) if !project.is_empty() => project.clone(),
@@ -232,7 +239,7 @@ impl RestServer {
                 "{context}: unexpected operation"
             ))),
             Err(e) if e.is_not_found() => self.absent(None).await,
-            Err(e) => Err(e),
+            Err(e) => self.checked(Err(e)).await,
         }
     }
 
@@ -311,13 +318,41 @@ impl RestServer {
     /// `result`, unless it is a 404 ([`ServerError::NotFound`], or an API error 404 of a
     /// create) and this view's project is missing: then that is the error (a 404 does not say
     /// which object is missing).
+    /// On a cluster, an error saying another member could not be reached (after the retries
+    /// of [`crate::client::Connection::raw`]) becomes [`ServerError::MemberOffline`], naming
+    /// the member.
     pub(crate) async fn checked<T>(&self, result: ServerResult<T>) -> ServerResult<T> {
         match result {
             Err(e) if e.is_not_found() || matches!(e, ServerError::Api { status: 404, .. }) => {
                 self.require_project().await?;
                 Err(e)
             }
+            Err(e)
+                if self.conn.info.clustered
+                    && crate::errors::is_member_unreachable(&e.to_string()) =>
+            {
+                Err(self.member_offline(e).await)
+            }
             other => other,
+        }
+    }
+
+    /// The members that are not online, for [`ServerError::MemberOffline`]; when none is
+    /// known to be down yet (the heartbeat has not noticed), the error says so.
+    async fn member_offline(&self, error: ServerError) -> ServerError {
+        let members = self.cluster_members().await.unwrap_or_default();
+        let down: Vec<String> = members
+            .iter()
+            .filter(|m| !m.status.eq_ignore_ascii_case("online"))
+            .map(|m| format!("{} ({}: {})", m.name, m.status.to_lowercase(), m.message))
+            .collect();
+        ServerError::MemberOffline {
+            members: if down.is_empty() {
+                "that owns the instance (not yet marked offline)".to_string()
+            } else {
+                down.join(", ")
+            },
+            error: error.to_string(),
         }
     }
 
@@ -442,6 +477,17 @@ impl InstanceServer for RestServer {
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn cluster_members(&self) -> ServerResult<Vec<lxops_core::server::ClusterMember>> {
+        if !self.conn.info.clustered {
+            return Ok(Vec::new());
+        }
+        let context = "listing the cluster members".to_string();
+        let request = RawRequest::new(Method::GET, "/1.0/cluster/members?recursion=1");
+        let value = self.sync(request, &context, "cluster members").await?;
+        let members: Vec<crate::model::ClusterMemberJson> = parse(value, &context)?;
+        Ok(members.into_iter().map(Into::into).collect())
     }
 
     async fn profile_names(&self) -> ServerResult<Vec<String>> {
@@ -920,7 +966,12 @@ impl InstanceServer for RestServer {
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
         let context = format!("reading storage pool {name:?}");
         let what = format!("storage pool {name:?}");
-        let url = format!("/1.0/storage-pools/{}", encode(name));
+        let mut url = format!("/1.0/storage-pools/{}", encode(name));
+        // On a cluster a pool's `source` is per member: the member lxops talks to (whose host
+        // is lxops' own over the unix socket).
+        if let Some(member) = &self.conn.info.member {
+            url.push_str(&format!("?target={}", encode(member)));
+        }
         match self
             .sync(RawRequest::new(Method::GET, url), &context, &what)
             .await

@@ -17,6 +17,8 @@ pub struct Case {
     pub files: &'static [(&'static str, &'static str)],
     /// How many instances the case works on (`{i}` = 1..=count).
     pub count: usize,
+    /// Only on Incus (the cases on the Incus test cluster, which `lxops-incus` drives).
+    pub incus_only: bool,
     /// The variants; the first is the bare baseline the others' overhead is relative to.
     pub variants: &'static [Variant],
 }
@@ -60,6 +62,7 @@ pub const CASES: &[Case] = &[
     description: "create and start a busybox container",
     files: &[("busybox.yaml", MINIMAL_BUSYBOX)],
     count: 1,
+    incus_only: false,
     variants: &[
         Variant {
             name: "bare",
@@ -81,6 +84,7 @@ pub const CASES: &[Case] = &[
                       and over the unix socket",
         files: &[("busybox.yaml", MINIMAL_BUSYBOX), ("conf/config.yml", BENCH_REMOTES)],
         count: 1,
+        incus_only: false,
         variants: &[
             Variant {
                 name: "lxops (unix socket)",
@@ -102,6 +106,7 @@ pub const CASES: &[Case] = &[
         description: "launch 10 busybox containers with 3 disk devices each",
         files: &[("lxbench-{i}.yaml", THREE_DEVICES)],
         count: 10,
+        incus_only: false,
         variants: &[
             Variant {
                 name: "bare (CLI)",
@@ -140,6 +145,7 @@ pub const CASES: &[Case] = &[
         description: "apply a cloud-config with 20 files and 3 users to a running Debian container",
         files: &[("cc.cfg", CLOUD_CONFIG)],
         count: 1,
+        incus_only: false,
         variants: &[
             Variant {
                 name: "bare (CLI)",
@@ -188,6 +194,7 @@ pub const CASES: &[Case] = &[
             the unix socket, 8 instances at once (xargs -P 8)",
         files: &[("fleet.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
         count: 50,
+        incus_only: false,
         variants: &[
             Variant {
                 name: "bare (curl -P 8)",
@@ -213,6 +220,7 @@ pub const CASES: &[Case] = &[
         description: "status of 50 running busybox containers against their config (bulk reads)",
         files: &[("fleet.yaml", MINIMAL_BUSYBOX)],
         count: 50,
+        incus_only: false,
         variants: &[
             Variant {
                 name: "bare (CLI list)",
@@ -234,6 +242,7 @@ pub const CASES: &[Case] = &[
                       (`file push -r` of the daemon's CLI, then `instance push -r`)",
         files: &[("tree/f{i}", "small file\n")],
         count: 500,
+        incus_only: false,
         variants: &[
             Variant {
                 name: "bare (CLI file push -r)",
@@ -249,16 +258,76 @@ pub const CASES: &[Case] = &[
             },
         ],
     },
+    Case {
+        name: "cluster-launch-member",
+        description: "launch a busybox container through member m1's socket of the 3-member \
+                      test cluster: on m1 itself, and on another member (--target m2; target \
+                      at most 1.2x)",
+        files: &[("busybox.yaml", MINIMAL_BUSYBOX)],
+        count: 1,
+        incus_only: true,
+        variants: &[
+            Variant {
+                name: "lxops --target m1 (the member it talks to)",
+                before: &[],
+                timed: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket launch \
+                          --target m1 -name cs-{name} {dir}/busybox.yaml"],
+                after: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket delete \
+                          --force -name cs-{name} {dir}/busybox.yaml"],
+            },
+            Variant {
+                name: "lxops --target m2 (another member)",
+                before: &[],
+                timed: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket launch \
+                          --target m2 -name cs-{name} {dir}/busybox.yaml"],
+                after: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket delete \
+                          --force -name cs-{name} {dir}/busybox.yaml"],
+            },
+        ],
+    },
+    Case {
+        name: "cluster-fleet-20",
+        description: "launch 20 busybox containers on the 3-member test cluster, 4 at a time, \
+            placed by the scheduler, through m1's socket; the baseline sends the same raw \
+            requests as fleet-50's (xargs -P 4; target at most 1.15x)",
+        files: &[("fleet.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
+        count: 20,
+        incus_only: true,
+        variants: &[
+            Variant {
+                name: "bare (curl -P 4)",
+                before: &[],
+                timed: &["env P=4 sh {dir}/raw-launch.sh /var/lib/lxops-test/ic/m1/unix.socket \
+                          cs-fleet-{all}"],
+                after: &[
+                    "env INCUS_DIR=/var/lib/lxops-test/ic/m1 INCUS_CONF=/var/lib/lxops-test/ic/cli \
+                     incus delete --force cs-fleet-{all}",
+                    "env INCUS_DIR=/var/lib/lxops-test/ic/m1 INCUS_CONF=/var/lib/lxops-test/ic/cli \
+                     incus profile delete cs-fleet-{i}.lxops",
+                ],
+            },
+            Variant {
+                name: "lxops -j 4",
+                before: &[],
+                timed: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket launch -j 4 \
+                          -name=cs-fleet-{all} {dir}/fleet.yaml"],
+                after: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket delete --force \
+                          -j 4 -name=cs-fleet-{all} {dir}/fleet.yaml"],
+            },
+        ],
+    },
 ];
 
-/// Launches the instances named after the daemon's CLI (`lxc` or `incus`) with raw requests on
-/// the unix socket, 8 at a time: profile, instance, start, one exec; every operation waited for.
+/// Launches the instances named after the daemon's CLI (`lxc` or `incus`, or a socket path)
+/// with raw requests on the unix socket, 8 (or `$P`) at a time: profile, instance, start, one
+/// exec; every operation waited for.
 const RAW_LAUNCH: &str = r#"#!/bin/sh
 set -eu
 if [ "$1" = one ]; then
   sock=$2 name=$3
   req() { curl -sSf --unix-socket "$sock" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://lxd$2"; }
-  wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"]*\)".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
+  # The operation URL may end in `?project=...` (an operation of another cluster member).
+  wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"?]*\)[^"]*".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
   req POST /1.0/profiles '{"name":"'"$name"'.lxops","config":{},"devices":{}}' >/dev/null
   wait_op "$(req POST /1.0/instances '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
   wait_op "$(req PUT /1.0/instances/$name/state '{"action":"start"}')"
@@ -267,11 +336,12 @@ if [ "$1" = one ]; then
 fi
 case $1 in
   lxc) sock=/var/lib/lxd/unix.socket ;;
+  /*) sock=$1 ;;
   *) sock=/var/lib/incus/unix.socket ;;
 esac
 shift
 printf '%s
-' "$@" | xargs -P 8 -I NAME sh "$0" one "$sock" NAME
+' "$@" | xargs -P "${P:-8}" -I NAME sh "$0" one "$sock" NAME
 "#;
 
 /// A busybox config with one directory filesystem and three devices on it.

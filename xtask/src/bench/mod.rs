@@ -163,6 +163,9 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
     }
     let mut rows = Vec::new();
     for daemon in DAEMONS {
+        if case.incus_only && daemon.name != "incus" {
+            continue;
+        }
         let lxops = release.join(daemon.lxops);
         let vars = Vars {
             daemon: daemon.name,

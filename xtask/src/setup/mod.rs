@@ -10,6 +10,7 @@ mod apt;
 mod btrfs;
 mod busybox;
 pub mod cloudinit;
+pub mod cluster;
 pub mod daemons;
 mod images;
 mod lock;
@@ -50,6 +51,7 @@ pub fn run() -> Result<()> {
     zfs::run()?;
     btrfs::run()?;
     let images = images::run()?;
+    cluster::run()?;
     cloudinit::run()?;
     upstream::run()?;
     log(
@@ -61,6 +63,28 @@ pub fn run() -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// `cargo xtask teardown`: removes the test clusters (the main daemons stay).
+pub fn teardown() -> Result<()> {
+    if !is_root() {
+        bail!("`cargo xtask teardown` must run as root");
+    }
+    let _lock = lock::Lock::acquire(&Path::new(STATE_DIR).join("setup.lock"))?;
+    cluster::down()
+}
+
+/// `cargo xtask cluster up|down`: only the test clusters' set-up or teardown.
+pub fn cluster(args: &[String]) -> Result<()> {
+    if !is_root() {
+        bail!("`cargo xtask cluster` must run as root");
+    }
+    let _lock = lock::Lock::acquire(&Path::new(STATE_DIR).join("setup.lock"))?;
+    match args {
+        [a] if a == "up" => cluster::run(),
+        [a] if a == "down" => cluster::down(),
+        _ => bail!("usage: cargo xtask cluster up|down"),
+    }
 }
 
 fn is_root() -> bool {

@@ -9,10 +9,15 @@ use super::fleet::{run_all, Unit};
 use super::targets::{env, load_targets, ops_err, wait_options};
 use crate::args::LaunchArgs;
 use crate::context::Context;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 
 /// Runs `extract`.
 pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) -> CliResult {
+    if args.target.is_some() {
+        return Err(CliError::input(anyhow::anyhow!(
+            "--target is for launch: extract's temporary instance needs no placement; drop --target"
+        )));
+    }
     let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
     let wait = wait_options(args.wait.poll);
     run_all(

@@ -1,6 +1,6 @@
 //! `help [topic]`: the documentation topics (config, filesystem, device, pattern, hostpath,
-//! safety), the same text as the config types' docs, cloud-config and images; or a command's
-//! usage.
+//! safety, cluster), the same text as the config types' docs, cloud-config and images; or a
+//! command's usage.
 
 use std::io::Write;
 

@@ -14,7 +14,8 @@ use crate::error::CliResult;
 
 /// Runs `launch`.
 pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) -> CliResult {
-    let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
+    let mut targets = load_targets(ctx, &args.config, &args.files.files, true)?;
+    set_target(&mut targets, args.target.as_deref());
     let sources = properties(&args.config)?;
     let mut prepared = Vec::new();
     for target in targets {
@@ -45,6 +46,15 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
         },
     )
     .await
+}
+
+/// `--target` overrides every config's `target`.
+pub(crate) fn set_target(targets: &mut [Target], member: Option<&str>) {
+    if let Some(member) = member {
+        for target in targets {
+            target.instance.target = Some(member.to_string());
+        }
+    }
 }
 
 /// Evaluates the device-template and device-origin instances of a target.

@@ -9,10 +9,16 @@ use super::fleet::run_per_instance;
 use super::targets::{load_targets, wait_options};
 use crate::args::LaunchArgs;
 use crate::context::Context;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 
 /// Runs `rebuild`.
 pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) -> CliResult {
+    if args.target.is_some() {
+        return Err(CliError::input(anyhow::anyhow!(
+            "--target is for launch: a rebuild keeps each instance on the cluster member it \
+             lives on; drop --target"
+        )));
+    }
     let targets = load_targets(ctx, &args.config, &args.files.files, true)?;
     let wait = wait_options(args.wait.poll);
     run_per_instance(

@@ -26,19 +26,30 @@ pub(crate) async fn run(ctx: &Context, args: StatusArgs, out: &mut dyn Write) ->
         .await
         .map_err(ops_err)?;
     let rows = status_rows(&found);
+    // The LOCATION column only on a cluster (a standalone server has no members).
+    let clustered = rows.iter().any(|r| r.location.is_some());
     output::rows_or(out, ctx.format(), &rows, |out| {
         let cells: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
-                vec![
+                let mut cells = vec![
                     r.instance.clone(),
                     r.project.clone(),
                     r.state.clone().unwrap_or_else(|| "-".to_string()),
-                    r.difference.clone().unwrap_or_else(|| "-".to_string()),
-                ]
+                ];
+                if clustered {
+                    cells.push(r.location.clone().unwrap_or_else(|| "-".to_string()));
+                }
+                cells.push(r.difference.clone().unwrap_or_else(|| "-".to_string()));
+                cells
             })
             .collect();
-        output::table(out, &["INSTANCE", "PROJECT", "STATE", "DIFFERENCE"], &cells)
+        let headers: &[&str] = if clustered {
+            &["INSTANCE", "PROJECT", "STATE", "LOCATION", "DIFFERENCE"]
+        } else {
+            &["INSTANCE", "PROJECT", "STATE", "DIFFERENCE"]
+        };
+        output::table(out, headers, &cells)
     })
     .map_err(write_err)?;
     let drifted = found.iter().filter(|s| !s.matches()).count();
@@ -59,6 +70,8 @@ struct StatusRow {
     project: String,
     /// `None` when the instance does not exist.
     state: Option<String>,
+    /// The cluster member it lives on, `None` on a standalone server.
+    location: Option<String>,
     /// The kind of difference (`Difference::kind`), `None` when the instance matches.
     kind: Option<String>,
     /// What differs and what to do, `None` when the instance matches.
@@ -66,13 +79,20 @@ struct StatusRow {
 }
 
 impl Row for StatusRow {
-    const COLUMNS: &'static [&'static str] =
-        &["instance", "project", "state", "kind", "difference"];
+    const COLUMNS: &'static [&'static str] = &[
+        "instance",
+        "project",
+        "state",
+        "location",
+        "kind",
+        "difference",
+    ];
     fn cells(&self) -> Vec<String> {
         vec![
             self.instance.clone(),
             self.project.clone(),
             self.state.clone().unwrap_or_default(),
+            self.location.clone().unwrap_or_default(),
             self.kind.clone().unwrap_or_default(),
             self.difference.clone().unwrap_or_default(),
         ]
@@ -86,6 +106,7 @@ fn status_rows(found: &[InstanceStatus]) -> Vec<StatusRow> {
             instance: status.name.clone(),
             project: status.project.clone(),
             state: status.state.clone(),
+            location: status.location.clone(),
             kind: difference.map(|d| d.kind().to_string()),
             difference: difference.map(ToString::to_string),
         };
@@ -108,15 +129,18 @@ mod tests {
                 name: "a1".into(),
                 project: "default".into(),
                 state: Some("Running".into()),
+                location: Some("m2".into()),
                 differences: vec![],
             },
             InstanceStatus {
+                location: None,
                 name: "a2".into(),
                 project: "default".into(),
                 state: None,
                 differences: vec![Difference::Missing],
             },
             InstanceStatus {
+                location: None,
                 name: "a3".into(),
                 project: "p".into(),
                 state: Some("Stopped".into()),
@@ -155,9 +179,9 @@ mod tests {
         let mut csv = Vec::new();
         output::rows(&mut csv, Format::Csv, &rows[..2]).unwrap();
         expect_test::expect![[r#"
-            instance,project,state,kind,difference
-            a1,default,Running,,
-            a2,default,,missing,instance does not exist: launch it
+            instance,project,state,location,kind,difference
+            a1,default,Running,m2,,
+            a2,default,,,missing,instance does not exist: launch it
         "#]]
         .assert_eq(&String::from_utf8(csv).unwrap());
     }

@@ -181,6 +181,8 @@ pub(crate) async fn env(
     wait: WaitOptions,
 ) -> CliResult<Env> {
     let server = ctx.server(Some(instance.project.as_str())).await?;
+    let info = server.info().await.map_err(CliError::failure)?;
+    ops::check_host_access(&info, instance).map_err(ops_err)?;
     Ok(Env {
         server,
         host: host_for(dry_run),

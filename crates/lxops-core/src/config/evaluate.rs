@@ -114,6 +114,10 @@ pub fn evaluate(
     let src = options.include_source;
     let image = ev.pattern("image", &config.image, true).unwrap_or_default();
     let origin = ev.optional("origin", &config.origin, true);
+    // A pattern that substitutes to nothing (`target: (member)` with `-P member=`): no target.
+    let target = ev
+        .optional("target", &config.target, true)
+        .filter(|t| !t.is_empty());
     let device_template = ev.optional("device-template", &config.device_template, src);
     let device_origin = ev.optional("device-origin", &config.device_origin, src);
     if let Some(origin) = device_origin.as_deref().filter(|_| src) {
@@ -316,6 +320,7 @@ pub fn evaluate(
         ostype: config.ostype.clone(),
         image,
         origin,
+        target,
         device_template,
         device_origin,
         source_config: config.source_config.clone(),

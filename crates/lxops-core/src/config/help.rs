@@ -14,6 +14,7 @@ pub const TOPICS: &[(&str, &str)] = &[
     ("pattern", PATTERN),
     ("hostpath", HOSTPATH),
     ("safety", include_str!("docs/safety.md")),
+    ("cluster", include_str!("docs/cluster.md")),
 ];
 
 /// The text of a topic.

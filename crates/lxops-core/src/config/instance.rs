@@ -20,6 +20,9 @@ pub struct Instance {
     pub image: String,
     /// Copy the instance from here (substituted).
     pub origin: Option<String>,
+    /// The cluster member (or `@group`) to launch on (substituted); `None`: the scheduler
+    /// chooses (or the server is standalone).
+    pub target: Option<String>,
     /// Copy device directories from this instance (substituted).
     pub device_template: Option<String>,
     /// Clone filesystems from `instance@snapshot` (substituted).

@@ -243,6 +243,7 @@ impl Merger<'_> {
             image,
             project,
             origin,
+            target,
             device_template,
             device_origin,
             source_config,
@@ -256,11 +257,12 @@ impl Merger<'_> {
             include: _,
             cloud_config_files,
         } = config;
-        let scalars: [(&str, String); 8] = [
+        let scalars: [(&str, String); 9] = [
             ("ostype", ostype),
             ("image", image),
             ("project", project),
             ("origin", origin),
+            ("target", target),
             ("device-template", device_template),
             ("device-origin", device_origin),
             ("profile-pattern", profile_pattern),
@@ -275,6 +277,7 @@ impl Merger<'_> {
                 "image" => &mut self.result.image,
                 "project" => &mut self.result.project,
                 "origin" => &mut self.result.origin,
+                "target" => &mut self.result.target,
                 "device-template" => &mut self.result.device_template,
                 "device-origin" => &mut self.result.device_origin,
                 "profile-pattern" => &mut self.result.profile_pattern,

@@ -26,6 +26,9 @@ pub struct Config {
     /// Copy from this instance (pattern).
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
     pub origin: String,
+    /// The cluster member (or `@group`) to launch on (pattern); an lxops extension.
+    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
+    pub target: String,
     /// Copy device directories from this instance (pattern).
     #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "string")]
     pub device_template: String,
@@ -128,6 +131,7 @@ pub(crate) const CONFIG_KEYS: &[&str] = &[
     "image",
     "project",
     "origin",
+    "target",
     "device-template",
     "device-origin",
     "source-config",

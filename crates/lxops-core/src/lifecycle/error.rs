@@ -99,6 +99,15 @@ pub enum LifecycleError {
         /// How long it waited.
         seconds: u64,
     },
+    /// A `target` / `--target` the server cannot place the instance on (not a member, not a
+    /// cluster, an offline member): bad input, found before anything changed.
+    #[error("{instance}: {message}")]
+    BadTarget {
+        /// The instance.
+        instance: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// Any other refusal.
     #[error("{instance}: {message}")]
     Refused {

@@ -52,14 +52,89 @@ pub struct Created {
     pub instance: bool,
 }
 
-/// Checks everything the server side of a launch needs, changing nothing: the instance does not
-/// exist (or exists from an interrupted launch, which is then resumed), the listed profiles and
-/// the image (or origin) exist, and an existing per-instance profile equals the plan's.
+/// Checks that `target` (a member name, or `@group`) can take a new instance: the server is
+/// clustered, the member (or group) exists, and the member is online.
+pub async fn check_target(
+    server: &dyn InstanceServer,
+    instance: &str,
+    target: &str,
+) -> Result<(), LifecycleError> {
+    let refuse = |message: String| LifecycleError::BadTarget {
+        instance: instance.to_string(),
+        message,
+    };
+    let info = server
+        .info()
+        .await
+        .map_err(|e| LifecycleError::server(instance, "reading the server info", e))?;
+    if !info.clustered {
+        return Err(refuse(format!(
+            "target {target:?}: the {} server is not a cluster member, so there is nothing to \
+             place the instance on; remove `target` from the config (or --target), or connect to \
+             a cluster (--remote)",
+            server.kind()
+        )));
+    }
+    let members = server
+        .cluster_members()
+        .await
+        .map_err(|e| LifecycleError::server(instance, "listing the cluster members", e))?;
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    if let Some(group) = target.strip_prefix('@') {
+        let mut groups: Vec<&str> = members
+            .iter()
+            .flat_map(|m| m.groups.iter().map(String::as_str))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        if !groups.contains(&group) {
+            return Err(refuse(format!(
+                "target {target:?}: no cluster group {group:?}; the groups are {}; fix `target` \
+                 (or --target)",
+                groups
+                    .iter()
+                    .map(|g| format!("@{g}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        return Ok(());
+    }
+    let Some(member) = members.iter().find(|m| m.name == target) else {
+        return Err(refuse(format!(
+            "target {target:?} is not a member of the cluster; the members are {}; fix `target` \
+             (or --target)",
+            names.join(", ")
+        )));
+    };
+    if !member.status.eq_ignore_ascii_case("online") {
+        return Err(refuse(format!(
+            "cluster member {target} is {} ({}); start it, or choose another member ({})",
+            member.status.to_lowercase(),
+            member.message,
+            names
+                .iter()
+                .filter(|n| **n != target)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Checks everything the server side of a launch needs, changing nothing: the target member
+/// can take it, the instance does not exist (or exists from an interrupted launch, which is
+/// then resumed), the listed profiles and the image (or origin) exist, and an existing
+/// per-instance profile equals the plan's.
 pub async fn check_launch(
     server: &dyn InstanceServer,
     plan: &InstancePlan,
 ) -> Result<LaunchCheck, LifecycleError> {
     let name = plan.name.as_str();
+    if let Some(target) = plan.placement() {
+        check_target(server, name, target).await?;
+    }
     // One lookup on the common path (no instance). Only an instance left by an interrupted
     // launch waits for that run's operations (its create or start may still be running in the
     // daemon) and is looked up again once they have ended.
@@ -273,7 +348,25 @@ pub async fn create_instance(
         return Err(LifecycleError::server(name, "creating the instance", e));
     }
     created.instance = true;
+    report_location(server, name, progress).await;
     Ok(created)
+}
+
+/// On a cluster, says which member the instance went to (the target, or the scheduler's
+/// choice). Informational: a failed lookup is only logged.
+async fn report_location(server: &dyn InstanceServer, name: &str, progress: &mut dyn Progress) {
+    if !server.info().await.is_ok_and(|info| info.clustered) {
+        return;
+    }
+    match server.instance(name).await {
+        Ok(Some(instance)) => {
+            if let Some(member) = instance.member() {
+                progress.step(&format!("instance {name} is on cluster member {member}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(instance = name, "cannot read where the instance went: {e}"),
+    }
 }
 
 /// Removes what a failed launch created on the server: the instance (stopped by force) and the

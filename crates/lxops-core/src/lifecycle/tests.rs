@@ -20,6 +20,7 @@ fn plan(name: &str, image: &str, profiles: &[&str]) -> InstancePlan {
         readonly: false,
     }];
     InstancePlan {
+        target: None,
         name: name.into(),
         project: String::new(),
         required_profiles: profiles.clone(),
@@ -279,4 +280,93 @@ async fn rename_moves_the_instance_to_its_new_profile() {
     let instance = server.instance("b1").await.ok().flatten().expect("b1");
     assert_eq!(instance.profiles, vec!["default", "b1.lxops"]);
     assert!(server.profile("a1.lxops").await.ok().flatten().is_none());
+}
+
+/// `target`: the create request carries the member; a target that cannot work (a standalone
+/// server, no such member or group, an offline member) is refused as bad input before
+/// anything is created, naming the members.
+#[tokio::test]
+async fn launch_on_a_target_member_or_refuse_before_any_change() {
+    type Members<'a> = Option<&'a [(&'a str, &'a str)]>;
+    type Expected<'a> = Result<&'a str, &'a [&'a str]>;
+    let cases: [(&str, Members, &str, Expected); 6] = [
+        (
+            "member",
+            Some(&[("m1", "Online"), ("m2", "Online")]),
+            "m2",
+            Ok("m2"),
+        ),
+        ("group", Some(&[("m1", "Online")]), "@default", Ok("")),
+        (
+            "not a member",
+            Some(&[("m1", "Online"), ("m2", "Online")]),
+            "m9",
+            Err(&["target \"m9\" is not a member", "m1, m2"]),
+        ),
+        (
+            "no such group",
+            Some(&[("m1", "Online")]),
+            "@gpu",
+            Err(&["no cluster group \"gpu\"", "@default"]),
+        ),
+        (
+            "offline member",
+            Some(&[("m1", "Online"), ("m2", "Offline")]),
+            "m2",
+            Err(&["cluster member m2 is offline", "start it", "(m1)"]),
+        ),
+        (
+            "standalone server",
+            None,
+            "m1",
+            Err(&["not a cluster member", "remove `target`"]),
+        ),
+    ];
+    for (what, members, target, expected) in cases {
+        let server = FakeServer::new();
+        server.add_image("alpine");
+        if let Some(members) = members {
+            server.set_cluster(members);
+        }
+        let mut plan = plan("a1", "alpine", &[]);
+        plan.target = Some(target.to_string());
+        let result = launch(&server, &plan).await;
+        match expected {
+            Ok(location) => {
+                result.unwrap_or_else(|e| panic!("{what}: {e}"));
+                let instance = server.instance("a1").await.expect("read").expect("a1");
+                if !location.is_empty() {
+                    assert_eq!(instance.member(), Some(location), "{what}");
+                }
+                assert!(
+                    server
+                        .calls()
+                        .iter()
+                        .any(|c| c.ends_with(&format!("target={target}"))),
+                    "{what}: {:?}",
+                    server.calls()
+                );
+            }
+            Err(needles) => {
+                let e = result.expect_err(what);
+                assert!(
+                    matches!(e, LifecycleError::BadTarget { .. }),
+                    "{what}: {e:?}"
+                );
+                let text = e.to_string();
+                for needle in needles {
+                    assert!(text.contains(needle), "{what}: {needle:?} in {text}");
+                }
+                assert!(
+                    server.calls().is_empty(),
+                    "{what}: changed {:?}",
+                    server.calls()
+                );
+                assert!(
+                    server.instance("a1").await.expect("read").is_none(),
+                    "{what}"
+                );
+            }
+        }
+    }
 }

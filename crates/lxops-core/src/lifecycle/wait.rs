@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::error::LifecycleError;
 use super::progress::Progress;
-use crate::server::{ExecRequest, InstanceServer};
+use crate::server::{ExecRequest, InstanceServer, ServerError};
 
 /// How long to wait after a start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,14 @@ pub async fn wait_ready(
     loop {
         match server.exec(name, &probe).await {
             Ok(out) if out.status == 0 => break,
+            // A cluster member that is down does not come back by waiting here.
+            Err(e @ ServerError::MemberOffline { .. }) => {
+                return Err(LifecycleError::server(
+                    name,
+                    "running a command in the instance",
+                    e,
+                ))
+            }
             Ok(_) | Err(_) if start.elapsed() < wait.ready => {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }

@@ -177,6 +177,7 @@ mod tests {
 
     fn instance(name: &str, file: &str, kinds: &[(&str, Kind, bool)]) -> config::Instance {
         config::Instance {
+            target: None,
             name: name.into(),
             file: PathBuf::from(file),
             description: String::new(),

@@ -29,6 +29,7 @@ fn instance(name: &str) -> config::Instance {
         readonly: false,
     };
     config::Instance {
+        target: None,
         name: name.into(),
         file: PathBuf::from("/cfg/x.yaml"),
         description: String::new(),

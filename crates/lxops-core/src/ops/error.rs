@@ -71,6 +71,9 @@ impl From<LifecycleError> for OpsError {
 impl OpsError {
     /// Whether the error is bad input found before anything changed (exit status 2).
     pub fn is_input(&self) -> bool {
+        if let OpsError::Lifecycle(e) = self {
+            return matches!(**e, LifecycleError::BadTarget { .. });
+        }
         matches!(
             self,
             OpsError::Config(_)

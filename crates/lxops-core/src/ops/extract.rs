@@ -207,7 +207,6 @@ pub(crate) async fn extract_as(
     }
     let new = NewInstance {
         ephemeral: false,
-        target: None,
         instance_type: None,
         name: temporary.to_string(),
         source: InstanceSource::Image(image),
@@ -216,6 +215,8 @@ pub(crate) async fn extract_as(
         devices: Default::default(),
         vm: false,
         description: format!("lxops extract of {name} (temporary)"),
+        // On a cluster, on the member lxops talks to: its root filesystem is read on this host.
+        target: server.info().await.ok().and_then(|info| info.member),
     };
     if let Err(e) = server.create_instance(&new).await {
         // A daemon may leave a half-created instance behind.
@@ -393,6 +394,7 @@ mod tests {
             readonly: false,
         };
         config::Instance {
+            target: None,
             name: "a1".into(),
             file: root.join("a1.yaml"),
             description: String::new(),

@@ -125,6 +125,7 @@ pub async fn prepare_launch(
         options,
         cloud_config_files: instance.cloud_config_files.clone(),
         ostype: instance.ostype.clone(),
+        target: instance.target.clone(),
     };
     let check = lifecycle::check_launch(env.server.as_ref(), &plan).await?;
     Ok(PreparedLaunch {

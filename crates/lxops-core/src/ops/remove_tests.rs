@@ -15,6 +15,7 @@ use crate::server::{ImageSource, InstanceServer, InstanceSource, NewInstance, Pr
 
 fn instance(name: &str, profile: &str, pattern: &str) -> config::Instance {
     config::Instance {
+        target: None,
         name: name.into(),
         file: PathBuf::from("/cfg/x.yaml"),
         description: String::new(),

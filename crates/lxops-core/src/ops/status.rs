@@ -36,6 +36,12 @@ pub enum Difference {
     Missing,
     /// The instance's launch was interrupted before it finished: run `launch` again.
     LaunchUnfinished,
+    /// The instance lives on a cluster member that cannot be reached (the daemon lists it with
+    /// status `Error` and no config): nothing else about it can be compared.
+    MemberUnreachable {
+        /// The member.
+        member: String,
+    },
     /// The instance exists but does not run.
     NotRunning {
         /// Its status (`Stopped`, `Frozen`, ...).
@@ -96,6 +102,7 @@ impl Difference {
         match self {
             Difference::Missing => "missing",
             Difference::LaunchUnfinished => "launch-unfinished",
+            Difference::MemberUnreachable { .. } => "member-unreachable",
             Difference::NotRunning { .. } => "not-running",
             Difference::ImageOutdated { .. } => "image-outdated",
             Difference::ImageMissing { .. } => "image-missing",
@@ -119,6 +126,10 @@ impl fmt::Display for Difference {
             Difference::LaunchUnfinished => write!(
                 f,
                 "the launch was interrupted before it finished: run the same launch again"
+            ),
+            Difference::MemberUnreachable { member } => write!(
+                f,
+                "cluster member {member}, where the instance lives, cannot be reached: start it"
             ),
             Difference::NotRunning { status } => {
                 write!(f, "instance is {status}, not Running: start it")
@@ -175,6 +186,8 @@ pub struct InstanceStatus {
     pub project: String,
     /// Its status on the server (`Running`, `Stopped`, ...), `None` when it does not exist.
     pub state: Option<String>,
+    /// The cluster member it lives on; `None` on a standalone server or when it does not exist.
+    pub location: Option<String>,
     /// Every difference from its config; empty when it matches.
     pub differences: Vec<Difference>,
 }
@@ -274,6 +287,12 @@ async fn image_fingerprint(
     Ok(fingerprint.map_or(ImageNow::Missing, ImageNow::Known))
 }
 
+/// How a cluster lists an instance whose member is down: status `Error`, no profiles and no
+/// config (every instance has at least `volatile.*` keys).
+fn on_unreachable_member(live: &Instance) -> bool {
+    live.status == "Error" && live.member().is_some() && live.config.is_empty()
+}
+
 async fn compare(
     server: &dyn InstanceServer,
     host: Arc<dyn HostRunner>,
@@ -282,6 +301,20 @@ async fn compare(
     image: ImageNow,
 ) -> Result<InstanceStatus, OpsError> {
     let mut differences = Vec::new();
+    if let Some(member) = live
+        .filter(|l| on_unreachable_member(l))
+        .and_then(Instance::member)
+    {
+        return Ok(InstanceStatus {
+            name: instance.name.clone(),
+            project: server.project().to_string(),
+            state: live.map(|l| l.status.clone()),
+            location: Some(member.to_string()),
+            differences: vec![Difference::MemberUnreachable {
+                member: member.to_string(),
+            }],
+        });
+    }
     match live {
         None => differences.push(Difference::Missing),
         Some(live) => {
@@ -375,6 +408,7 @@ async fn compare(
         name: instance.name.clone(),
         project: server.project().to_string(),
         state: live.map(|l| l.status.clone()),
+        location: live.and_then(|l| l.member()).map(str::to_string),
         differences,
     })
 }

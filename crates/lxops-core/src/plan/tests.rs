@@ -187,6 +187,7 @@ fn lxc_options_set_the_profiles_and_the_create_request() {
         options: options(&["-e", "-t", "c1", "--target", "m1", "--description", "d"]),
         cloud_config_files: Vec::new(),
         ostype: String::new(),
+        target: None,
     };
     let new = plan.new_instance();
     assert_eq!(
@@ -205,6 +206,18 @@ fn lxc_options_set_the_profiles_and_the_create_request() {
           on cluster member m1
           description "d""#]]
     .assert_eq(&plan.instance_lines().join("\n"));
+    // The config's `target` (or `--target`) wins over the lxc-options one.
+    let plan = InstancePlan {
+        target: Some("m2".into()),
+        ..plan
+    };
+    assert_eq!(plan.new_instance().target.as_deref(), Some("m2"));
+    let lines = plan.instance_lines();
+    assert!(
+        lines.contains(&"  on cluster member m2".to_string()),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("m1")), "{lines:?}");
 }
 
 #[test]
@@ -241,6 +254,7 @@ fn sample_plan() -> InstancePlan {
         },
     ];
     InstancePlan {
+        target: None,
         name: "a1".into(),
         project: String::new(),
         required_profiles: vec!["base".into()],
@@ -305,4 +319,21 @@ fn the_profile_description_is_the_config_files_absolute_path() {
         let profile = lxops_profile("a1.lxops", Path::new(file), "default/a1", &[]);
         assert_eq!(profile.description, want.display().to_string(), "{file}");
     }
+}
+
+/// A target member is part of the create request and of the printed step (dry run and real
+/// run alike); without one, neither mentions a member.
+#[test]
+fn a_target_member_is_requested_and_shown() {
+    let mut plan = sample_plan();
+    assert_eq!(plan.new_instance().target, None);
+    assert!(!plan.instance_lines().iter().any(|l| l.contains("member")));
+    plan.target = Some("m2".into());
+    assert_eq!(plan.new_instance().target.as_deref(), Some("m2"));
+    assert!(
+        plan.instance_lines()
+            .contains(&"  on cluster member m2".to_string()),
+        "{:?}",
+        plan.instance_lines()
+    );
 }

@@ -24,6 +24,7 @@ struct State {
     projects: Vec<String>,
     calls: Vec<String>,
     refuse_create: Option<String>,
+    members: Vec<ClusterMember>,
 }
 
 #[derive(Clone, Default)]
@@ -73,6 +74,20 @@ impl FakeServer {
     /// Makes every `create_instance` fail with `message` (as a daemon refuses a bad request).
     pub fn refuse_create(&self, message: &str) {
         self.lock().refuse_create = Some(message.to_string());
+    }
+
+    /// Makes the server a member of a cluster with these members (name, status); a create
+    /// without a target lands on the first.
+    pub fn set_cluster(&self, members: &[(&str, &str)]) {
+        self.lock().members = members
+            .iter()
+            .map(|(name, status)| ClusterMember {
+                name: name.to_string(),
+                status: status.to_string(),
+                message: String::new(),
+                groups: vec!["default".into()],
+            })
+            .collect();
     }
 
     /// Adds an image alias with a made-up fingerprint.
@@ -192,11 +207,19 @@ impl InstanceServer for FakeServer {
     }
 
     async fn info(&self) -> ServerResult<ServerInfo> {
+        let first = self.lock().members.first().map(|m| m.name.clone());
         Ok(ServerInfo {
             server: "fake".into(),
             version: "0".into(),
             extensions: vec!["instances".into(), "instances_rebuild".into()],
+            clustered: first.is_some(),
+            member: first,
+            remote: None,
         })
+    }
+
+    async fn cluster_members(&self) -> ServerResult<Vec<ClusterMember>> {
+        Ok(self.lock().members.clone())
     }
 
     async fn project_exists(&self, name: &str) -> ServerResult<bool> {
@@ -344,13 +367,48 @@ impl InstanceServer for FakeServer {
                 return Err(Self::not_found("image", &image.image));
             }
         }
+        let location = match &new.target {
+            Some(target) if state.members.iter().any(|m| m.name == *target) => target.clone(),
+            // A group: its first member.
+            Some(target)
+                if target.starts_with('@')
+                    && state
+                        .members
+                        .iter()
+                        .any(|m| m.groups.contains(&target[1..].to_string())) =>
+            {
+                state
+                    .members
+                    .iter()
+                    .find(|m| m.groups.contains(&target[1..].to_string()))
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default()
+            }
+            Some(target) => {
+                return Err(ServerError::Api {
+                    context: format!("creating instance {:?}", new.name),
+                    status: 404,
+                    message: format!("Cluster member {target:?} not found"),
+                })
+            }
+            // The scheduler: the first member.
+            None => state
+                .members
+                .first()
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+        };
         self.record(
             &mut state,
             format!(
-                "create instance {} from {} profiles=[{}]",
+                "create instance {} from {} profiles=[{}]{}",
                 new.name,
                 new.source,
-                new.profiles.join(",")
+                new.profiles.join(","),
+                new.target
+                    .as_ref()
+                    .map(|t| format!(" target={t}"))
+                    .unwrap_or_default()
             ),
         );
         // Like the daemons: no profiles means the `default` profile.
@@ -386,6 +444,7 @@ impl InstanceServer for FakeServer {
             } else {
                 "container".into()
             },
+            location,
         };
         let mut files = BTreeMap::new();
         for dir in ["/", "/etc", "/root", "/home", "/tmp"] {

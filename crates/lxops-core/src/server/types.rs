@@ -44,6 +44,26 @@ pub struct ServerInfo {
     pub version: String,
     /// `api_extensions`.
     pub extensions: Vec<String>,
+    /// `environment.server_clustered`: the daemon is a member of a cluster.
+    pub clustered: bool,
+    /// The cluster member lxops talks to (`environment.server_name` of a clustered server).
+    pub member: Option<String>,
+    /// The client config's remote the server is reached through over HTTPS; `None` for the
+    /// local unix socket (whose host is lxops' own).
+    pub remote: Option<String>,
+}
+
+/// A member of a cluster (`GET /1.0/cluster/members`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterMember {
+    /// The member's name (`server_name`), what `target` names.
+    pub name: String,
+    /// `Online`, `Offline`, `Evacuated`, ...
+    pub status: String,
+    /// The daemon's message about its state (`Fully operational`, `No heartbeat for ...`).
+    pub message: String,
+    /// The cluster groups it belongs to (`@group` targets).
+    pub groups: Vec<String>,
 }
 
 impl ServerInfo {
@@ -158,7 +178,8 @@ pub struct NewInstance {
     pub description: String,
     /// Deleted by the daemon when it stops (`lxc launch -e`).
     pub ephemeral: bool,
-    /// The cluster member to create it on (`?target=`); `None`: the daemon chooses.
+    /// The cluster member (or `@group`) to create it on (`?target=`); `None`: the server (the
+    /// cluster's scheduler) chooses. Only for clustered servers.
     pub target: Option<String>,
     /// A cloud instance type whose limits the daemon applies (`lxc launch -t c2.micro`).
     pub instance_type: Option<String>,
@@ -185,9 +206,16 @@ pub struct Instance {
     pub description: String,
     /// `container` or `virtual-machine`.
     pub instance_type: String,
+    /// The cluster member it lives on; empty (or `none`) on a standalone server.
+    pub location: String,
 }
 
 impl Instance {
+    /// The cluster member the instance lives on, `None` on a standalone server.
+    pub fn member(&self) -> Option<&str> {
+        Some(self.location.as_str()).filter(|l| !l.is_empty() && *l != "none")
+    }
+
     /// Whether the instance is running.
     pub fn is_running(&self) -> bool {
         self.status.eq_ignore_ascii_case("running")
