@@ -13,7 +13,9 @@ use lxops_tests::{connect, unique_name, Cleanup, Daemon, BUSYBOX, BUSYBOX_V2, DA
 
 fn new_instance(name: &str, source: InstanceSource) -> NewInstance {
     NewInstance {
+        ephemeral: false,
         target: None,
+        instance_type: None,
         name: name.to_string(),
         source,
         profiles: vec!["default".to_string()],
@@ -773,15 +775,15 @@ async fn a_wrong_socket_is_a_connect_error_naming_it() {
 }
 
 /// A project created with the daemon's CLI for one test, deleted (with its instance) on drop.
-struct TestProject {
+pub(crate) struct TestProject {
     daemon: Daemon,
-    name: String,
+    pub(crate) name: String,
     instance: String,
 }
 
 impl TestProject {
     /// A project that shares the default project's images and profiles.
-    fn create(daemon: Daemon, instance: &str) -> TestProject {
+    pub(crate) fn create(daemon: Daemon, instance: &str) -> TestProject {
         let name = unique_name("t-proj");
         let status = std::process::Command::new(daemon.cli())
             .args(["project", "create", &name])

@@ -383,3 +383,38 @@ fn a_stopped_member_gives_a_clear_error_and_a_rerun_after_its_restart_completes(
         run(cluster, Via::Https, &["status", &file]).ok();
     }
 }
+
+/// `extract` reads the image's files on lxops' host: its temporary instance goes on the member
+/// lxops talks to (never where the scheduler would put it), and the pool's per-member source is
+/// read with `?target=`.
+#[test]
+fn extract_over_a_member_socket_reads_the_image_on_that_member() {
+    for cluster in CLUSTERS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("fs");
+        let file = write_config(
+            tmp.path(),
+            "ext.yaml",
+            &format!(
+                "#lxops-v1\nimage: {BUSYBOX}\nfilesystems:\n  fs:\n    pattern: {}/(instance)\n\
+                 devices:\n  etc:\n    path: /etc\n    filesystem: fs\n    dir: etc\n",
+                root.display()
+            ),
+        );
+        // Three runs: with three members, a scheduler-placed instance would miss at least once.
+        for _ in 0..3 {
+            let name = cluster::name("ext");
+            run(cluster, Via::Socket, &["extract", "-name", &name, &file]).ok();
+            let release = root.join(&name).join("etc/lxops-test-release");
+            assert_eq!(
+                std::fs::read_to_string(&release)
+                    .map(|s| s.trim().to_string())
+                    .ok(),
+                Some("v1".to_string()),
+                "{}: {}",
+                cluster.daemon,
+                release.display()
+            );
+        }
+    }
+}

@@ -21,7 +21,9 @@ use lxops_tests::{unique_name, Daemon, DAEMONS};
 /// A stopped busybox instance named `name` (created directly, no lxops profile).
 fn create_stopped(server: &Arc<dyn InstanceServer>, name: &str) {
     let new = NewInstance {
+        ephemeral: false,
         target: None,
+        instance_type: None,
         name: name.to_string(),
         source: InstanceSource::Image(ImageSource::local(lxops_tests::BUSYBOX)),
         profiles: vec!["default".into()],
@@ -46,7 +48,9 @@ fn the_statuses_the_daemons_send_map_to_the_right_error() {
 
         // An instance that exists: create and rename onto it.
         let again = NewInstance {
+            ephemeral: false,
             target: None,
+            instance_type: None,
             name: name.clone(),
             source: InstanceSource::Image(ImageSource::local(lxops_tests::BUSYBOX)),
             profiles: vec!["default".into()],

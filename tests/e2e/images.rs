@@ -38,7 +38,9 @@ fn new_instance(name: &str, image: &str) -> NewInstance {
         devices: BTreeMap::new(),
         vm: false,
         description: String::new(),
+        ephemeral: false,
         target: None,
+        instance_type: None,
     }
 }
 

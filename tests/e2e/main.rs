@@ -5,6 +5,7 @@ mod cli;
 mod cloudconfig;
 mod cluster;
 mod commands;
+mod compat;
 mod devices;
 mod embed;
 mod faults;

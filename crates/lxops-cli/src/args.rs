@@ -71,7 +71,8 @@ pub struct ConfigArgs {
     /// Project (default: the config's `project`, else the client's current project).
     #[arg(long)]
     pub project: Option<String>,
-    /// Global properties file (default ~/.config/lxops/properties.yaml; "" for none).
+    /// Global properties file (default ~/.config/lxops/properties.yaml; "" for none), read on
+    /// top of ~/.config/lxops/properties.d/*.yaml, which is always read.
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable); overrides config and global properties.
@@ -101,15 +102,39 @@ pub struct ConfigFiles {
     pub files: Vec<PathBuf>,
 }
 
-/// Options of commands that wait for an instance to come up.
+/// Options of commands that wait for an instance to come up (`launch`, `rebuild`, `extract`).
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {
     /// Seconds to wait, after the start, until commands can run in the instance.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     pub poll: u64,
-    /// Extra seconds to sleep before configuring.
+    /// launch: seconds to sleep after the instance is up (running, with its address) and
+    /// before its cloud-config is applied, as the original. Accepted and without effect on
+    /// rebuild and extract, as in the original.
     #[arg(long = "wait-configure", default_value_t = 0, value_name = "SECONDS")]
     pub wait_configure: u64,
+    /// Accepted for compatibility with the original lxops, where it no longer has an effect.
+    #[arg(long = "wait-stop", default_value_t = 5, value_name = "SECONDS")]
+    pub wait_stop: u64,
+    /// Trace (accepted for compatibility; use -v).
+    #[arg(short = 't', long = "trace", hide = true)]
+    pub trace: bool,
+}
+
+/// The original's launcher flags on commands that start nothing (`delete`, `destroy`,
+/// `rename`, `create-devices`, `create-profile`): the original accepts them there and ignores
+/// them, and so do we, so that its scripts keep working.
+#[derive(Debug, Clone, Args)]
+pub struct CompatWaitArgs {
+    /// Accepted for compatibility with the original lxops; no effect on this command.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub poll: u64,
+    /// Accepted for compatibility with the original lxops; no effect on this command.
+    #[arg(long = "wait-configure", default_value_t = 0, value_name = "SECONDS")]
+    pub wait_configure: u64,
+    /// Accepted for compatibility with the original lxops; no effect on this command.
+    #[arg(long = "wait-stop", default_value_t = 5, value_name = "SECONDS")]
+    pub wait_stop: u64,
     /// Trace (accepted for compatibility; use -v).
     #[arg(short = 't', long = "trace", hide = true)]
     pub trace: bool,
@@ -232,6 +257,9 @@ pub struct DeleteArgs {
     /// lxops) when they pass every safety rule and the instance exists (see `help safety`).
     #[arg(long)]
     pub adopt: bool,
+    /// The original's launcher flags, accepted without effect.
+    #[command(flatten)]
+    pub compat: CompatWaitArgs,
     /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
@@ -246,6 +274,9 @@ pub struct SimpleArgs {
     /// `--dry-run`, `-j`, `--fail-fast`.
     #[command(flatten)]
     pub change: ChangeArgs,
+    /// The original's launcher flags, accepted without effect.
+    #[command(flatten)]
+    pub compat: CompatWaitArgs,
     /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
@@ -284,6 +315,9 @@ pub struct RenameArgs {
     /// older lxops) when they pass every safety rule.
     #[arg(long)]
     pub adopt: bool,
+    /// The original's launcher flags, accepted without effect.
+    #[command(flatten)]
+    pub compat: CompatWaitArgs,
     /// The config file.
     pub file: PathBuf,
     /// The new instance name.
@@ -308,9 +342,15 @@ pub struct SnapshotArgs {
     /// Destroy the snapshot instead of creating it.
     #[arg(short = 'd')]
     pub destroy: bool,
-    /// With -d: destroy recursively (root filesystems only).
+    /// With -d: `zfs destroy -R` on the outermost filesystems, as the original: the snapshots
+    /// of the datasets inside and every clone that depends on them (device-origin clones) go
+    /// too. Only when the filesystems carry this instance's mark and every such clone was made
+    /// by lxops for an instance that no longer exists; --dry-run lists them.
     #[arg(short = 'R')]
     pub recursive: bool,
+    /// With -d -R: also destroy clones (and filesystems) that carry no lxops mark.
+    #[arg(long)]
+    pub adopt: bool,
     /// The config files.
     #[command(flatten)]
     pub files: ConfigFiles,
@@ -433,7 +473,8 @@ pub enum PropertyCommand {
 /// Property file options.
 #[derive(Debug, Clone, Args)]
 pub struct PropertyArgs {
-    /// Global properties file (default ~/.config/lxops/properties.yaml).
+    /// Global properties file (default ~/.config/lxops/properties.yaml), read on top of
+    /// ~/.config/lxops/properties.d/*.yaml, which is always read.
     #[arg(long, value_name = "FILE", value_parser = path_or_empty())]
     pub properties: Option<PathBuf>,
     /// A property, key=value (repeatable).

@@ -159,9 +159,9 @@ fn i_filesystems_and_devices_print_tables() {
     ]);
     assert_eq!(code, 0);
     expect![[r#"
-        SOURCE              NAME  PATH    FILESYSTEM  DIR   READONLY
-                            etc   /etc/x  z           .     true
-        /srv/lxops/b2/home  home  /home   data        home  false
+        SOURCE              PATH    NAME  DIR   FILESYSTEM  READONLY
+                            /etc/x  etc   .     z           true
+        /srv/lxops/b2/home  /home   home  home  data        false
     "#]]
     .assert_eq(&out);
 }
@@ -495,10 +495,10 @@ fn every_offline_listing_prints_json_yaml_and_csv_of_the_same_rows() {
             &[
                 "instance",
                 "source",
-                "name",
                 "path",
-                "filesystem",
+                "name",
                 "dir",
+                "filesystem",
                 "readonly",
             ],
             2,

@@ -72,10 +72,29 @@ pub fn lxops_profile(
     ]);
     Profile {
         name: name.to_string(),
-        description: config_file.display().to_string(),
+        description: absolute(config_file).display().to_string(),
         config,
         devices,
     }
+}
+
+/// `path` made absolute against the current directory and cleaned lexically (`.` and `..`
+/// resolved without following links), as the original's `filepath.Abs` for the profile
+/// description.
+pub fn absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other.as_os_str()),
+        }
+    }
+    clean
 }
 
 /// Whether a config key is one of lxops' marks (`user.lxops.*`).
@@ -93,6 +112,27 @@ pub fn instance_profiles(config_profiles: &[String], lxops_profile: &str) -> Vec
     };
     if !profiles.iter().any(|p| p == lxops_profile) {
         profiles.push(lxops_profile.to_string());
+    }
+    profiles
+}
+
+/// The profile list of a new instance with its `lxc-options`: as [`instance_profiles`], but
+/// without the implicit `default` under `--no-profiles`, and with the `-p` profiles after the
+/// lxops profile (where the original's `incus create -p ... OPTIONS` puts them).
+pub fn launch_profiles(
+    config_profiles: &[String],
+    lxops_profile: &str,
+    options: &LxcOptions,
+) -> Vec<String> {
+    let mut profiles = if options.no_profiles && config_profiles.is_empty() {
+        vec![lxops_profile.to_string()]
+    } else {
+        instance_profiles(config_profiles, lxops_profile)
+    };
+    for profile in &options.profiles {
+        if !profiles.contains(profile) {
+            profiles.push(profile.clone());
+        }
     }
     profiles
 }
@@ -141,6 +181,12 @@ pub struct InstancePlan {
 }
 
 impl InstancePlan {
+    /// Where the instance goes on a cluster: the config's `target` (or `--target`), else an
+    /// `lxc-options` `--target`; `None`: the scheduler places it.
+    pub fn placement(&self) -> Option<&String> {
+        self.target.as_ref().or(self.options.target.as_ref())
+    }
+
     /// The create request of this plan.
     pub fn new_instance(&self) -> NewInstance {
         let source = match &self.source {
@@ -158,8 +204,10 @@ impl InstancePlan {
             config: self.options.config.clone(),
             devices: self.options.devices.clone(),
             vm: self.options.vm,
-            description: String::new(),
-            target: self.target.clone(),
+            description: self.options.description.clone().unwrap_or_default(),
+            ephemeral: self.options.ephemeral,
+            target: self.placement().cloned(),
+            instance_type: self.options.instance_type.clone(),
         }
     }
 }
@@ -204,11 +252,27 @@ impl InstancePlan {
         for (name, device) in &self.options.devices {
             lines.push(format!("  device {name} {}", format_device(device)));
         }
+        for (name, keys) in &self.options.device_overrides {
+            let keys: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            lines.push(format!(
+                "  device {name} from the profiles with {}",
+                keys.join(" ")
+            ));
+        }
         if self.options.vm {
             lines.push("  type virtual-machine".into());
         }
-        if let Some(target) = &self.target {
+        if let Some(instance_type) = &self.options.instance_type {
+            lines.push(format!("  instance type {instance_type}"));
+        }
+        if self.options.ephemeral {
+            lines.push("  ephemeral".into());
+        }
+        if let Some(target) = self.placement() {
             lines.push(format!("  on cluster member {target}"));
+        }
+        if let Some(description) = &self.options.description {
+            lines.push(format!("  description {description:?}"));
         }
         lines
     }

@@ -42,7 +42,9 @@ async fn instance(server: &FakeServer, name: &str) {
     server.add_image("img");
     server
         .create_instance(&NewInstance {
+            ephemeral: false,
             target: None,
+            instance_type: None,
             name: name.into(),
             source: InstanceSource::Image(ImageSource::local("img")),
             profiles: vec!["default".into()],

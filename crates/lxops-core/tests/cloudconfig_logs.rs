@@ -53,7 +53,9 @@ async fn logs_never_show_secrets_even_at_trace_level() {
     server.add_image("img");
     server
         .create_instance(&NewInstance {
+            ephemeral: false,
             target: None,
+            instance_type: None,
             name: "c1".into(),
             source: InstanceSource::Image(ImageSource::local("img")),
             profiles: vec!["default".into()],

@@ -151,11 +151,6 @@ const CASES: &[(&str, Files, &[&str])] = &[
         &["ostype: required with cloud-config files"],
     ),
     (
-        "include cycle",
-        &[("a1.yaml", "#lxops-v1\ninclude: [b.yaml]\n"), ("b.yaml", "#lxops-v1\ninclude: [a1.yaml]\n")],
-        &["b.yaml: include cycle: ", "a1.yaml -> ", "b.yaml -> ", "remove one of these includes"],
-    ),
-    (
         "reserved character",
         &[("a1.yaml", "#lxops-v1\ninclude: ['x|b.yaml']\n")],
         &["a1.yaml: path `x|b.yaml` contains the reserved character `|`"],

@@ -462,6 +462,46 @@ fn a_line_in_a_migrated_file_is_named_as_a_line_of_the_migrated_text() {
     );
 }
 
+/// An include cycle skips the file that is being read already, with a warning naming the
+/// cycle (as the original); everything else of every file is merged once.
+#[test]
+fn an_include_cycle_skips_the_repeated_file_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(name), text).expect("write");
+        dir.path().join(name)
+    };
+    let top = write(
+        "a1.yaml",
+        "#lxops-v1\nimage: x\nprofiles: [a]\ninclude: [b.yaml]\n",
+    );
+    write("b.yaml", "#lxops-v1\nprofiles: [b]\ninclude: [c.yaml]\n");
+    write(
+        "c.yaml",
+        "#lxops-v1\nprofiles: [c]\ninclude: [a1.yaml, b.yaml]\n",
+    );
+    let formats = formats();
+    let sources = sources(&[], &[]);
+    let options = LoadOptions {
+        formats: &formats,
+        sources: &sources,
+        strict: false,
+        raw: false,
+    };
+    let loaded = load(&top, &options).expect("a cycle is not an error");
+    assert_eq!(loaded.config.profiles, ["c", "b", "a"]);
+    let warnings = loaded.warnings.join("\n");
+    for want in [
+        "c.yaml: include cycle: ",
+        "a1.yaml -> ",
+        "skipping ",
+        "a1.yaml (it is being read already)",
+        "b.yaml (it is being read already)",
+    ] {
+        assert!(warnings.contains(want), "{want:?} not in\n{warnings}");
+    }
+}
+
 /// `target` (an lxops extension): a pattern, the includer's value wins over an include's, and
 /// one that substitutes to nothing means no target (the scheduler places the instance).
 #[test]

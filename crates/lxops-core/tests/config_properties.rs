@@ -1,5 +1,6 @@
-//! Global properties: `properties.d/*.yaml` in name order, then `properties.yaml` (missing
-//! files are fine), `-properties FILE` instead, `-properties ""` for none, and `-P` pairs.
+//! Global properties: `properties.d/*.yaml` in name order (always), then `properties.yaml`
+//! (missing files are fine), or `-properties FILE` instead of it, or `-properties ""` for no
+//! file, and `-P` pairs.
 //! One test only: it points `XDG_CONFIG_HOME` at a temporary directory.
 
 use std::path::Path;
@@ -26,13 +27,17 @@ fn global_properties_layer_properties_d_then_the_file_then_p() {
     std::fs::write(dir.join("properties.d/ignored.txt"), "a: txt\n").unwrap();
     set_property(&dir.join("properties.yaml"), "b", "from-file").unwrap();
 
+    let other = home.path().join("other.yaml");
+    std::fs::write(&other, "b: from-other\n").unwrap();
+    // properties.d is always read (as the original), the properties file on top of it.
     let cases: &[(Option<&Path>, &[&str], &[&str])] = &[
         (None, &[], &["a=from-b", "b=from-file", "x=1"]),
-        (Some(Path::new("")), &[], &[]),
+        (Some(Path::new("")), &[], &["a=from-b", "b=b", "x=1"]),
+        (Some(&other), &[], &["a=from-b", "b=from-other", "x=1"]),
         (
             Some(&dir.join("properties.d/a.yaml")),
             &["k=v=w"],
-            &["a=from-a", "x=1"],
+            &["a=from-a", "b=b", "x=1"],
         ),
     ];
     for (file, p, want_global) in cases {

@@ -235,6 +235,38 @@ pub fn file_content(dialect: &Dialect, response: &RawResponse) -> Result<FileCon
     Ok(file)
 }
 
+/// Sends `method` for `path` in `instance`: `None` when nothing is at the path (a 404 of an
+/// instance that exists), a [`ServerError::NotFound`] naming the instance when it is the
+/// missing one, and the daemon's error for any other failure.
+async fn path_request(
+    server: &RestServer,
+    instance: &str,
+    method: Method,
+    path: &str,
+    subject: &Subject<'_>,
+) -> ServerResult<Option<RawResponse>> {
+    let head = method == Method::HEAD;
+    let request = RawRequest::new(method, files_url(server, instance, path));
+    let response = send(server, request, subject).await?;
+    if response.status == 404 {
+        // A missing path, unless the instance (or its project) is the missing one.
+        server.require_instance(instance).await?;
+        return Ok(None);
+    }
+    if response.status >= 400 {
+        if head {
+            // A HEAD reply has no body: report the status with what was asked.
+            return Err(ServerError::Api {
+                context: subject.context.to_string(),
+                status: response.status,
+                message: format!("HTTP {}", response.status),
+            });
+        }
+        return server.conn.answer(response, subject).map(|_| None);
+    }
+    Ok(Some(response))
+}
+
 /// Reads a file; `None` when it does not exist, a [`ServerError::NotFound`] naming the instance
 /// when the instance does not exist.
 pub async fn read_file(
@@ -249,16 +281,9 @@ pub async fn read_file(
         what: &what,
         request: Request::Read,
     };
-    let request = RawRequest::new(Method::GET, files_url(server, instance, path));
-    let response = send(server, request, &subject).await?;
-    if response.status == 404 {
-        // A missing file, unless the instance (or its project) is the missing one.
-        server.require_instance(instance).await?;
+    let Some(response) = path_request(server, instance, Method::GET, path, &subject).await? else {
         return Ok(None);
-    }
-    if response.status >= 400 {
-        return server.conn.answer(response, &subject).map(|_| None);
-    }
+    };
     file_content(server.dialect(), &response)
         .map(Some)
         .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))
@@ -298,20 +323,9 @@ pub async fn file_info(
         what: &what,
         request: Request::Read,
     };
-    let request = RawRequest::new(Method::HEAD, files_url(server, instance, path));
-    let response = send(server, request, &subject).await?;
-    if response.status == 404 {
-        server.require_instance(instance).await?;
+    let Some(response) = path_request(server, instance, Method::HEAD, path, &subject).await? else {
         return Ok(None);
-    }
-    if response.status >= 400 {
-        // A HEAD reply has no body: report the status with what was asked.
-        return Err(ServerError::Api {
-            context,
-            status: response.status,
-            message: format!("HTTP {}", response.status),
-        });
-    }
+    };
     let meta = file_meta(server.dialect(), &response);
     Ok(Some(FileInfo {
         kind: meta.kind,
@@ -335,15 +349,9 @@ pub async fn list_dir(
         what: &what,
         request: Request::Read,
     };
-    let request = RawRequest::new(Method::GET, files_url(server, instance, path));
-    let response = send(server, request, &subject).await?;
-    if response.status == 404 {
-        server.require_instance(instance).await?;
+    let Some(response) = path_request(server, instance, Method::GET, path, &subject).await? else {
         return Err(ServerError::NotFound { what });
-    }
-    if response.status >= 400 {
-        return server.conn.answer(response, &subject).map(|_| Vec::new());
-    }
+    };
     if file_meta(server.dialect(), &response).kind != FileKind::Directory {
         return Err(ServerError::Api {
             context,

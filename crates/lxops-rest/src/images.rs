@@ -8,7 +8,7 @@
 //! made.
 //!
 //! Over the local unix socket, uploads and downloads stream: the files are read and written in
-//! chunks ([`UploadBody`], [`stream_to_file`]) and never held whole in memory. A split image's
+//! chunks ([`UploadBody`], `stream_to_file`) and never held whole in memory. A split image's
 //! download (a multipart reply) and every transfer to a remote over HTTPS go through the shared
 //! transport, which holds the body in memory.
 

@@ -31,6 +31,8 @@ pub struct EnvironmentJson {
     pub server_version: String,
     /// Whether the daemon is a cluster member.
     pub server_clustered: bool,
+    /// The member's name (the host name on a standalone server).
+    pub server_name: String,
 }
 
 /// A cluster member (`GET /1.0/cluster/members?recursion=1`).

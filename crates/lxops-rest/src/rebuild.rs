@@ -120,6 +120,8 @@ pub async fn rebuild(server: &RestServer, name: &str, image: &ImageSource) -> Se
     let mut config = carried_config(&current.config);
     config.insert(REBUILD_OF_KEY.to_string(), name.to_string());
     let new = NewInstance {
+        ephemeral: false,
+        instance_type: None,
         name: temporary.clone(),
         source: InstanceSource::Image(resolved),
         profiles: current.profiles.clone(),

@@ -183,6 +183,8 @@ impl RestServer {
             version: server.environment.server_version,
             extensions: server.api_extensions,
             clustered: server.environment.server_clustered,
+            member: Some(server.environment.server_name.clone())
+                .filter(|n| server.environment.server_clustered && !n.is_empty()),
             remote: match &selection.target {
                 Target::Local(_) => None,
                 Target::Https(_) => Some(selection.remote.clone()),
@@ -427,7 +429,22 @@ impl RestServer {
         if !profiles.is_empty() {
             body["profiles"] = json!(profiles);
         }
+        if new.ephemeral {
+            body["ephemeral"] = json!(true);
+        }
+        if let Some(instance_type) = &new.instance_type {
+            body["instance_type"] = json!(instance_type);
+        }
         body
+    }
+
+    /// The path of an instance create: `?target=` names the cluster member, when given (the
+    /// project is added as for every request).
+    pub fn create_path(new: &NewInstance) -> String {
+        match &new.target {
+            Some(target) => format!("/1.0/instances?target={}", encode(target)),
+            None => "/1.0/instances".to_string(),
+        }
     }
 }
 
@@ -637,11 +654,7 @@ impl InstanceServer for RestServer {
             _ => {}
         }
         let body = Self::create_body(&request_new, &profiles);
-        let path = match &new.target {
-            Some(target) => format!("/1.0/instances?target={}", encode(target)),
-            None => "/1.0/instances".to_string(),
-        };
-        let request = RawRequest::new(Method::POST, self.url(&path)).json(&body);
+        let request = RawRequest::new(Method::POST, self.url(&Self::create_path(new))).json(&body);
         self.run(request, &context, &what).await.map(drop)
     }
 
@@ -673,8 +686,14 @@ impl InstanceServer for RestServer {
         let context = format!("updating the config of instance {name:?}");
         let what = format!("instance {name:?}");
         // PATCH merges the keys into the instance's config; both daemons remove a key set to "".
-        let request = RawRequest::new(Method::PATCH, self.instance_url(name, ""))
-            .json(&json!({ "config": config }));
+        // LXD 5.0 resets what the body leaves out (the description, ephemeral): send them as
+        // they are.
+        let (current, _) = self.require_instance(name).await?;
+        let request = RawRequest::new(Method::PATCH, self.instance_url(name, "")).json(&json!({
+            "config": config,
+            "description": current.description,
+            "ephemeral": current.ephemeral,
+        }));
         self.run(request, &context, &what).await.map(drop)
     }
 
@@ -952,7 +971,12 @@ impl InstanceServer for RestServer {
     async fn storage_pool(&self, name: &str) -> ServerResult<Option<StoragePool>> {
         let context = format!("reading storage pool {name:?}");
         let what = format!("storage pool {name:?}");
-        let url = format!("/1.0/storage-pools/{}", encode(name));
+        let mut url = format!("/1.0/storage-pools/{}", encode(name));
+        // On a cluster a pool's `source` is per member: the member lxops talks to (whose host
+        // is lxops' own over the unix socket).
+        if let Some(member) = &self.conn.info.member {
+            url.push_str(&format!("?target={}", encode(member)));
+        }
         match self
             .sync(RawRequest::new(Method::GET, url), &context, &what)
             .await

@@ -142,7 +142,7 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
                         rows.iter().map(|r| r.cells()[1..].to_vec()).collect();
                     table(
                         out,
-                        &["SOURCE", "NAME", "PATH", "FILESYSTEM", "DIR", "READONLY"],
+                        &["SOURCE", "PATH", "NAME", "DIR", "FILESYSTEM", "READONLY"],
                         &cells,
                     )?;
                 }
@@ -310,10 +310,10 @@ fn host_sources(
 struct DeviceRow {
     instance: String,
     source: String,
-    name: String,
     path: String,
-    filesystem: String,
+    name: String,
     dir: String,
+    filesystem: String,
     readonly: bool,
 }
 
@@ -321,30 +321,32 @@ impl Row for DeviceRow {
     const COLUMNS: &'static [&'static str] = &[
         "instance",
         "source",
-        "name",
         "path",
-        "filesystem",
+        "name",
         "dir",
+        "filesystem",
         "readonly",
     ];
     fn cells(&self) -> Vec<String> {
         vec![
             self.instance.clone(),
             self.source.clone(),
-            self.name.clone(),
             self.path.clone(),
-            self.filesystem.clone(),
+            self.name.clone(),
             self.dir.clone(),
+            self.filesystem.clone(),
             self.readonly.to_string(),
         ]
     }
 }
 
+/// The original's columns and order: sorted by host source (then name), READONLY added last.
 fn device_rows(
     i: &Instance,
     sources: &std::collections::BTreeMap<String, std::path::PathBuf>,
 ) -> Vec<DeviceRow> {
-    i.devices
+    let mut rows: Vec<DeviceRow> = i
+        .devices
         .iter()
         .map(|d| DeviceRow {
             instance: i.name.clone(),
@@ -358,7 +360,9 @@ fn device_rows(
             dir: d.dir.to_string(),
             readonly: d.readonly,
         })
-        .collect()
+        .collect();
+    rows.sort_by(|a, b| (&a.source, &a.name).cmp(&(&b.source, &b.name)));
+    rows
 }
 
 /// `i verify`: one row per config file's instance, with the warnings of its config and its

@@ -83,6 +83,7 @@ async fn wait(ctx: &Context, args: InstanceNamesArgs, out: &mut dyn Write) -> Cl
     let options = WaitOptions {
         ready: ctx.timeout(),
         network: ctx.timeout(),
+        ..WaitOptions::default()
     };
     for name in &args.names {
         let mut lines: Vec<u8> = Vec::new();

@@ -25,7 +25,8 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
             item: (target, launch_sources),
         });
     }
-    let wait = wait_options(args.wait.poll);
+    let mut wait = wait_options(args.wait.poll);
+    wait.before_configure = std::time::Duration::from_secs(args.wait.wait_configure);
     run_all(
         prepared,
         args.change.run_options(ctx, "launch"),
@@ -36,12 +37,6 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs, out: &mut dyn Write) ->
                 let prepared = ops::prepare_launch(&env, target.instance, launch_sources)
                     .await
                     .map_err(ops_err)?;
-                if args.wait.wait_configure > 0 && !args.change.dry_run {
-                    tracing::info!(
-                        "will sleep {} s before configuring",
-                        args.wait.wait_configure
-                    );
-                }
                 ops::launch(&env, prepared, &mut buffer)
                     .await
                     .map_err(ops_err)
@@ -70,6 +65,25 @@ pub(crate) fn launch_sources(
 ) -> CliResult<LaunchSources> {
     let instance = &target.instance;
     let mut result = LaunchSources::default();
+    if let (Some(origin), Some(_)) = (
+        instance.origin.as_deref().filter(|o| !o.is_empty()),
+        &instance.source_config,
+    ) {
+        // An origin without a `project_` prefix is in the source config's project.
+        if let Some(parsed) = lxops_core::plan::parse_origin(origin) {
+            if parsed.project.is_none() {
+                let source = config::evaluate_source(
+                    &target.loaded,
+                    instance,
+                    &parsed.instance,
+                    &ctx.app.formats,
+                    sources,
+                )
+                .map_err(config_err)?;
+                result.origin_project = Some(source.project);
+            }
+        }
+    }
     if let Some(origin) = instance.device_origin.as_deref().filter(|o| !o.is_empty()) {
         let (name, snapshot) = origin
             .split_once('@')

@@ -134,7 +134,8 @@ fn join(names: &[&String]) -> String {
         .join(", ")
 }
 
-/// `profile apply` (set the config's profiles) and `profile reorder` (only when the sets agree).
+/// `profile apply` (set the config's profiles) and `profile reorder` (only when the sets agree;
+/// otherwise it says so and does nothing, with exit status 0 as the original).
 pub(crate) async fn apply(
     ctx: &Context,
     args: ProfileChangeArgs,
@@ -155,11 +156,15 @@ pub(crate) async fn apply(
             a.sort();
             b.sort();
             if a != b {
-                return Err(CliError::failure(anyhow::anyhow!(
-                    "{name}: profiles differ: instance has {}, config wants {}; use `profile apply`",
+                // Nothing to reorder: said, and not an error (the original exits 0 too).
+                writeln!(
+                    out,
+                    "{name}: profiles differ, not reordered: instance has {}, config wants {}; use `profile apply`",
                     instance.profiles.join(", "),
                     want.join(", ")
-                )));
+                )
+                .map_err(write_err)?;
+                continue;
             }
         }
         writeln!(out, "{name}: set profiles {}", want.join(", ")).map_err(write_err)?;

@@ -19,6 +19,7 @@ pub(crate) async fn run(ctx: &Context, args: SnapshotArgs, out: &mut dyn Write) 
         instance: args.instance,
         destroy: args.destroy,
         recursive: args.recursive,
+        adopt: args.adopt,
     };
     let options = &options;
     run_per_instance(

@@ -207,6 +207,7 @@ pub(crate) fn wait_options(poll_seconds: u64) -> WaitOptions {
     WaitOptions {
         ready: std::time::Duration::from_secs(poll_seconds.max(1)),
         network: std::time::Duration::from_secs(300),
+        before_configure: std::time::Duration::ZERO,
     }
 }
 

@@ -104,18 +104,6 @@ pub enum ConfigError {
         /// The first and last files of the chain.
         chain: String,
     },
-    /// Includes form a cycle.
-    #[error(
-        "{}: include cycle: {}; remove one of these includes",
-        esc_path(file),
-        esc(chain)
-    )]
-    IncludeCycle {
-        /// The file that closes the cycle.
-        file: PathBuf,
-        /// The files in order, ` -> ` separated.
-        chain: String,
-    },
     /// A path uses a reserved character.
     #[error("{}: path `{}` contains the reserved character `{}`; remove it", esc_path(file), esc(path), esc(&ch.to_string()))]
     ReservedCharacter {

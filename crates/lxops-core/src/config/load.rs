@@ -1,7 +1,8 @@
 //! [`load`]: reads a config file with its includes and merges them. Includes are merged
 //! post-order (an include's values first, the including file's own values last), lists are
 //! appended with included entries first, maps are merged per key with whole-entry replacement,
-//! a file included twice is merged once, and include cycles are refused. The including file
+//! a file included twice is merged once, and an include cycle skips the repeated file with a
+//! warning (as the original; the depth limit still stops long chains). The including file
 //! always wins; overriding a different value from an include adds a warning naming both files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -150,10 +151,16 @@ impl Merger<'_> {
                 .map(|(_, p)| p.display().to_string())
                 .collect();
             chain.push(file.display().to_string());
-            return Err(ConfigError::IncludeCycle {
-                file: includer.unwrap_or(file).to_path_buf(),
-                chain: chain.join(" -> "),
-            });
+            // As the original: the file being read already is skipped, with a warning.
+            let warning = format!(
+                "{}: include cycle: {}; skipping {} (it is being read already)",
+                includer.unwrap_or(file).display(),
+                chain.join(" -> "),
+                file.display()
+            );
+            tracing::debug!("{warning}");
+            self.warnings.push(warning);
+            return Ok(());
         }
         if self.done.contains(&id) {
             tracing::info!("ignoring duplicate include: {}", file.display());

@@ -38,7 +38,9 @@ pub struct Config {
     /// Config of the source instance (hostpath, not substituted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_config: Option<PathBuf>,
-    /// Extra instance creation options.
+    /// Extra `lxc launch`/`incus create` options, applied through the API: -c KEY=VALUE,
+    /// -d DEVICE,KEY=VALUE, -p PROFILE, --no-profiles, -s POOL, -n NETWORK, -t TYPE, --vm,
+    /// -e, --target MEMBER, --description TEXT. Any other option is an error.
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "strings")]
     pub lxc_options: Vec<String>,
     /// Profiles attached at launch.

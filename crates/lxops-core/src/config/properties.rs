@@ -10,15 +10,16 @@ use super::error::ConfigError;
 /// Where global and command-line properties come from (`-properties`, `-P`).
 #[derive(Debug, Clone, Default)]
 pub struct PropertyOptions {
-    /// `None`: the default files; `Some("")`: no global file; `Some(f)`: only `f`.
+    /// `None`: the default properties.yaml; `Some("")`: none; `Some(f)`: `f` (after
+    /// properties.d, which is always read).
     pub file: Option<PathBuf>,
     /// `-P key=value` pairs, as given.
     pub pairs: Vec<String>,
 }
 
 impl PropertyOptions {
-    /// `-properties FILE` (None = ~/.config/lxops/properties.yaml plus properties.d/*.yaml,
-    /// both optional; Some("") = no global file) and `-P key=value` pairs.
+    /// `-properties FILE` (None = ~/.config/lxops/properties.yaml, optional; Some("") = no
+    /// properties file; properties.d/*.yaml is always read first) and `-P key=value` pairs.
     pub fn from_args(properties: Option<&Path>, pairs: &[String]) -> Self {
         PropertyOptions {
             file: properties.map(Path::to_path_buf),
@@ -36,37 +37,37 @@ impl PropertyOptions {
         }
     }
 
-    /// Loads the global files and parses the `-P` pairs (a pair without `=` is an error).
-    /// With the default location, missing files are fine; a `-properties FILE` must exist.
+    /// Loads the global files and parses the `-P` pairs (a pair without `=` is an error). As
+    /// the original: every `properties.d/*.yaml` of the user's lxops config directory, in name
+    /// order, is always read; then the properties file on top: `-properties FILE` (which must
+    /// exist), none with `-properties ""`, else `properties.yaml` there if it exists.
     pub fn load(&self) -> Result<PropertySources, ConfigError> {
         let mut global = BTreeMap::new();
         let mut files = Vec::new();
+        let dir = default_dir();
+        let mut parts: Vec<PathBuf> = std::fs::read_dir(dir.join("properties.d"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort();
         match &self.file {
             Some(f) if f.as_os_str().is_empty() => {}
-            Some(f) => {
-                global.extend(read_properties(f)?);
-                files.push(f.clone());
-            }
+            Some(f) => parts.push(f.clone()),
             None => {
-                let dir = default_dir();
-                let mut parts: Vec<PathBuf> = std::fs::read_dir(dir.join("properties.d"))
-                    .map(|entries| {
-                        entries
-                            .flatten()
-                            .map(|e| e.path())
-                            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                parts.sort();
-                parts.push(dir.join("properties.yaml"));
-                for part in parts {
-                    if part.exists() {
-                        global.extend(read_properties(&part)?);
-                        files.push(part);
-                    }
+                let default = dir.join("properties.yaml");
+                if default.exists() {
+                    parts.push(default);
                 }
             }
+        }
+        for part in parts {
+            global.extend(read_properties(&part)?);
+            files.push(part);
         }
         let mut cli = BTreeMap::new();
         for pair in &self.pairs {

@@ -176,6 +176,174 @@ pub fn destroy_snapshots(
         .collect()
 }
 
+/// A dataset that `zfs destroy -R FS@SNAPSHOT` destroys besides the snapshots themselves: a
+/// clone of one of them (a device-origin clone), a clone of such a clone's snapshots, or a
+/// dataset inside one of those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotDependent {
+    /// The dataset.
+    pub dataset: String,
+    /// Where it comes from: the snapshot it is a clone of, or the clone it lies inside.
+    pub from: String,
+    /// Its own lxops mark (`<project>/<instance>`), if it has one.
+    pub mark: Option<String>,
+}
+
+/// The datasets that `zfs destroy -R` of `snapshot` on the outermost ZFS filesystems of `fss`
+/// would destroy besides the snapshots (see [`SnapshotDependent`]), found from every dataset's
+/// `origin` in their pools (zfs-fuse has no `clones` property), with their marks.
+pub fn snapshot_dependents(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    snapshot: &str,
+) -> Result<Vec<SnapshotDependent>, HostError> {
+    validate::snapshot_name(snapshot)?;
+    let zfs: Vec<&FilesystemSpec> = snapshot_capable(fss)?
+        .into_iter()
+        .filter(|fs| fs.kind == FsKind::Zfs)
+        .collect();
+    let roots = roots_only(&zfs);
+    let mut pools: Vec<&str> = roots
+        .iter()
+        .map(|fs| fs.path.split('/').next().unwrap_or(&fs.path))
+        .collect();
+    pools.sort_unstable();
+    pools.dedup();
+    // (dataset, origin snapshot or "-")
+    let mut datasets: Vec<(String, String)> = Vec::new();
+    for pool in pools {
+        let out = host.query(&HostCommand::plain(
+            "zfs",
+            [
+                "list",
+                "-H",
+                "-r",
+                "-t",
+                "filesystem,volume",
+                "-o",
+                "name,origin",
+                pool,
+            ],
+        ))?;
+        datasets.extend(out.lines().filter_map(|line| {
+            let (name, origin) = line.split_once('\t')?;
+            Some((name.trim().to_string(), origin.trim().to_string()))
+        }));
+    }
+    let inside = |dataset: &str, outer: &str| {
+        dataset == outer
+            || dataset
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    let mut found: Vec<(String, String)> = Vec::new();
+    // The snapshots whose clones are destroyed: SNAPSHOT of every dataset inside a root, then
+    // every snapshot of every dataset inside a dependent.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (dataset, origin) in &datasets {
+            if found.iter().any(|(d, _)| d == dataset) {
+                continue;
+            }
+            let Some((source, snap)) = origin.split_once('@') else {
+                continue;
+            };
+            let of_root = snap == snapshot && roots.iter().any(|fs| inside(source, &fs.path));
+            let of_dependent = found.iter().any(|(d, _)| inside(source, d));
+            if of_root || of_dependent {
+                found.push((dataset.clone(), origin.clone()));
+                changed = true;
+            }
+        }
+        for (dataset, _) in &datasets {
+            if found.iter().any(|(d, _)| d == dataset) {
+                continue;
+            }
+            let outer = found
+                .iter()
+                .find(|(d, _)| inside(dataset, d))
+                .map(|(d, _)| d.clone());
+            if let Some(outer) = outer {
+                found.push((dataset.clone(), outer));
+                changed = true;
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(dataset, from)| {
+            let spec = FilesystemSpec {
+                filesystem: crate::config::InstanceFilesystem {
+                    id: String::new(),
+                    kind: FsKind::Zfs,
+                    path: dataset.clone(),
+                    zfsproperties: Default::default(),
+                    transient: false,
+                    destroy: false,
+                },
+                mark: None,
+            };
+            Ok(SnapshotDependent {
+                mark: marks::read_mark(host, &spec)?,
+                dataset,
+                from,
+            })
+        })
+        .collect()
+}
+
+/// The safety rules of `snapshot -d -R` (before anything is destroyed): every outermost ZFS
+/// filesystem must carry the mark `own` (no mark: only with `adopt`; another instance's mark:
+/// never), and every dependent it would take with it must carry an lxops mark (no mark: only
+/// with `adopt`); `refused` adds refusals the caller found (a clone of an existing instance).
+pub fn check_destroy_dependents(
+    host: &dyn HostRunner,
+    fss: &[FilesystemSpec],
+    snapshot: &str,
+    own: &str,
+    adopt: bool,
+    dependents: &[SnapshotDependent],
+    mut refusals: Vec<safety::Refusal>,
+) -> Result<(), HostError> {
+    let capable = snapshot_capable(fss)?;
+    let zfs: Vec<&FilesystemSpec> = capable
+        .into_iter()
+        .filter(|fs| fs.kind == FsKind::Zfs)
+        .collect();
+    let manual = |fs: &str| format!("zfs destroy -R {fs}@{snapshot}");
+    for fs in roots_only(&zfs) {
+        let reason = match marks::read_mark(host, fs)? {
+            Some(mark) if mark == own => continue,
+            Some(mark) => format!("it is marked as made for instance {mark}, not {own}"),
+            None if adopt => continue,
+            None => "it carries no lxops mark (made by hand or an older lxops): use --adopt if it is this instance's".to_string(),
+        };
+        refusals.push(safety::Refusal {
+            id: fs.id.clone(),
+            path: fs.path.clone(),
+            reason,
+            manual: manual(&fs.path),
+        });
+    }
+    for dependent in dependents.iter().filter(|d| d.mark.is_none() && !adopt) {
+        refusals.push(safety::Refusal {
+            id: "clone".to_string(),
+            path: dependent.dataset.clone(),
+            reason: format!(
+                "-R would destroy it (it depends on {}), and it was not made by lxops (no lxops mark): use --adopt to destroy it too",
+                dependent.from
+            ),
+            manual: format!("zfs destroy -r {}", dependent.dataset),
+        });
+    }
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(HostError::Refused { refusals })
+    }
+}
+
 /// Rolls every filesystem that can back to `snapshot` (`zfs rollback -r`; btrfs: the subvolume
 /// is replaced by a writable snapshot of the snapshot). Returns the filesystems rolled back.
 pub fn rollback_filesystems(

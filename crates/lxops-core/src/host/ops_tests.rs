@@ -102,7 +102,7 @@ fn only_dirs_cannot_be_snapshotted() {
 fn destroy_snapshots_and_rollback() {
     expect![[r#"
         btrfs subvolume delete /b/a1/.lxops-snapshots/home@s1
-        zfs destroy -r tank/a1@s1
+        zfs destroy -R tank/a1@s1
         => ["/b/a1/.lxops-snapshots/home@s1", "tank/a1@s1"]"#]]
     .assert_eq(&run(|h| destroy_snapshots(h, &mixed(), "s1", true)));
     expect![[r#"
@@ -392,4 +392,70 @@ fn rollback_refuses_another_instances_dataset() {
         "{:?}",
         host.commands()
     );
+}
+
+/// `snapshot -d -R`: the datasets `zfs destroy -R` takes with the snapshot are found from the
+/// `origin` of every dataset of the pool (clones of the snapshot on the filesystem or inside
+/// it, datasets inside those clones, clones of their snapshots), never a look-alike name; and
+/// the rules refuse an unmarked clone (unless --adopt) and a filesystem of another instance.
+#[test]
+fn snapshot_dependents_are_the_clones_destroy_r_takes_and_must_be_lxops_made() {
+    let listing = [
+        "p\t-",
+        "p/x\t-",
+        "p/x/a1\t-",
+        "p/x/a1/sub\t-",
+        "p/x/b1\tp/x/a1@s1",
+        "p/x/b1/in\t-",
+        "p/x/c1\tp/x/b1@later",
+        "p/x/d1\tp/x/a1@other",
+        "p/x/e1\tp/x/a1/sub@s1",
+        "p/y\tp/x/a10@s1",
+        "p/x/a10\t-",
+    ]
+    .join("\n");
+    let host = FakeHost::new()
+        .answering(
+            "zfs list -H -r -t filesystem,volume -o name,origin p",
+            &listing,
+        )
+        .with_zfs_marks(&[
+            ("p/x/a1", "default/a1"),
+            ("p/x/b1", "default/b1"),
+            ("p/x/c1", "default/c1"),
+            ("p/x/e1", "default/e1"),
+        ]);
+    let fss = [
+        fs("data", FsKind::Zfs, "p/x/a1"),
+        fs("sub", FsKind::Zfs, "p/x/a1/sub"),
+    ];
+    let dependents = snapshot_dependents(&host, &fss, "s1").expect("lists");
+    let shown: Vec<String> = dependents
+        .iter()
+        .map(|d| format!("{} from {} mark {:?}", d.dataset, d.from, d.mark))
+        .collect();
+    expect![[r#"
+        p/x/b1 from p/x/a1@s1 mark Some("default/b1")
+        p/x/c1 from p/x/b1@later mark Some("default/c1")
+        p/x/e1 from p/x/a1/sub@s1 mark Some("default/e1")
+        p/x/b1/in from p/x/b1 mark None"#]]
+    .assert_eq(&shown.join("\n"));
+
+    // (own mark, adopt, refused paths)
+    let cases: &[(&str, bool, &[&str])] = &[
+        ("default/a1", false, &["p/x/b1/in"]),
+        ("default/a1", true, &[]),
+        ("default/a2", true, &["p/x/a1"]),
+        ("default/a2", false, &["p/x/a1", "p/x/b1/in"]),
+    ];
+    for (own, adopt, refused) in cases {
+        let result =
+            check_destroy_dependents(&host, &fss, "s1", own, *adopt, &dependents, Vec::new());
+        let got: Vec<String> = match result {
+            Ok(()) => Vec::new(),
+            Err(HostError::Refused { refusals }) => refusals.into_iter().map(|r| r.path).collect(),
+            Err(e) => panic!("{own} {adopt}: {e}"),
+        };
+        assert_eq!(got, *refused, "{own} adopt {adopt}");
+    }
 }

@@ -314,7 +314,9 @@ impl FsDriver for ZfsDriver {
         let name = format!("{}@{snapshot}", fs.path);
         let mut args = vec!["destroy".to_string()];
         if recursive {
-            args.push("-r".into());
+            // As the original: the snapshots inside too, and every dependent clone (the
+            // caller checked them first, see `ops::check_destroy_dependents`).
+            args.push("-R".into());
         }
         args.push(name.clone());
         run_retrying_busy(host, &zfs(args))?;

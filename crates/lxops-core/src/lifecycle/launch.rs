@@ -4,7 +4,7 @@
 use super::error::{in_project, LifecycleError};
 use super::progress::Progress;
 use crate::plan::{profile_differences, InstancePlan, Source};
-use crate::server::{ImageSource, InstanceServer, InstanceSource, ServerError};
+use crate::server::{Devices, ImageSource, InstanceServer, InstanceSource, ServerError};
 
 /// Whether the per-instance profile must be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,9 @@ pub struct LaunchCheck {
     /// The local image's fingerprint, which the create request then names (so the server need
     /// not resolve the alias again); `None` for a remote image or an `origin` copy.
     pub image_fingerprint: Option<String>,
+    /// The devices that `lxc-options` `-d DEVICE,KEY=VALUE` override: each copied from the
+    /// last of the instance's profiles that has it, with the keys set (as `lxc launch -d`).
+    pub overridden_devices: Devices,
 }
 
 /// What a launch created on the server, so a failure can undo exactly that.
@@ -129,7 +132,7 @@ pub async fn check_launch(
     plan: &InstancePlan,
 ) -> Result<LaunchCheck, LifecycleError> {
     let name = plan.name.as_str();
-    if let Some(target) = &plan.target {
+    if let Some(target) = plan.placement() {
         check_target(server, name, target).await?;
     }
     // One lookup on the common path (no instance). Only an instance left by an interrupted
@@ -240,11 +243,60 @@ pub async fn check_launch(
             ProfileState::Identical
         }
     };
+    let overridden_devices = if resume {
+        Devices::new()
+    } else {
+        overridden_devices(server, plan).await?
+    };
     Ok(LaunchCheck {
         resume,
         profile: state,
         image_fingerprint,
+        overridden_devices,
     })
+}
+
+/// The devices of `lxc-options` `-d DEVICE,KEY=VALUE`: a device the options themselves add
+/// (`-s`, `-n`) gets the keys; otherwise the device is taken from the last of the instance's
+/// profiles that has it (the per-instance profile from the plan), as `lxc launch -d` does. A
+/// device no profile has is refused, before anything changes.
+async fn overridden_devices(
+    server: &dyn InstanceServer,
+    plan: &InstancePlan,
+) -> Result<Devices, LifecycleError> {
+    let name = plan.name.as_str();
+    let mut devices = Devices::new();
+    for (device, keys) in &plan.options.device_overrides {
+        let mut found = plan.options.devices.get(device).cloned();
+        for profile in plan.profiles.iter().rev() {
+            if found.is_some() {
+                break;
+            }
+            found = if *profile == plan.profile.name {
+                plan.profile.devices.get(device).cloned()
+            } else {
+                server
+                    .profile(profile)
+                    .await
+                    .map_err(|e| {
+                        LifecycleError::server(name, format!("looking up profile {profile}"), e)
+                    })?
+                    .and_then(|p| p.devices.get(device).cloned())
+            };
+        }
+        let Some(mut found) = found else {
+            return Err(LifecycleError::Refused {
+                instance: name.to_string(),
+                message: format!(
+                    "lxc-options: -d {device}: no device {device:?} in the instance's profiles ({}) to override: fix lxc-options in the config",
+                    plan.profiles.join(", ")
+                ),
+            });
+        };
+        found.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+        devices.insert(device.clone(), found);
+    }
+    Ok(devices)
 }
 
 /// Creates the per-instance profile (unless reused) and the instance, stopped. On failure,
@@ -277,6 +329,7 @@ pub async fn create_instance(
         progress.step(&line);
     }
     let mut new = plan.new_instance();
+    new.devices.extend(check.overridden_devices.clone());
     new.config
         .insert(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string());
     if let (Some(fingerprint), InstanceSource::Image(image)) =

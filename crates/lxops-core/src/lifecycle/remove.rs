@@ -130,7 +130,12 @@ pub async fn check_profile_removal(
     match existing.config.get(PROFILE_MARK_KEY) {
         Some(m) if m == mark => Ok(ProfileRemoval::Delete(profile.to_string())),
         Some(m) => Ok(keep(format!("it is marked as made for instance {m}"))),
-        None if adopt && existing.description == config_file => {
+        // The Go lxops wrote the config's absolute path (so does lxops now).
+        None if adopt
+            && (existing.description == config_file
+                || std::path::Path::new(&existing.description)
+                    == crate::plan::absolute(std::path::Path::new(config_file))) =>
+        {
             Ok(ProfileRemoval::Delete(profile.to_string()))
         }
         None => Ok(keep(
@@ -155,10 +160,12 @@ pub async fn delete_instance(
             stop_if_running(server, name, progress).await?;
         }
         progress.step(&format!("delete instance {name}"));
-        server
-            .delete_instance(name)
-            .await
-            .map_err(|e| LifecycleError::server(name, "deleting the instance", e))?;
+        match server.delete_instance(name).await {
+            Ok(()) => {}
+            // An ephemeral instance (`lxc-options: [-e]`) is gone once it is stopped.
+            Err(e) if check.running && e.is_not_found() => {}
+            Err(e) => return Err(LifecycleError::server(name, "deleting the instance", e)),
+        }
     } else {
         progress.step(&format!("instance {name} does not exist"));
     }

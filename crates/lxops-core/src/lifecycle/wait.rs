@@ -14,6 +14,9 @@ pub struct WaitOptions {
     pub ready: Duration,
     /// Until an instance with a NIC has a global IPv4 address.
     pub network: Duration,
+    /// `launch`: how long to sleep after the instance is up and before its cloud-config is
+    /// applied (the original's `-wait-configure`).
+    pub before_configure: Duration,
 }
 
 impl Default for WaitOptions {
@@ -21,6 +24,7 @@ impl Default for WaitOptions {
         WaitOptions {
             ready: Duration::from_secs(20),
             network: Duration::from_secs(300),
+            before_configure: Duration::ZERO,
         }
     }
 }

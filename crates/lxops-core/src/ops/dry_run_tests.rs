@@ -84,7 +84,9 @@ fn world(existing: bool) -> (FakeServer, Arc<FakeHost>) {
         };
         block_on(server.create_profile(&profile)).unwrap();
         let new = crate::server::NewInstance {
+            ephemeral: false,
             target: None,
+            instance_type: None,
             name: "a1".into(),
             source: crate::server::InstanceSource::Image(crate::server::ImageSource::local("img")),
             profiles: vec!["default".into(), "a1.lxops".into()],
@@ -182,6 +184,7 @@ fn dry_runs_print_the_steps_the_real_runs_take() {
                 instance: false,
                 destroy: false,
                 recursive: false,
+                adopt: false,
             };
             let result = block_on(snapshot(&env, &instance("a1"), &options, &mut lines));
             outcome(lines, result)

@@ -206,6 +206,8 @@ pub(crate) async fn extract_as(
         return Ok(());
     }
     let new = NewInstance {
+        ephemeral: false,
+        instance_type: None,
         name: temporary.to_string(),
         source: InstanceSource::Image(image),
         profiles: Vec::new(),
@@ -213,7 +215,8 @@ pub(crate) async fn extract_as(
         devices: Default::default(),
         vm: false,
         description: format!("lxops extract of {name} (temporary)"),
-        target: None,
+        // On a cluster, on the member lxops talks to: its root filesystem is read on this host.
+        target: server.info().await.ok().and_then(|info| info.member),
     };
     if let Err(e) = server.create_instance(&new).await {
         // A daemon may leave a half-created instance behind.
@@ -556,7 +559,9 @@ mod tests {
             .block_on(rootfs_location(p1.as_ref(), "extract-test"))
             .is_err());
         let new = NewInstance {
+            ephemeral: false,
             target: None,
+            instance_type: None,
             name: "extract-test".into(),
             source: InstanceSource::Image(crate::server::ImageSource::local("img")),
             profiles: Vec::new(),

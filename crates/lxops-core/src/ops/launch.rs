@@ -15,7 +15,7 @@ use crate::cloudconfig::{self, Step};
 use crate::config;
 use crate::host::{self, DevicePlan, DeviceSetup, HostRunner, Owner};
 use crate::lifecycle::{self, LaunchCheck, Progress};
-use crate::plan::{instance_profiles, lxops_profile, InstancePlan, Source};
+use crate::plan::{launch_profiles, lxops_profile, InstancePlan, Source};
 use crate::server::ImageSource;
 
 /// The source instances a launch copies from, evaluated by the caller.
@@ -25,6 +25,9 @@ pub struct LaunchSources {
     pub template: Option<config::Instance>,
     /// The `device-origin` instance and snapshot.
     pub origin: Option<(config::Instance, String)>,
+    /// The project of the `source-config` file, for an `origin` without a `project_` prefix
+    /// (as the original: the prefix, else the source config's project, else the config's).
+    pub origin_project: Option<String>,
 }
 
 /// A launch that passed every check; [`launch`] carries it out.
@@ -84,10 +87,20 @@ pub async fn prepare_launch(
         .template
         .as_ref()
         .filter(|_| sources.origin.is_none());
+    // The placement asked for: the config's `target`, else lxc-options' `--target`.
+    let asked = instance.target.as_deref().or(options.target.as_deref());
     let volume_check =
-        volumes::check_volumes(env.server.as_ref(), &instance, &planned, template).await?;
+        volumes::check_volumes(env.server.as_ref(), &instance, &planned, template, asked).await?;
     let source = match checked.origin {
-        Some(origin) => Source::Copy(origin),
+        Some(mut origin) => {
+            if origin.project.is_none() {
+                origin.project = sources
+                    .origin_project
+                    .clone()
+                    .filter(|p| !p.is_empty() && *p != instance.project);
+            }
+            Source::Copy(origin)
+        }
         None => Source::Image(image_source(env.server.as_ref(), &instance)?),
     };
     let templates = match (&sources.template, &sources.origin) {
@@ -111,8 +124,13 @@ pub async fn prepare_launch(
     let plan = InstancePlan {
         name: instance.name.clone(),
         project: instance.project.clone(),
-        required_profiles: instance.profiles.clone(),
-        profiles: instance_profiles(&instance.profiles, &instance.profile),
+        required_profiles: instance
+            .profiles
+            .iter()
+            .chain(&options.profiles)
+            .cloned()
+            .collect(),
+        profiles: launch_profiles(&instance.profiles, &instance.profile, &options),
         profile,
         source,
         options,
@@ -190,6 +208,9 @@ pub async fn launch(
                 progress.step(CHOWN_STEP);
             }
             progress.step(&format!("start instance {name}"));
+        }
+        if let Some(line) = configure_delay_line(&env.wait) {
+            progress.step(&line);
         }
         for step in &prepared.steps {
             progress.step(&step.to_string());
@@ -286,8 +307,19 @@ pub async fn launch(
         undo_host(env, &report, progress).await;
         return Err(e);
     }
+    if let Some(line) = configure_delay_line(&env.wait) {
+        progress.step(&line);
+        tokio::time::sleep(env.wait.before_configure).await;
+    }
     apply_cloud_config(env, &name, &prepared.steps, progress).await?;
     finish_launch(server, &name).await
+}
+
+/// The step of `-wait-configure N` (the original sleeps N seconds after the instance is up and
+/// before configuring it), if N is not 0.
+fn configure_delay_line(wait: &crate::lifecycle::WaitOptions) -> Option<String> {
+    let delay = wait.before_configure;
+    (!delay.is_zero()).then(|| format!("wait {} s before configuring", delay.as_secs()))
 }
 
 /// Removes the mark of an unfinished launch ([`lifecycle::LAUNCH_PENDING_KEY`]): from now on a

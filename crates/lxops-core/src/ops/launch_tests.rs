@@ -240,3 +240,76 @@ mod resume {
         });
     }
 }
+
+/// `-wait-configure N`: the original sleeps N seconds after the instance is up and before it
+/// applies cloud-config; so does launch, and `--dry-run` shows that step in its place.
+#[test]
+fn wait_configure_sleeps_between_the_start_and_cloud_config() {
+    for dry_run in [false, true] {
+        let server = FakeServer::new();
+        server.add_image("img");
+        let host = Arc::new(FakeHost::new());
+        let mut env = env(&server, host);
+        env.dry_run = dry_run;
+        env.wait.before_configure = std::time::Duration::from_secs(1);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut lines: Vec<String> = Vec::new();
+        let started = std::time::Instant::now();
+        rt.block_on(async {
+            let prepared = prepare_launch(&env, instance("a1"), LaunchSources::default()).await?;
+            launch(&env, prepared, &mut lines).await
+        })
+        .unwrap_or_else(|e| panic!("dry run {dry_run}: {e}"));
+        let elapsed = started.elapsed();
+        let wait = lines
+            .iter()
+            .position(|l| l == "wait 1 s before configuring")
+            .unwrap_or_else(|| panic!("no wait step in {lines:#?}"));
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with("start") || l.contains("started"))
+            .unwrap_or_else(|| panic!("no start step in {lines:#?}"));
+        assert!(start < wait, "{lines:#?}");
+        assert_eq!(
+            elapsed >= std::time::Duration::from_secs(1),
+            !dry_run,
+            "dry run {dry_run}: took {elapsed:?}"
+        );
+    }
+}
+
+/// An `origin` without a `project_` prefix is looked up in the source config's project (as
+/// the original); a prefix, or a source config in the instance's own project, keeps it as is.
+#[test]
+fn an_origin_without_a_project_takes_the_source_configs_project() {
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        ("base/snap0", Some("templates"), "templates/base/snap0"),
+        ("base/snap0", None, "origin base/snap0 not found"),
+        ("base/snap0", Some(""), "origin base/snap0 not found"),
+        ("prod_base/snap0", Some("templates"), "prod/base/snap0"),
+    ];
+    for (origin, project, want) in cases {
+        let server = FakeServer::new();
+        let env = env(&server, Arc::new(FakeHost::new()));
+        let mut instance = instance("a1");
+        instance.origin = Some(origin.to_string());
+        let sources = LaunchSources {
+            origin_project: project.map(str::to_string),
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(prepare_launch(&env, instance, sources))
+            .err()
+            .unwrap_or_else(|| panic!("{origin} {project:?}: the origin does not exist"))
+            .to_string();
+        assert!(err.contains(want), "{origin} {project:?}: {err}");
+    }
+}

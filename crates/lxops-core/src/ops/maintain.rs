@@ -125,8 +125,11 @@ pub struct SnapshotOptions {
     pub instance: bool,
     /// Destroy the snapshots instead.
     pub destroy: bool,
-    /// Recursive (with `destroy`).
+    /// With `destroy`: `zfs destroy -R`, the snapshots inside and the dependent clones too.
     pub recursive: bool,
+    /// With `recursive`: also destroy dependents (and outermost filesystems) without an lxops
+    /// mark.
+    pub adopt: bool,
 }
 
 /// `snapshot`: snapshots every non-transient filesystem (and with `-c` the instance), or with
@@ -158,6 +161,12 @@ pub async fn snapshot(
     } else {
         "snapshot"
     };
+    // `-d -R` destroys dependent clones too: every one is checked before anything changes.
+    let dependents = if options.destroy && options.recursive && !fss.is_empty() {
+        destroy_dependents_checked(env, instance, &fss, options).await?
+    } else {
+        Vec::new()
+    };
     if options.instance {
         progress.step(&format!("{verb} instance {name}/{}", options.name));
         if !env.dry_run {
@@ -174,6 +183,16 @@ pub async fn snapshot(
     }
     for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("{verb} {}@{}", fs.path, options.name));
+    }
+    for dependent in &dependents {
+        let mark = match &dependent.mark {
+            Some(mark) => format!("marked for {mark}"),
+            None => "not marked by lxops, --adopt".to_string(),
+        };
+        progress.step(&format!(
+            "destroy dependent {} (from {}; {mark})",
+            dependent.dataset, dependent.from
+        ));
     }
     super::volumes::snapshot_volumes(
         env.server.as_ref(),
@@ -198,6 +217,70 @@ pub async fn snapshot(
         result.map(|_| ()).map_err(|e| OpsError::host(&name, e))
     })
     .await
+}
+
+/// The datasets `snapshot -d -R` destroys besides the snapshots, after the safety rules: the
+/// instance's own outermost filesystems only, dependents that lxops made (or any, with
+/// `--adopt`), and never a clone that holds the data of an instance that exists.
+async fn destroy_dependents_checked(
+    env: &Env,
+    instance: &config::Instance,
+    fss: &[host::FilesystemSpec],
+    options: &SnapshotOptions,
+) -> Result<Vec<host::ops::SnapshotDependent>, OpsError> {
+    let name = instance.name.clone();
+    let host = env.host.clone();
+    let (list, snapshot) = (fss.to_vec(), options.name.clone());
+    let host_name = name.clone();
+    let dependents = blocking(move || {
+        host::ops::snapshot_dependents(host.as_ref(), &list, &snapshot)
+            .map_err(|e| OpsError::host(&host_name, e))
+    })
+    .await?;
+    let mut refusals = Vec::new();
+    for dependent in &dependents {
+        let Some((project, owner)) = dependent.mark.as_deref().and_then(|m| m.split_once('/'))
+        else {
+            continue;
+        };
+        let found = env
+            .server
+            .for_project(project)
+            .instance(owner)
+            .await
+            .map_err(|e| {
+                LifecycleError::server(&name, format!("looking up instance {owner}"), e)
+            })?;
+        if found.is_some() {
+            refusals.push(host::Refusal {
+                id: "clone".to_string(),
+                path: dependent.dataset.clone(),
+                reason: format!(
+                    "-R would destroy it (it depends on {}), and it holds the data of instance {project}/{owner}, which exists: destroy that instance first",
+                    dependent.from
+                ),
+                manual: format!("zfs destroy -r {}", dependent.dataset),
+            });
+        }
+    }
+    let host = env.host.clone();
+    let own = host::instance_mark(&instance.project, &instance.name);
+    let (list, snapshot, adopt) = (fss.to_vec(), options.name.clone(), options.adopt);
+    let checked = dependents.clone();
+    blocking(move || {
+        host::ops::check_destroy_dependents(
+            host.as_ref(),
+            &list,
+            &snapshot,
+            &own,
+            adopt,
+            &checked,
+            refusals,
+        )
+        .map_err(|e| OpsError::host(&name, e))
+    })
+    .await?;
+    Ok(dependents)
 }
 
 /// `rollback`: rolls every non-transient filesystem back to a snapshot (and with `-c` restores

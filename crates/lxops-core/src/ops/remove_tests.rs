@@ -77,7 +77,9 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 fn new_instance(name: &str, profiles: &[&str]) -> NewInstance {
     NewInstance {
+        ephemeral: false,
         target: None,
+        instance_type: None,
         name: name.into(),
         source: InstanceSource::Image(ImageSource::local("img")),
         profiles: profiles.iter().map(|p| p.to_string()).collect(),

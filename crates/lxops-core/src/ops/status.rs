@@ -19,7 +19,7 @@ use super::error::OpsError;
 use crate::config;
 use crate::host::{self, HostRunner, PathKind};
 use crate::lifecycle::LifecycleError;
-use crate::plan::{instance_profiles, lxops_profile, profile_differences};
+use crate::plan::{launch_profiles, lxops_profile, profile_differences};
 use crate::server::{Instance, InstanceServer};
 
 /// How many per-instance reads run at once.
@@ -341,7 +341,8 @@ async fn compare(
                     _ => {}
                 }
             }
-            let wanted = instance_profiles(&instance.profiles, &instance.profile);
+            let options = crate::plan::parse_lxc_options(&instance.lxc_options).unwrap_or_default();
+            let wanted = launch_profiles(&instance.profiles, &instance.profile, &options);
             if live.profiles != wanted {
                 differences.push(Difference::Profiles {
                     actual: live.profiles.clone(),

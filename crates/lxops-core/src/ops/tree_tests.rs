@@ -31,7 +31,9 @@ fn server_with(instance: &str) -> FakeServer {
         devices: BTreeMap::new(),
         vm: false,
         description: String::new(),
+        ephemeral: false,
         target: None,
+        instance_type: None,
     }))
     .unwrap();
     server.clear_calls();

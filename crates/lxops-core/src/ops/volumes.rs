@@ -176,6 +176,7 @@ pub async fn check_volumes(
     instance: &config::Instance,
     volumes: &[PlannedVolume],
     template: Option<&config::Instance>,
+    target: Option<&str>,
 ) -> Result<VolumeCheck, OpsError> {
     if volumes.is_empty() {
         return Ok(VolumeCheck::default());
@@ -210,7 +211,7 @@ pub async fn check_volumes(
         .await
         .map_err(|e| server_error(name, "reading the server info", e))?;
     let member = if info.clustered {
-        Some(choose_member(server, instance, volumes).await?)
+        Some(choose_member(server, instance, volumes, target).await?)
     } else {
         None
     };
@@ -262,10 +263,11 @@ async fn choose_member(
     server: &dyn InstanceServer,
     instance: &config::Instance,
     volumes: &[PlannedVolume],
+    target: Option<&str>,
 ) -> Result<String, OpsError> {
     let name = instance.name.as_str();
     let file = instance.file.display();
-    if let Some(target) = instance.target.as_deref().filter(|t| t.starts_with('@')) {
+    if let Some(target) = target.filter(|t| t.starts_with('@')) {
         return Err(OpsError::Input(format!(
             "{file}: target {target:?} is a cluster group, but instance {name} has volume \
              filesystems, which live on one member: give a member as `target` (or --target)"
@@ -287,7 +289,7 @@ async fn choose_member(
     }
     found.sort();
     found.dedup();
-    match (found.as_slice(), instance.target.as_deref()) {
+    match (found.as_slice(), target) {
         ([], Some(target)) => return Ok(target.to_string()),
         ([one], None) => return Ok(one.clone()),
         ([one], Some(target)) if one == target => return Ok(one.clone()),
@@ -927,7 +929,8 @@ pub async fn import_volumes(
     }
     let file = instance.file.display();
     let planned: Vec<PlannedVolume> = archives.iter().map(|(v, _)| v.clone()).collect();
-    let check = check_volumes(server, instance, &planned, None).await?;
+    let target = instance.target.as_deref();
+    let check = check_volumes(server, instance, &planned, None, target).await?;
     for (v, archive) in &archives {
         if !archive.is_file() {
             return Err(OpsError::Input(format!(

@@ -439,6 +439,7 @@ fn snapshots_cover_non_transient_volumes_and_rollback_needs_a_stopped_instance()
         instance: false,
         destroy: false,
         recursive: false,
+        adopt: false,
     };
     let mut lines: Vec<String> = Vec::new();
     block_on(crate::ops::snapshot(&env, &instance, &options, &mut lines)).unwrap();
@@ -576,6 +577,7 @@ fn device_template_copies_the_templates_volumes_but_not_transient_ones() {
         let sources = LaunchSources {
             template: Some(template),
             origin: None,
+            origin_project: None,
         };
         let prepared = prepare_launch(&env, instance, sources).await?;
         launch(&env, prepared, &mut lines).await

@@ -1,6 +1,7 @@
 //! Tests of the instance plan: profiles, lxc-options, origin, and the dry-run rendering.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use expect_test::expect;
 
@@ -25,32 +26,115 @@ fn profile_list_defaults_and_appends_the_lxops_profile() {
 
 #[test]
 fn lxc_options_map_onto_the_create_request() {
-    let ok: &[(&[&str], &str)] = &[
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+    let root = |pool: &str| map(&[("type", "disk"), ("path", "/"), ("pool", pool)]);
+    let nic = map(&[("type", "nic"), ("network", "br1"), ("name", "eth0")]);
+    // (lxc-options, what they give)
+    let ok: Vec<(&[&str], LxcOptions)> = vec![
+        (&[], LxcOptions::default()),
         (
-            &["-c", "security.nesting=true"],
-            "config security.nesting=true",
+            &["-c", "security.nesting=true", "--config=limits.cpu=1"],
+            LxcOptions {
+                config: map(&[("security.nesting", "true"), ("limits.cpu", "1")]),
+                ..Default::default()
+            },
         ),
-        (&["--config=limits.cpu=1"], "config limits.cpu=1"),
-        (&["-s", "fast"], "device root"),
-        (&["--vm"], "vm"),
+        (
+            &["-c", "user.note=a=b"],
+            LxcOptions {
+                config: map(&[("user.note", "a=b")]),
+                ..Default::default()
+            },
+        ),
+        (
+            &["-s", "fast", "--network=br1"],
+            LxcOptions {
+                devices: [("root".into(), root("fast")), ("eth0".into(), nic.clone())].into(),
+                ..Default::default()
+            },
+        ),
+        (
+            &["-d", "root,size=1GiB", "--device", "root,size.state=2GiB"],
+            LxcOptions {
+                device_overrides: [(
+                    "root".into(),
+                    map(&[("size", "1GiB"), ("size.state", "2GiB")]),
+                )]
+                .into(),
+                ..Default::default()
+            },
+        ),
+        (
+            &["-p", "p1", "--profile=p2", "--no-profiles"],
+            LxcOptions {
+                profiles: vec!["p1".into(), "p2".into()],
+                no_profiles: true,
+                ..Default::default()
+            },
+        ),
+        (
+            &["--vm"],
+            LxcOptions {
+                vm: true,
+                ..Default::default()
+            },
+        ),
+        (
+            &["--type", "virtual-machine"],
+            LxcOptions {
+                vm: true,
+                ..Default::default()
+            },
+        ),
+        (&["-t", "container"], LxcOptions::default()),
+        (
+            &["-t", "c2.micro"],
+            LxcOptions {
+                instance_type: Some("c2.micro".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            &["-e", "--target", "m1", "--description=a web server"],
+            LxcOptions {
+                ephemeral: true,
+                target: Some("m1".into()),
+                description: Some("a web server".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            &["--ephemeral", "--target=m2"],
+            LxcOptions {
+                ephemeral: true,
+                target: Some("m2".into()),
+                ..Default::default()
+            },
+        ),
     ];
-    for (args, what) in ok {
+    for (args, want) in ok {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let parsed = parse_lxc_options(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-        let found = match *what {
-            "vm" => parsed.vm,
-            w if w.starts_with("device ") => parsed.devices.contains_key(&w[7..]),
-            w => {
-                let (k, v) = w[7..].split_once('=').unwrap_or_default();
-                parsed.config.get(k).map(String::as_str) == Some(v)
-            }
-        };
-        assert!(found, "{args:?} should give {what}: {parsed:?}");
+        assert_eq!(parsed, want, "{args:?}");
     }
     let bad: &[(&[&str], &str)] = &[
-        (&["-e"], "unsupported option \"-e\""),
+        (&["--bogus"], "unsupported option \"--bogus\""),
+        (&["--console"], "unsupported option \"--console\""),
+        (&["-q"], "unsupported option \"-q\""),
+        (&["--empty"], "\"--empty\" cannot be used"),
         (&["-c"], "-c needs a value"),
         (&["-c", "nokey"], "is not KEY=VALUE"),
+        (&["-c", "=v"], "is not KEY=VALUE"),
+        (&["-d", "root"], "is not DEVICE,KEY=VALUE"),
+        (&["-d", ",size=1"], "names no device"),
+        (&["-p"], "-p needs a value"),
+        (&["--target="], "--target needs a member name"),
+        (&["-t", ""], "-t needs a value"),
     ];
     for (args, message) in bad {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -58,7 +142,82 @@ fn lxc_options_map_onto_the_create_request() {
             .expect_err("should fail")
             .to_string();
         assert!(err.contains(message), "{args:?}: {err}");
+        assert!(err.starts_with("lxc-options: "), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn lxc_options_set_the_profiles_and_the_create_request() {
+    let options = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_lxc_options(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    };
+    let none: &[String] = &[];
+    let base = ["base".to_string()];
+    let cases: Vec<(&[String], &[&str], &[&str])> = vec![
+        (none, &[], &["default", "a1.lxops"]),
+        (none, &["--no-profiles"], &["a1.lxops"]),
+        (&base, &["--no-profiles"], &["base", "a1.lxops"]),
+        (none, &["-p", "extra"], &["default", "a1.lxops", "extra"]),
+        (
+            &base,
+            &["-p", "base", "-p", "x"],
+            &["base", "a1.lxops", "x"],
+        ),
+    ];
+    for (config, args, want) in cases {
+        assert_eq!(
+            launch_profiles(config, "a1.lxops", &options(args)),
+            want,
+            "{config:?} {args:?}"
+        );
+    }
+    let plan = InstancePlan {
+        name: "a1".into(),
+        project: String::new(),
+        required_profiles: Vec::new(),
+        profile: Profile {
+            name: "a1.lxops".into(),
+            description: String::new(),
+            config: Default::default(),
+            devices: Default::default(),
+        },
+        source: Source::Image(ImageSource::local("img")),
+        profiles: vec!["default".into(), "a1.lxops".into()],
+        options: options(&["-e", "-t", "c1", "--target", "m1", "--description", "d"]),
+        cloud_config_files: Vec::new(),
+        ostype: String::new(),
+        target: None,
+    };
+    let new = plan.new_instance();
+    assert_eq!(
+        (
+            new.ephemeral,
+            new.instance_type.as_deref(),
+            new.target.as_deref(),
+            new.description.as_str()
+        ),
+        (true, Some("c1"), Some("m1"), "d")
+    );
+    expect![[r#"
+        create instance a1 from image img with profiles default, a1.lxops
+          instance type c1
+          ephemeral
+          on cluster member m1
+          description "d""#]]
+    .assert_eq(&plan.instance_lines().join("\n"));
+    // The config's `target` (or `--target`) wins over the lxc-options one.
+    let plan = InstancePlan {
+        target: Some("m2".into()),
+        ..plan
+    };
+    assert_eq!(plan.new_instance().target.as_deref(), Some("m2"));
+    let lines = plan.instance_lines();
+    assert!(
+        lines.contains(&"  on cluster member m2".to_string()),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("m1")), "{lines:?}");
 }
 
 #[test]
@@ -144,6 +303,24 @@ fn profile_differences_list_changed_devices() {
         - device home: path=/home source=/old/home type=disk
         + device home: path=/home source=/z/a1/home type=disk"#]]
     .assert_eq(&profile_differences(&changed, &plan.profile).join("\n"));
+}
+
+#[test]
+fn the_profile_description_is_the_config_files_absolute_path() {
+    let cwd = std::env::current_dir().unwrap();
+    let cases: &[(&str, PathBuf)] = &[
+        ("/etc/lxops/a.yaml", PathBuf::from("/etc/lxops/a.yaml")),
+        (
+            "/etc/./lxops/../lxops/a.yaml",
+            PathBuf::from("/etc/lxops/a.yaml"),
+        ),
+        ("a.yaml", cwd.join("a.yaml")),
+        ("./sub/../a.yaml", cwd.join("a.yaml")),
+    ];
+    for (file, want) in cases {
+        let profile = lxops_profile("a1.lxops", Path::new(file), "default/a1", &[]);
+        assert_eq!(profile.description, want.display().to_string(), "{file}");
+    }
 }
 
 /// A target member is part of the create request and of the printed step (dry run and real

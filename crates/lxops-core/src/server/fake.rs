@@ -213,11 +213,13 @@ impl InstanceServer for FakeServer {
     }
 
     async fn info(&self) -> ServerResult<ServerInfo> {
+        let first = self.lock().members.first().map(|m| m.name.clone());
         Ok(ServerInfo {
             server: "fake".into(),
             version: "0".into(),
             extensions: vec!["instances".into(), "instances_rebuild".into()],
-            clustered: !self.lock().members.is_empty(),
+            clustered: first.is_some(),
+            member: first,
             remote: None,
         })
     }

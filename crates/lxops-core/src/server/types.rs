@@ -46,6 +46,8 @@ pub struct ServerInfo {
     pub extensions: Vec<String>,
     /// `environment.server_clustered`: the daemon is a member of a cluster.
     pub clustered: bool,
+    /// The cluster member lxops talks to (`environment.server_name` of a clustered server).
+    pub member: Option<String>,
     /// The client config's remote the server is reached through over HTTPS; `None` for the
     /// local unix socket (whose host is lxops' own).
     pub remote: Option<String>,
@@ -174,9 +176,13 @@ pub struct NewInstance {
     pub vm: bool,
     /// Description.
     pub description: String,
-    /// The cluster member (or `@group`) to create it on; `None`: the server (the cluster's
-    /// scheduler) chooses. Only for clustered servers.
+    /// Deleted by the daemon when it stops (`lxc launch -e`).
+    pub ephemeral: bool,
+    /// The cluster member (or `@group`) to create it on (`?target=`); `None`: the server (the
+    /// cluster's scheduler) chooses. Only for clustered servers.
     pub target: Option<String>,
+    /// A cloud instance type whose limits the daemon applies (`lxc launch -t c2.micro`).
+    pub instance_type: Option<String>,
 }
 
 /// An instance as listed by the server.

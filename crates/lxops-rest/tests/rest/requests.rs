@@ -13,7 +13,9 @@ use crate::{fixture, INCUS, LXD};
 
 fn new_instance(source: InstanceSource) -> NewInstance {
     NewInstance {
+        ephemeral: false,
         target: None,
+        instance_type: None,
         name: "a1".into(),
         source,
         profiles: vec!["default".into(), "a1.lxops".into()],
@@ -40,6 +42,23 @@ fn create_bodies_name_the_source_and_profiles() {
     });
     expect![[r#"{"config":{"user.x":"1"},"description":"from a1.yaml","devices":{},"name":"a1","profiles":["default","a1.lxops"],"source":{"instance_only":true,"project":"templates","source":"base/snap0","type":"copy"},"type":"container"}"#]]
         .assert_eq(&RestServer::create_body(&copy, &copy.profiles).to_string());
+}
+
+/// What `lxc-options` add (`-e`, `-t c1`, `--target m1`) reaches the request: the body's
+/// `ephemeral` and `instance_type`, the `?target=` of the path.
+#[test]
+fn create_requests_carry_ephemeral_instance_type_and_target() {
+    let mut new = new_instance(InstanceSource::Image(ImageSource::local("img")));
+    assert_eq!(RestServer::create_path(&new), "/1.0/instances");
+    new.ephemeral = true;
+    new.instance_type = Some("c1".into());
+    new.target = Some("member 1".into());
+    expect![[r#"{"config":{"user.x":"1"},"description":"from a1.yaml","devices":{},"ephemeral":true,"instance_type":"c1","name":"a1","profiles":["default","a1.lxops"],"source":{"alias":"img","type":"image"},"type":"container"}"#]]
+        .assert_eq(&RestServer::create_body(&new, &new.profiles).to_string());
+    assert_eq!(
+        RestServer::create_path(&new),
+        "/1.0/instances?target=member%201"
+    );
 }
 
 #[test]

@@ -211,7 +211,9 @@ async fn a_failed_wait_under_http_200_maps_to_already_exists() {
     let daemon = FakeDaemon::start(Arc::new(incus_route));
     let server = incus_server(&daemon).await;
     let new = NewInstance {
+        ephemeral: false,
         target: None,
+        instance_type: None,
         name: "fx-c1".into(),
         source: InstanceSource::Image(ImageSource::local("lxops-test-busybox")),
         profiles: vec!["default".into()],
@@ -308,7 +310,9 @@ async fn a_404_in_a_missing_project_names_the_project() {
     let server = incus_server(&daemon).await.for_project("nosuch");
     let image = ImageSource::local("lxops-missing-image");
     let new = NewInstance {
+        ephemeral: false,
         target: None,
+        instance_type: None,
         name: "fx-c9".into(),
         source: InstanceSource::Image(ImageSource::local("0".repeat(64))),
         profiles: vec!["default".into()],
