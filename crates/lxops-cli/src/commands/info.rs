@@ -302,6 +302,12 @@ fn host_sources(
             Err(e) => tracing::info!("{}: device {}: no source: {e}", i.name, device.name),
         }
     }
+    // Daemon volumes: `POOL/VOLUME`.
+    for device in &i.devices {
+        if let Some(volume) = ops::volumes::device_volume_source(i, device) {
+            sources.insert(device.name.clone(), volume.into());
+        }
+    }
     sources
 }
 

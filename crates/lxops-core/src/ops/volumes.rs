@@ -74,6 +74,14 @@ pub(crate) fn device_volume<'a>(
     Some((pool, name))
 }
 
+/// `POOL/VOLUME` of a device on a `type: volume` filesystem, for listings (`i devices`).
+pub fn device_volume_source(
+    instance: &config::Instance,
+    device: &config::InstanceDevice,
+) -> Option<String> {
+    device_volume(instance, device).map(|(pool, name)| format!("{pool}/{name}"))
+}
+
 /// Every daemon volume of `instance`, each once, in filesystem order.
 pub fn plan_volumes(instance: &config::Instance) -> Vec<PlannedVolume> {
     let mut volumes: Vec<PlannedVolume> = Vec::new();
