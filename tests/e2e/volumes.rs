@@ -279,6 +279,17 @@ fn on_a_cluster_volumes_live_on_the_chosen_member_with_the_instance() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let file = config(tmp.path(), &name, "default", &format!("target: {member}\n"));
         let run = |args: &[&str]| on_cluster(cluster, https, args);
+        // A foreign volume with the name of `gone`, on the chosen member: used, never
+        // destroyed.
+        block_on(server.create_volume(
+            &NewVolume {
+                pool: "default".into(),
+                name: format!("{name}-gone"),
+                ..NewVolume::default()
+            },
+            Some(member),
+        ))
+        .expect("foreign volume");
         run(&["launch", &file]).ok();
         let location = |server: &Arc<dyn InstanceServer>| {
             block_on(server.instance(&name))
@@ -320,8 +331,17 @@ fn on_a_cluster_volumes_live_on_the_chosen_member_with_the_instance() {
             sums,
             "{what}: rollback and relaunch keep the data"
         );
-        run(&["destroy", "--force", &untargeted]).ok();
+        let destroyed = run(&["destroy", "--force", &untargeted]).ok();
         assert!(!volume_exists(&server, &format!("{name}-data")), "{what}");
+        assert!(
+            volume_exists(&server, &format!("{name}-gone")),
+            "{what}: foreign kept"
+        );
+        assert!(
+            text(&destroyed).contains(&format!("keep volume default/{name}-gone")),
+            "{what}: {}",
+            text(&destroyed)
+        );
     }
 }
 
