@@ -15,7 +15,8 @@
 //! volume of its own member. So on a cluster lxops decides the member before anything is
 //! created: the member of the instance's existing volumes (a relaunch or rebuild after
 //! `delete`), else the config's `target` (or `--target`), else the online member with the
-//! fewest instances of the project; the instance is then created there (`?target=`). A
+//! fewest instances of the project (ties broken by a hash of instance and member names, so a
+//! fleet launched at once spreads); the instance is then created there (`?target=`). A
 //! `@group` target is refused when the instance has volumes. A standalone server ignores all
 //! of this.
 //!
@@ -330,15 +331,30 @@ async fn choose_member(
             *n += 1;
         }
     }
-    load.iter()
-        .min_by_key(|(member, n)| (**n, **member))
-        .map(|(member, _)| member.to_string())
-        .ok_or_else(|| {
-            OpsError::Input(format!(
-                "{file}: no cluster member is online to hold the volumes of instance {name}; \
+    least_loaded(&load, name).ok_or_else(|| {
+        OpsError::Input(format!(
+            "{file}: no cluster member is online to hold the volumes of instance {name}; \
                  start a member and run the command again"
-            ))
-        })
+        ))
+    })
+}
+
+/// The member with the fewest instances; ties are broken by rendezvous hashing of the
+/// instance and member names, so the instances of a fleet launched at once (which all see the
+/// same counts) still spread over the members, and the same instance always gets the same
+/// member.
+pub(crate) fn least_loaded(load: &BTreeMap<&str, usize>, instance: &str) -> Option<String> {
+    load.iter()
+        .min_by_key(|(member, n)| (**n, rendezvous(instance, member), **member))
+        .map(|(member, _)| member.to_string())
+}
+
+/// FNV-1a of `instance` NUL `member`: stable across runs and platforms (not `DefaultHasher`).
+fn rendezvous(instance: &str, member: &str) -> u64 {
+    let bytes = instance.bytes().chain([0]).chain(member.bytes());
+    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The lines a launch prints for creating `missing` (dry run and real run alike).

@@ -662,3 +662,21 @@ fn a_dry_run_prints_the_volume_steps_and_changes_nothing() {
     .assert_eq(&lines.join("\n"));
     assert!(server.calls().is_empty(), "{:?}", server.calls());
 }
+
+#[test]
+fn without_a_target_the_least_loaded_member_wins_and_ties_spread_a_fleet() {
+    let load: BTreeMap<&str, usize> = [("m1", 2), ("m2", 0), ("m3", 1)].into();
+    for name in ["a1", "a2", "web", "db"] {
+        assert_eq!(least_loaded(&load, name).as_deref(), Some("m2"), "{name}");
+    }
+    // A fleet launched at once sees the same counts: the names still spread, and each name
+    // always lands on the same member.
+    let even: BTreeMap<&str, usize> = [("m1", 0), ("m2", 0), ("m3", 0)].into();
+    let chosen: Vec<String> = (1..=12)
+        .map(|i| least_loaded(&even, &format!("web{i}")).unwrap())
+        .collect();
+    let used: std::collections::BTreeSet<&String> = chosen.iter().collect();
+    assert_eq!(used.len(), 3, "{chosen:?}");
+    assert_eq!(least_loaded(&even, "web1"), least_loaded(&even, "web1"));
+    assert_eq!(least_loaded(&BTreeMap::new(), "web1"), None);
+}
