@@ -1,7 +1,7 @@
 //! The volume driver: `type: volume` filesystems, custom storage volumes that the daemon
 //! manages, created through [`InstanceServer`] where the instance lives (so they work with a
 //! remote daemon and on clusters). The host code never sees them
-//! ([`super::devices::host_filesystems`]).
+//! (`ops::devices::host_filesystems`).
 //!
 //! **Devices.** A device whose `dir` is `.` attaches the volume itself (`pool=P source=VOL`).
 //! A device with a directory inside the volume gets a volume of its own, `VOL-DIR` (`/` in DIR
