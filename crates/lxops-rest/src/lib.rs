@@ -18,6 +18,7 @@ pub mod model;
 pub mod rebuild;
 pub mod remotes;
 pub mod server;
+pub mod stream;
 pub mod tls;
 pub mod transport;
 pub mod volumes;

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use crate::client::Answer;
 use crate::errors::Subject;
-use crate::images::{send_body, stream_to_file, Source, Streamed, UploadBody};
 use crate::server::{parse, RestServer};
+use crate::stream::{send_body, stream_to_file, Source, Streamed, UploadBody};
 use crate::transport::{encode, RawRequest};
 
 /// `GET …/volumes/custom/NAME`.
