@@ -5,19 +5,10 @@ use std::path::Path;
 use super::driver::{FsDriver, FsState, HostView};
 use super::marks;
 use super::validate;
-use super::{FilesystemSpec, FsKind, HostError, HostRunner};
+use super::{FilesystemSpec, HostError, HostRunner};
 
 /// The plain-directory driver.
 pub(crate) struct DirDriver;
-
-fn no_snapshots(fs: &FilesystemSpec, operation: &'static str) -> HostError {
-    HostError::Unsupported {
-        operation,
-        kind: FsKind::Dir,
-        id: fs.id.clone(),
-        hint: "plain directories have no snapshots; use a zfs or btrfs filesystem",
-    }
-}
 
 /// Renames a directory-like filesystem (its new parent is created); the new path must not exist.
 pub(crate) fn rename_dir(
@@ -59,49 +50,6 @@ impl FsDriver for DirDriver {
         marks::mark_dir(host, fs)
     }
 
-    fn clone_from(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _source: &str,
-        _snapshot: &str,
-    ) -> Result<(), HostError> {
-        Err(no_snapshots(fs, "clone"))
-    }
-
-    fn can_snapshot(&self) -> bool {
-        false
-    }
-
-    fn snapshot(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-        _recursive: bool,
-    ) -> Result<String, HostError> {
-        Err(no_snapshots(fs, "snapshot"))
-    }
-
-    fn destroy_snapshot(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-        _recursive: bool,
-    ) -> Result<String, HostError> {
-        Err(no_snapshots(fs, "destroying a snapshot"))
-    }
-
-    fn rollback(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-    ) -> Result<(), HostError> {
-        Err(no_snapshots(fs, "rollback"))
-    }
-
     fn rename(
         &self,
         view: &HostView<'_>,
@@ -115,13 +63,7 @@ impl FsDriver for DirDriver {
         host.remove_tree(Path::new(&fs.path))
     }
 
-    fn with_snapshot_dir(
-        &self,
-        _view: &HostView<'_>,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-        _f: &mut dyn FnMut(&Path) -> Result<(), HostError>,
-    ) -> Result<(), HostError> {
-        Err(no_snapshots(fs, "export from a snapshot"))
+    fn unsupported_hint(&self) -> &'static str {
+        "plain directories have no snapshots; use a zfs or btrfs filesystem"
     }
 }

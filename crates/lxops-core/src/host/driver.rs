@@ -70,6 +70,8 @@ impl<'a> HostView<'a> {
 }
 
 /// One filesystem kind. Every method acts on one filesystem; callers never branch on the kind.
+/// The snapshot methods default to those of a kind without snapshots: they refuse with
+/// [`HostError::Unsupported`], which names the kind, the filesystem and what to do instead.
 pub(crate) trait FsDriver: Sync {
     /// Refuses a path this kind cannot use (before anything is touched).
     fn validate(&self, fs: &FilesystemSpec) -> Result<(), HostError>;
@@ -90,36 +92,46 @@ pub(crate) trait FsDriver: Sync {
     /// Creates it as a writable clone of `source` at `snapshot`.
     fn clone_from(
         &self,
-        host: &dyn HostRunner,
+        _host: &dyn HostRunner,
         fs: &FilesystemSpec,
-        source: &str,
-        snapshot: &str,
-    ) -> Result<(), HostError>;
+        _source: &str,
+        _snapshot: &str,
+    ) -> Result<(), HostError> {
+        Err(self.unsupported(fs, "clone"))
+    }
     /// Whether it can take snapshots.
-    fn can_snapshot(&self) -> bool;
+    fn can_snapshot(&self) -> bool {
+        false
+    }
     /// Takes a snapshot; returns its name.
     fn snapshot(
         &self,
-        host: &dyn HostRunner,
+        _host: &dyn HostRunner,
         fs: &FilesystemSpec,
-        snapshot: &str,
-        recursive: bool,
-    ) -> Result<String, HostError>;
+        _snapshot: &str,
+        _recursive: bool,
+    ) -> Result<String, HostError> {
+        Err(self.unsupported(fs, "snapshot"))
+    }
     /// Destroys a snapshot; returns its name.
     fn destroy_snapshot(
         &self,
-        host: &dyn HostRunner,
+        _host: &dyn HostRunner,
         fs: &FilesystemSpec,
-        snapshot: &str,
-        recursive: bool,
-    ) -> Result<String, HostError>;
+        _snapshot: &str,
+        _recursive: bool,
+    ) -> Result<String, HostError> {
+        Err(self.unsupported(fs, "destroying a snapshot"))
+    }
     /// Rolls back to a snapshot (its content comes back).
     fn rollback(
         &self,
-        host: &dyn HostRunner,
+        _host: &dyn HostRunner,
         fs: &FilesystemSpec,
-        snapshot: &str,
-    ) -> Result<(), HostError>;
+        _snapshot: &str,
+    ) -> Result<(), HostError> {
+        Err(self.unsupported(fs, "rollback"))
+    }
     /// Renames `old` to `new` (same kind).
     fn rename(
         &self,
@@ -132,11 +144,27 @@ pub(crate) trait FsDriver: Sync {
     /// Calls `f` with a directory that holds the content of `snapshot`.
     fn with_snapshot_dir(
         &self,
-        view: &HostView<'_>,
+        _view: &HostView<'_>,
         fs: &FilesystemSpec,
-        snapshot: &str,
-        f: &mut dyn FnMut(&Path) -> Result<(), HostError>,
-    ) -> Result<(), HostError>;
+        _snapshot: &str,
+        _f: &mut dyn FnMut(&Path) -> Result<(), HostError>,
+    ) -> Result<(), HostError> {
+        Err(self.unsupported(fs, "export from a snapshot"))
+    }
+    /// What to do instead of an operation this kind does not support (the default methods
+    /// above are those of a kind without snapshots).
+    fn unsupported_hint(&self) -> &'static str {
+        "filesystems of this kind have no snapshots; use a zfs or btrfs filesystem"
+    }
+    /// The refusal of `operation` on `fs`, naming its kind and [`FsDriver::unsupported_hint`].
+    fn unsupported(&self, fs: &FilesystemSpec, operation: &'static str) -> HostError {
+        HostError::Unsupported {
+            operation,
+            kind: fs.kind,
+            id: fs.id.clone(),
+            hint: self.unsupported_hint(),
+        }
+    }
 }
 
 /// The driver of `kind`.
@@ -152,4 +180,69 @@ pub(crate) fn driver(kind: FsKind) -> &'static dyn FsDriver {
 /// The driver of a filesystem.
 pub(crate) fn driver_of(fs: &FilesystemSpec) -> &'static dyn FsDriver {
     driver(fs.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::fake::FakeHost;
+
+    fn fs(kind: FsKind) -> FilesystemSpec {
+        FilesystemSpec {
+            filesystem: crate::config::InstanceFilesystem {
+                id: "data".into(),
+                kind,
+                path: "/srv/data".into(),
+                zfsproperties: BTreeMap::new(),
+                transient: false,
+                destroy: false,
+            },
+            mark: Some("default/a1".into()),
+        }
+    }
+
+    /// Every snapshot operation of the kinds without snapshots, refused by the trait's defaults
+    /// with the kind, the filesystem and what to do; the host is never touched.
+    #[test]
+    fn kinds_without_snapshots_refuse_every_snapshot_operation() {
+        let mut out = String::new();
+        for kind in [FsKind::Dir, FsKind::Volume] {
+            let host = FakeHost::new().with_dirs(&["/srv/data"]);
+            let view = HostView::new(&host);
+            let (driver, fs) = (driver(kind), fs(kind));
+            let results = [
+                driver.clone_from(&host, &fs, "src", "s0").map(drop),
+                driver.snapshot(&host, &fs, "s0", true).map(drop),
+                driver.destroy_snapshot(&host, &fs, "s0", false).map(drop),
+                driver.rollback(&host, &fs, "s0"),
+                driver.with_snapshot_dir(&view, &fs, "s0", &mut |_| Ok(())),
+            ];
+            out.push_str(&format!(
+                "{kind} (can_snapshot: {}):\n",
+                driver.can_snapshot()
+            ));
+            for result in results {
+                let line = match result {
+                    Ok(()) => "ok (WRONG)".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                out.push_str(&format!("  {line}\n"));
+            }
+            assert_eq!(host.commands(), Vec::<String>::new(), "{kind}");
+        }
+        expect_test::expect![[r#"
+            dir (can_snapshot: false):
+              clone is not supported for dir filesystem `data`: plain directories have no snapshots; use a zfs or btrfs filesystem
+              snapshot is not supported for dir filesystem `data`: plain directories have no snapshots; use a zfs or btrfs filesystem
+              destroying a snapshot is not supported for dir filesystem `data`: plain directories have no snapshots; use a zfs or btrfs filesystem
+              rollback is not supported for dir filesystem `data`: plain directories have no snapshots; use a zfs or btrfs filesystem
+              export from a snapshot is not supported for dir filesystem `data`: plain directories have no snapshots; use a zfs or btrfs filesystem
+            volume (can_snapshot: false):
+              clone is not supported for volume filesystem `data`: a daemon volume is managed through the daemon's API, not on this host
+              snapshot is not supported for volume filesystem `data`: a daemon volume is managed through the daemon's API, not on this host
+              destroying a snapshot is not supported for volume filesystem `data`: a daemon volume is managed through the daemon's API, not on this host
+              rollback is not supported for volume filesystem `data`: a daemon volume is managed through the daemon's API, not on this host
+              export from a snapshot is not supported for volume filesystem `data`: a daemon volume is managed through the daemon's API, not on this host
+        "#]].assert_eq(&out);
+    }
 }

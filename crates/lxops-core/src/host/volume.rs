@@ -2,21 +2,15 @@
 //! filesystems: the ops layer leaves them out of every host setup. This driver only makes sure
 //! that a volume that reached the host by mistake is refused, never treated as a path.
 
-use std::path::Path;
-
 use super::driver::{FsDriver, FsState, HostView};
-use super::{FilesystemSpec, FsKind, HostError, HostRunner};
+use super::{FilesystemSpec, HostError, HostRunner};
 
-/// The refusing driver of [`FsKind::Volume`].
+/// The refusing driver of [`FsKind::Volume`](super::FsKind::Volume).
 pub(crate) struct VolumeDriver;
 
+/// The refusal of `operation` on a volume that reached the host.
 pub(crate) fn not_on_host(fs: &FilesystemSpec, operation: &'static str) -> HostError {
-    HostError::Unsupported {
-        operation,
-        kind: FsKind::Volume,
-        id: fs.id.clone(),
-        hint: "a daemon volume is managed through the daemon's API, not on this host",
-    }
+    VolumeDriver.unsupported(fs, operation)
 }
 
 impl FsDriver for VolumeDriver {
@@ -35,44 +29,6 @@ impl FsDriver for VolumeDriver {
     fn create(&self, _host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<(), HostError> {
         Err(not_on_host(fs, "creating"))
     }
-    fn clone_from(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _source: &str,
-        _snapshot: &str,
-    ) -> Result<(), HostError> {
-        Err(not_on_host(fs, "cloning"))
-    }
-    fn can_snapshot(&self) -> bool {
-        false
-    }
-    fn snapshot(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-        _recursive: bool,
-    ) -> Result<String, HostError> {
-        Err(not_on_host(fs, "snapshot"))
-    }
-    fn destroy_snapshot(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-        _recursive: bool,
-    ) -> Result<String, HostError> {
-        Err(not_on_host(fs, "destroying a snapshot"))
-    }
-    fn rollback(
-        &self,
-        _host: &dyn HostRunner,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-    ) -> Result<(), HostError> {
-        Err(not_on_host(fs, "rollback"))
-    }
     fn rename(
         &self,
         _view: &HostView<'_>,
@@ -84,13 +40,7 @@ impl FsDriver for VolumeDriver {
     fn destroy(&self, _host: &dyn HostRunner, fs: &FilesystemSpec) -> Result<(), HostError> {
         Err(not_on_host(fs, "destroy"))
     }
-    fn with_snapshot_dir(
-        &self,
-        _view: &HostView<'_>,
-        fs: &FilesystemSpec,
-        _snapshot: &str,
-        _f: &mut dyn FnMut(&Path) -> Result<(), HostError>,
-    ) -> Result<(), HostError> {
-        Err(not_on_host(fs, "reading a snapshot"))
+    fn unsupported_hint(&self) -> &'static str {
+        "a daemon volume is managed through the daemon's API, not on this host"
     }
 }
