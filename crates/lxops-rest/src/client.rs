@@ -158,6 +158,7 @@ impl Connection {
                                 TransportError::Connect(_)
                                     | TransportError::Certificate(_)
                                     | TransportError::Request(_)
+                                    | TransportError::Local(_)
                             );
                         let error = transport_error(self.dialect, &self.transport, e, context);
                         if sent {
@@ -408,6 +409,9 @@ pub fn transport_error(
             ),
             after,
         },
+        (TransportError::Local(message), _) => {
+            ServerError::Protocol(format!("{context}: {message}"))
+        }
         (TransportError::Other(reason) | TransportError::Request(reason), _) => {
             ServerError::Protocol(format!(
                 "{context}: talking to {} at {endpoint}: {reason}",

@@ -7,12 +7,11 @@
 //! delete the image they just made when that fails; a taken alias is refused before anything is
 //! made.
 //!
-//! Over the local unix socket, uploads and downloads stream: the files are read and written in
-//! chunks (`crate::stream`) and never held whole in memory. A split image's
-//! download (a multipart reply) and every transfer to a remote over HTTPS go through the shared
-//! transport, which holds the body in memory.
+//! Uploads and downloads stream, over the unix socket and HTTPS alike: the files are read and
+//! written in chunks (`crate::stream`), a split image's multipart reply split into its files on
+//! the way, and never held whole in memory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use hyper::Method;
@@ -25,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::model::StateJson;
 use crate::server::{parse, RestServer};
-use crate::stream::{send_body, stream_to_file, Source, Streamed, UploadBody};
+use crate::stream::{download, Downloaded, Payload};
 use crate::transport::{encode, RawRequest};
 
 /// `GET /1.0/images?recursion=1`, one entry.
@@ -238,78 +237,30 @@ impl RestServer {
     ) -> ServerResult<ImageExport> {
         let context = format!("exporting image {}", short(fingerprint));
         let url = self.url(&format!("/1.0/images/{}/export", encode(fingerprint)));
-        let limit = self.conn.timeout;
-        if let Some(socket) = self.conn.transport.socket() {
-            // Streamed to the file, unless the reply is a split image's multipart body.
-            let unified = dir.join(format!("{name}.tar.gz"));
-            match stream_to_file(socket, &url, &unified, limit)
-                .await
-                .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?
-            {
-                Streamed::File(file) => return Ok(ImageExport { files: vec![file] }),
-                Streamed::Other(response) => {
-                    return self
-                        .write_export(response, &url, &context, fingerprint, dir, name)
-                        .await
-                }
+        // A unified image is one tarball (`NAME.tar.gz`, or the daemon's extension), a split
+        // image's metadata `NAME.<ext>` and its rootfs `NAME.root.<ext>`.
+        let target = |part: &str, filename: Option<&str>| {
+            let ext = extension_of(filename.unwrap_or(""));
+            match (part, ext) {
+                ("rootfs", "") => dir.join(format!("{name}.root.rootfs")),
+                ("rootfs", ext) => dir.join(format!("{name}.root{ext}")),
+                (_, "") => dir.join(format!("{name}.tar.gz")),
+                (_, ext) => dir.join(format!("{name}{ext}")),
             }
-        }
-        let response = self
-            .conn
-            .raw(RawRequest::new(Method::GET, url.clone()), limit, &context)
-            .await?;
-        self.write_export(response, &url, &context, fingerprint, dir, name)
-            .await
-    }
-
-    /// Writes an export reply held in memory: a unified tarball, or a split image's parts.
-    async fn write_export(
-        &self,
-        response: crate::transport::RawResponse,
-        url: &str,
-        context: &str,
-        fingerprint: &str,
-        dir: &Path,
-        name: &str,
-    ) -> ServerResult<ImageExport> {
-        let content_type = response.header("content-type").unwrap_or("").to_string();
-        if response.status != 200 || content_type.starts_with("application/json") {
-            // An error envelope.
-            let what = format!("image {fingerprint:?}");
-            let subject = crate::errors::Subject::of(&Method::GET, url, context, &what);
-            return match self.conn.answer(response, &subject) {
-                Err(e) => Err(e),
-                Ok(_) => Err(ServerError::Protocol(format!(
-                    "{context}: the daemon answered with JSON instead of the image file"
-                ))),
-            };
-        }
-        let parts = if let Some(boundary) = boundary_of(&content_type) {
-            multipart_parts(&response.body, &boundary)
-                .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?
-        } else {
-            let filename = disposition_filename(response.header("content-disposition"));
-            vec![Part {
-                name: "metadata".into(),
-                filename,
-                body: response.body.clone(),
-            }]
         };
-        let mut files = Vec::new();
-        for part in &parts {
-            let ext = extension_of(part.filename.as_deref().unwrap_or(""));
-            let file = if part.name == "metadata" {
-                dir.join(format!("{name}{ext}"))
-            } else {
-                let ext = if ext.is_empty() { ".rootfs" } else { ext };
-                dir.join(format!("{name}.root{ext}"))
-            };
-            write_complete(&file, &part.body).map_err(|e| {
-                ServerError::Protocol(format!("{context}: writing {}: {e}", file.display()))
-            })?;
-            files.push(file);
+        let response = match download(&self.conn, &url, &context, &target).await? {
+            Downloaded::Files(files) => return Ok(ImageExport { files }),
+            Downloaded::Reply(response) => response,
+        };
+        // An error envelope.
+        let what = format!("image {fingerprint:?}");
+        let subject = crate::errors::Subject::of(&Method::GET, &url, &context, &what);
+        match self.conn.answer(response, &subject) {
+            Err(e) => Err(e),
+            Ok(_) => Err(ServerError::Protocol(format!(
+                "{context}: the daemon answered with JSON instead of the image file"
+            ))),
         }
-        Ok(ImageExport { files })
     }
 
     pub(crate) async fn upload_image(&self, upload: &ImageUpload) -> ServerResult<String> {
@@ -322,73 +273,59 @@ impl RestServer {
             self.require_free_alias(alias).await?;
         }
         let what = format!("the image of {file} (an image with the same fingerprint)");
-        let op = if let Some(socket) = self.conn.transport.socket() {
-            self.upload_streaming(socket, upload, &context, &what)
-                .await?
-        } else {
-            self.upload_in_memory(upload, &context, &what).await?
-        };
+        let op = self.upload(upload, &context, &what).await?;
         let fingerprint = fingerprint_of(op.metadata.as_ref(), &context)?;
         self.alias_new_image(&fingerprint, upload.alias.as_deref())
             .await?;
         Ok(fingerprint)
     }
 
-    /// Uploads over the unix socket, streaming the files.
-    async fn upload_streaming(
+    /// Uploads the image files, streamed (read in chunks while they are sent).
+    async fn upload(
         &self,
-        socket: &Path,
         upload: &ImageUpload,
         context: &str,
         what: &str,
     ) -> ServerResult<crate::envelope::Operation> {
         let url = self.url("/1.0/images");
-        let open = |path: &Path| {
-            std::fs::File::open(path)
-                .and_then(|f| Ok((f.metadata()?.len(), f)))
-                .map_err(|e| {
-                    ServerError::Protocol(format!("{context}: reading {}: {e}", path.display()))
-                })
+        let file = |payload: Payload, path: &Path| {
+            payload.file(path).map_err(|e| {
+                ServerError::Protocol(format!("{context}: reading {}: {e}", path.display()))
+            })
         };
         let (body, content_type) = match &upload.rootfs {
-            None => {
-                let (len, file) = open(&upload.metadata)?;
-                (
-                    UploadBody::new(vec![Source::file(file, len)]),
-                    "application/octet-stream".to_string(),
-                )
-            }
+            None => (
+                file(Payload::new(), &upload.metadata)?,
+                "application/octet-stream".to_string(),
+            ),
             Some(rootfs) => {
                 let boundary = format!("lxops-image-{}", std::process::id());
-                let (meta_len, meta) = open(&upload.metadata)?;
-                let (root_len, root) = open(rootfs)?;
                 let (head1, head2, tail) =
                     multipart_frame(&boundary, &file_name(&upload.metadata), &file_name(rootfs));
+                let body = file(Payload::new().bytes(head1), &upload.metadata)?.bytes(head2);
                 (
-                    UploadBody::new(vec![
-                        Source::Bytes(head1),
-                        Source::file(meta, meta_len),
-                        Source::Bytes(head2),
-                        Source::file(root, root_len),
-                        Source::Bytes(tail),
-                    ]),
+                    file(body, rootfs)?.bytes(tail),
                     format!("multipart/form-data; boundary={boundary}"),
                 )
             }
         };
-        let response = send_body(
-            socket,
-            Method::POST,
-            &url,
-            &content_type,
-            &[],
-            body,
-            self.conn.timeout,
-        )
-        .await
-        .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?;
-        let subject = crate::errors::Subject::of(&Method::POST, &url, context, what);
-        match self.conn.answer(response, &subject)? {
+        let mut request =
+            RawRequest::new(Method::POST, url.clone()).header("Content-Type", content_type);
+        request.body = Some(body);
+        self.send_file(request, context, what).await
+    }
+
+    /// Sends a request whose body is a file (an upload), within the whole operation timeout
+    /// rather than a plain request's, and waits for the operation it starts.
+    pub(crate) async fn send_file(
+        &self,
+        request: RawRequest,
+        context: &str,
+        what: &str,
+    ) -> ServerResult<crate::envelope::Operation> {
+        let subject = crate::errors::Subject::of(&request.method, &request.path, context, what);
+        let response = self.conn.raw(request, self.conn.timeout, context).await?;
+        match self.checked(self.conn.answer(response, &subject)).await? {
             crate::client::Answer::Sync { value, .. } => Ok(crate::envelope::Operation {
                 status: "Success".into(),
                 metadata: Some(value),
@@ -396,45 +333,6 @@ impl RestServer {
             }),
             crate::client::Answer::Async(op) => self.conn.wait_success(&op.id, &subject).await,
         }
-    }
-
-    /// Uploads through the shared transport (HTTPS remotes), the files read into memory.
-    async fn upload_in_memory(
-        &self,
-        upload: &ImageUpload,
-        context: &str,
-        what: &str,
-    ) -> ServerResult<crate::envelope::Operation> {
-        let read = |path: &PathBuf| {
-            std::fs::read(path).map(Bytes::from).map_err(|e| {
-                ServerError::Protocol(format!("{context}: reading {}: {e}", path.display()))
-            })
-        };
-        let metadata = read(&upload.metadata)?;
-        let mut request = RawRequest::new(Method::POST, self.url("/1.0/images"));
-        match &upload.rootfs {
-            None => {
-                request = request.header("Content-Type", "application/octet-stream");
-                request.body = Some(metadata);
-            }
-            Some(rootfs_path) => {
-                let rootfs = read(rootfs_path)?;
-                let boundary = format!("lxops-image-{}", std::process::id());
-                let body = multipart_body(
-                    &boundary,
-                    &[
-                        ("metadata", file_name(&upload.metadata), metadata),
-                        ("rootfs", file_name(rootfs_path), rootfs),
-                    ],
-                );
-                request = request.header(
-                    "Content-Type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                );
-                request.body = Some(body);
-            }
-        }
-        self.run(request, context, what).await
     }
 
     pub(crate) async fn states_of_all_projects(&self) -> ServerResult<Vec<ProjectInstanceState>> {
@@ -489,30 +387,6 @@ pub fn extension_of(filename: &str) -> &str {
     }
 }
 
-/// Writes `body` to `file` through a temporary name in the same directory, so a cut download
-/// never leaves a file that looks complete.
-fn write_complete(file: &Path, body: &[u8]) -> std::io::Result<()> {
-    let mut tmp = file.as_os_str().to_owned();
-    tmp.push(format!(".part-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let written = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, file));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-/// One part of a multipart body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    /// Form field name (`metadata`, `rootfs`).
-    pub name: String,
-    /// The part's file name, if any.
-    pub filename: Option<String>,
-    /// Content.
-    pub body: Bytes,
-}
-
 /// The `boundary` parameter of a `multipart/...` content type.
 pub fn boundary_of(content_type: &str) -> Option<String> {
     if !content_type.to_ascii_lowercase().starts_with("multipart/") {
@@ -534,60 +408,6 @@ pub fn disposition_filename(value: Option<&str>) -> Option<String> {
     })
 }
 
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
-}
-
-/// Splits a multipart body into its parts.
-pub fn multipart_parts(body: &Bytes, boundary: &str) -> Result<Vec<Part>, String> {
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let mut parts = Vec::new();
-    let mut pos = find(body, delimiter, 0).ok_or("no multipart boundary in the reply")?;
-    loop {
-        pos += delimiter.len();
-        if body.get(pos..pos + 2) == Some(b"--") {
-            return Ok(parts);
-        }
-        let head_start = pos + 2; // CRLF after the boundary
-        let head_end = find(body, b"\r\n\r\n", head_start).ok_or("a part without headers")?;
-        let head = String::from_utf8_lossy(&body[head_start..head_end]).into_owned();
-        let content_start = head_end + 4;
-        let mut closing = b"\r\n".to_vec();
-        closing.extend_from_slice(delimiter);
-        let next = find(body, &closing, content_start).ok_or("a part without end")?;
-        let mut name = String::new();
-        let mut filename = None;
-        for line in head.lines() {
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            if key.trim().eq_ignore_ascii_case("content-disposition") {
-                for p in value.split(';') {
-                    if let Some((k, v)) = p.trim().split_once('=') {
-                        let v = v.trim_matches('"').to_string();
-                        match k.trim() {
-                            "name" => name = v,
-                            "filename" => filename = Some(v),
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        parts.push(Part {
-            name,
-            filename,
-            body: body.slice(content_start..next),
-        });
-        pos = next + 2;
-    }
-}
-
 /// The framing of a two-part (`metadata`, `rootfs`) `multipart/form-data` body: what goes
 /// before the first file, between the files, and after the second.
 pub fn multipart_frame(boundary: &str, metadata: &str, rootfs: &str) -> (Bytes, Bytes, Bytes) {
@@ -604,72 +424,31 @@ pub fn multipart_frame(boundary: &str, metadata: &str, rootfs: &str) -> (Bytes, 
     )
 }
 
-/// A `multipart/form-data` body of file parts.
-pub fn multipart_body(boundary: &str, parts: &[(&str, String, Bytes)]) -> Bytes {
-    let mut out = Vec::new();
-    for (name, filename, body) in parts {
-        out.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                 filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Bytes::from(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn multipart_bodies_parse_back() {
-        let body = multipart_body(
-            "b0",
-            &[
-                (
-                    "metadata",
-                    "m.tar.gz".into(),
-                    Bytes::from_static(b"meta\r\n--"),
-                ),
-                ("rootfs", "r.squashfs".into(), Bytes::from_static(b"")),
-            ],
-        );
-        let parts = multipart_parts(&body, "b0").unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(
-            (parts[0].name.as_str(), parts[0].filename.as_deref()),
-            ("metadata", Some("m.tar.gz"))
-        );
-        assert_eq!(&parts[0].body[..], b"meta\r\n--");
-        assert_eq!(
-            (parts[1].name.as_str(), &parts[1].body[..]),
-            ("rootfs", &b""[..])
-        );
-    }
-
-    #[test]
-    fn the_streamed_multipart_framing_is_the_same_body() {
+    fn the_two_part_upload_framing_is_multipart_form_data() {
         let (a, b, c) = multipart_frame("b0", "m.tar.gz", "r.squashfs");
-        let mut streamed = Vec::new();
+        let mut body = Vec::new();
         for piece in [&a[..], b"META", &b[..], b"ROOT", &c[..]] {
-            streamed.extend_from_slice(piece);
+            body.extend_from_slice(piece);
         }
-        let whole = multipart_body(
-            "b0",
-            &[
-                ("metadata", "m.tar.gz".into(), Bytes::from_static(b"META")),
-                ("rootfs", "r.squashfs".into(), Bytes::from_static(b"ROOT")),
-            ],
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&streamed),
-            String::from_utf8_lossy(&whole)
-        );
+        expect_test::expect![[r#"
+            --b0<CR>
+            Content-Disposition: form-data; name="metadata"; filename="m.tar.gz"<CR>
+            Content-Type: application/octet-stream<CR>
+            <CR>
+            META<CR>
+            --b0<CR>
+            Content-Disposition: form-data; name="rootfs"; filename="r.squashfs"<CR>
+            Content-Type: application/octet-stream<CR>
+            <CR>
+            ROOT<CR>
+            --b0--<CR>
+        "#]]
+        .assert_eq(&String::from_utf8_lossy(&body).replace('\r', "<CR>"));
     }
 
     #[test]

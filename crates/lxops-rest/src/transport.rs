@@ -1,6 +1,12 @@
 //! HTTP to a daemon: over its unix socket (one connection per request) or over HTTPS to a
 //! remote (a keep-alive pool), with a timeout on every request and raw replies.
 //!
+//! Two body modes, on both routes: a request body is bytes in memory or a [`Payload`] of files
+//! read in chunks while it is sent (image and backup uploads), and a reply is read whole
+//! ([`Transport::send`]) or handed over once its head arrived, its body read piece by piece
+//! ([`Transport::start`]; `crate::stream` writes such replies to files). So no file transfer is
+//! ever held whole in memory.
+//!
 //! Why no keep-alive pool on the unix socket: LXD and Incus accept connections on their unix
 //! socket in one loop that peeks at the first bytes of each new connection (to tell TLS from
 //! plain HTTP) before it accepts the next one. hyper's pool may open a connection for a request,
@@ -24,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request};
 use hyper_rustls::HttpsConnector;
@@ -33,6 +39,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::{UnixConnector, Uri};
 
+use crate::stream::{Payload, UploadBody};
 use crate::tls::{client_config, is_pin_mismatch, RemoteFiles, TlsSetupError};
 
 /// How long an idle HTTPS connection is kept: below Incus's 30 s server idle timeout.
@@ -69,6 +76,9 @@ pub enum TransportError {
     Timeout(Duration),
     /// The request could not be built (a bad header); nothing was sent.
     Request(String),
+    /// A failure on this side, the whole message naming the file: a file of the request body
+    /// could not be opened (nothing was sent), a streamed reply could not be written or split.
+    Local(String),
     /// Anything else (reset connection, a reply cut short).
     Other(String),
 }
@@ -82,8 +92,8 @@ pub struct RawRequest {
     pub path: String,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
-    /// Body, if any.
-    pub body: Option<Bytes>,
+    /// Body, if any: bytes, or files read in chunks when sent (again on each attempt).
+    pub body: Option<Payload>,
 }
 
 impl RawRequest {
@@ -101,7 +111,7 @@ impl RawRequest {
     pub fn json(mut self, value: &serde_json::Value) -> Self {
         self.headers
             .push(("Content-Type".into(), "application/json".into()));
-        self.body = Some(Bytes::from(value.to_string()));
+        self.body = Some(Bytes::from(value.to_string()).into());
         self
     }
 
@@ -127,11 +137,11 @@ pub struct HttpsEndpoint {
 #[derive(Clone)]
 enum Route {
     Unix {
-        client: Client<UnixConnector, Full<Bytes>>,
+        client: Client<UnixConnector, UploadBody>,
         socket: PathBuf,
     },
     Https {
-        client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+        client: Client<HttpsConnector<HttpConnector>, UploadBody>,
         endpoint: Box<HttpsEndpoint>,
     },
 }
@@ -228,6 +238,15 @@ impl Transport {
         request: RawRequest,
         limit: Duration,
     ) -> Result<RawResponse, TransportError> {
+        let exchange = async { self.start(request).await?.whole().await };
+        tokio::time::timeout(limit, exchange)
+            .await
+            .map_err(|_| TransportError::Timeout(limit))?
+    }
+
+    /// Sends a request (a [`Payload`]'s files streamed) and returns the reply once its head
+    /// arrived; the caller reads the body and bounds the whole exchange in time.
+    pub async fn start(&self, request: RawRequest) -> Result<StreamedResponse, TransportError> {
         tracing::debug!(method = %request.method, path = %request.path, "request");
         let uri: hyper::Uri = match &self.route {
             Route::Unix { socket, .. } => Uri::new(socket, &request.path).into(),
@@ -248,21 +267,71 @@ impl Transport {
                 .map_err(|e| TransportError::Request(format!("bad header value {value:?}: {e}")))?;
             builder = builder.header(name, value);
         }
-        let req = builder
-            .body(Full::new(request.body.unwrap_or_default()))
-            .map_err(|e| TransportError::Request(format!("bad request: {e}")))?;
-        let result = match &self.route {
-            Route::Unix { client, .. } => tokio::time::timeout(limit, exchange(client, req)).await,
-            Route::Https { client, .. } => tokio::time::timeout(limit, exchange(client, req)).await,
+        let body = match &request.body {
+            Some(payload) => payload.open().map_err(TransportError::Local)?,
+            None => UploadBody::empty(),
         };
-        result.map_err(|_| TransportError::Timeout(limit))?
+        let req = builder
+            .body(body)
+            .map_err(|e| TransportError::Request(format!("bad request: {e}")))?;
+        match &self.route {
+            Route::Unix { client, .. } => exchange(client, req).await,
+            Route::Https { client, .. } => exchange(client, req).await,
+        }
     }
 }
 
+/// A reply whose head arrived; its body is read whole or piece by piece.
+#[derive(Debug)]
+pub struct StreamedResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Reply headers.
+    pub headers: HeaderMap,
+    body: hyper::body::Incoming,
+}
+
+impl StreamedResponse {
+    /// A header as text, when present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        while let Some(frame) = self.body.frame().await {
+            let frame = frame.map_err(|e| TransportError::Other(reading_the_reply(&e)))?;
+            if let Ok(data) = frame.into_data() {
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the rest of the body into memory.
+    pub async fn whole(self) -> Result<RawResponse, TransportError> {
+        let body = self
+            .body
+            .collect()
+            .await
+            .map_err(|e| TransportError::Other(reading_the_reply(&e)))?
+            .to_bytes();
+        Ok(RawResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+fn reading_the_reply(error: &hyper::Error) -> String {
+    format!("reading the reply: {error}")
+}
+
 async fn exchange<C>(
-    client: &Client<C, Full<Bytes>>,
-    req: Request<Full<Bytes>>,
-) -> Result<RawResponse, TransportError>
+    client: &Client<C, UploadBody>,
+    req: Request<UploadBody>,
+) -> Result<StreamedResponse, TransportError>
 where
     C: Connect + Clone + Send + Sync + 'static,
 {
@@ -275,17 +344,10 @@ where
             TransportError::Other(error_chain(&e))
         }
     })?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| TransportError::Other(format!("reading the reply: {e}")))?
-        .to_bytes();
-    Ok(RawResponse {
-        status,
-        headers,
+    let (head, body) = response.into_parts();
+    Ok(StreamedResponse {
+        status: head.status.as_u16(),
+        headers: head.headers,
         body,
     })
 }

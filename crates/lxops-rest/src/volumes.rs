@@ -12,10 +12,9 @@ use lxops_core::server::{ConfigMap, NewVolume, ServerError, ServerResult, Volume
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::client::Answer;
 use crate::errors::Subject;
 use crate::server::{parse, RestServer};
-use crate::stream::{send_body, stream_to_file, Source, Streamed, UploadBody};
+use crate::stream::{download, Downloaded, Payload};
 use crate::transport::{encode, RawRequest};
 
 /// `GET …/volumes/custom/NAME`.
@@ -289,7 +288,7 @@ impl RestServer {
     }
 
     /// Exports a volume as the daemon's backup tarball into `file`: a backup is created,
-    /// downloaded (streamed over the unix socket) and deleted again, also after a failure.
+    /// downloaded (streamed to the file) and deleted again, also after a failure.
     pub(crate) async fn export_volume_to(
         &self,
         pool: &str,
@@ -341,34 +340,19 @@ impl RestServer {
             &format!("/backups/{backup}/export"),
             target,
         );
-        let limit = self.conn.timeout;
-        let subject = Subject::of(&Method::GET, &url, context, what);
-        let response = if let Some(socket) = self.conn.transport.socket() {
-            match stream_to_file(socket, &url, file, limit)
-                .await
-                .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?
-            {
-                Streamed::File(_) => return Ok(()),
-                Streamed::Other(response) => response,
-            }
-        } else {
-            self.conn
-                .raw(RawRequest::new(Method::GET, url.clone()), limit, context)
-                .await?
+        let response = match download(&self.conn, &url, context, &|_, _| file.to_path_buf()).await?
+        {
+            Downloaded::Files(_) => return Ok(()),
+            Downloaded::Reply(response) => response,
         };
-        let content_type = response.header("content-type").unwrap_or("").to_string();
-        if response.status != 200 || content_type.starts_with("application/json") {
-            self.conn.answer(response, &subject)?;
-            return Err(ServerError::Protocol(format!(
-                "{context}: the daemon answered with JSON instead of the backup file"
-            )));
-        }
-        std::fs::write(file, &response.body).map_err(|e| {
-            ServerError::Protocol(format!("{context}: writing {}: {e}", file.display()))
-        })
+        let subject = Subject::of(&Method::GET, &url, context, what);
+        self.conn.answer(response, &subject)?;
+        Err(ServerError::Protocol(format!(
+            "{context}: the daemon answered with JSON instead of the backup file"
+        )))
     }
 
-    /// Creates volume `new` from a backup tarball (streamed over the unix socket), then sets
+    /// Creates volume `new` from a backup tarball (streamed), then sets
     /// `new.config` on it (the tarball brings the exported volume's config).
     pub(crate) async fn import_volume_from(
         &self,
@@ -389,38 +373,14 @@ impl RestServer {
             format!("{}name", self.dialect().header_prefix),
             new.name.clone(),
         );
-        let subject = Subject::of(&Method::POST, &url, &context, &what);
-        let read_error = |e: std::io::Error| {
+        let body = Payload::new().file(file).map_err(|e| {
             ServerError::Protocol(format!("{context}: reading {}: {e}", file.display()))
-        };
-        if let Some(socket) = self.conn.transport.socket() {
-            let f = std::fs::File::open(file).map_err(read_error)?;
-            let len = f.metadata().map_err(read_error)?.len();
-            let response = send_body(
-                socket,
-                Method::POST,
-                &url,
-                "application/octet-stream",
-                std::slice::from_ref(&header),
-                UploadBody::new(vec![Source::file(f, len)]),
-                self.conn.timeout,
-            )
-            .await
-            .map_err(|e| ServerError::Protocol(format!("{context}: {e}")))?;
-            match self.checked(self.conn.answer(response, &subject)).await? {
-                Answer::Sync { .. } => {}
-                Answer::Async(op) => {
-                    self.conn.wait_success(&op.id, &subject).await?;
-                }
-            }
-        } else {
-            let body = std::fs::read(file).map_err(read_error)?;
-            let mut request = RawRequest::new(Method::POST, url)
-                .header("Content-Type", "application/octet-stream")
-                .header(header.0, header.1);
-            request.body = Some(body.into());
-            self.run(request, &context, &what).await?;
-        }
+        })?;
+        let mut request = RawRequest::new(Method::POST, url)
+            .header("Content-Type", "application/octet-stream")
+            .header(header.0, header.1);
+        request.body = Some(body);
+        self.send_file(request, &context, &what).await?;
         self.patch_volume(&new.pool, &new.name, &new.config, target)
             .await
     }
