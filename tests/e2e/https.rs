@@ -358,5 +358,141 @@ fn images_are_imported_and_exported_over_https() {
             std::fs::read(&unified).expect("unified"),
             "{daemon}: the same tarball back over HTTPS"
         );
+        // A split image comes back as a multipart reply, split into its two files.
+        let target = tmp.path().join("split").display().to_string();
+        let written = lxops(
+            daemon,
+            &["--remote", "r", "image", "export", &a_split, &target],
+        )
+        .ok()
+        .stdout;
+        let files: Vec<&str> = written.lines().map(str::trim).collect();
+        assert_eq!(files.len(), 2, "{daemon}: {written}");
+        assert!(
+            files[1].starts_with(&format!("{target}.root.")),
+            "{daemon}: {written}"
+        );
+        for (file, original) in files.iter().zip([&meta, &rootfs]) {
+            assert_eq!(
+                std::fs::read(file).expect("exported part"),
+                std::fs::read(original).expect("original part"),
+                "{daemon}: {file} is the imported part, back over HTTPS"
+            );
+        }
+    }
+}
+
+/// This process's memory: (resident now, peak since the last [`reset_peak_memory`]), in bytes
+/// (lxops runs inside the test process).
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or_else(|| panic!("{name} in /proc/self/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resets the peak resident size (`VmHWM`) to the current one (`clear_refs` 5).
+fn reset_peak_memory() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+}
+
+fn sha256(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    out.split_whitespace()
+        .next()
+        .expect("sha256sum")
+        .to_string()
+}
+
+/// A unified image of `size` random bytes (plus the busybox tree), hardly compressible.
+fn large_image(dir: &Path, size: usize) -> PathBuf {
+    let src = dir.join("large-src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    run(Command::new("tar")
+        .args(["-xzf", "/var/cache/lxops-test/busybox-v1.tar.gz", "-C"])
+        .arg(&src));
+    // xorshift64*: random enough that gzip cannot shrink it.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ std::process::id() as u64;
+    let mut data = Vec::with_capacity(size);
+    while data.len() < size {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        data.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    std::fs::write(src.join("rootfs/large.bin"), &data).expect("write the random file");
+    drop(data);
+    let image = dir.join("large.tar.gz");
+    run(Command::new("tar")
+        .args(["-I", "gzip -1", "-cf"])
+        .arg(&image)
+        .arg("-C")
+        .arg(&src)
+        .args(["metadata.yaml", "rootfs"]));
+    std::fs::remove_dir_all(&src).expect("remove the image tree");
+    image
+}
+
+#[test]
+fn a_large_image_streams_over_https_without_being_held_in_memory() {
+    const SIZE: usize = 64 << 20;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = large_image(tmp.path(), SIZE);
+    let len = std::fs::metadata(&image).expect("image").len();
+    assert!(len >= SIZE as u64, "the image is {len} bytes");
+    let sum = sha256(&image);
+    for daemon in DAEMONS {
+        let conf = ClientConf::new(
+            daemon,
+            &daemon.server_certificate(),
+            daemon.https_address(),
+            "local",
+        );
+        let _trust = Trust::add(daemon, &conf.cert());
+        let _env = ConfEnv::set(daemon, &conf.dir);
+        let alias = unique_name("t-https-large");
+        let _image = lxops_tests::ImageCleanup {
+            daemon,
+            image: alias.clone(),
+        };
+        let target = tmp.path().join(format!("back-{daemon}"));
+        let target_arg = target.display().to_string();
+        let image_arg = image.display().to_string();
+        let runs: [(&str, Vec<&str>); 2] = [
+            (
+                "import",
+                vec![
+                    "--remote", "r", "image", "import", "--alias", &alias, &image_arg,
+                ],
+            ),
+            (
+                "export",
+                vec!["--remote", "r", "image", "export", &alias, &target_arg],
+            ),
+        ];
+        // A first run sets up what every run keeps (the runtime, TLS, allocator arenas).
+        lxops(daemon, &["--remote", "r", "image", "list"]).ok();
+        for (what, args) in runs {
+            reset_peak_memory();
+            let (before, _) = memory();
+            lxops(daemon, &args).ok();
+            let (_, peak) = memory();
+            let grew = peak.saturating_sub(before);
+            eprintln!("{daemon}: {what} of {len} bytes over HTTPS: peak memory +{grew} bytes");
+            assert!(
+                grew < len / 4,
+                "{daemon}: the {what} over HTTPS grew the peak memory by {grew} bytes, for an \
+                 image of {len}: it is held in memory, not streamed"
+            );
+        }
+        let back = PathBuf::from(format!("{target_arg}.tar.gz"));
+        assert_eq!(sha256(&back), sum, "{daemon}: the image back over HTTPS");
+        std::fs::remove_file(&back).expect("remove the exported image");
     }
 }
