@@ -29,6 +29,13 @@ pub const CUT: u16 = 0;
 /// A reply: status and body (always JSON or raw bytes).
 pub type Route = Arc<dyn Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync>;
 
+/// A reply with its own headers (`Content-Type` is JSON unless given).
+pub type HeadRoute = Arc<dyn Fn(&Seen) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync>;
+
+/// A reply header that makes the fake daemon announce twice the body's length and close the
+/// connection after the body (a reply cut short).
+pub const CUT_BODY: &str = "x-fake-cut-body";
+
 /// The running fake daemon.
 pub struct FakeDaemon {
     /// Its socket.
@@ -41,6 +48,14 @@ pub struct FakeDaemon {
 impl FakeDaemon {
     /// Starts serving on a fresh socket in a temporary directory.
     pub fn start(route: Route) -> FakeDaemon {
+        Self::start_with_headers(Arc::new(move |seen: &Seen| {
+            let (status, body) = route(seen);
+            (status, Vec::new(), body)
+        }))
+    }
+
+    /// Like [`FakeDaemon::start`], the routes giving reply headers.
+    pub fn start_with_headers(route: HeadRoute) -> FakeDaemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("unix.socket");
         let listener = UnixListener::bind(&socket).unwrap();
@@ -69,7 +84,7 @@ impl FakeDaemon {
     }
 }
 
-async fn serve(mut stream: UnixStream, route: Route, log: Arc<Mutex<Vec<Seen>>>) {
+async fn serve(mut stream: UnixStream, route: HeadRoute, log: Arc<Mutex<Vec<Seen>>>) {
     let mut buffer = Vec::new();
     loop {
         let header_end = loop {
@@ -112,18 +127,30 @@ async fn serve(mut stream: UnixStream, route: Route, log: Arc<Mutex<Vec<Seen>>>)
             headers,
             body,
         };
-        let (status, reply) = route(&seen);
+        let (status, extra, reply) = route(&seen);
         log.lock().unwrap().push(seen);
         if status == CUT {
             // The connection ends without a reply.
             return;
         }
-        let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\nEtag: {ETAG}\r\n\r\n",
-            reply.len()
+        let cut = extra.iter().any(|(k, _)| k == CUT_BODY);
+        let mut head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nEtag: {ETAG}\r\n",
+            if cut { reply.len() * 2 } else { reply.len() }
         );
+        if !extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        for (name, value) in extra.iter().filter(|(k, _)| k != CUT_BODY) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
         if stream.write_all(head.as_bytes()).await.is_err()
             || stream.write_all(&reply).await.is_err()
+            || cut
         {
             return;
         }

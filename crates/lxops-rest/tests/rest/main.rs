@@ -8,6 +8,7 @@ mod exec;
 mod fake_daemon;
 mod remotes;
 mod requests;
+mod streaming;
 mod transport;
 
 use lxops_core::server::ServerKind;
