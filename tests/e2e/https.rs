@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lxops_core::server::{ConnectOptions, FileWrite, InstanceServer};
+use lxops_core::server::{ConnectOptions, FileWrite, InstanceServer, NewVolume};
 
 use crate::cli::{
     block_on, instance_exists, lxops, profile_exists, server, sh, write_config, Cleanup,
@@ -494,5 +494,53 @@ fn a_large_image_streams_over_https_without_being_held_in_memory() {
         let back = PathBuf::from(format!("{target_arg}.tar.gz"));
         assert_eq!(sha256(&back), sum, "{daemon}: the image back over HTTPS");
         std::fs::remove_file(&back).expect("remove the exported image");
+    }
+}
+
+#[test]
+fn volume_backups_are_exported_and_imported_over_https() {
+    for daemon in DAEMONS {
+        let local = server(daemon);
+        let conf = ClientConf::new(
+            daemon,
+            &daemon.server_certificate(),
+            daemon.https_address(),
+            "local",
+        );
+        let _trust = Trust::add(daemon, &conf.cert());
+        let _env = ConfEnv::set(daemon, &conf.dir);
+        let remote = https_server(daemon);
+        let (source, copy) = (unique_name("t-https-vol"), unique_name("t-https-vol"));
+        let _volumes = crate::volumes::VolumeCleanup {
+            server: local.clone(),
+            names: vec![source.clone(), copy.clone()],
+        };
+        let volume = |name: &str, value: &str| NewVolume {
+            pool: "default".into(),
+            name: name.into(),
+            config: [("user.lxops-test".to_string(), value.to_string())].into(),
+            description: String::new(),
+        };
+        block_on(remote.create_volume(&volume(&source, "source"), None))
+            .unwrap_or_else(|e| panic!("{daemon}: create over HTTPS: {e}"));
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("backup.tar.gz");
+        block_on(remote.export_volume("default", &source, &file, None))
+            .unwrap_or_else(|e| panic!("{daemon}: export over HTTPS: {e}"));
+        let listing = run(Command::new("tar").arg("-tzf").arg(&file));
+        assert!(
+            listing.lines().any(|l| l == "backup/index.yaml"),
+            "{daemon}: the backup tarball: {listing}"
+        );
+        block_on(remote.import_volume(&volume(&copy, "copy"), &file, None))
+            .unwrap_or_else(|e| panic!("{daemon}: import over HTTPS: {e}"));
+        let imported = block_on(local.volume("default", &copy, None))
+            .expect("volume lookup")
+            .unwrap_or_else(|| panic!("{daemon}: {copy} imported over HTTPS"));
+        assert_eq!(
+            imported.config.get("user.lxops-test").map(String::as_str),
+            Some("copy"),
+            "{daemon}: the import sets the new volume's config"
+        );
     }
 }

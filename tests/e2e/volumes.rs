@@ -18,9 +18,9 @@ use crate::cli::{
 
 /// Deletes the named volumes of pool `default` when dropped (declare it before the instance
 /// guard, so it runs after the instances are gone).
-struct VolumeCleanup {
-    server: Arc<dyn InstanceServer>,
-    names: Vec<String>,
+pub(crate) struct VolumeCleanup {
+    pub(crate) server: Arc<dyn InstanceServer>,
+    pub(crate) names: Vec<String>,
 }
 
 impl Drop for VolumeCleanup {
