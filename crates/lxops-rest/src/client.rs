@@ -107,12 +107,32 @@ impl Connection {
         context: &str,
     ) -> ServerResult<RawResponse> {
         let idempotent = matches!(request.method, Method::GET | Method::HEAD);
+        self.retrying(idempotent, context, itself, || {
+            self.transport.send(request.clone(), limit)
+        })
+        .await
+    }
+
+    /// Runs `attempt` (one request) again while it fails in a way worth repeating (see
+    /// [`Connection::raw`]), for at most the retry window; `reply` gives the reply an outcome
+    /// holds, if any. Maps transport failures.
+    pub async fn retrying<T, F, Fut>(
+        &self,
+        idempotent: bool,
+        context: &str,
+        reply: fn(&T) -> Option<&RawResponse>,
+        mut attempt: F,
+    ) -> ServerResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, TransportError>>,
+    {
         // The retry window starts at the first failure (a long wait may fail late).
         let mut deadline = None;
         let mut pause = RETRY_FIRST_PAUSE;
         loop {
-            let result = self.transport.send(request.clone(), limit).await;
-            let retry = match &result {
+            let result = attempt().await;
+            let retry = match result.as_ref().map(reply) {
                 // Nothing was sent: safe for every request, once the daemon answered before
                 // (a daemon that is not there at all is reported at once).
                 Err(TransportError::Connect(reason)) if self.answered.load(Ordering::Relaxed) => {
@@ -120,12 +140,12 @@ impl Connection {
                 }
                 // A connection reset or cut reply: only a read may be repeated.
                 Err(TransportError::Other(reason)) if idempotent => Some(reason.clone()),
-                Ok(response) if idempotent && is_not_ready(response.status) => {
+                Ok(Some(response)) if idempotent && is_not_ready(response.status) => {
                     Some(format!("HTTP {}: the daemon is not ready", response.status))
                 }
                 // A cluster member that must forward the request could not reach the member
                 // that owns the instance: nothing was done, so any request may be repeated.
-                Ok(response)
+                Ok(Some(response))
                     if response.status >= 500
                         && is_member_unreachable(&String::from_utf8_lossy(&response.body)) =>
                 {
@@ -326,6 +346,10 @@ impl Connection {
             _ => None,
         }
     }
+}
+
+fn itself(response: &RawResponse) -> Option<&RawResponse> {
+    Some(response)
 }
 
 /// Classifies a raw reply into an [`Answer`], mapping error envelopes.

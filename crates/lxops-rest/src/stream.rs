@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use hyper::Method;
 use lxops_core::server::ServerResult;
 
-use crate::client::{transport_error, Connection};
+use crate::client::Connection;
 use crate::images::{boundary_of, disposition_filename};
 use crate::transport::{RawRequest, RawResponse, StreamedResponse, TransportError};
 
@@ -226,11 +226,21 @@ pub(crate) enum Downloaded {
     Reply(RawResponse),
 }
 
-/// `GET url`, within the connection's timeout. A 200 reply that is not JSON is written to files
-/// in chunks: a multipart body part by part, each to `target(field name, its filename)`, any
-/// other body to `target("", the Content-Disposition filename)`. Files are written under
-/// temporary names and renamed when the whole reply arrived, so a cut download leaves nothing
-/// that looks complete. Anything else is returned whole.
+impl Downloaded {
+    fn reply(&self) -> Option<&RawResponse> {
+        match self {
+            Downloaded::Files(_) => None,
+            Downloaded::Reply(response) => Some(response),
+        }
+    }
+}
+
+/// `GET url`, each attempt within the connection's timeout, repeated as any read is when it
+/// fails in a transient way (a failed attempt leaves no file). A 200 reply that is not JSON is
+/// written to files in chunks: a multipart body part by part, each to `target(field name, its
+/// filename)`, any other body to `target("", the Content-Disposition filename)`. Files are
+/// written under temporary names and renamed when the whole reply arrived, so a cut download
+/// leaves nothing that looks complete. Anything else is returned whole.
 pub(crate) async fn download(
     conn: &Connection,
     url: &str,
@@ -238,37 +248,44 @@ pub(crate) async fn download(
     target: &(dyn Fn(&str, Option<&str>) -> PathBuf + Sync),
 ) -> ServerResult<Downloaded> {
     let limit = conn.timeout;
-    let work = async {
-        let mut reply = conn
-            .transport
-            .start(RawRequest::new(Method::GET, url))
-            .await?;
-        let content_type = reply.header("content-type").unwrap_or("").to_string();
-        if reply.status != 200 || content_type.starts_with("application/json") {
-            return Ok(Downloaded::Reply(reply.whole().await?));
-        }
-        let mut files = Vec::new();
-        match boundary_of(&content_type) {
-            Some(boundary) => receive_parts(&mut reply, &boundary, target, &mut files).await?,
-            None => {
-                let filename = disposition_filename(reply.header("content-disposition"));
-                let mut file = PartFile::create(target("", filename.as_deref())).await?;
-                while let Some(chunk) = reply.next_chunk().await? {
-                    file.write(&chunk).await?;
-                }
-                files.push(file);
+    conn.retrying(true, context, Downloaded::reply, || async move {
+        tokio::time::timeout(limit, download_once(conn, url, target))
+            .await
+            .unwrap_or(Err(TransportError::Timeout(limit)))
+    })
+    .await
+}
+
+async fn download_once(
+    conn: &Connection,
+    url: &str,
+    target: &(dyn Fn(&str, Option<&str>) -> PathBuf + Sync),
+) -> Result<Downloaded, TransportError> {
+    let mut reply = conn
+        .transport
+        .start(RawRequest::new(Method::GET, url))
+        .await?;
+    let content_type = reply.header("content-type").unwrap_or("").to_string();
+    if reply.status != 200 || content_type.starts_with("application/json") {
+        return Ok(Downloaded::Reply(reply.whole().await?));
+    }
+    let mut files = Vec::new();
+    match boundary_of(&content_type) {
+        Some(boundary) => receive_parts(&mut reply, &boundary, target, &mut files).await?,
+        None => {
+            let filename = disposition_filename(reply.header("content-disposition"));
+            let mut file = PartFile::create(target("", filename.as_deref())).await?;
+            while let Some(chunk) = reply.next_chunk().await? {
+                file.write(&chunk).await?;
             }
+            files.push(file);
         }
-        let mut written = Vec::new();
-        for file in files {
-            written.push(file.finish().await?);
-        }
-        Ok(Downloaded::Files(written))
-    };
-    tokio::time::timeout(limit, work)
-        .await
-        .unwrap_or(Err(TransportError::Timeout(limit)))
-        .map_err(|e| transport_error(conn.dialect, &conn.transport, e, context))
+    }
+    let mut written = Vec::new();
+    for file in files {
+        written.push(file.finish().await?);
+    }
+    Ok(Downloaded::Files(written))
 }
 
 /// Writes the parts of a multipart reply to their files as they arrive.

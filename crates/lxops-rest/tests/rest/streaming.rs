@@ -116,7 +116,8 @@ async fn server(daemon: &FakeDaemon) -> Arc<dyn InstanceServer> {
         remote: None,
         socket: Some(daemon.socket.clone()),
         project: Some("p1".into()),
-        timeout: Duration::from_secs(10),
+        // Also the retry window of a cut download (at most the timeout).
+        timeout: Duration::from_secs(2),
         exec_timeout: None,
     };
     Arc::new(RestServer::connect(&INCUS, &options).await.unwrap())
@@ -185,6 +186,17 @@ async fn a_cut_or_refused_download_leaves_no_file_behind() {
             .unwrap_err()
             .to_string();
         assert!(err.contains(error), "{fingerprint}: {err}");
+        // A cut reply is a transient failure of a read: the download is tried again.
+        let tries = daemon
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with(&format!("GET /1.0/images/{fingerprint}/export")))
+            .count();
+        assert_eq!(
+            tries > 1,
+            fingerprint == "cut",
+            "{fingerprint}: {tries} tries"
+        );
         assert_eq!(names(dir.path()), ["x.tar.gz"], "{fingerprint}: {err}");
         assert_eq!(
             std::fs::read(dir.path().join("x.tar.gz")).unwrap(),
