@@ -149,6 +149,30 @@ impl Drop for ConfEnv {
     }
 }
 
+/// Remote `r` at the daemon's HTTPS address in a fresh client config that is in use, its
+/// client certificate trusted, until dropped (the config is restored first).
+struct TrustedRemote {
+    _env: ConfEnv,
+    _trust: Trust,
+    conf: ClientConf,
+}
+
+impl TrustedRemote {
+    fn new(daemon: Daemon) -> Self {
+        let conf = ClientConf::new(
+            daemon,
+            &daemon.server_certificate(),
+            daemon.https_address(),
+            "local",
+        );
+        TrustedRemote {
+            _trust: Trust::add(daemon, &conf.cert()),
+            _env: ConfEnv::set(daemon, &conf.dir),
+            conf,
+        }
+    }
+}
+
 /// The daemon reached over HTTPS through remote `r` of the current client config.
 fn https_server(daemon: Daemon) -> Arc<dyn InstanceServer> {
     let options = ConnectOptions {
@@ -165,14 +189,7 @@ fn https_server(daemon: Daemon) -> Arc<dyn InstanceServer> {
 fn a_whole_launch_runs_over_https_with_the_remote_of_the_client_config() {
     for daemon in DAEMONS {
         let local = server(daemon);
-        let conf = ClientConf::new(
-            daemon,
-            &daemon.server_certificate(),
-            daemon.https_address(),
-            "local",
-        );
-        let _trust = Trust::add(daemon, &conf.cert());
-        let _env = ConfEnv::set(daemon, &conf.dir);
+        let trusted = TrustedRemote::new(daemon);
         let name = unique_name("t-https");
         let _cleanup = Cleanup::new(&local, &[&name]);
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -219,7 +236,7 @@ fn a_whole_launch_runs_over_https_with_the_remote_of_the_client_config() {
         assert_eq!(read.content, b"written", "{daemon}");
 
         // The config's default-remote chooses the daemon when --remote is not given.
-        let default_conf = conf.dir.join("config.yml");
+        let default_conf = trusted.conf.dir.join("config.yml");
         let text = std::fs::read_to_string(&default_conf).expect("config.yml");
         std::fs::write(
             &default_conf,
@@ -312,14 +329,7 @@ fn a_remote_that_cannot_be_trusted_or_reached_fails_before_anything_changes() {
 fn images_are_imported_and_exported_over_https() {
     for daemon in DAEMONS {
         let local = server(daemon);
-        let conf = ClientConf::new(
-            daemon,
-            &daemon.server_certificate(),
-            daemon.https_address(),
-            "local",
-        );
-        let _trust = Trust::add(daemon, &conf.cert());
-        let _env = ConfEnv::set(daemon, &conf.dir);
+        let _remote = TrustedRemote::new(daemon);
         let tmp = tempfile::tempdir().expect("tempdir");
         let (unified, meta, rootfs) =
             crate::images::test_images(tmp.path(), &unique_name("t-https-img"));
@@ -345,13 +355,13 @@ fn images_are_imported_and_exported_over_https() {
                     .expect("lookup");
             assert!(found.is_some(), "{daemon}: {alias} imported over HTTPS");
         }
+        let export = |alias: &str, target: &str| {
+            lxops(daemon, &["--remote", "r", "image", "export", alias, target])
+                .ok()
+                .stdout
+        };
         let target = tmp.path().join("back").display().to_string();
-        let written = lxops(
-            daemon,
-            &["--remote", "r", "image", "export", &a_unified, &target],
-        )
-        .ok()
-        .stdout;
+        let written = export(&a_unified, &target);
         assert_eq!(written.trim(), format!("{target}.tar.gz"), "{daemon}");
         assert_eq!(
             std::fs::read(format!("{target}.tar.gz")).expect("exported"),
@@ -360,12 +370,7 @@ fn images_are_imported_and_exported_over_https() {
         );
         // A split image comes back as a multipart reply, split into its two files.
         let target = tmp.path().join("split").display().to_string();
-        let written = lxops(
-            daemon,
-            &["--remote", "r", "image", "export", &a_split, &target],
-        )
-        .ok()
-        .stdout;
+        let written = export(&a_split, &target);
         let files: Vec<&str> = written.lines().map(str::trim).collect();
         assert_eq!(files.len(), 2, "{daemon}: {written}");
         assert!(
@@ -448,14 +453,7 @@ fn a_large_image_streams_over_https_without_being_held_in_memory() {
     assert!(len >= SIZE as u64, "the image is {len} bytes");
     let sum = sha256(&image);
     for daemon in DAEMONS {
-        let conf = ClientConf::new(
-            daemon,
-            &daemon.server_certificate(),
-            daemon.https_address(),
-            "local",
-        );
-        let _trust = Trust::add(daemon, &conf.cert());
-        let _env = ConfEnv::set(daemon, &conf.dir);
+        let _remote = TrustedRemote::new(daemon);
         let alias = unique_name("t-https-large");
         let _image = lxops_tests::ImageCleanup {
             daemon,
@@ -501,14 +499,7 @@ fn a_large_image_streams_over_https_without_being_held_in_memory() {
 fn volume_backups_are_exported_and_imported_over_https() {
     for daemon in DAEMONS {
         let local = server(daemon);
-        let conf = ClientConf::new(
-            daemon,
-            &daemon.server_certificate(),
-            daemon.https_address(),
-            "local",
-        );
-        let _trust = Trust::add(daemon, &conf.cert());
-        let _env = ConfEnv::set(daemon, &conf.dir);
+        let _remote = TrustedRemote::new(daemon);
         let remote = https_server(daemon);
         let (source, copy) = (unique_name("t-https-vol"), unique_name("t-https-vol"));
         let _volumes = crate::volumes::VolumeCleanup {
