@@ -74,18 +74,6 @@ impl Payload {
         self.len() == 0
     }
 
-    /// The bytes, when the body holds no file (for checks and tests).
-    pub fn in_memory(&self) -> Option<Bytes> {
-        let mut out = BytesMut::new();
-        for piece in &self.pieces {
-            match piece {
-                Piece::Bytes(bytes) => out.extend_from_slice(bytes),
-                Piece::File { .. } => return None,
-            }
-        }
-        Some(out.freeze())
-    }
-
     /// The body to send: its files opened (the message names a file that cannot be).
     pub(crate) fn open(&self) -> Result<UploadBody, String> {
         let mut sources = VecDeque::new();
@@ -550,7 +538,6 @@ mod tests {
             .unwrap()
             .bytes(&b">"[..]);
         assert_eq!(payload.len(), content.len() as u64 + 2);
-        assert_eq!(payload.in_memory(), None);
         // Sent twice (a retry reads the file again).
         for _ in 0..2 {
             let body = payload.open().unwrap();
