@@ -309,30 +309,9 @@ impl RestServer {
                 )
             }
         };
-        let mut request =
-            RawRequest::new(Method::POST, url.clone()).header("Content-Type", content_type);
+        let mut request = RawRequest::new(Method::POST, url).header("Content-Type", content_type);
         request.body = Some(body);
         self.send_file(request, context, what).await
-    }
-
-    /// Sends a request whose body is a file (an upload), within the whole operation timeout
-    /// rather than a plain request's, and waits for the operation it starts.
-    pub(crate) async fn send_file(
-        &self,
-        request: RawRequest,
-        context: &str,
-        what: &str,
-    ) -> ServerResult<crate::envelope::Operation> {
-        let subject = crate::errors::Subject::of(&request.method, &request.path, context, what);
-        let response = self.conn.raw(request, self.conn.timeout, context).await?;
-        match self.checked(self.conn.answer(response, &subject)).await? {
-            crate::client::Answer::Sync { value, .. } => Ok(crate::envelope::Operation {
-                status: "Success".into(),
-                metadata: Some(value),
-                ..Default::default()
-            }),
-            crate::client::Answer::Async(op) => self.conn.wait_success(&op.id, &subject).await,
-        }
     }
 
     pub(crate) async fn states_of_all_projects(&self) -> ServerResult<Vec<ProjectInstanceState>> {

@@ -11,8 +11,11 @@ use bytes::{Bytes, BytesMut};
 use hyper::Method;
 use lxops_core::server::ServerResult;
 
-use crate::client::Connection;
+use crate::client::{Answer, Connection};
+use crate::envelope::Operation;
+use crate::errors::Subject;
 use crate::images::{boundary_of, disposition_filename};
+use crate::server::RestServer;
 use crate::transport::{RawRequest, RawResponse, StreamedResponse, TransportError};
 
 /// Chunk size of streamed uploads.
@@ -202,6 +205,28 @@ impl hyper::body::Body for UploadBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         hyper::body::SizeHint::with_exact(self.len)
+    }
+}
+
+impl RestServer {
+    /// Sends a request whose body is a file (an upload), within the whole operation timeout
+    /// rather than a plain request's, and waits for the operation it starts.
+    pub(crate) async fn send_file(
+        &self,
+        request: RawRequest,
+        context: &str,
+        what: &str,
+    ) -> ServerResult<Operation> {
+        let subject = Subject::of(&request.method, &request.path, context, what);
+        let response = self.conn.raw(request, self.conn.timeout, context).await?;
+        match self.checked(self.conn.answer(response, &subject)).await? {
+            Answer::Sync { value, .. } => Ok(Operation {
+                status: "Success".into(),
+                metadata: Some(value),
+                ..Default::default()
+            }),
+            Answer::Async(op) => self.conn.wait_success(&op.id, &subject).await,
+        }
     }
 }
 
