@@ -208,14 +208,6 @@ impl Transport {
         })
     }
 
-    /// The socket path, when this is a unix-socket transport.
-    pub fn socket(&self) -> Option<&Path> {
-        match &self.route {
-            Route::Unix { socket, .. } => Some(socket),
-            Route::Https { .. } => None,
-        }
-    }
-
     /// The remote, when this is an HTTPS transport.
     pub fn remote(&self) -> Option<&HttpsEndpoint> {
         match &self.route {
