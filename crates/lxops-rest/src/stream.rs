@@ -1,6 +1,6 @@
 //! The streaming body mode of the transport: request bodies read from files in chunks
 //! ([`Payload`], sent as an [`UploadBody`]) and replies written to files in chunks
-//! ([`download`], a multipart reply split into its parts on the way), so image and
+//! (`download`, a multipart reply split into its parts on the way), so image and
 //! volume-backup transfers are never held whole in memory, over the unix socket and HTTPS
 //! alike. The connections are the transport's ([`crate::transport`]).
 
