@@ -936,3 +936,59 @@ fn a_dry_run_on_incus_shows_the_short_lived_attach() {
     .assert_debug_eq(&attach);
     assert!(server.calls().is_empty(), "{:?}", server.calls());
 }
+
+#[test]
+fn a_launch_killed_during_the_short_lived_attach_is_finished_by_running_it_again() {
+    use crate::lifecycle::{LAUNCH_PENDING, LAUNCH_PENDING_KEY};
+    use crate::server::{Device, InstanceUpdate, StopMode};
+    let server = incus_server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    // As if killed after step 1 (the whole volume attached, the devices hidden), before the
+    // directories were recorded: the instance is stopped and still marked pending.
+    block_on(async {
+        server.stop_instance("a1", StopMode::Force).await.unwrap();
+        let live = server.instance("a1").await.unwrap().unwrap();
+        let mut update = InstanceUpdate::from(&live);
+        let none = Device::from([("type".to_string(), "none".to_string())]);
+        update.devices.insert("home".into(), none.clone());
+        update.devices.insert("log".into(), none);
+        update.devices.insert(
+            "lxops-volume-0".into(),
+            Device::from([
+                ("type".to_string(), "disk".to_string()),
+                ("pool".to_string(), "default".to_string()),
+                ("source".to_string(), "a1-data".to_string()),
+                ("path".to_string(), "/.lxops-volume-0".to_string()),
+            ]),
+        );
+        server.update_instance("a1", &update).await.unwrap();
+        let pending = [(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string())];
+        server
+            .patch_instance_config("a1", &pending.into())
+            .await
+            .unwrap();
+        let unrecorded = [(volume_dirs::DIRS_KEY.to_string(), String::new())];
+        server
+            .patch_volume_config("default", "a1-data", &unrecorded.into(), None)
+            .await
+            .unwrap();
+    });
+    let (lines, result) = launch_lines(&env, instance);
+    result.unwrap();
+    assert!(
+        lines.iter().any(|l| l.starts_with("resume the interrupted launch")),
+        "{lines:?}"
+    );
+    let a1 = block_on(server.instance("a1")).unwrap().unwrap();
+    assert!(a1.is_running());
+    assert!(a1.devices.is_empty(), "{:?}", a1.devices);
+    let volume = block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        Some("home,var/log")
+    );
+}
