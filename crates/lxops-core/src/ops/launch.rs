@@ -333,7 +333,7 @@ pub async fn launch(
         tokio::time::sleep(env.wait.before_configure).await;
     }
     apply_cloud_config(env, &name, &prepared.steps, progress).await?;
-    finish_launch(server, &name).await
+    finish_launch(server, &prepared.plan).await
 }
 
 /// The step of `-wait-configure N` (the original sleeps N seconds after the instance is up and
@@ -347,11 +347,19 @@ fn configure_delay_line(wait: &crate::lifecycle::WaitOptions) -> Option<String> 
 /// launch of this instance is refused.
 async fn finish_launch(
     server: &dyn crate::server::InstanceServer,
-    name: &str,
+    plan: &InstancePlan,
 ) -> Result<(), OpsError> {
-    let done = [(lifecycle::LAUNCH_PENDING_KEY.to_string(), String::new())].into();
+    let name = plan.name.as_str();
+    // The description and ephemeral flag an instance made from an image was created with
+    // (saves a read); a copy may have taken them from its source.
+    let new = plan.new_instance();
+    let known = matches!(plan.source, Source::Image(_)).then_some((new.description, new.ephemeral));
+    let done = crate::server::InstancePatch {
+        config: [(lifecycle::LAUNCH_PENDING_KEY.to_string(), String::new())].into(),
+        known,
+    };
     server
-        .patch_instance_config(name, &done)
+        .patch_instance(name, &done)
         .await
         .map_err(|e| lifecycle::LifecycleError::server(name, "marking the launch finished", e))?;
     Ok(())

@@ -978,7 +978,9 @@ fn a_launch_killed_during_the_short_lived_attach_is_finished_by_running_it_again
     let (lines, result) = launch_lines(&env, instance);
     result.unwrap();
     assert!(
-        lines.iter().any(|l| l.starts_with("resume the interrupted launch")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("resume the interrupted launch")),
         "{lines:?}"
     );
     let a1 = block_on(server.instance("a1")).unwrap().unwrap();

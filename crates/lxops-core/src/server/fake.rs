@@ -538,7 +538,8 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
-    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()> {
+    async fn patch_instance(&self, name: &str, patch: &InstancePatch) -> ServerResult<()> {
+        let config = &patch.config;
         let mut state = self.lock();
         let key = self.key(name);
         let keys: Vec<&str> = config.keys().map(String::as_str).collect();
