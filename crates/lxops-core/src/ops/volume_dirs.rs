@@ -50,11 +50,14 @@ pub fn recorded(config: &ConfigMap) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The name prefix of the short-lived devices; config devices may not use it.
+pub const DEVICE_PREFIX: &str = "lxops-volume-";
+
 /// The device of the instance's own that attaches the `index`th volume whole, and its path.
 fn whole_volume(index: usize) -> (String, String) {
     (
-        format!("lxops-volume-{index}"),
-        format!("/.lxops-volume-{index}"),
+        format!("{DEVICE_PREFIX}{index}"),
+        format!("/.{DEVICE_PREFIX}{index}"),
     )
 }
 

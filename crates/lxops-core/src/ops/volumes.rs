@@ -226,6 +226,15 @@ pub fn check_volume_names(
             )));
         }
     }
+    let prefix = super::volume_dirs::DEVICE_PREFIX;
+    if let Some(d) = instance.devices.iter().find(|d| d.name.starts_with(prefix)) {
+        return Err(OpsError::Input(format!(
+            "{}: devices.{}: names starting with {prefix:?} are lxops' own (the short-lived \
+             devices that make directories in volumes); rename the device",
+            instance.file.display(),
+            d.name
+        )));
+    }
     Ok(())
 }
 

@@ -994,3 +994,19 @@ fn a_launch_killed_during_the_short_lived_attach_is_finished_by_running_it_again
         Some("home,var/log")
     );
 }
+
+#[test]
+fn a_device_named_like_the_short_lived_devices_is_refused_before_anything_changes() {
+    let server = incus_server();
+    let yaml = CONFIG.replace(
+        "  home:\n    path: /home",
+        "  lxops-volume-0:\n    path: /home",
+    );
+    let (lines, result) = launch_lines(&env(&server), load("a1", &yaml).unwrap());
+    let err = result.unwrap_err();
+    assert!(err.is_input(), "{err}");
+    expect_test::expect![[r#"/cfg/x.yaml: devices.lxops-volume-0: names starting with "lxops-volume-" are lxops' own (the short-lived devices that make directories in volumes); rename the device"#]]
+        .assert_eq(&err.to_string());
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+}
