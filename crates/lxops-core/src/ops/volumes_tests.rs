@@ -300,6 +300,19 @@ fn remove_options(instance: &config::Instance) -> RemoveOptions {
     }
 }
 
+/// `delete --force` of the instance; its lines.
+fn delete(env: &Env, instance: &config::Instance) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::delete(
+        env,
+        instance,
+        &remove_options(instance),
+        &mut lines,
+    ))
+    .unwrap();
+    lines
+}
+
 #[test]
 fn destroy_removes_only_volumes_marked_for_the_instance() {
     let server = server();
@@ -361,14 +374,7 @@ fn delete_removes_transient_volumes_and_destroy_the_destroy_ones() {
     let env = env(&server);
     let instance = load("a1", CONFIG).unwrap();
     launch_lines(&env, instance.clone()).1.unwrap();
-    let mut lines: Vec<String> = Vec::new();
-    block_on(crate::ops::delete(
-        &env,
-        &instance,
-        &remove_options(&instance),
-        &mut lines,
-    ))
-    .unwrap();
+    let lines = delete(&env, &instance);
     assert!(
         lines.contains(&"delete volume default/a1-tmp of filesystem tmp".to_string()),
         "{lines:?}"
@@ -775,14 +781,7 @@ fn a_relaunch_finds_the_recorded_directories_and_starts_straight_away() {
     let env = env(&server);
     let instance = load("a1", CONFIG).unwrap();
     launch_lines(&env, instance.clone()).1.unwrap();
-    let mut lines: Vec<String> = Vec::new();
-    block_on(crate::ops::delete(
-        &env,
-        &instance,
-        &remove_options(&instance),
-        &mut lines,
-    ))
-    .unwrap();
+    delete(&env, &instance);
     server.clear_calls();
     let (lines, result) = launch_lines(&env, instance);
     result.unwrap();
@@ -885,13 +884,7 @@ fn a_device_added_later_gets_its_directory_made_in_the_existing_volume() {
     let env = env(&server);
     let instance = load("a1", CONFIG).unwrap();
     launch_lines(&env, instance.clone()).1.unwrap();
-    block_on(crate::ops::delete(
-        &env,
-        &instance,
-        &remove_options(&instance),
-        &mut Vec::<String>::new(),
-    ))
-    .unwrap();
+    delete(&env, &instance);
     let more = CONFIG.replace(
         "  tmp:\n    path: /tmp",
         "  srv:\n    path: /srv\n    filesystem: data\n  tmp:\n    path: /tmp",
