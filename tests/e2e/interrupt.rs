@@ -1,5 +1,6 @@
 //! Interrupted runs converge: the real binary is killed (SIGKILL) at many points of a `launch`
-//! (one instance, and `-j 4` over four) and of a `rebuild`, on both daemons; running the same
+//! (one instance, `-j 4` over four, and one with directories inside a volume) and of a
+//! `rebuild`, on both daemons; running the same
 //! command again completes the work, and the device data is byte for byte what it was.
 
 use std::path::Path;
@@ -159,6 +160,88 @@ fn a_killed_fleet_launch_is_completed_by_running_it_again() {
                     name,
                     sum,
                     &format!("-j 4, kill at {ms} ms"),
+                );
+            }
+        }
+    }
+}
+
+/// A busybox config with a volume filesystem and two devices on directories inside it (on
+/// Incus made through the short-lived whole-volume attach of a first start).
+fn volume_config(root: &Path) -> String {
+    write_config(
+        root,
+        "conv.cfg",
+        "#cloud-config\nwrite_files:\n- path: /etc/lxops-converged\n  content: \"yes\\n\"\n",
+    );
+    write_config(
+        root,
+        "convvol.yaml",
+        &format!(
+            "#lxops-v1\nostype: alpine\nimage: {}\nfilesystems:\n  data:\n    type: volume\n    pool: default\n    pattern: (instance)-data\ndevices:\n  srv:\n    path: /srv\n    filesystem: data\n  log:\n    path: /var/log/app\n    filesystem: data\n    dir: var/log\ncloud-config-files:\n- conv.cfg\n",
+            lxops_tests::BUSYBOX
+        ),
+    )
+}
+
+#[test]
+fn a_killed_launch_with_volume_directories_is_completed_by_running_it_again() {
+    for daemon in DAEMONS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = volume_config(tmp.path());
+        let server = server(daemon);
+        let subpath = crate::cli::block_on(server.info())
+            .expect("server info")
+            .has_extension("disk_volume_subpath");
+        let mut cleanup = Cleanup::new(daemon);
+        for ms in [60, 170, 350, 500, 650, 800, 1000, 1300] {
+            let name = unique_name("t-killvol");
+            cleanup.instance(&name);
+            cleanup.profile(&format!("{name}.lxops"));
+            for volume in ["data", "data-srv", "data-var-log"] {
+                cleanup.volume("default", &format!("{name}-{volume}"));
+            }
+            let killed = run_and_kill(daemon, &["launch", "-name", &name, &config], ms);
+            let what = format!("{daemon} kill at {ms} ms (killed: {killed})");
+            let rerun = lxops(daemon, &["launch", "-name", &name, &config]);
+            if rerun.code != 0 {
+                assert!(
+                    rerun.stderr.contains("already exists"),
+                    "{what}: the re-run failed:\n{}",
+                    rerun.stderr
+                );
+            }
+            let live = crate::cli::block_on(server.instance(&name))
+                .expect("look-up")
+                .unwrap_or_else(|| panic!("{what}: {name} does not exist"));
+            assert!(live.is_running(), "{what}: {}", live.status);
+            assert!(!lxops_core::lifecycle::launch_pending(&live), "{what}");
+            assert_eq!(
+                sh(&server, &name, "cat /etc/lxops-converged"),
+                "yes",
+                "{what}"
+            );
+            // Both devices are attached and nothing of the short-lived attach is left.
+            sh(&server, &name, "echo s > /srv/s && echo l > /var/log/app/l");
+            assert!(
+                !live.devices.keys().any(|d| d.starts_with("lxops-volume-")),
+                "{what}: {:?}",
+                live.devices
+            );
+            assert_eq!(
+                sh(&server, &name, "ls -a / | grep -c lxops-volume || true"),
+                "0",
+                "{what}"
+            );
+            if subpath {
+                let data =
+                    crate::cli::block_on(server.volume("default", &format!("{name}-data"), None))
+                        .expect("volume look-up")
+                        .expect("the data volume");
+                assert_eq!(
+                    data.config.get("user.lxops.dirs").map(String::as_str),
+                    Some("srv,var/log"),
+                    "{what}"
                 );
             }
         }

@@ -38,15 +38,26 @@ impl Drop for VolumeCleanup {
     }
 }
 
+/// The volumes the config gives on this daemon: on Incus (`disk_volume_subpath`) `/home` is
+/// the directory `home` inside the data volume; LXD 5.0 gives it a volume of its own.
+fn volume_names(server: &Arc<dyn InstanceServer>) -> Vec<&'static str> {
+    let info = block_on(server.info()).expect("server info");
+    if info.has_extension("disk_volume_subpath") {
+        vec!["data", "tmp", "gone"]
+    } else {
+        vec!["data", "data-home", "tmp", "gone"]
+    }
+}
+
 fn volume_exists(server: &Arc<dyn InstanceServer>, name: &str) -> bool {
     block_on(server.volume("default", name, None))
         .expect("volume lookup")
         .is_some()
 }
 
-/// The config: `data` (destroy: true; devices `/data` = the volume, `/home` = its own volume
-/// `NAME-data-home`), `tmp` (transient), `gone` (destroy: true); cloud-config writes into the
-/// data volume.
+/// The config: `data` (destroy: true; devices `/data` = the volume, `/home` = its directory
+/// `home`, or on LXD its own volume `NAME-data-home`), `tmp` (transient), `gone` (destroy:
+/// true); cloud-config writes into the data volume.
 fn config(dir: &Path, name: &str, pool: &str, extra: &str) -> String {
     write_config(
         dir,
@@ -100,10 +111,24 @@ fn life(
     .expect("foreign volume");
 
     run(&["launch", file]).ok();
-    for v in ["data", "data-home", "tmp", "gone"] {
+    let names = volume_names(server);
+    for v in &names {
         assert!(volume_exists(server, &vol(v)), "{what}: volume {v}");
     }
+    assert!(!volume_exists(server, &vol("home")), "{what}");
     sh(server, name, WRITE);
+    if !names.contains(&"data-home") {
+        // One volume: /home is its directory `home`, made by lxops and recorded on it.
+        assert_eq!(sh(server, name, "cat /data/home/u/h"), "home", "{what}");
+        let data = block_on(server.volume("default", &vol("data"), None))
+            .expect("volume lookup")
+            .expect("data volume");
+        assert_eq!(
+            data.config.get("user.lxops.dirs").map(String::as_str),
+            Some("home"),
+            "{what}"
+        );
+    }
     // Device directories are owned by root of the instance, seen from inside.
     assert_eq!(
         sh(server, name, "stat -c %u:%g /data /home /scratch"),
@@ -171,7 +196,7 @@ fn life(
     let out = text(&destroyed);
     assert!(!instance_exists(server, name), "{what}");
     assert!(!profile_exists(server, &format!("{name}.lxops")), "{what}");
-    for v in ["data", "data-home", "tmp"] {
+    for v in names.iter().filter(|v| **v != "gone") {
         assert!(
             !volume_exists(server, &vol(v)),
             "{what}: {v} destroyed\n{out}"

@@ -178,12 +178,13 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{:06x}", x & 0xff_ffff)
 }
 
-/// Deletes (force-stopping) the named instances and profiles when dropped, on both normal
-/// exit and panic (safe to drop inside or outside a tokio runtime).
+/// Deletes (force-stopping) the named instances, then the profiles and custom volumes, when
+/// dropped, on both normal exit and panic (safe to drop inside or outside a tokio runtime).
 pub struct Cleanup {
     daemon: Daemon,
     instances: Vec<String>,
     profiles: Vec<String>,
+    volumes: Vec<(String, String)>,
 }
 
 impl Cleanup {
@@ -193,6 +194,7 @@ impl Cleanup {
             daemon,
             instances: Vec::new(),
             profiles: Vec::new(),
+            volumes: Vec::new(),
         }
     }
 
@@ -205,16 +207,22 @@ impl Cleanup {
     pub fn profile(&mut self, name: &str) {
         self.profiles.push(name.to_string());
     }
+
+    /// Deletes this custom volume of `pool` at the end, after the instances.
+    pub fn volume(&mut self, pool: &str, name: &str) {
+        self.volumes.push((pool.to_string(), name.to_string()));
+    }
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if self.instances.is_empty() && self.profiles.is_empty() {
+        if self.instances.is_empty() && self.profiles.is_empty() && self.volumes.is_empty() {
             return;
         }
         let daemon = self.daemon;
         let instances = std::mem::take(&mut self.instances);
         let profiles = std::mem::take(&mut self.profiles);
+        let volumes = std::mem::take(&mut self.volumes);
         // A thread with its own runtime works whether or not we are inside a runtime.
         let worker = std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -227,7 +235,7 @@ impl Drop for Cleanup {
                     return;
                 }
             };
-            runtime.block_on(clean(daemon, instances, profiles));
+            runtime.block_on(clean(daemon, instances, profiles, volumes));
         });
         if worker.join().is_err() {
             eprintln!("cleanup on {daemon} panicked");
@@ -235,7 +243,12 @@ impl Drop for Cleanup {
     }
 }
 
-async fn clean(daemon: Daemon, instances: Vec<String>, profiles: Vec<String>) {
+async fn clean(
+    daemon: Daemon,
+    instances: Vec<String>,
+    profiles: Vec<String>,
+    volumes: Vec<(String, String)>,
+) {
     let server = match daemon.backend().connect(&daemon.options()).await {
         Ok(server) => server,
         Err(e) => {
@@ -260,6 +273,13 @@ async fn clean(daemon: Daemon, instances: Vec<String>, profiles: Vec<String>) {
         if let Err(e) = server.delete_profile(name).await {
             if !e.is_not_found() {
                 eprintln!("cleanup on {daemon}: deleting profile {name}: {e}");
+            }
+        }
+    }
+    for (pool, name) in volumes.iter().rev() {
+        if let Err(e) = server.delete_volume(pool, name, None).await {
+            if !e.is_not_found() {
+                eprintln!("cleanup on {daemon}: deleting volume {pool}/{name}: {e}");
             }
         }
     }

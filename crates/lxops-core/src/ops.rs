@@ -23,6 +23,7 @@ mod safety;
 mod status;
 pub mod tree;
 mod verify;
+pub mod volume_dirs;
 pub mod volumes;
 
 use std::sync::Arc;

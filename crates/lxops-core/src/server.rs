@@ -180,7 +180,16 @@ pub trait InstanceServer: Send + Sync {
     async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()>;
     /// Sets instance config keys, leaving the others as they are; an empty value removes the
     /// key.
-    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()>;
+    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()> {
+        let patch = InstancePatch {
+            config: config.clone(),
+            known: None,
+        };
+        self.patch_instance(name, &patch).await
+    }
+    /// Sets instance config keys as [`InstanceServer::patch_instance_config`] does; with
+    /// [`InstancePatch::known`], without reading the instance first.
+    async fn patch_instance(&self, name: &str, patch: &InstancePatch) -> ServerResult<()>;
     /// Waits until no background operation of the instance runs any more (e.g. the create
     /// of a launch whose process was killed, which the daemon finishes on its own).
     async fn wait_instance_operations(&self, name: &str) -> ServerResult<()>;

@@ -678,21 +678,27 @@ impl InstanceServer for RestServer {
         self.run(request, &context, &what).await.map(drop)
     }
 
-    async fn patch_instance_config(
+    async fn patch_instance(
         &self,
         name: &str,
-        config: &lxops_core::server::ConfigMap,
+        patch: &lxops_core::server::InstancePatch,
     ) -> ServerResult<()> {
         let context = format!("updating the config of instance {name:?}");
         let what = format!("instance {name:?}");
         // PATCH merges the keys into the instance's config; both daemons remove a key set to "".
-        // LXD 5.0 resets what the body leaves out (the description, ephemeral): send them as
-        // they are.
-        let (current, _) = self.require_instance(name).await?;
+        // Both reset what the body leaves out (the description, ephemeral): send them as they
+        // are, read first unless the caller knows them.
+        let (description, ephemeral) = match &patch.known {
+            Some(known) => known.clone(),
+            None => {
+                let (current, _) = self.require_instance(name).await?;
+                (current.description, current.ephemeral)
+            }
+        };
         let request = RawRequest::new(Method::PATCH, self.instance_url(name, "")).json(&json!({
-            "config": config,
-            "description": current.description,
-            "ephemeral": current.ephemeral,
+            "config": patch.config,
+            "description": description,
+            "ephemeral": ephemeral,
         }));
         self.run(request, &context, &what).await.map(drop)
     }

@@ -60,7 +60,8 @@ pub(crate) async fn run(
             )
             .map_err(write_err)?;
         }
-        let volumes = lxops_core::ops::volumes::volume_archives(&instance, &args.dir);
+        let layout = super::targets::volume_layout(ctx, &instance).await?;
+        let volumes = lxops_core::ops::volumes::volume_archives(&instance, &args.dir, layout);
         for (v, file) in &volumes {
             writeln!(out, "{verb} volume {} {v} {}", v.fs_id, file.display()).map_err(write_err)?;
         }

@@ -131,10 +131,11 @@ pub(crate) async fn run(ctx: &Context, command: InfoCommand, out: &mut dyn Write
         InfoCommand::Devices(args) => {
             let instances = evaluated(ctx, &args.config, &args.files)?;
             let host = lxops_core::host::SystemHost::new();
-            let per: Vec<Vec<DeviceRow>> = instances
-                .iter()
-                .map(|i| device_rows(i, &host_sources(&host, i)))
-                .collect();
+            let mut per: Vec<Vec<DeviceRow>> = Vec::new();
+            for i in &instances {
+                let layout = super::targets::volume_layout(ctx, i).await?;
+                per.push(device_rows(i, &host_sources(&host, i, layout)));
+            }
             let rows: Vec<DeviceRow> = per.iter().flatten().cloned().collect();
             output::rows_or(out, ctx.format(), &rows, |out| {
                 for rows in &per {
@@ -282,6 +283,7 @@ fn filesystem_rows(loaded: &Loaded, i: &Instance) -> Vec<FilesystemRow> {
 fn host_sources(
     host: &dyn lxops_core::host::HostRunner,
     i: &Instance,
+    layout: ops::volumes::VolumeLayout,
 ) -> std::collections::BTreeMap<String, std::path::PathBuf> {
     let setup = ops::source_setup(i);
     let mut sources = std::collections::BTreeMap::new();
@@ -304,7 +306,7 @@ fn host_sources(
     }
     // Daemon volumes: `POOL/VOLUME`.
     for device in &i.devices {
-        if let Some(volume) = ops::volumes::device_volume_source(i, device) {
+        if let Some(volume) = ops::volumes::device_volume_source(i, device, layout) {
             sources.insert(device.name.clone(), volume.into());
         }
     }

@@ -36,6 +36,26 @@ pub(crate) fn ops_err(e: OpsError) -> CliError {
     }
 }
 
+/// How the server attaches directories inside volumes, for an instance's listings: asked only
+/// when the instance has `type: volume` filesystems (the others need no server).
+pub(crate) async fn volume_layout(
+    ctx: &Context,
+    instance: &config::Instance,
+) -> CliResult<ops::volumes::VolumeLayout> {
+    use ops::volumes::VolumeLayout;
+    if !instance
+        .filesystems
+        .iter()
+        .any(|f| f.kind == config::FsKind::Volume)
+    {
+        return Ok(VolumeLayout::VolumePerDevice);
+    }
+    let server = ctx.server(Some(&instance.project)).await?;
+    ops::volumes::volume_layout(server.as_ref(), &instance.name)
+        .await
+        .map_err(ops_err)
+}
+
 /// The property sources of `-properties` and `-P`.
 pub(crate) fn properties(args: &ConfigArgs) -> CliResult<PropertySources> {
     PropertyOptions::from_args(args.properties.as_deref(), &args.property)

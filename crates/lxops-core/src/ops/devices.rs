@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::OpsError;
+use super::volumes::VolumeLayout;
 use crate::config;
 use crate::host::{self, CloneSource, DeviceSetup, DeviceSpec, FilesystemSpec, Owner};
 use crate::plan::DiskDevice;
@@ -45,7 +46,7 @@ pub(crate) fn host_filesystems(
 
 /// Whether a device's directory is on the host (not in a daemon volume).
 fn on_host(instance: &config::Instance, device: &config::InstanceDevice) -> bool {
-    super::volumes::device_volume(instance, device).is_none()
+    !super::volumes::is_volume_device(instance, device)
 }
 
 /// The device setup of a source instance (device-template, device-origin): its filesystems and
@@ -136,21 +137,23 @@ pub fn device_setup(
     })
 }
 
-/// The disk devices of the per-instance profile: every config device with its host directory.
+/// The disk devices of the per-instance profile: every config device with its host directory
+/// (or its volume, attached as `layout` says).
 pub fn disk_devices(
     instance: &config::Instance,
     sources: &BTreeMap<String, PathBuf>,
+    layout: VolumeLayout,
 ) -> Result<Vec<DiskDevice>, OpsError> {
     instance
         .devices
         .iter()
         .map(|d| {
-            if let Some((pool, volume)) = super::volumes::device_volume(instance, d) {
+            if let Some(volume) = super::volumes::device_volume(instance, d, layout) {
                 return Ok(DiskDevice {
                     name: d.name.clone(),
                     path: d.path.clone(),
-                    source: PathBuf::from(volume),
-                    pool: Some(pool.to_string()),
+                    source: PathBuf::from(volume.source()),
+                    pool: Some(volume.pool.to_string()),
                     readonly: d.readonly,
                 });
             }

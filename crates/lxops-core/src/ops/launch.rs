@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::devices::{device_setup, disk_devices, source_setup};
 use super::error::OpsError;
 use super::safety::check_names;
+use super::volume_dirs;
 use super::volumes::{self, VolumeCheck};
 use super::{blocking, Env};
 use crate::cloudconfig::{self, Step};
@@ -82,7 +83,8 @@ pub async fn prepare_launch(
         tracing::warn!("{warning}");
     }
     let (steps, options, owner) = (checked.steps, checked.options, checked.owner);
-    let planned = volumes::plan_volumes(&instance);
+    let layout = volumes::volume_layout(env.server.as_ref(), &name).await?;
+    let planned = volumes::plan_volumes(&instance, layout);
     let template = sources
         .template
         .as_ref()
@@ -118,7 +120,7 @@ pub async fn prepare_launch(
         Ok((plan, sources))
     })
     .await?;
-    let disks = disk_devices(&instance, &device_sources)?;
+    let disks = disk_devices(&instance, &device_sources, layout)?;
     let mark = host::instance_mark(&instance.project, &instance.name);
     let profile = lxops_profile(&instance.profile, &instance.file, &mark, &disks);
     let plan = InstancePlan {
@@ -207,7 +209,15 @@ pub async fn launch(
             if prepared.owner.is_none() && prepared.devices.creates_dirs() {
                 progress.step(CHOWN_STEP);
             }
+        }
+        for line in volume_dirs::attach_lines(&prepared.volumes) {
+            progress.step(&line);
+        }
+        if !resume {
             progress.step(&format!("start instance {name}"));
+        }
+        for line in volume_dirs::make_lines(&prepared.instance, &prepared.volumes) {
+            progress.step(&line);
         }
         if let Some(line) = configure_delay_line(&env.wait) {
             progress.step(&line);
@@ -278,14 +288,25 @@ pub async fn launch(
             })
             .await?;
         }
+        volume_dirs::attach_whole_volumes(server, &prepared.instance, &prepared.volumes, progress)
+            .await?;
         if resume {
             lifecycle::start_and_wait(server, &name, &env.wait, progress).await?;
         } else {
             lifecycle::start_stopped_and_wait(server, &name, &env.wait, progress).await?;
         }
+        volume_dirs::make_dirs(
+            server,
+            &prepared.instance,
+            &prepared.volumes,
+            &prepared.plan.options.devices,
+            progress,
+        )
+        .await?;
         volumes::own_new_volumes(
             server,
             &prepared.instance,
+            &prepared.volumes,
             &made_volumes,
             prepared.owner,
             progress,
@@ -312,7 +333,7 @@ pub async fn launch(
         tokio::time::sleep(env.wait.before_configure).await;
     }
     apply_cloud_config(env, &name, &prepared.steps, progress).await?;
-    finish_launch(server, &name).await
+    finish_launch(server, &prepared.plan).await
 }
 
 /// The step of `-wait-configure N` (the original sleeps N seconds after the instance is up and
@@ -326,11 +347,19 @@ fn configure_delay_line(wait: &crate::lifecycle::WaitOptions) -> Option<String> 
 /// launch of this instance is refused.
 async fn finish_launch(
     server: &dyn crate::server::InstanceServer,
-    name: &str,
+    plan: &InstancePlan,
 ) -> Result<(), OpsError> {
-    let done = [(lifecycle::LAUNCH_PENDING_KEY.to_string(), String::new())].into();
+    let name = plan.name.as_str();
+    // The description and ephemeral flag an instance made from an image was created with
+    // (saves a read); a copy may have taken them from its source.
+    let new = plan.new_instance();
+    let known = matches!(plan.source, Source::Image(_)).then_some((new.description, new.ephemeral));
+    let done = crate::server::InstancePatch {
+        config: [(lifecycle::LAUNCH_PENDING_KEY.to_string(), String::new())].into(),
+        known,
+    };
     server
-        .patch_instance_config(name, &done)
+        .patch_instance(name, &done)
         .await
         .map_err(|e| lifecycle::LifecycleError::server(name, "marking the launch finished", e))?;
     Ok(())

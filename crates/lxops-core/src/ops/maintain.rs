@@ -83,7 +83,11 @@ pub async fn create_profile(
         &instance.profile,
         &instance.file,
         &host::instance_mark(&instance.project, &instance.name),
-        &disk_devices(instance, &sources)?,
+        &disk_devices(
+            instance,
+            &sources,
+            super::volumes::volume_layout(env.server.as_ref(), &instance.name).await?,
+        )?,
     );
     let server = env.server.as_ref();
     let name = instance.name.as_str();
@@ -309,7 +313,8 @@ pub async fn rollback(
     for fs in fss.iter().filter(|f| f.kind != host::FsKind::Dir) {
         progress.step(&format!("rollback {}@{snapshot}", fs.path));
     }
-    for line in super::volumes::rollback_lines(instance, snapshot) {
+    let layout = super::volumes::volume_layout(env.server.as_ref(), &name).await?;
+    for line in super::volumes::rollback_lines(instance, snapshot, layout) {
         progress.step(&line);
     }
     if with_instance {

@@ -20,7 +20,7 @@ pub fn check_host_access(info: &ServerInfo, instance: &config::Instance) -> Resu
         host = instance
             .devices
             .iter()
-            .filter(|d| super::volumes::device_volume(instance, d).is_none())
+            .filter(|d| !super::volumes::is_volume_device(instance, d))
             .map(|d| format!("device {}", d.name))
             .collect();
     }

@@ -70,7 +70,8 @@ async fn check_remove(
         options.adopt && check.exists,
     )
     .await?;
-    let doomed: Vec<volumes::PlannedVolume> = volumes::plan_volumes(instance)
+    let layout = volumes::volume_layout(server, &instance.name).await?;
+    let doomed: Vec<volumes::PlannedVolume> = volumes::plan_volumes(instance, layout)
         .into_iter()
         .filter(|v| v.transient || (destroy && v.destroy))
         .collect();

@@ -120,7 +120,11 @@ pub async fn rename(
         &new.profile,
         &new.file,
         &mark,
-        &disk_devices(new, &sources)?,
+        &disk_devices(
+            new,
+            &sources,
+            super::volumes::volume_layout(server, &new.name).await?,
+        )?,
     );
     lifecycle::rename_instance(
         server,

@@ -383,7 +383,11 @@ async fn compare(
         &instance.profile,
         &instance.file,
         &host::instance_mark(&instance.project, &instance.name),
-        &disk_devices(instance, &sources)?,
+        &disk_devices(
+            instance,
+            &sources,
+            super::volumes::volume_layout(server, &instance.name).await?,
+        )?,
     );
     let profile = server
         .profile(&instance.profile)

@@ -4,12 +4,12 @@
 //! (`ops::devices::host_filesystems`).
 //!
 //! **Devices.** A device whose `dir` is `.` attaches the volume itself (`pool=P source=VOL`).
-//! A device with a directory inside the volume gets a volume of its own, `VOL-DIR` (`/` in DIR
-//! written `-`), on every daemon: LXD 5.0 cannot attach a sub-directory, and Incus
-//! (`source=VOL/sub`, extension `disk_volume_subpath`) needs the sub-directory to exist before
-//! the device starts, which only a running instance could make. One rule for both daemons also
-//! keeps a config's data layout the same when it moves between them. A `type: volume`
-//! filesystem that no device uses is one volume, `VOL`.
+//! A device with a directory inside the volume attaches that directory where the daemon can
+//! ([`VolumeLayout::SubPath`]: Incus, extension `disk_volume_subpath`, `source=VOL/DIR`);
+//! LXD 5.0 cannot, so there each such device gets a volume of its own, `VOL-DIR` (`/` in DIR
+//! written `-`) ([`VolumeLayout::VolumePerDevice`]). A `type: volume` filesystem that no
+//! device uses is one volume, `VOL`. Incus refuses to start a device whose sub-directory does
+//! not exist yet; `ops::volume_dirs` makes them through a short-lived attach.
 //!
 //! **Placement.** Volume names are per cluster member, and an instance can only attach a
 //! volume of its own member. So on a cluster lxops decides the member before anything is
@@ -29,13 +29,49 @@
 use std::collections::BTreeMap;
 
 use super::error::OpsError;
+use super::volume_dirs::{self, NewDirs};
 use crate::config::{self, DeviceDir, FsKind};
 use crate::host::{self, PROFILE_MARK_KEY};
 use crate::lifecycle::{LifecycleError, Progress};
-use crate::server::{InstanceServer, NewVolume, Volume};
+use crate::server::{InstanceServer, NewVolume, ServerInfo, Volume};
 
 /// The config key of lxops' mark on a volume (the same key as on profiles).
 pub const VOLUME_MARK_KEY: &str = PROFILE_MARK_KEY;
+
+/// The API extension that lets a disk device attach a directory inside a volume.
+pub const SUBPATH_EXTENSION: &str = "disk_volume_subpath";
+
+/// How a device attaches a directory inside a volume (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeLayout {
+    /// `source=VOLUME/DIR`: one volume per filesystem (Incus).
+    SubPath,
+    /// A volume of its own for each such device, `VOLUME-DIR` (LXD 5.0).
+    VolumePerDevice,
+}
+
+impl VolumeLayout {
+    /// The layout a server supports.
+    pub fn of(info: &ServerInfo) -> Self {
+        if info.has_extension(SUBPATH_EXTENSION) {
+            VolumeLayout::SubPath
+        } else {
+            VolumeLayout::VolumePerDevice
+        }
+    }
+}
+
+/// The layout of `server` (its info is read once per connection).
+pub async fn volume_layout(
+    server: &dyn InstanceServer,
+    instance: &str,
+) -> Result<VolumeLayout, OpsError> {
+    let info = server
+        .info()
+        .await
+        .map_err(|e| server_error(instance, "reading the server info", e))?;
+    Ok(VolumeLayout::of(&info))
+}
 
 /// One daemon volume of an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +86,8 @@ pub struct PlannedVolume {
     pub transient: bool,
     /// Removed by `destroy`.
     pub destroy: bool,
+    /// The directories inside it that devices attach ([`VolumeLayout::SubPath`]), sorted.
+    pub dirs: Vec<String>,
 }
 
 impl std::fmt::Display for PlannedVolume {
@@ -58,33 +96,69 @@ impl std::fmt::Display for PlannedVolume {
     }
 }
 
-/// The volume a device uses, when its filesystem is a `type: volume` one: the pool and the
-/// volume name (see the module docs for the naming rule).
+/// What a device on a `type: volume` filesystem attaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeviceVolume<'a> {
+    /// The storage pool.
+    pub pool: &'a str,
+    /// The volume.
+    pub volume: String,
+    /// The directory inside the volume ([`VolumeLayout::SubPath`]).
+    pub dir: Option<String>,
+}
+
+impl DeviceVolume<'_> {
+    /// The device's `source`: `VOLUME` or `VOLUME/DIR`.
+    pub fn source(&self) -> String {
+        match &self.dir {
+            Some(dir) => format!("{}/{dir}", self.volume),
+            None => self.volume.clone(),
+        }
+    }
+}
+
+/// The volume a device uses, when its filesystem is a `type: volume` one (see the module docs
+/// for the naming rule).
 pub(crate) fn device_volume<'a>(
     instance: &'a config::Instance,
     device: &config::InstanceDevice,
-) -> Option<(&'a str, String)> {
+    layout: VolumeLayout,
+) -> Option<DeviceVolume<'a>> {
     let fs = instance.filesystem(device.filesystem.as_deref()?)?;
     let (pool, volume) = fs.volume()?;
-    let name = match &device.dir {
-        DeviceDir::FilesystemRoot => volume.to_string(),
-        DeviceDir::Relative(dir) => format!("{volume}-{}", dir.replace('/', "-")),
+    let (volume, dir) = match (&device.dir, layout) {
+        (DeviceDir::FilesystemRoot, _) => (volume.to_string(), None),
+        (DeviceDir::Relative(dir), VolumeLayout::SubPath) => {
+            (volume.to_string(), Some(dir.clone()))
+        }
+        (DeviceDir::Relative(dir), VolumeLayout::VolumePerDevice) => {
+            (format!("{volume}-{}", dir.replace('/', "-")), None)
+        }
         // Refused by the config's evaluation; kept distinct so nothing else matches it.
-        DeviceDir::Absolute(dir) => format!("{volume}-{}", dir.display()),
+        (DeviceDir::Absolute(dir), _) => (format!("{volume}-{}", dir.display()), None),
     };
-    Some((pool, name))
+    Some(DeviceVolume { pool, volume, dir })
 }
 
-/// `POOL/VOLUME` of a device on a `type: volume` filesystem, for listings (`i devices`).
+/// Whether a device attaches a daemon volume (its filesystem is `type: volume`).
+pub(crate) fn is_volume_device(
+    instance: &config::Instance,
+    device: &config::InstanceDevice,
+) -> bool {
+    device_volume(instance, device, VolumeLayout::SubPath).is_some()
+}
+
+/// `POOL/SOURCE` of a device on a `type: volume` filesystem, for listings (`i devices`).
 pub fn device_volume_source(
     instance: &config::Instance,
     device: &config::InstanceDevice,
+    layout: VolumeLayout,
 ) -> Option<String> {
-    device_volume(instance, device).map(|(pool, name)| format!("{pool}/{name}"))
+    device_volume(instance, device, layout).map(|v| format!("{}/{}", v.pool, v.source()))
 }
 
 /// Every daemon volume of `instance`, each once, in filesystem order.
-pub fn plan_volumes(instance: &config::Instance) -> Vec<PlannedVolume> {
+pub fn plan_volumes(instance: &config::Instance, layout: VolumeLayout) -> Vec<PlannedVolume> {
     let mut volumes: Vec<PlannedVolume> = Vec::new();
     for fs in instance
         .filesystems
@@ -94,26 +168,44 @@ pub fn plan_volumes(instance: &config::Instance) -> Vec<PlannedVolume> {
         let Some((pool, volume)) = fs.volume() else {
             continue;
         };
-        let mut names: Vec<String> = instance
+        let mut used: Vec<DeviceVolume<'_>> = instance
             .devices
             .iter()
             .filter(|d| d.filesystem.as_deref() == Some(fs.id.as_str()))
-            .filter_map(|d| device_volume(instance, d).map(|(_, name)| name))
+            .filter_map(|d| device_volume(instance, d, layout))
             .collect();
-        if names.is_empty() {
-            names.push(volume.to_string());
-        }
-        for name in names {
-            if volumes.iter().any(|v| v.pool == pool && v.name == name) {
-                continue;
-            }
-            volumes.push(PlannedVolume {
-                fs_id: fs.id.clone(),
-                pool: pool.to_string(),
-                name,
-                transient: fs.transient,
-                destroy: fs.destroy,
+        if used.is_empty() {
+            used.push(DeviceVolume {
+                pool,
+                volume: volume.to_string(),
+                dir: None,
             });
+        }
+        for device in used {
+            let planned = match volumes
+                .iter_mut()
+                .find(|v| v.pool == pool && v.name == device.volume)
+            {
+                Some(planned) => planned,
+                None => {
+                    volumes.push(PlannedVolume {
+                        fs_id: fs.id.clone(),
+                        pool: pool.to_string(),
+                        name: device.volume.clone(),
+                        transient: fs.transient,
+                        destroy: fs.destroy,
+                        dirs: Vec::new(),
+                    });
+                    let last = volumes.len() - 1;
+                    &mut volumes[last]
+                }
+            };
+            if let Some(dir) = device.dir {
+                if !planned.dirs.contains(&dir) {
+                    planned.dirs.push(dir);
+                    planned.dirs.sort();
+                }
+            }
         }
     }
     volumes
@@ -134,11 +226,20 @@ pub fn check_volume_names(
             )));
         }
     }
+    let prefix = super::volume_dirs::DEVICE_PREFIX;
+    if let Some(d) = instance.devices.iter().find(|d| d.name.starts_with(prefix)) {
+        return Err(OpsError::Input(format!(
+            "{}: devices.{}: names starting with {prefix:?} are lxops' own (the short-lived \
+             devices that make directories in volumes); rename the device",
+            instance.file.display(),
+            d.name
+        )));
+    }
     Ok(())
 }
 
 /// What a launch found out about the instance's volumes, before any change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeCheck {
     /// The cluster member the volumes (and so the instance) live on; `None` standalone.
     pub member: Option<String>,
@@ -147,6 +248,11 @@ pub struct VolumeCheck {
     /// device-template: by the name of a missing volume, the template instance's volume it
     /// is copied from, and the member that volume is on.
     pub copies: BTreeMap<String, (PlannedVolume, Option<String>)>,
+    /// The directories to make inside volumes before their devices can start
+    /// (`ops::volume_dirs`).
+    pub new_dirs: Vec<NewDirs>,
+    /// How devices attach directories inside volumes on this server.
+    pub layout: VolumeLayout,
 }
 
 /// device-template: the template's volume for each of `volumes` (non-transient ones), paired
@@ -155,8 +261,9 @@ pub struct VolumeCheck {
 fn template_pairs(
     volumes: &[PlannedVolume],
     template: &config::Instance,
+    layout: VolumeLayout,
 ) -> Vec<(PlannedVolume, PlannedVolume)> {
-    let sources = plan_volumes(template);
+    let sources = plan_volumes(template, layout);
     let mut pairs = Vec::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for v in volumes {
@@ -187,8 +294,15 @@ pub async fn check_volumes(
     template: Option<&config::Instance>,
     target: Option<&str>,
 ) -> Result<VolumeCheck, OpsError> {
+    let layout = volume_layout(server, &instance.name).await?;
     if volumes.is_empty() {
-        return Ok(VolumeCheck::default());
+        return Ok(VolumeCheck {
+            member: None,
+            missing: Vec::new(),
+            copies: BTreeMap::new(),
+            new_dirs: Vec::new(),
+            layout,
+        });
     }
     let name = instance.name.as_str();
     let file = instance.file.display();
@@ -224,19 +338,30 @@ pub async fn check_volumes(
     } else {
         None
     };
+    let mark = host::instance_mark(&instance.project, &instance.name);
     let mut missing = Vec::new();
+    // The directories each volume has already, as far as lxops knows.
+    let mut has_dirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for v in volumes {
         let found = server
             .volume(&v.pool, &v.name, member.as_deref())
             .await
             .map_err(|e| server_error(name, "reading the volume", e))?;
-        if found.is_none() {
-            missing.push(v.clone());
+        match found {
+            None => missing.push(v.clone()),
+            // Only lxops' own volumes get directories made; in a volume it did not make, the
+            // daemon's start says which one is missing.
+            Some(found) if found.config.get(VOLUME_MARK_KEY) == Some(&mark) => {
+                has_dirs.insert(v.name.clone(), volume_dirs::recorded(&found.config));
+            }
+            Some(_) => {
+                has_dirs.insert(v.name.clone(), v.dirs.clone());
+            }
         }
     }
     let mut copies = BTreeMap::new();
     if let Some(template) = template {
-        for (v, source) in template_pairs(&missing, template) {
+        for (v, source) in template_pairs(&missing, template, layout) {
             let found = server
                 .volume(&source.pool, &source.name, None)
                 .await
@@ -250,13 +375,33 @@ pub async fn check_volumes(
             };
             let at = (!found.location.is_empty() && found.location != "none")
                 .then(|| found.location.clone());
+            // The copy keeps the template's directories (and their record).
+            has_dirs.insert(v.name.clone(), volume_dirs::recorded(&found.config));
             copies.insert(v.name.clone(), (source, at));
         }
     }
+    let new_dirs = volumes
+        .iter()
+        .filter_map(|v| {
+            let has = has_dirs.get(&v.name).map(Vec::as_slice).unwrap_or_default();
+            let dirs: Vec<String> = v
+                .dirs
+                .iter()
+                .filter(|d| !has.contains(d))
+                .cloned()
+                .collect();
+            (!dirs.is_empty()).then(|| NewDirs {
+                volume: v.clone(),
+                dirs,
+            })
+        })
+        .collect();
     Ok(VolumeCheck {
         member,
         missing,
         copies,
+        new_dirs,
+        layout,
     })
 }
 
@@ -429,27 +574,33 @@ pub async fn create_volumes(
     Ok(made)
 }
 
-/// `device-owner` for the devices of the volumes this launch made (the instance runs): the
-/// host owner, seen from inside through the instance's id map, owns each device's directory
-/// (`chown` in the instance: the volume's host path is not reachable from a remote client).
-/// Without `device-owner` the daemon's first attach already gave them to root of the
-/// instance.
+/// `device-owner` for the devices of the volumes and directories this launch made (the
+/// instance runs): the host owner, seen from inside through the instance's id map, owns each
+/// device's directory (`chown` in the instance: the volume's host path is not reachable from
+/// a remote client). Without `device-owner` they belong to root of the instance already (the
+/// daemon's first attach, or `mkdir` as root inside).
 pub(crate) async fn own_new_volumes(
     server: &dyn InstanceServer,
     instance: &config::Instance,
+    check: &VolumeCheck,
     made: &[PlannedVolume],
     owner: Option<host::Owner>,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
     let Some(owner) = owner else { return Ok(()) };
     let name = instance.name.as_str();
+    let is_new = |v: &DeviceVolume<'_>| {
+        made.iter().any(|m| m.pool == v.pool && m.name == v.volume)
+            || v.dir.as_ref().is_some_and(|dir| {
+                check.new_dirs.iter().any(|n| {
+                    n.volume.pool == v.pool && n.volume.name == v.volume && n.dirs.contains(dir)
+                })
+            })
+    };
     let paths: Vec<&str> = instance
         .devices
         .iter()
-        .filter(|d| {
-            device_volume(instance, d)
-                .is_some_and(|(pool, v)| made.iter().any(|m| m.pool == pool && m.name == v))
-        })
+        .filter(|d| device_volume(instance, d, check.layout).is_some_and(|v| is_new(&v)))
         .map(|d| d.path.as_str())
         .collect();
     if paths.is_empty() {
@@ -561,7 +712,10 @@ pub(crate) async fn list_remaining(
     progress: &mut dyn Progress,
 ) {
     let mut left = Vec::new();
-    for v in plan_volumes(instance) {
+    let Ok(layout) = volume_layout(server, &instance.name).await else {
+        return;
+    };
+    for v in plan_volumes(instance, layout) {
         // Only a report: the instance is gone already, so a lookup error is not the
         // command's failure.
         let target = instance.target.as_deref().filter(|t| !t.starts_with('@'));
@@ -628,8 +782,8 @@ pub(crate) async fn instance_member(
 }
 
 /// The volumes that snapshots and rollbacks cover: all but the transient ones.
-fn snapshotted(instance: &config::Instance) -> Vec<PlannedVolume> {
-    plan_volumes(instance)
+fn snapshotted(instance: &config::Instance, layout: VolumeLayout) -> Vec<PlannedVolume> {
+    plan_volumes(instance, layout)
         .into_iter()
         .filter(|v| !v.transient)
         .collect()
@@ -645,7 +799,8 @@ pub(crate) async fn snapshot_volumes(
     dry_run: bool,
     progress: &mut dyn Progress,
 ) -> Result<(), OpsError> {
-    let volumes = snapshotted(instance);
+    let layout = volume_layout(server, &instance.name).await?;
+    let volumes = snapshotted(instance, layout);
     if volumes.is_empty() {
         return Ok(());
     }
@@ -682,7 +837,8 @@ pub(crate) async fn check_rollback(
     instance: &config::Instance,
     snapshot: &str,
 ) -> Result<Option<String>, OpsError> {
-    let volumes = snapshotted(instance);
+    let layout = volume_layout(server, &instance.name).await?;
+    let volumes = snapshotted(instance, layout);
     if volumes.is_empty() {
         return Ok(None);
     }
@@ -739,8 +895,12 @@ pub(crate) async fn check_rollback(
 }
 
 /// The rollback lines of the instance's volumes.
-pub(crate) fn rollback_lines(instance: &config::Instance, snapshot: &str) -> Vec<String> {
-    snapshotted(instance)
+pub(crate) fn rollback_lines(
+    instance: &config::Instance,
+    snapshot: &str,
+    layout: VolumeLayout,
+) -> Vec<String> {
+    snapshotted(instance, layout)
         .iter()
         .map(|v| format!("rollback volume {v}/{snapshot}"))
         .collect()
@@ -754,7 +914,8 @@ pub(crate) async fn rollback_volumes(
     snapshot: &str,
     member: Option<&str>,
 ) -> Result<(), OpsError> {
-    for v in snapshotted(instance) {
+    let layout = volume_layout(server, &instance.name).await?;
+    for v in snapshotted(instance, layout) {
         server
             .restore_volume_snapshot(&v.pool, &v.name, snapshot, member)
             .await
@@ -782,7 +943,8 @@ pub(crate) async fn check_rename(
     new: &config::Instance,
     adopt: bool,
 ) -> Result<(Vec<VolumeRename>, Option<String>), OpsError> {
-    let (from, to) = (plan_volumes(old), plan_volumes(new));
+    let layout = volume_layout(server, &old.name).await?;
+    let (from, to) = (plan_volumes(old, layout), plan_volumes(new, layout));
     if from.is_empty() {
         return Ok((Vec::new(), None));
     }
@@ -904,8 +1066,9 @@ pub(crate) async fn rename_volumes(
 pub fn volume_archives(
     instance: &config::Instance,
     dir: &std::path::Path,
+    layout: VolumeLayout,
 ) -> Vec<(PlannedVolume, std::path::PathBuf)> {
-    snapshotted(instance)
+    snapshotted(instance, layout)
         .into_iter()
         .map(|v| {
             let base = instance
@@ -925,7 +1088,8 @@ pub async fn export_volumes(
     instance: &config::Instance,
     dir: &std::path::Path,
 ) -> Result<(), OpsError> {
-    let archives = volume_archives(instance, dir);
+    let layout = volume_layout(server, &instance.name).await?;
+    let archives = volume_archives(instance, dir, layout);
     if archives.is_empty() {
         return Ok(());
     }
@@ -947,7 +1111,8 @@ pub async fn import_volumes(
     instance: &config::Instance,
     dir: &std::path::Path,
 ) -> Result<(), OpsError> {
-    let archives = volume_archives(instance, dir);
+    let layout = volume_layout(server, &instance.name).await?;
+    let archives = volume_archives(instance, dir, layout);
     if archives.is_empty() {
         return Ok(());
     }

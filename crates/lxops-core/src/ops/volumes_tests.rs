@@ -8,6 +8,7 @@ use super::*;
 use crate::cloudconfig::OsTypes;
 use crate::host::fake::FakeHost;
 use crate::lifecycle::WaitOptions;
+use crate::ops::volume_dirs;
 use crate::ops::{launch, prepare_launch, Env, LaunchSources, RemoveOptions};
 use crate::server::fake::FakeServer;
 use crate::server::StoragePool;
@@ -103,47 +104,71 @@ fn launch_lines(env: &Env, instance: config::Instance) -> (Vec<String>, Result<(
     (lines, result)
 }
 
-#[test]
-fn each_device_with_a_dir_gets_its_own_volume() {
+/// The volumes and profile devices of CONFIG under a layout.
+fn planned(layout: VolumeLayout) -> String {
     let instance = load("a1", CONFIG).unwrap();
-    let volumes: Vec<String> = plan_volumes(&instance)
+    let mut lines: Vec<String> = plan_volumes(&instance, layout)
         .iter()
         .map(|v| {
             format!(
-                "{v} fs={} transient={} destroy={}",
-                v.fs_id, v.transient, v.destroy
+                "volume {v} fs={} transient={} destroy={} dirs=[{}]",
+                v.fs_id,
+                v.transient,
+                v.destroy,
+                v.dirs.join(",")
             )
         })
         .collect();
+    let devices = crate::ops::disk_devices(&instance, &Default::default(), layout).unwrap();
+    lines.extend(devices.iter().map(|d| {
+        format!(
+            "device {} {} pool={:?} source={}",
+            d.name,
+            d.path,
+            d.pool,
+            d.source.display()
+        )
+    }));
+    lines.join("\n")
+}
+
+#[test]
+fn lxd_gives_each_device_with_a_dir_its_own_volume() {
     expect_test::expect![[r#"
-        default/a1-data-home fs=data transient=false destroy=false
-        default/a1-data-var-log fs=data transient=false destroy=false
-        default/a1-data fs=data transient=false destroy=false
-        default/a1-gone fs=gone transient=false destroy=true
-        default/a1-tmp fs=tmp transient=true destroy=false"#]]
-    .assert_eq(&volumes.join("\n"));
-    let devices: Vec<String> = crate::ops::disk_devices(&instance, &Default::default())
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {} pool={:?} source={}",
-                d.name,
-                d.path,
-                d.pool,
-                d.source.display()
-            )
-        })
-        .collect();
-    expect_test::expect![[r#"
-        home /home pool=Some("default") source=a1-data-home
-        log /var/log pool=Some("default") source=a1-data-var-log
-        tmp /tmp pool=Some("default") source=a1-tmp
-        whole /data pool=Some("default") source=a1-data"#]]
-    .assert_eq(&devices.join("\n"));
+        volume default/a1-data-home fs=data transient=false destroy=false dirs=[]
+        volume default/a1-data-var-log fs=data transient=false destroy=false dirs=[]
+        volume default/a1-data fs=data transient=false destroy=false dirs=[]
+        volume default/a1-gone fs=gone transient=false destroy=true dirs=[]
+        volume default/a1-tmp fs=tmp transient=true destroy=false dirs=[]
+        device home /home pool=Some("default") source=a1-data-home
+        device log /var/log pool=Some("default") source=a1-data-var-log
+        device tmp /tmp pool=Some("default") source=a1-tmp
+        device whole /data pool=Some("default") source=a1-data"#]]
+    .assert_eq(&planned(VolumeLayout::VolumePerDevice));
     // Nothing of it is host work.
-    let setup = crate::ops::source_setup(&instance);
+    let setup = crate::ops::source_setup(&load("a1", CONFIG).unwrap());
     assert!(setup.filesystems.is_empty() && setup.devices.is_empty());
+}
+
+#[test]
+fn incus_attaches_directories_inside_one_volume() {
+    expect_test::expect![[r#"
+        volume default/a1-data fs=data transient=false destroy=false dirs=[home,var/log]
+        volume default/a1-gone fs=gone transient=false destroy=true dirs=[]
+        volume default/a1-tmp fs=tmp transient=true destroy=false dirs=[]
+        device home /home pool=Some("default") source=a1-data/home
+        device log /var/log pool=Some("default") source=a1-data/var/log
+        device tmp /tmp pool=Some("default") source=a1-tmp
+        device whole /data pool=Some("default") source=a1-data"#]]
+    .assert_eq(&planned(VolumeLayout::SubPath));
+}
+
+#[test]
+fn the_layout_follows_the_servers_extension() {
+    let mut info = crate::server::ServerInfo::default();
+    assert_eq!(VolumeLayout::of(&info), VolumeLayout::VolumePerDevice);
+    info.extensions.push(SUBPATH_EXTENSION.into());
+    assert_eq!(VolumeLayout::of(&info), VolumeLayout::SubPath);
 }
 
 #[test]
@@ -275,6 +300,19 @@ fn remove_options(instance: &config::Instance) -> RemoveOptions {
     }
 }
 
+/// `delete --force` of the instance; its lines.
+fn delete(env: &Env, instance: &config::Instance) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    block_on(crate::ops::delete(
+        env,
+        instance,
+        &remove_options(instance),
+        &mut lines,
+    ))
+    .unwrap();
+    lines
+}
+
 #[test]
 fn destroy_removes_only_volumes_marked_for_the_instance() {
     let server = server();
@@ -336,14 +374,7 @@ fn delete_removes_transient_volumes_and_destroy_the_destroy_ones() {
     let env = env(&server);
     let instance = load("a1", CONFIG).unwrap();
     launch_lines(&env, instance.clone()).1.unwrap();
-    let mut lines: Vec<String> = Vec::new();
-    block_on(crate::ops::delete(
-        &env,
-        &instance,
-        &remove_options(&instance),
-        &mut lines,
-    ))
-    .unwrap();
+    let lines = delete(&env, &instance);
     assert!(
         lines.contains(&"delete volume default/a1-tmp of filesystem tmp".to_string()),
         "{lines:?}"
@@ -679,4 +710,296 @@ fn without_a_target_the_least_loaded_member_wins_and_ties_spread_a_fleet() {
     assert_eq!(used.len(), 3, "{chosen:?}");
     assert_eq!(least_loaded(&even, "web1"), least_loaded(&even, "web1"));
     assert_eq!(least_loaded(&BTreeMap::new(), "web1"), None);
+}
+
+// Incus: devices attach directories inside one volume (`source=VOLUME/DIR`), which must exist
+// before the device starts (the fake refuses to start it otherwise, as Incus does).
+
+fn incus_server() -> FakeServer {
+    let server = server();
+    server.enable_volume_subpath();
+    server
+}
+
+#[test]
+fn on_incus_the_first_start_makes_the_directories_through_a_short_lived_attach() {
+    let server = incus_server();
+    let env = env(&server);
+    let (lines, result) = launch_lines(&env, load("a1", CONFIG).unwrap());
+    result.unwrap();
+    expect_test::expect![[r#"
+        launch a1
+        create volume default/a1-data
+        create volume default/a1-gone
+        create volume default/a1-tmp
+        create profile a1.lxops
+          device home: path=/home pool=default source=a1-data/home type=disk
+          device log: path=/var/log pool=default source=a1-data/var/log type=disk
+          device tmp: path=/tmp pool=default source=a1-tmp type=disk
+          device whole: path=/data pool=default source=a1-data type=disk
+        create instance a1 from image img with profiles default, a1.lxops
+        attach volume default/a1-data at /.lxops-volume-0 until directories home, var/log exist
+        start instance a1
+        make the directories, then attach devices home, log and detach the whole volumes"#]]
+    .assert_eq(&lines.join("\n"));
+    let calls: Vec<String> = server
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("a1 ") || c.contains("a1:") || c.ends_with(" a1"))
+        .collect();
+    expect_test::expect![[r#"
+        [
+            "create instance a1 from image 0000000000000000000000000000000000000000000000000000000000000003 profiles=[default,a1.lxops]",
+            "update instance a1 profiles=[default,a1.lxops]",
+            "start instance a1",
+            "exec a1: /bin/sh -c exit 0",
+            "exec a1: mkdir -p /.lxops-volume-0/home /.lxops-volume-0/var/log",
+            "update instance a1 profiles=[default,a1.lxops]",
+            "patch config of instance a1: user.lxops.launch",
+        ]
+    "#]]
+    .assert_debug_eq(&calls);
+    assert_eq!(
+        server.volume_dirs("default", "a1-data"),
+        ["home", "var", "var/log"]
+    );
+    let volume = block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        Some("home,var/log")
+    );
+    // The instance is left with no devices of its own: the profile's are all plugged in.
+    let a1 = block_on(server.instance("a1")).unwrap().unwrap();
+    assert!(a1.devices.is_empty(), "{:?}", a1.devices);
+}
+
+#[test]
+fn a_relaunch_finds_the_recorded_directories_and_starts_straight_away() {
+    let server = incus_server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    delete(&env, &instance);
+    server.clear_calls();
+    let (lines, result) = launch_lines(&env, instance);
+    result.unwrap();
+    assert!(
+        !lines.iter().any(|l| l.contains("attach volume")),
+        "{lines:?}"
+    );
+    let calls = server.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("update instance") || c.contains("mkdir")),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn a_volume_lxops_did_not_make_gets_no_directories_and_the_start_names_the_missing_one() {
+    let server = incus_server();
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a1-data".into(),
+        ..Volume::default()
+    });
+    let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("Failed opening volume sub-path \"home\""),
+        "{err}"
+    );
+    // Nothing was made in the foreign volume, which is kept; what the launch made is gone.
+    assert!(server.volume_dirs("default", "a1-data").is_empty());
+    assert!(
+        !lines.iter().any(|l| l.contains("attach volume")),
+        "{lines:?}"
+    );
+    assert!(block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .is_some());
+    for made in ["a1-gone", "a1-tmp"] {
+        assert!(
+            block_on(server.volume("default", made, None))
+                .unwrap()
+                .is_none(),
+            "{made} removed"
+        );
+    }
+    assert!(block_on(server.instance("a1")).unwrap().is_none());
+}
+
+#[test]
+fn a_failed_mkdir_undoes_the_launch_and_names_the_command() {
+    let server = incus_server();
+    server.set_exec_handler(Arc::new(|_, request| {
+        if request.argv.first().map(String::as_str) == Some("mkdir") {
+            crate::server::ExecOutput {
+                status: 1,
+                stdout: Vec::new(),
+                stderr: b"mkdir: can't create directory: Read-only file system".to_vec(),
+            }
+        } else {
+            crate::server::ExecOutput::default()
+        }
+    }));
+    let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
+    let err = result.unwrap_err().to_string();
+    expect_test::expect![[r#"/cfg/x.yaml: `mkdir -p /.lxops-volume-0/home /.lxops-volume-0/var/log` in instance a1 failed (1): mkdir: can't create directory: Read-only file system; the image needs `mkdir`"#]]
+        .assert_eq(&err);
+    let cleanup: Vec<&String> = lines.iter().filter(|l| l.starts_with("cleanup")).collect();
+    assert!(
+        cleanup.contains(&&"cleanup: deleted volume default/a1-data".to_string()),
+        "{cleanup:?}"
+    );
+    assert!(block_on(server.instance("a1")).unwrap().is_none());
+}
+
+#[test]
+fn device_owner_on_incus_owns_the_new_directories_from_inside() {
+    let server = incus_server();
+    let instance = load("a1", &format!("device-owner: 1000:1001\n{CONFIG}")).unwrap();
+    launch_lines(&env(&server), instance).1.unwrap();
+    let calls: Vec<String> = server
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("exec"))
+        .collect();
+    expect_test::expect![[r#"
+        [
+            "exec a1: /bin/sh -c exit 0",
+            "exec a1: mkdir -p /.lxops-volume-0/home /.lxops-volume-0/var/log",
+            "exec a1: chown 1000:1001 /home /var/log /tmp /data",
+        ]
+    "#]]
+    .assert_debug_eq(&calls);
+}
+
+#[test]
+fn a_device_added_later_gets_its_directory_made_in_the_existing_volume() {
+    let server = incus_server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    delete(&env, &instance);
+    let more = CONFIG.replace(
+        "  tmp:\n    path: /tmp",
+        "  srv:\n    path: /srv\n    filesystem: data\n  tmp:\n    path: /tmp",
+    );
+    let (lines, result) = launch_lines(&env, load("a1", &more).unwrap());
+    result.unwrap();
+    assert!(
+        lines.contains(
+            &"attach volume default/a1-data at /.lxops-volume-0 until directories srv exist"
+                .to_string()
+        ),
+        "{lines:?}"
+    );
+    let volume = block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        Some("home,srv,var/log")
+    );
+}
+
+#[test]
+fn a_dry_run_on_incus_shows_the_short_lived_attach() {
+    let server = incus_server();
+    let mut env = env(&server);
+    env.dry_run = true;
+    let (lines, result) = launch_lines(&env, load("a1", CONFIG).unwrap());
+    result.unwrap();
+    let attach: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| !l.starts_with("create instance"))
+        .skip(1)
+        .collect();
+    expect_test::expect![[r#"
+        [
+            "attach volume default/a1-data at /.lxops-volume-0 until directories home, var/log exist",
+            "start instance a1",
+            "make the directories, then attach devices home, log and detach the whole volumes",
+        ]
+    "#]]
+    .assert_debug_eq(&attach);
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+}
+
+#[test]
+fn a_launch_killed_during_the_short_lived_attach_is_finished_by_running_it_again() {
+    use crate::lifecycle::{LAUNCH_PENDING, LAUNCH_PENDING_KEY};
+    use crate::server::{Device, InstanceUpdate, StopMode};
+    let server = incus_server();
+    let env = env(&server);
+    let instance = load("a1", CONFIG).unwrap();
+    launch_lines(&env, instance.clone()).1.unwrap();
+    // As if killed after step 1 (the whole volume attached, the devices hidden), before the
+    // directories were recorded: the instance is stopped and still marked pending.
+    block_on(async {
+        server.stop_instance("a1", StopMode::Force).await.unwrap();
+        let live = server.instance("a1").await.unwrap().unwrap();
+        let mut update = InstanceUpdate::from(&live);
+        let none = Device::from([("type".to_string(), "none".to_string())]);
+        update.devices.insert("home".into(), none.clone());
+        update.devices.insert("log".into(), none);
+        update.devices.insert(
+            "lxops-volume-0".into(),
+            Device::from([
+                ("type".to_string(), "disk".to_string()),
+                ("pool".to_string(), "default".to_string()),
+                ("source".to_string(), "a1-data".to_string()),
+                ("path".to_string(), "/.lxops-volume-0".to_string()),
+            ]),
+        );
+        server.update_instance("a1", &update).await.unwrap();
+        let pending = [(LAUNCH_PENDING_KEY.to_string(), LAUNCH_PENDING.to_string())];
+        server
+            .patch_instance_config("a1", &pending.into())
+            .await
+            .unwrap();
+        let unrecorded = [(volume_dirs::DIRS_KEY.to_string(), String::new())];
+        server
+            .patch_volume_config("default", "a1-data", &unrecorded.into(), None)
+            .await
+            .unwrap();
+    });
+    let (lines, result) = launch_lines(&env, instance);
+    result.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("resume the interrupted launch")),
+        "{lines:?}"
+    );
+    let a1 = block_on(server.instance("a1")).unwrap().unwrap();
+    assert!(a1.is_running());
+    assert!(a1.devices.is_empty(), "{:?}", a1.devices);
+    let volume = block_on(server.volume("default", "a1-data", None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        Some("home,var/log")
+    );
+}
+
+#[test]
+fn a_device_named_like_the_short_lived_devices_is_refused_before_anything_changes() {
+    let server = incus_server();
+    let yaml = CONFIG.replace(
+        "  home:\n    path: /home",
+        "  lxops-volume-0:\n    path: /home",
+    );
+    let (lines, result) = launch_lines(&env(&server), load("a1", &yaml).unwrap());
+    let err = result.unwrap_err();
+    assert!(err.is_input(), "{err}");
+    expect_test::expect![[r#"/cfg/x.yaml: devices.lxops-volume-0: names starting with "lxops-volume-" are lxops' own (the short-lived devices that make directories in volumes); rename the device"#]]
+        .assert_eq(&err.to_string());
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
 }

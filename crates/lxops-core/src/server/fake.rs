@@ -31,6 +31,11 @@ struct State {
     /// Custom volumes by (project, pool, member, name), with their snapshots; the member is
     /// "" on a standalone server.
     volumes: BTreeMap<VolumeKey, (Volume, Vec<String>)>,
+    /// Like Incus (`disk_volume_subpath`): devices attach directories inside volumes, and a
+    /// device whose directory is missing does not start.
+    subpath: bool,
+    /// The directories inside volumes, by (pool, volume), with `subpath`.
+    volume_dirs: BTreeMap<(String, String), std::collections::BTreeSet<String>>,
 }
 
 #[derive(Clone, Default)]
@@ -94,6 +99,24 @@ impl FakeServer {
                 groups: vec!["default".into()],
             })
             .collect();
+    }
+
+    /// Makes the server attach directories inside volumes, as Incus does
+    /// (`disk_volume_subpath`): a disk device `source=VOLUME/DIR` starts only when DIR exists,
+    /// and `mkdir` in an instance makes directories in the volumes attached whole.
+    pub fn enable_volume_subpath(&self) {
+        self.lock().subpath = true;
+    }
+
+    /// The directories inside a volume (with [`FakeServer::enable_volume_subpath`]).
+    pub fn volume_dirs(&self, pool: &str, volume: &str) -> Vec<String> {
+        let state = self.lock();
+        let key = (pool.to_string(), volume.to_string());
+        state
+            .volume_dirs
+            .get(&key)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Adds an image alias with a made-up fingerprint.
@@ -213,11 +236,19 @@ impl InstanceServer for FakeServer {
     }
 
     async fn info(&self) -> ServerResult<ServerInfo> {
-        let first = self.lock().members.first().map(|m| m.name.clone());
+        let (first, subpath) = {
+            let state = self.lock();
+            let first = state.members.first().map(|m| m.name.clone());
+            (first, state.subpath)
+        };
+        let mut extensions = vec!["instances".to_string(), "instances_rebuild".to_string()];
+        if subpath {
+            extensions.push("disk_volume_subpath".into());
+        }
         Ok(ServerInfo {
             server: "fake".into(),
             version: "0".into(),
-            extensions: vec!["instances".into(), "instances_rebuild".into()],
+            extensions,
             clustered: first.is_some(),
             member: first,
             remote: None,
@@ -489,6 +520,15 @@ impl InstanceServer for FakeServer {
                 update.profiles.join(",")
             ),
         );
+        let running = state
+            .instances
+            .get(&key)
+            .is_some_and(|i| i.instance.is_running());
+        if running {
+            // Devices are plugged in live: each must be able to start.
+            let devices = self.live_devices(&state, &update.profiles, &update.devices);
+            Self::check_subpaths(&state, name, &devices)?;
+        }
         if let Some(i) = state.instances.get_mut(&key) {
             i.instance.profiles = update.profiles.clone();
             i.instance.config = update.config.clone();
@@ -498,7 +538,8 @@ impl InstanceServer for FakeServer {
         Ok(())
     }
 
-    async fn patch_instance_config(&self, name: &str, config: &ConfigMap) -> ServerResult<()> {
+    async fn patch_instance(&self, name: &str, patch: &InstancePatch) -> ServerResult<()> {
+        let config = &patch.config;
         let mut state = self.lock();
         let key = self.key(name);
         let keys: Vec<&str> = config.keys().map(String::as_str).collect();
@@ -528,6 +569,13 @@ impl InstanceServer for FakeServer {
     }
 
     async fn start_instance(&self, name: &str) -> ServerResult<()> {
+        {
+            let state = self.lock();
+            if let Some(i) = state.instances.get(&self.key(name)) {
+                let devices = self.live_devices(&state, &i.instance.profiles, &i.instance.devices);
+                Self::check_subpaths(&state, name, &devices)?;
+            }
+        }
         self.set_status(name, "start", "Running")
     }
 
@@ -670,6 +718,16 @@ impl InstanceServer for FakeServer {
                 line.push_str(&format!(" <<{}", String::from_utf8_lossy(&request.stdin)));
             }
             self.record(&mut state, line);
+            if state.subpath && request.argv.first().map(String::as_str) == Some("mkdir") {
+                let devices = self.live_devices(
+                    &state,
+                    &i_profiles(&state, &self.key(instance)),
+                    &i_devices(&state, &self.key(instance)),
+                );
+                for path in request.argv.iter().skip(1).filter(|a| !a.starts_with('-')) {
+                    Self::mkdir_in_volume(&mut state, &devices, path);
+                }
+            }
         }
         let handler = self
             .exec_handler
@@ -1102,6 +1160,15 @@ impl InstanceServer for FakeServer {
         if let Some(last) = state.calls.last_mut() {
             *last = format!("{last} (copy of {source_pool}/{source})");
         }
+        let dirs = state
+            .volume_dirs
+            .get(&(source_pool.to_string(), source.to_string()))
+            .cloned();
+        if let Some(dirs) = dirs {
+            state
+                .volume_dirs
+                .insert((new.pool.clone(), new.name.clone()), dirs);
+        }
         Ok(())
     }
 
@@ -1159,6 +1226,9 @@ impl InstanceServer for FakeServer {
             });
         }
         state.volumes.remove(&key);
+        state
+            .volume_dirs
+            .remove(&(pool.to_string(), name.to_string()));
         self.record(&mut state, format!("delete volume {pool}/{name}"));
         Ok(())
     }
@@ -1196,11 +1266,21 @@ impl InstanceServer for FakeServer {
             volume.name = new_name.to_string();
             state.volumes.insert(new_key, (volume, snapshots));
         }
+        if let Some(dirs) = state
+            .volume_dirs
+            .remove(&(pool.to_string(), name.to_string()))
+        {
+            state
+                .volume_dirs
+                .insert((pool.to_string(), new_name.to_string()), dirs);
+        }
         // The devices of the (stopped) instances that use it follow, as the daemons do.
         for ((_, _), i) in state.instances.iter_mut() {
             for device in i.instance.devices.values_mut() {
                 if is_volume_device(device, pool, name) {
-                    device.insert("source".into(), new_name.to_string());
+                    let source = device.get("source").cloned().unwrap_or_default();
+                    let dir = source.strip_prefix(name).unwrap_or_default();
+                    device.insert("source".into(), format!("{new_name}{dir}"));
                 }
             }
         }
@@ -1440,7 +1520,96 @@ impl FakeServer {
     }
 }
 
+fn i_profiles(state: &State, key: &(String, String)) -> Vec<String> {
+    state
+        .instances
+        .get(key)
+        .map(|i| i.instance.profiles.clone())
+        .unwrap_or_default()
+}
+
+fn i_devices(state: &State, key: &(String, String)) -> Devices {
+    state
+        .instances
+        .get(key)
+        .map(|i| i.instance.devices.clone())
+        .unwrap_or_default()
+}
+
 impl FakeServer {
+    /// The devices an instance has with these profiles and own devices: the profiles' in
+    /// order, then its own, by name; a `none` device hides one of the same name.
+    fn live_devices(&self, state: &State, profiles: &[String], own: &Devices) -> Devices {
+        let mut devices: Devices = profiles
+            .iter()
+            .filter_map(|p| state.profiles.get(&self.key(p)))
+            .flat_map(|p| p.devices.clone())
+            .chain(own.clone())
+            .collect();
+        devices.retain(|_, d| d.get("type").map(String::as_str) != Some("none"));
+        devices
+    }
+
+    /// With `subpath`: every `source=VOLUME/DIR` disk device has its directory.
+    fn check_subpaths(state: &State, instance: &str, devices: &Devices) -> ServerResult<()> {
+        if !state.subpath {
+            return Ok(());
+        }
+        for (name, d) in devices {
+            let (Some(pool), Some((volume, dir))) = (
+                d.get("pool"),
+                d.get("source").and_then(|s| s.split_once('/')),
+            ) else {
+                continue;
+            };
+            let key = (pool.clone(), volume.to_string());
+            if !state.volume_dirs.get(&key).is_some_and(|d| d.contains(dir)) {
+                return Err(ServerError::Api {
+                    context: format!("starting {instance:?}"),
+                    status: 400,
+                    message: format!(
+                        "Failed to start device {name:?}: Failed opening volume sub-path \
+                         {dir:?}: no such file or directory"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `mkdir -p PATH` in an instance: a path inside a volume attached whole makes that
+    /// directory (and its parents) in the volume.
+    fn mkdir_in_volume(state: &mut State, devices: &Devices, path: &str) {
+        for d in devices.values() {
+            let (Some(pool), Some(source), Some(at)) =
+                (d.get("pool"), d.get("source"), d.get("path"))
+            else {
+                continue;
+            };
+            if source.contains('/') {
+                continue;
+            }
+            let Some(rest) = path
+                .strip_prefix(at.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                continue;
+            };
+            let dirs = state
+                .volume_dirs
+                .entry((pool.clone(), source.clone()))
+                .or_default();
+            let mut prefix = String::new();
+            for part in rest.split('/').filter(|p| !p.is_empty()) {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                dirs.insert(prefix.clone());
+            }
+        }
+    }
+
     fn set_status(&self, name: &str, verb: &str, status: &str) -> ServerResult<()> {
         let mut state = self.lock();
         let i = state

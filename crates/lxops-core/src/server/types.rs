@@ -222,6 +222,18 @@ impl Instance {
     }
 }
 
+/// Config keys to set on an instance, for
+/// [`InstanceServer::patch_instance`](super::InstanceServer::patch_instance).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstancePatch {
+    /// The keys; an empty value removes the key.
+    pub config: ConfigMap,
+    /// The instance's description and `ephemeral` flag, when the caller knows them (it made
+    /// the instance). Both daemons reset them on a PATCH that leaves them out, so without
+    /// them a backend reads them first.
+    pub known: Option<(String, bool)>,
+}
+
 /// The writable part of an instance, for [`InstanceServer::update_instance`](super::InstanceServer::update_instance).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceUpdate {
