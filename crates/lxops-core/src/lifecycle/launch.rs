@@ -362,6 +362,7 @@ async fn report_location(server: &dyn InstanceServer, name: &str, progress: &mut
         Ok(Some(instance)) => {
             if let Some(member) = instance.member() {
                 progress.step(&format!("instance {name} is on cluster member {member}"));
+                progress.located(member);
             }
         }
         Ok(None) => {}
