@@ -262,12 +262,32 @@ pub const CASES: &[Case] = &[
     Case {
         name: "cluster-launch-member",
         description: "launch a busybox container through member 1's socket of the 3-member \
-                      test cluster: on member 1 itself, and on member 2 (--target; target at \
-                      most 1.2x)",
-        files: &[("busybox.yaml", MINIMAL_BUSYBOX)],
+                      test cluster: on member 1 itself, and on member 2 (--target; target: \
+                      lxops on member 2 at most 1.2x lxops on member 1); the bare rows send \
+                      fleet-50's raw requests with the same ?target=, for what the daemon's \
+                      forwarding costs by itself",
+        files: &[("busybox.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
         count: 1,
         cluster: true,
         variants: &[
+            Variant {
+                name: "bare (curl) on member 1",
+                before: &[],
+                timed: &["env P=1 T={m1} sh {dir}/raw-launch.sh {csock} cs-{name}"],
+                after: &[
+                    "{ccli} delete --force cs-{name}",
+                    "{ccli} profile delete cs-{name}.lxops",
+                ],
+            },
+            Variant {
+                name: "bare (curl) on member 2",
+                before: &[],
+                timed: &["env P=1 T={m2} sh {dir}/raw-launch.sh {csock} cs-{name}"],
+                after: &[
+                    "{ccli} delete --force cs-{name}",
+                    "{ccli} profile delete cs-{name}.lxops",
+                ],
+            },
             Variant {
                 name: "lxops --target member 1 (the one it talks to)",
                 before: &[],
@@ -318,8 +338,8 @@ pub const CASES: &[Case] = &[
 ];
 
 /// Launches the instances named after the daemon's CLI (`lxc` or `incus`, or a socket path)
-/// with raw requests on the unix socket, 8 (or `$P`) at a time: profile, instance, start, one
-/// exec; every operation waited for.
+/// with raw requests on the unix socket, 8 (or `$P`) at a time: profile, instance (on cluster
+/// member `$T` when set), start, one exec; every operation waited for.
 const RAW_LAUNCH: &str = r#"#!/bin/sh
 set -eu
 if [ "$1" = one ]; then
@@ -328,7 +348,7 @@ if [ "$1" = one ]; then
   # The operation URL may end in `?project=...` (an operation of another cluster member).
   wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"?]*\)[^"]*".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
   req POST /1.0/profiles '{"name":"'"$name"'.lxops","config":{},"devices":{}}' >/dev/null
-  wait_op "$(req POST /1.0/instances '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
+  wait_op "$(req POST "/1.0/instances${T:+?target=$T}" '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
   wait_op "$(req PUT /1.0/instances/$name/state '{"action":"start"}')"
   wait_op "$(req POST /1.0/instances/$name/exec '{"command":["/bin/sh","-c","exit 0"],"wait-for-websocket":false,"interactive":false,"record-output":false}')"
   exit 0
