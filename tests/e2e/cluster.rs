@@ -245,7 +245,7 @@ fn a_target_that_cannot_work_is_refused_before_anything_changes() {
 }
 
 #[test]
-fn a_fleet_at_j4_is_spread_over_the_members_and_status_shows_where_each_runs() {
+fn a_fleet_at_j4_is_spread_over_the_members_and_the_summary_and_status_show_where_each_runs() {
     for cluster in CLUSTERS {
         let server = server(cluster);
         for via in VIAS {
@@ -256,7 +256,24 @@ fn a_fleet_at_j4_is_spread_over_the_members_and_status_shows_where_each_runs() {
             let tmp = tempfile::tempdir().expect("tempdir");
             let file = config(tmp.path(), "fleet", "");
             let list = names.join(",");
-            run(cluster, via, &["launch", "-j", "4", "-name", &list, &file]).ok();
+            let launch = run(
+                cluster,
+                via,
+                &[
+                    "launch", "-j", "4", "--format", "json", "-name", &list, &file,
+                ],
+            )
+            .ok();
+            // The run's summary says where each instance went.
+            let summary: Vec<serde_json::Value> =
+                serde_json::from_str(&launch.stdout).expect("summary json");
+            let placed: Vec<(String, String)> = summary
+                .iter()
+                .map(|r| {
+                    let field = |key: &str| r[key].as_str().unwrap_or_default().to_string();
+                    (field("instance"), field("location"))
+                })
+                .collect();
             let status = run(
                 cluster,
                 via,
@@ -271,6 +288,12 @@ fn a_fleet_at_j4_is_spread_over_the_members_and_status_shows_where_each_runs() {
             for (name, member) in names.iter().zip(&members) {
                 assert_eq!(&location(&server, name), member, "{what}: {name}");
             }
+            let by_status: Vec<(String, String)> =
+                names.iter().cloned().zip(members.iter().cloned()).collect();
+            assert_eq!(
+                placed, by_status,
+                "{what}: the launch summary against status"
+            );
             members.sort();
             members.dedup();
             assert!(

@@ -29,7 +29,9 @@ commands:
   test                        setup, then unit tests, then the end-to-end tests
   ci                          fmt, clippy, tidy checks, then test (what .ci/run runs)
   oracle                      the cloud-config differential test against the real cloud-init
-  bench [--runs N] [CASE...]  time lxops against bare lxc/incus (default: every case, 5 runs)
+  bench [--runs N] [--no-setup] [CASE...]
+                              time lxops against bare lxc/incus (default: every case, 5 runs;
+                              --help lists the cases)
   demo                        setup, then launch, show and delete examples/demo/demo.yaml
   man [DIR]                   write the man pages (default target/man)
 ";

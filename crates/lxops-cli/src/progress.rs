@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use lxops_core::lifecycle::Progress;
+use lxops_core::ops::fleet::UnitSink;
 
 /// How often a live line redraws (its spinner and elapsed time).
 const TICK: Duration = Duration::from_millis(200);
@@ -52,11 +53,13 @@ impl Drop for LogWriter {
     }
 }
 
-/// One instance's output: the lines it printed, and its live line when there is one.
+/// One instance's output: the lines it printed, and its live line when there is one; and the
+/// cluster member the instance runs on once the operation reported it (for the run's summary).
 #[derive(Default)]
 pub(crate) struct Buffer {
     lines: Vec<u8>,
     bar: Option<ProgressBar>,
+    location: Option<String>,
 }
 
 impl Buffer {
@@ -65,6 +68,7 @@ impl Buffer {
         Buffer {
             lines: Vec::new(),
             bar: Some(bar),
+            location: None,
         }
     }
 
@@ -99,6 +103,16 @@ impl Progress for Buffer {
         if let Some(bar) = &self.bar {
             bar.set_message(step_text(line));
         }
+    }
+
+    fn located(&mut self, member: &str) {
+        self.location = Some(member.to_string());
+    }
+}
+
+impl UnitSink for Buffer {
+    fn location(&self) -> Option<&str> {
+        self.location.as_deref()
     }
 }
 

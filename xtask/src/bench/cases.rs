@@ -17,8 +17,9 @@ pub struct Case {
     pub files: &'static [(&'static str, &'static str)],
     /// How many instances the case works on (`{i}` = 1..=count).
     pub count: usize,
-    /// Only on Incus (the cases on the Incus test cluster, which `lxops-incus` drives).
-    pub incus_only: bool,
+    /// On each daemon's 3-member test cluster (`cargo xtask setup`) rather than the daemon
+    /// itself: the rows say `lxd cluster` / `incus cluster`.
+    pub cluster: bool,
     /// The variants; the first is the bare baseline the others' overhead is relative to.
     pub variants: &'static [Variant],
 }
@@ -62,7 +63,7 @@ pub const CASES: &[Case] = &[
     description: "create and start a busybox container",
     files: &[("busybox.yaml", MINIMAL_BUSYBOX)],
     count: 1,
-    incus_only: false,
+    cluster: false,
     variants: &[
         Variant {
             name: "bare",
@@ -84,7 +85,7 @@ pub const CASES: &[Case] = &[
                       and over the unix socket",
         files: &[("busybox.yaml", MINIMAL_BUSYBOX), ("conf/config.yml", BENCH_REMOTES)],
         count: 1,
-        incus_only: false,
+        cluster: false,
         variants: &[
             Variant {
                 name: "lxops (unix socket)",
@@ -106,7 +107,7 @@ pub const CASES: &[Case] = &[
         description: "launch 10 busybox containers with 3 disk devices each",
         files: &[("lxbench-{i}.yaml", THREE_DEVICES)],
         count: 10,
-        incus_only: false,
+        cluster: false,
         variants: &[
             Variant {
                 name: "bare (CLI)",
@@ -145,7 +146,7 @@ pub const CASES: &[Case] = &[
         description: "apply a cloud-config with 20 files and 3 users to a running Debian container",
         files: &[("cc.cfg", CLOUD_CONFIG)],
         count: 1,
-        incus_only: false,
+        cluster: false,
         variants: &[
             Variant {
                 name: "bare (CLI)",
@@ -194,7 +195,7 @@ pub const CASES: &[Case] = &[
             the unix socket, 8 instances at once (xargs -P 8)",
         files: &[("fleet.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
         count: 50,
-        incus_only: false,
+        cluster: false,
         variants: &[
             Variant {
                 name: "bare (curl -P 8)",
@@ -220,7 +221,7 @@ pub const CASES: &[Case] = &[
         description: "status of 50 running busybox containers against their config (bulk reads)",
         files: &[("fleet.yaml", MINIMAL_BUSYBOX)],
         count: 50,
-        incus_only: false,
+        cluster: false,
         variants: &[
             Variant {
                 name: "bare (CLI list)",
@@ -242,7 +243,7 @@ pub const CASES: &[Case] = &[
                       (`file push -r` of the daemon's CLI, then `instance push -r`)",
         files: &[("tree/f{i}", "small file\n")],
         count: 500,
-        incus_only: false,
+        cluster: false,
         variants: &[
             Variant {
                 name: "bare (CLI file push -r)",
@@ -260,27 +261,47 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "cluster-launch-member",
-        description: "launch a busybox container through member m1's socket of the 3-member \
-                      test cluster: on m1 itself, and on another member (--target m2; target \
-                      at most 1.2x)",
-        files: &[("busybox.yaml", MINIMAL_BUSYBOX)],
+        description: "launch a busybox container through member 1's socket of the 3-member \
+                      test cluster: on member 1 itself, and on member 2 (--target; target: \
+                      lxops on member 2 at most 1.2x lxops on member 1); the bare rows send \
+                      fleet-50's raw requests with the same ?target=, for what the daemon's \
+                      forwarding costs by itself",
+        files: &[("busybox.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
         count: 1,
-        incus_only: true,
+        cluster: true,
         variants: &[
             Variant {
-                name: "lxops --target m1 (the member it talks to)",
+                name: "bare (curl) on member 1",
                 before: &[],
-                timed: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket launch \
-                          --target m1 -name cs-{name} {dir}/busybox.yaml"],
-                after: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket delete \
+                timed: &["env P=1 T={m1} sh {dir}/raw-launch.sh {csock} cs-{name}"],
+                after: &[
+                    "{ccli} delete --force cs-{name}",
+                    "{ccli} profile delete cs-{name}.lxops",
+                ],
+            },
+            Variant {
+                name: "bare (curl) on member 2",
+                before: &[],
+                timed: &["env P=1 T={m2} sh {dir}/raw-launch.sh {csock} cs-{name}"],
+                after: &[
+                    "{ccli} delete --force cs-{name}",
+                    "{ccli} profile delete cs-{name}.lxops",
+                ],
+            },
+            Variant {
+                name: "lxops --target member 1 (the one it talks to)",
+                before: &[],
+                timed: &["{lxops} --socket {csock} launch \
+                          --target {m1} -name cs-{name} {dir}/busybox.yaml"],
+                after: &["{lxops} --socket {csock} delete \
                           --force -name cs-{name} {dir}/busybox.yaml"],
             },
             Variant {
-                name: "lxops --target m2 (another member)",
+                name: "lxops --target member 2 (another one)",
                 before: &[],
-                timed: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket launch \
-                          --target m2 -name cs-{name} {dir}/busybox.yaml"],
-                after: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket delete \
+                timed: &["{lxops} --socket {csock} launch \
+                          --target {m2} -name cs-{name} {dir}/busybox.yaml"],
+                after: &["{lxops} --socket {csock} delete \
                           --force -name cs-{name} {dir}/busybox.yaml"],
             },
         ],
@@ -288,30 +309,28 @@ pub const CASES: &[Case] = &[
     Case {
         name: "cluster-fleet-20",
         description: "launch 20 busybox containers on the 3-member test cluster, 4 at a time, \
-            placed by the scheduler, through m1's socket; the baseline sends the same raw \
+            placed by the scheduler, through member 1's socket; the baseline sends the same raw \
             requests as fleet-50's (xargs -P 4; target at most 1.15x)",
         files: &[("fleet.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
         count: 20,
-        incus_only: true,
+        cluster: true,
         variants: &[
             Variant {
                 name: "bare (curl -P 4)",
                 before: &[],
-                timed: &["env P=4 sh {dir}/raw-launch.sh /var/lib/lxops-test/ic/m1/unix.socket \
+                timed: &["env P=4 sh {dir}/raw-launch.sh {csock} \
                           cs-fleet-{all}"],
                 after: &[
-                    "env INCUS_DIR=/var/lib/lxops-test/ic/m1 INCUS_CONF=/var/lib/lxops-test/ic/cli \
-                     incus delete --force cs-fleet-{all}",
-                    "env INCUS_DIR=/var/lib/lxops-test/ic/m1 INCUS_CONF=/var/lib/lxops-test/ic/cli \
-                     incus profile delete cs-fleet-{i}.lxops",
+                    "{ccli} delete --force cs-fleet-{all}",
+                    "{ccli} profile delete cs-fleet-{i}.lxops",
                 ],
             },
             Variant {
                 name: "lxops -j 4",
                 before: &[],
-                timed: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket launch -j 4 \
+                timed: &["{lxops} --socket {csock} launch -j 4 \
                           -name=cs-fleet-{all} {dir}/fleet.yaml"],
-                after: &["{lxops} --socket /var/lib/lxops-test/ic/m1/unix.socket delete --force \
+                after: &["{lxops} --socket {csock} delete --force \
                           -j 4 -name=cs-fleet-{all} {dir}/fleet.yaml"],
             },
         ],
@@ -319,8 +338,8 @@ pub const CASES: &[Case] = &[
 ];
 
 /// Launches the instances named after the daemon's CLI (`lxc` or `incus`, or a socket path)
-/// with raw requests on the unix socket, 8 (or `$P`) at a time: profile, instance, start, one
-/// exec; every operation waited for.
+/// with raw requests on the unix socket, 8 (or `$P`) at a time: profile, instance (on cluster
+/// member `$T` when set), start, one exec; every operation waited for.
 const RAW_LAUNCH: &str = r#"#!/bin/sh
 set -eu
 if [ "$1" = one ]; then
@@ -329,7 +348,7 @@ if [ "$1" = one ]; then
   # The operation URL may end in `?project=...` (an operation of another cluster member).
   wait_op() { op=$(printf '%s' "$1" | sed -n 's/.*"operation":"\([^"?]*\)[^"]*".*/\1/p'); req GET "$op/wait?timeout=60" >/dev/null; }
   req POST /1.0/profiles '{"name":"'"$name"'.lxops","config":{},"devices":{}}' >/dev/null
-  wait_op "$(req POST /1.0/instances '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
+  wait_op "$(req POST "/1.0/instances${T:+?target=$T}" '{"name":"'"$name"'","profiles":["default","'"$name"'.lxops"],"source":{"type":"image","alias":"lxops-test-busybox"}}')"
   wait_op "$(req PUT /1.0/instances/$name/state '{"action":"start"}')"
   wait_op "$(req POST /1.0/instances/$name/exec '{"command":["/bin/sh","-c","exit 0"],"wait-for-websocket":false,"interactive":false,"record-output":false}')"
   exit 0

@@ -1,5 +1,8 @@
-//! `cargo xtask bench [--runs N] [CASE...]`: times lxops against the bare `lxc`/`incus`
-//! commands on both daemons and prints a table per case (median, min, max, overhead vs bare).
+//! `cargo xtask bench [--runs N] [--no-setup] [CASE...]`: times lxops against the bare
+//! `lxc`/`incus` commands on both daemons (cluster cases: on both test clusters) and prints a
+//! table per case (median, min, max, overhead vs bare). `--no-setup` skips `cargo xtask
+//! setup`, e.g. while someone else's test has a cluster member stopped (setup would rebuild
+//! that cluster).
 //!
 //! Each variant runs once to warm up, then `N` timed runs, interleaved with the other
 //! variants' runs. The cases live in [`cases::CASES`]; a case with `count > 1` works on that
@@ -17,7 +20,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::ci::{cargo, target_dir};
 use crate::cmd::log;
-use crate::setup::{self, daemons::DAEMONS};
+use crate::setup::{self, cluster::CLUSTERS, daemons::DAEMONS};
 
 use cases::{Case, Variant, CASES};
 use stats::{Row, Summary};
@@ -26,7 +29,10 @@ const DEFAULT_RUNS: usize = 5;
 
 /// Parses the bench arguments and runs the chosen cases (all when none are named).
 pub fn run(args: &[String]) -> Result<()> {
-    let (runs, names) = parse_args(args)?;
+    let Some(Args { runs, names, setup }) = parse_args(args)? else {
+        println!("{}", usage());
+        return Ok(());
+    };
     let chosen: Vec<&Case> = if names.is_empty() {
         CASES.iter().collect()
     } else {
@@ -40,7 +46,9 @@ pub fn run(args: &[String]) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    setup::run()?;
+    if setup {
+        setup::run()?;
+    }
     log("bench", "building release binaries");
     cargo()
         .args(["build", "--release", "-p", "lxops-lxd", "-p", "lxops-incus"])
@@ -64,26 +72,62 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse_args(args: &[String]) -> Result<(usize, Vec<String>)> {
-    let mut runs = DEFAULT_RUNS;
-    let mut names = Vec::new();
+/// The bench command line.
+#[derive(Debug, PartialEq)]
+struct Args {
+    /// Timed runs per variant.
+    runs: usize,
+    /// The cases to run (all when empty).
+    names: Vec<String>,
+    /// Whether to run `cargo xtask setup` first.
+    setup: bool,
+}
+
+/// The usage text, with every case.
+fn usage() -> String {
+    let mut text = format!(
+        "usage: cargo xtask bench [--runs N] [--no-setup] [CASE...]\n\n\
+         --runs N    timed runs per variant after one warm-up (default {DEFAULT_RUNS})\n\
+         --no-setup  do not run `cargo xtask setup` first (the daemons and clusters must be up)\n\n\
+         cases (default: all):\n"
+    );
+    for case in CASES {
+        text.push_str(&format!("  {}\n", case.name));
+    }
+    text
+}
+
+/// The arguments; `None` for `--help`.
+fn parse_args(args: &[String]) -> Result<Option<Args>> {
+    let mut parsed = Args {
+        runs: DEFAULT_RUNS,
+        names: Vec::new(),
+        setup: true,
+    };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let value = match arg.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--no-setup" => {
+                parsed.setup = false;
+                continue;
+            }
             "--runs" | "-n" => iter.next().map(String::as_str),
             a if a.starts_with("--runs=") => a.strip_prefix("--runs="),
-            a if a.starts_with('-') => bail!("unknown bench option `{a}`; use --runs N"),
+            a if a.starts_with('-') => {
+                bail!("unknown bench option `{a}`; use --runs N, --no-setup or --help")
+            }
             name => {
-                names.push(name.to_owned());
+                parsed.names.push(name.to_owned());
                 continue;
             }
         };
-        runs = value
+        parsed.runs = value
             .and_then(|v| v.parse().ok())
             .filter(|&n| n > 0)
             .context("--runs needs a positive number")?;
     }
-    Ok((runs, names))
+    Ok(Some(parsed))
 }
 
 /// The placeholder values of one daemon's runs (see [`cases`]).
@@ -93,12 +137,15 @@ struct Vars<'a> {
     lxops: &'a Path,
     dir: &'a Path,
     count: usize,
+    /// The daemon's test cluster: its state directory and members.
+    cluster: Option<(&'a str, [&'a str; 3])>,
 }
 
 impl Vars<'_> {
     /// The commands of `line`: one, or with `{i}` one per instance (`i` = 1..=count). A word
     /// with `{all}` becomes `count` words, one per instance, in the same command.
     fn expand_line(&self, line: &str, name: &str) -> Vec<Vec<String>> {
+        let line = &self.cluster_words(line);
         let each: Vec<usize> = if line.contains("{i}") {
             (1..=self.count).collect()
         } else {
@@ -123,7 +170,27 @@ impl Vars<'_> {
             .collect()
     }
 
+    /// `line` with `{ccli}` replaced (by several words, before the line is split).
+    fn cluster_words(&self, line: &str) -> String {
+        let Some((dir, members)) = self.cluster else {
+            return line.to_owned();
+        };
+        let upper = self.daemon.to_ascii_uppercase();
+        let cli = format!(
+            "env {upper}_DIR={dir}/{} {upper}_CONF={dir}/cli {}",
+            members[0], self.cli
+        );
+        line.replace("{ccli}", &cli)
+    }
+
     fn word(&self, word: &str, name: &str, i: usize) -> String {
+        let mut word = word.to_owned();
+        if let Some((dir, members)) = self.cluster {
+            word = word
+                .replace("{csock}", &format!("{dir}/{}/unix.socket", members[0]))
+                .replace("{m1}", members[0])
+                .replace("{m2}", members[1]);
+        }
         word.replace("{cli}", self.cli)
             .replace("{daemon}", self.daemon)
             .replace("{lxops}", &self.lxops.to_string_lossy())
@@ -163,9 +230,12 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
     }
     let mut rows = Vec::new();
     for daemon in DAEMONS {
-        if case.incus_only && daemon.name != "incus" {
-            continue;
-        }
+        let cluster = CLUSTERS.iter().find(|c| c.name == daemon.name);
+        let label = match (case.cluster, cluster) {
+            (false, _) => daemon.name.to_owned(),
+            (true, Some(c)) => format!("{} cluster", c.name),
+            (true, None) => bail!("no test cluster of {} for case {}", daemon.name, case.name),
+        };
         let lxops = release.join(daemon.lxops);
         let vars = Vars {
             daemon: daemon.name,
@@ -173,8 +243,9 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
             lxops: &lxops,
             dir: &dir,
             count: case.count,
+            cluster: cluster.map(|c| (c.dir, c.members)),
         };
-        log("bench", format!("{} {}", case.name, daemon.name));
+        log("bench", format!("{} {label}", case.name));
         let results = time_variants(case.variants, runs, &vars);
         let mut baseline = None;
         for (i, (variant, result)) in case.variants.iter().zip(results).enumerate() {
@@ -184,7 +255,7 @@ fn run_case(case: &Case, runs: usize, release: &Path) -> Result<Vec<Row>> {
                 baseline = result.as_ref().ok().map(|s| s.median);
             }
             rows.push(Row {
-                daemon: daemon.name.to_owned(),
+                daemon: label.clone(),
                 variant: variant.name.to_owned(),
                 result,
                 baseline,
@@ -262,4 +333,70 @@ fn exec(words: &[String]) -> Result<(), String> {
         out.status,
         stderr.trim().replace('\n', " | ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Result<Option<Args>, String> {
+        let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse_args(&words).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn arguments() {
+        let ok = |runs, names: &[&str], setup| {
+            Ok(Some(Args {
+                runs,
+                names: names.iter().map(|n| n.to_string()).collect(),
+                setup,
+            }))
+        };
+        let cases: &[(&str, Result<Option<Args>, String>)] = &[
+            ("", ok(DEFAULT_RUNS, &[], true)),
+            ("--runs 3 fleet-50", ok(3, &["fleet-50"], true)),
+            ("--no-setup -n 2 a b", ok(2, &["a", "b"], false)),
+            ("--runs=1 --help", Ok(None)),
+            ("--runs 0", Err("--runs needs a positive number".into())),
+            (
+                "--fast",
+                Err("unknown bench option `--fast`; use --runs N, --no-setup or --help".into()),
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(&args(line), want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn cluster_placeholders_name_the_daemon_s_test_cluster() {
+        let vars = Vars {
+            daemon: "lxd",
+            cli: "lxc",
+            lxops: Path::new("/r/lxops-lxd"),
+            dir: Path::new("/tmp/b"),
+            count: 2,
+            cluster: Some(("/var/lib/lxops-test/lc", ["l1", "l2", "l3"])),
+        };
+        let lines = [
+            "{lxops} --socket {csock} launch --target {m2} -name cs-{name} {dir}/x.yaml",
+            "{ccli} delete --force cs-{all}",
+            "{ccli} profile delete cs-{i}.lxops",
+        ];
+        let got: Vec<String> = lines
+            .iter()
+            .flat_map(|l| vars.expand_line(l, "n"))
+            .map(|words| words.join(" "))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "/r/lxops-lxd --socket /var/lib/lxops-test/lc/l1/unix.socket launch --target l2 -name cs-n /tmp/b/x.yaml",
+                "env LXD_DIR=/var/lib/lxops-test/lc/l1 LXD_CONF=/var/lib/lxops-test/lc/cli lxc delete --force cs-1 cs-2",
+                "env LXD_DIR=/var/lib/lxops-test/lc/l1 LXD_CONF=/var/lib/lxops-test/lc/cli lxc profile delete cs-1.lxops",
+                "env LXD_DIR=/var/lib/lxops-test/lc/l1 LXD_CONF=/var/lib/lxops-test/lc/cli lxc profile delete cs-2.lxops",
+            ]
+        );
+    }
 }

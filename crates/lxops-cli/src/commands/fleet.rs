@@ -6,7 +6,12 @@
 //! the instances, so output never interleaves. One instance failing does not stop the others
 //! (`--fail-fast` does: no new instance starts after the first failure). A run over more than
 //! one instance prefixes every output line with the instance name (so the output can be read and
-//! grepped per instance) and ends with a summary table: instance, command, result, duration.
+//! grepped per instance) and ends with a summary table: instance, command, result, duration;
+//! and on a cluster the member each instance runs on, where the operation learned it (a launch
+//! reads where the instance went anyway; no request is added for the summary). The table shows
+//! that LOCATION column only when some row has a location (so never on a standalone daemon);
+//! `--format json|yaml|csv` always have the `location` field (last; `null` or empty when
+//! unknown), so their schema does not depend on the daemon.
 //! The exit status is that of the first failure.
 //!
 //! Ctrl-C: the first interrupt starts no new instance and lets the running ones finish (or time
@@ -274,11 +279,20 @@ struct SummaryRow {
     duration_seconds: Option<f64>,
     /// The failure's message, `None` unless failed.
     error: Option<String>,
+    /// The cluster member the instance runs on, when the operation learned it (a launch on a
+    /// cluster); `None` on a standalone daemon.
+    location: Option<String>,
 }
 
 impl Row for SummaryRow {
-    const COLUMNS: &'static [&'static str] =
-        &["instance", "command", "result", "duration_seconds", "error"];
+    const COLUMNS: &'static [&'static str] = &[
+        "instance",
+        "command",
+        "result",
+        "duration_seconds",
+        "error",
+        "location",
+    ];
     fn cells(&self) -> Vec<String> {
         vec![
             self.instance.clone(),
@@ -288,6 +302,7 @@ impl Row for SummaryRow {
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             self.error.clone().unwrap_or_default(),
+            self.location.clone().unwrap_or_default(),
         ]
     }
 }
@@ -295,25 +310,26 @@ impl Row for SummaryRow {
 fn summary_rows(command: &str, finished: &[UnitResult<CliError>]) -> Vec<SummaryRow> {
     finished
         .iter()
-        .map(|UnitResult { instance, outcome }| {
-            let (result, duration, error) = match outcome {
+        .map(|r| {
+            let (result, duration, error) = match &r.outcome {
                 Outcome::Done(d) => ("ok", Some(*d), None),
                 Outcome::Failed(d, e) => ("failed", Some(*d), Some(format!("{e:#}"))),
                 Outcome::Skipped(_) => ("skipped", None, None),
             };
             SummaryRow {
-                instance: instance.clone(),
+                instance: r.instance.clone(),
                 command: command.to_string(),
                 result,
                 duration_seconds: duration.map(|d| d.as_millis() as f64 / 1000.0),
                 error,
+                location: r.location.clone(),
             }
         })
         .collect()
 }
 
-/// The summary: as a table `INSTANCE COMMAND RESULT DURATION` after an empty line, or the
-/// rows in `format`.
+/// The summary: as a table `INSTANCE COMMAND [LOCATION] RESULT DURATION` after an empty line
+/// (LOCATION when some instance has one: on a cluster), or the rows in `format`.
 fn write_summary(
     out: &mut dyn Write,
     command: &str,
@@ -321,20 +337,31 @@ fn write_summary(
     finished: &[UnitResult<CliError>],
 ) -> CliResult {
     let rows = summary_rows(command, finished);
+    let located = finished.iter().any(|r| r.location.is_some());
     output::rows_or(out, format, &rows, |out| {
         let cells: Vec<Vec<String>> = finished
             .iter()
-            .map(|UnitResult { instance, outcome }| {
-                let (result, duration) = match outcome {
+            .map(|r| {
+                let (result, duration) = match &r.outcome {
                     Outcome::Done(d) => ("ok".to_string(), seconds(*d)),
                     Outcome::Failed(d, e) => (format!("failed: {}", first_line(e)), seconds(*d)),
                     Outcome::Skipped(why) => (skipped_text(*why).to_string(), "-".to_string()),
                 };
-                vec![instance.clone(), command.to_string(), result, duration]
+                let mut cells = vec![r.instance.clone(), command.to_string()];
+                if located {
+                    cells.push(r.location.clone().unwrap_or_else(|| "-".to_string()));
+                }
+                cells.extend([result, duration]);
+                cells
             })
             .collect();
+        let headers: &[&str] = if located {
+            &["INSTANCE", "COMMAND", "LOCATION", "RESULT", "DURATION"]
+        } else {
+            &["INSTANCE", "COMMAND", "RESULT", "DURATION"]
+        };
         writeln!(out)?;
-        output::table(out, &["INSTANCE", "COMMAND", "RESULT", "DURATION"], &cells)
+        output::table(out, headers, &cells)
     })
     .map_err(super::write_err)
 }
@@ -368,6 +395,7 @@ fn write_all(out: &mut dyn Write, buffer: &[u8]) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lxops_core::lifecycle::Progress;
 
     fn units(names: &[&str]) -> Vec<Unit<String>> {
         names
@@ -383,6 +411,14 @@ mod tests {
         UnitResult {
             instance: instance.to_string(),
             outcome,
+            location: None,
+        }
+    }
+
+    fn located(instance: &str, outcome: Outcome<CliError>, member: &str) -> UnitResult<CliError> {
+        UnitResult {
+            location: Some(member.to_string()),
+            ..result(instance, outcome)
         }
     }
 
@@ -426,6 +462,10 @@ mod tests {
             &mut out,
             |name, mut buffer| async move {
                 writeln!(buffer, "working on {name}").unwrap();
+                // `NAME@MEMBER`: the operation learns that the instance runs on MEMBER.
+                if let Some((_, member)) = name.split_once('@') {
+                    buffer.located(member);
+                }
                 if name.starts_with("bad") {
                     let e = CliError::failure(anyhow::anyhow!("{name} broke\nmore"));
                     return (buffer, Err(e));
@@ -541,6 +581,71 @@ mod tests {
     }
 
     #[test]
+    fn on_a_cluster_the_summary_shows_where_each_instance_runs() {
+        let failed = || CliError::failure(anyhow::anyhow!("start failed"));
+        let finished = vec![
+            located("web1", Outcome::Done(Duration::from_millis(1234)), "m2"),
+            located(
+                "web2",
+                Outcome::Failed(Duration::from_millis(50), failed()),
+                "m3",
+            ),
+            result("web3", Outcome::Failed(Duration::from_millis(5), failed())),
+            result("web4", Outcome::Skipped(SkipReason::FailFast)),
+        ];
+        let mut out = Vec::new();
+        write_summary(&mut out, "launch", Format::Table, &finished).unwrap();
+        expect_test::expect![[r#"
+
+            INSTANCE  COMMAND  LOCATION  RESULT                 DURATION
+            web1      launch   m2        ok                     1.2s
+            web2      launch   m3        failed: start failed   0.1s
+            web3      launch   -         failed: start failed   0.0s
+            web4      launch   -         skipped (--fail-fast)  -
+        "#]]
+        .assert_eq(&String::from_utf8(out).unwrap());
+        let mut out = Vec::new();
+        write_summary(&mut out, "launch", Format::Csv, &finished[..2]).unwrap();
+        expect_test::expect![[r#"
+            instance,command,result,duration_seconds,error,location
+            web1,launch,ok,1.234,,m2
+            web2,launch,failed,0.05,start failed,m3
+        "#]]
+        .assert_eq(&String::from_utf8(out).unwrap());
+        let parsed = crate::output::check::json_rows(&summary_rows("launch", &finished));
+        let locations: Vec<String> = parsed.iter().map(|r| r["location"].to_string()).collect();
+        assert_eq!(locations, [r#""m2""#, r#""m3""#, "null", "null"]);
+    }
+
+    /// What the operation reports through `Progress::located` reaches the summary, in unit
+    /// order, whatever order the instances end in.
+    #[test]
+    fn the_locations_the_operations_report_reach_the_summary() {
+        let (out, err, _) = run_formatted(&["a1@m2", "a2", "bad3@m1"], Format::Json, true);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} {} {}", r["instance"], r["result"], r["location"]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#""a1@m2" "ok" "m2""#,
+                r#""a2" "ok" null"#,
+                r#""bad3@m1" "failed" "m1""#
+            ]
+        );
+        assert_eq!(err, "");
+        let (out, _, _) = run_formatted(&["a1@m2", "a2"], Format::Table, true);
+        assert!(
+            out.starts_with("\nINSTANCE  COMMAND  LOCATION  RESULT"),
+            "{out}"
+        );
+        let (out, _, _) = run_formatted(&["a1", "a2"], Format::Table, true);
+        assert!(out.starts_with("\nINSTANCE  COMMAND  RESULT"), "{out}");
+    }
+
+    #[test]
     fn machine_readable_output_is_the_summary_alone_with_the_lines_on_stderr() {
         for names in [&["a1", "bad2"][..], &["a1"][..]] {
             let (out, err, _) = run_formatted(names, Format::Json, false);
@@ -551,6 +656,8 @@ mod tests {
             assert_eq!(rows[0]["result"], "ok");
             assert!(rows[0]["duration_seconds"].is_number(), "{out}");
             assert_eq!(rows[0]["error"], serde_json::Value::Null);
+            // Standalone: the field is there, empty.
+            assert_eq!(rows[0]["location"], serde_json::Value::Null);
             if names.len() > 1 {
                 assert_eq!(rows[1]["result"], "failed");
                 assert_eq!(rows[1]["error"], "bad2 broke\nmore");
@@ -562,7 +669,7 @@ mod tests {
         let (out, err, _) = run_formatted(&["a1", "a2"], Format::Csv, false);
         assert_eq!(
             out.lines().next(),
-            Some("instance,command,result,duration_seconds,error")
+            Some("instance,command,result,duration_seconds,error,location")
         );
         assert_eq!(out.lines().count(), 3, "{out}");
         assert_eq!(err.lines().count(), 2, "{err}");

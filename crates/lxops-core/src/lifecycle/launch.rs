@@ -348,24 +348,37 @@ pub async fn create_instance(
         return Err(LifecycleError::server(name, "creating the instance", e));
     }
     created.instance = true;
-    report_location(server, name, progress).await;
+    report_location(server, name, plan.target.as_deref(), progress).await;
     Ok(created)
 }
 
 /// On a cluster, says which member the instance went to (the target, or the scheduler's
-/// choice). Informational: a failed lookup is only logged.
-async fn report_location(server: &dyn InstanceServer, name: &str, progress: &mut dyn Progress) {
+/// choice) and hands it to [`Progress::located`]. A member named as the target is where the
+/// daemon created it (it refuses the create otherwise), so it costs no request; a group's or
+/// the scheduler's choice is read back (a request the member holding the instance answers).
+/// Informational: a failed lookup is only logged.
+async fn report_location(
+    server: &dyn InstanceServer,
+    name: &str,
+    target: Option<&str>,
+    progress: &mut dyn Progress,
+) {
     if !server.info().await.is_ok_and(|info| info.clustered) {
         return;
     }
-    match server.instance(name).await {
-        Ok(Some(instance)) => {
-            if let Some(member) = instance.member() {
-                progress.step(&format!("instance {name} is on cluster member {member}"));
+    let member = match target {
+        Some(member) if !member.starts_with('@') => Some(member.to_string()),
+        _ => match server.instance(name).await {
+            Ok(found) => found.and_then(|i| i.member().map(str::to_string)),
+            Err(e) => {
+                tracing::warn!(instance = name, "cannot read where the instance went: {e}");
+                None
             }
-        }
-        Ok(None) => {}
-        Err(e) => tracing::warn!(instance = name, "cannot read where the instance went: {e}"),
+        },
+    };
+    if let Some(member) = member {
+        progress.step(&format!("instance {name} is on cluster member {member}"));
+        progress.located(&member);
     }
 }
 

@@ -8,6 +8,14 @@ use std::time::Duration;
 pub trait Progress: Send {
     /// Reports a step.
     fn step(&mut self, line: &str);
+
+    /// Records the cluster member the instance runs on, once an operation learned it (a launch
+    /// on a cluster reads where the instance went, after its step line saying so). A run over
+    /// many instances keeps it for its report ([`UnitResult::location`]); the default
+    /// forgets it.
+    ///
+    /// [`UnitResult::location`]: crate::ops::fleet::UnitResult::location
+    fn located(&mut self, _member: &str) {}
 }
 
 impl Progress for Vec<String> {
@@ -66,10 +74,12 @@ pub enum SkipReason {
     Stopped,
 }
 
-/// A [`Progress`] that hands every step to a callback as an [`Event::Step`] of `instance`.
+/// A [`Progress`] that hands every step to a callback as an [`Event::Step`] of `instance`,
+/// and keeps the instance's location ([`Progress::located`]).
 pub struct EventProgress<'a> {
     instance: String,
     on_event: &'a (dyn Fn(Event<'_>) + Send + Sync),
+    location: Option<String>,
 }
 
 impl<'a> EventProgress<'a> {
@@ -78,7 +88,13 @@ impl<'a> EventProgress<'a> {
         EventProgress {
             instance: instance.to_string(),
             on_event,
+            location: None,
         }
+    }
+
+    /// The cluster member the instance runs on, if the operation reported it.
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
     }
 }
 
@@ -88,5 +104,9 @@ impl Progress for EventProgress<'_> {
             instance: &self.instance,
             line,
         });
+    }
+
+    fn located(&mut self, member: &str) {
+        self.location = Some(member.to_string());
     }
 }

@@ -109,6 +109,29 @@ pub struct UnitResult<E> {
     pub instance: String,
     /// How it ended.
     pub outcome: Outcome<E>,
+    /// The cluster member the instance runs on, as the operation reported it through
+    /// [`Progress::located`] (a launch on a cluster, also one that failed after creating the
+    /// instance); `None` on a standalone server, for a skipped unit, or when the operation did
+    /// not learn it (no request is made for it).
+    pub location: Option<String>,
+}
+
+/// What [`run_units`] reads back from a unit's progress sink when the unit ends.
+pub trait UnitSink {
+    /// The member the unit's instance runs on, if its operation reported it
+    /// ([`Progress::located`]).
+    fn location(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A sink that keeps nothing.
+impl UnitSink for () {}
+
+impl UnitSink for EventProgress<'_> {
+    fn location(&self) -> Option<&str> {
+        EventProgress::location(self)
+    }
 }
 
 /// The results of a run, in the order of its units.
@@ -202,7 +225,7 @@ where
 
 /// Runs `operation` for every unit, at most `options.jobs` at once. `start` makes a unit's
 /// progress sink as the unit starts; `operation` gets the unit's item and sink and hands the
-/// sink back with its result; `finish` receives every unit's result and sink (`None` when the
+/// sink back with its result (the report takes the unit's location from it); `finish` receives every unit's result and sink (`None` when the
 /// unit was skipped) in unit order as soon as the units before it ended. An error from `finish`
 /// ends the run at once with that error.
 pub async fn run_units<T, S, E, X, Start, Op, Fut, Finish>(
@@ -214,6 +237,7 @@ pub async fn run_units<T, S, E, X, Start, Op, Fut, Finish>(
     mut finish: Finish,
 ) -> Result<Report<E>, X>
 where
+    S: UnitSink,
     Start: Fn(&str) -> S,
     Op: Fn(T, S) -> Fut,
     Fut: Future<Output = (S, Result<(), E>)>,
@@ -230,11 +254,12 @@ where
                     SkipReason::FailFast
                 };
                 let outcome = Outcome::Skipped(reason);
-                return (unit.instance, None, outcome);
+                return (unit.instance, None, outcome, None);
             }
             let sink = start(&unit.instance);
             let started = Instant::now();
             let (sink, result) = operation(unit.item, sink).await;
+            let location = sink.location().map(str::to_string);
             let outcome = match result {
                 Ok(()) => Outcome::Done(started.elapsed()),
                 Err(e) => {
@@ -244,12 +269,16 @@ where
                     Outcome::Failed(started.elapsed(), e)
                 }
             };
-            (unit.instance, Some(sink), outcome)
+            (unit.instance, Some(sink), outcome, location)
         })
         .buffered(options.jobs.max(1));
     let mut finished = Vec::new();
-    while let Some((instance, sink, outcome)) = results.next().await {
-        let result = UnitResult { instance, outcome };
+    while let Some((instance, sink, outcome, location)) = results.next().await {
+        let result = UnitResult {
+            instance,
+            outcome,
+            location,
+        };
         finish(&result, sink)?;
         finished.push(result);
     }
@@ -389,6 +418,97 @@ mod tests {
             events.contains(&"a3 skipped Stopped".to_string()),
             "{events:?}"
         );
+    }
+
+    /// A launch on a cluster reports where each instance went (chosen target, or the
+    /// scheduler's member), from what the launch read anyway: no extra request per instance.
+    /// Not on a standalone server, and not for an instance that was never created.
+    #[test]
+    fn launches_report_each_instance_s_member_only_on_a_cluster() {
+        use crate::host::fake::FakeHost;
+        use crate::ops::test_support::dir_instance;
+        use crate::server::fake::FakeServer;
+        use crate::server::InstanceServer;
+
+        let members = [("m1", "Online"), ("m2", "Online"), ("m3", "Online")];
+        // (instance, target, member on the cluster; a target that is no member fails)
+        let cases = [
+            ("a1", Some("m2"), Some("m2")),
+            ("a2", None, Some("m1")),
+            ("a3", Some("m3"), Some("m3")),
+            ("a4", Some("m9"), None),
+        ];
+        for clustered in [true, false] {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let server = FakeServer::new();
+            server.add_image("img");
+            if clustered {
+                server.set_cluster(&members);
+            }
+            let env = crate::ops::Env {
+                server: Arc::new(server.clone()),
+                host: Arc::new(FakeHost::new()),
+                os_types: Arc::new(crate::cloudconfig::OsTypes::builtin()),
+                wait: crate::lifecycle::WaitOptions::default(),
+                dry_run: false,
+            };
+            let root = tempfile::tempdir().unwrap();
+            let units = cases
+                .iter()
+                .map(|(name, target, _)| {
+                    let mut instance = dir_instance(root.path(), name);
+                    // Standalone, every target is refused (not a cluster).
+                    instance.target = target.map(str::to_string);
+                    Unit {
+                        instance: name.to_string(),
+                        item: instance,
+                    }
+                })
+                .collect();
+            let report = runtime.block_on(run(
+                units,
+                FleetOptions {
+                    jobs: 2,
+                    fail_fast: false,
+                },
+                &StopFlag::default(),
+                &|_| {},
+                async |instance, progress| {
+                    let prepared =
+                        crate::ops::prepare_launch(&env, instance, Default::default()).await?;
+                    crate::ops::launch(&env, prepared, progress).await
+                },
+            ));
+            let got: Vec<(&str, Option<&str>)> = report
+                .results
+                .iter()
+                .map(|r| (r.instance.as_str(), r.location.as_deref()))
+                .collect();
+            let want: Vec<(&str, Option<&str>)> = cases
+                .iter()
+                .map(|(name, _, member)| (*name, member.filter(|_| clustered)))
+                .collect();
+            assert_eq!(got, want, "clustered {clustered}");
+            for (name, member) in &got {
+                let live = runtime.block_on(server.instance(name)).unwrap();
+                assert_eq!(
+                    live.as_ref().and_then(|i| i.member()),
+                    *member,
+                    "clustered {clustered}: {name}"
+                );
+            }
+            let failed: Vec<&str> = report.failures().map(|(name, _)| name).collect();
+            let want_failed: &[&str] = if clustered {
+                &["a4"]
+            } else {
+                &["a1", "a3", "a4"]
+            };
+            assert_eq!(failed, want_failed, "clustered {clustered}");
+        }
     }
 
     #[test]
