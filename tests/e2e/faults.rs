@@ -114,7 +114,10 @@ fn the_statuses_the_daemons_send_map_to_the_right_error() {
                 "read",
                 block_on(nowhere.read_file(&name, "/etc/hostname")).map(drop),
             ),
-            ("create", block_on(nowhere.create_instance(&again))),
+            (
+                "create",
+                block_on(nowhere.create_instance(&again)).map(drop),
+            ),
         ];
         for (what, result) in results {
             match result {

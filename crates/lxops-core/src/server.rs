@@ -175,7 +175,9 @@ pub trait InstanceServer: Send + Sync {
     /// Runtime state: status and network addresses.
     async fn instance_state(&self, name: &str) -> ServerResult<InstanceState>;
     /// Creates an instance (stopped) from an image or by copying another instance.
-    async fn create_instance(&self, new: &NewInstance) -> ServerResult<()>;
+    /// Returns the cluster member the instance was created on, when the daemon says (`None` on
+    /// a standalone server).
+    async fn create_instance(&self, new: &NewInstance) -> ServerResult<Option<String>>;
     /// Replaces an instance's profiles, config, devices and description.
     async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()>;
     /// Sets instance config keys, leaving the others as they are; an empty value removes the

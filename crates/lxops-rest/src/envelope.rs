@@ -56,6 +56,8 @@ pub struct Operation {
     pub metadata: Option<Value>,
     /// The failure text.
     pub err: String,
+    /// The cluster member that ran it (`none` or empty on a standalone daemon).
+    pub location: String,
 }
 
 /// How a wait for an operation ended.

@@ -611,7 +611,7 @@ impl InstanceServer for RestServer {
         Ok(parse::<StateJson>(value, &context)?.into())
     }
 
-    async fn create_instance(&self, new: &NewInstance) -> ServerResult<()> {
+    async fn create_instance(&self, new: &NewInstance) -> ServerResult<Option<String>> {
         let context = format!("creating instance {:?} from {}", new.name, new.source);
         let what = format!("instance {:?}", new.name);
         let mut request_new = new.clone();
@@ -655,7 +655,10 @@ impl InstanceServer for RestServer {
         }
         let body = Self::create_body(&request_new, &profiles);
         let request = RawRequest::new(Method::POST, self.url(&Self::create_path(new))).json(&body);
-        self.run(request, &context, &what).await.map(drop)
+        let operation = self.run(request, &context, &what).await?;
+        // The operation runs on the member that holds the instance.
+        Ok(Some(operation.location)
+            .filter(|l| self.conn.info.clustered && !l.is_empty() && l != "none"))
     }
 
     async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()> {

@@ -337,38 +337,43 @@ pub async fn create_instance(
     {
         *image = ImageSource::local(fingerprint.clone());
     }
-    if let Err(e) = server.create_instance(&new).await {
-        undo_launch(server, name, &plan.profile.name, created, progress).await;
-        if matches!(e, ServerError::AlreadyExists { .. }) {
-            return Err(LifecycleError::CreateRaced {
-                instance: name.to_string(),
-                project: in_project(server.project()),
-            });
+    let location = match server.create_instance(&new).await {
+        Ok(location) => location,
+        Err(e) => {
+            undo_launch(server, name, &plan.profile.name, created, progress).await;
+            if matches!(e, ServerError::AlreadyExists { .. }) {
+                return Err(LifecycleError::CreateRaced {
+                    instance: name.to_string(),
+                    project: in_project(server.project()),
+                });
+            }
+            return Err(LifecycleError::server(name, "creating the instance", e));
         }
-        return Err(LifecycleError::server(name, "creating the instance", e));
-    }
+    };
     created.instance = true;
-    report_location(server, name, plan.target.as_deref(), progress).await;
+    report_location(server, name, plan.target.as_deref(), location, progress).await;
     Ok(created)
 }
 
 /// On a cluster, says which member the instance went to (the target, or the scheduler's
-/// choice) and hands it to [`Progress::located`]. A member named as the target is where the
-/// daemon created it (it refuses the create otherwise), so it costs no request; a group's or
-/// the scheduler's choice is read back (a request the member holding the instance answers).
-/// Informational: a failed lookup is only logged.
+/// choice) and hands it to [`Progress::located`]. The create's answer names the member (its
+/// operation runs there); a member named as the target is where the daemon created it (it
+/// refuses the create otherwise); only when neither says is it read back (a request the
+/// member holding the instance answers). Informational: a failed lookup is only logged.
 async fn report_location(
     server: &dyn InstanceServer,
     name: &str,
     target: Option<&str>,
+    created_on: Option<String>,
     progress: &mut dyn Progress,
 ) {
     if !server.info().await.is_ok_and(|info| info.clustered) {
         return;
     }
-    let member = match target {
-        Some(member) if !member.starts_with('@') => Some(member.to_string()),
-        _ => match server.instance(name).await {
+    let member = match (created_on, target) {
+        (Some(member), _) => Some(member),
+        (None, Some(member)) if !member.starts_with('@') => Some(member.to_string()),
+        (None, _) => match server.instance(name).await {
             Ok(found) => found.and_then(|i| i.member().map(str::to_string)),
             Err(e) => {
                 tracing::warn!(instance = name, "cannot read where the instance went: {e}");

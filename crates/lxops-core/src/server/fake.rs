@@ -377,7 +377,7 @@ impl InstanceServer for FakeServer {
         })
     }
 
-    async fn create_instance(&self, new: &NewInstance) -> ServerResult<()> {
+    async fn create_instance(&self, new: &NewInstance) -> ServerResult<Option<String>> {
         let mut state = self.lock();
         if let Some(message) = &state.refuse_create {
             return Err(ServerError::Api {
@@ -496,6 +496,8 @@ impl InstanceServer for FakeServer {
                 },
             );
         }
+        // Like the daemons: the create's operation runs on the instance's member.
+        let member = Some(instance.location.clone()).filter(|l| !l.is_empty());
         state.instances.insert(
             key,
             FakeInstance {
@@ -504,7 +506,7 @@ impl InstanceServer for FakeServer {
                 ..Default::default()
             },
         );
-        Ok(())
+        Ok(member)
     }
 
     async fn update_instance(&self, name: &str, update: &InstanceUpdate) -> ServerResult<()> {

@@ -326,7 +326,7 @@ async fn a_404_in_a_missing_project_names_the_project() {
         server.image_fingerprint(&image).await.map(|_| ()),
         server.profile("fx-p9").await.map(|_| ()),
         server.read_file("fx-c1", "/etc/hostname").await.map(|_| ()),
-        server.create_instance(&new).await,
+        server.create_instance(&new).await.map(drop),
         server.delete_instance("fx-c1").await,
     ];
     for result in results {
