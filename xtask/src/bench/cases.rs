@@ -265,7 +265,8 @@ pub const CASES: &[Case] = &[
                       test cluster: on member 1 itself, and on member 2 (--target; target: \
                       lxops on member 2 at most 1.2x lxops on member 1); the bare rows send \
                       fleet-50's raw requests with the same ?target=, for what the daemon's \
-                      forwarding costs by itself",
+                      forwarding costs by itself, and through member 2's own socket, for what \
+                      a member that is not the database leader costs with no forwarding",
         files: &[("busybox.yaml", MINIMAL_BUSYBOX), ("raw-launch.sh", RAW_LAUNCH)],
         count: 1,
         cluster: true,
@@ -283,6 +284,15 @@ pub const CASES: &[Case] = &[
                 name: "bare (curl) on member 2",
                 before: &[],
                 timed: &["env P=1 T={m2} sh {dir}/raw-launch.sh {csock} cs-{name}"],
+                after: &[
+                    "{ccli} delete --force cs-{name}",
+                    "{ccli} profile delete cs-{name}.lxops",
+                ],
+            },
+            Variant {
+                name: "bare (curl) on member 2, through its own socket",
+                before: &[],
+                timed: &["env P=1 T={m2} sh {dir}/raw-launch.sh {csock2} cs-{name}"],
                 after: &[
                     "{ccli} delete --force cs-{name}",
                     "{ccli} profile delete cs-{name}.lxops",

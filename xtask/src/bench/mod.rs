@@ -188,6 +188,7 @@ impl Vars<'_> {
         if let Some((dir, members)) = self.cluster {
             word = word
                 .replace("{csock}", &format!("{dir}/{}/unix.socket", members[0]))
+                .replace("{csock2}", &format!("{dir}/{}/unix.socket", members[1]))
                 .replace("{m1}", members[0])
                 .replace("{m2}", members[1]);
         }
