@@ -380,7 +380,7 @@ pub async fn check_volumes(
             copies.insert(v.name.clone(), (source, at));
         }
     }
-    let new_dirs = volumes
+    let new_dirs: Vec<NewDirs> = volumes
         .iter()
         .filter_map(|v| {
             let has = has_dirs.get(&v.name).map(Vec::as_slice).unwrap_or_default();
@@ -396,6 +396,7 @@ pub async fn check_volumes(
             })
         })
         .collect();
+    check_per_device_volumes(server, instance, &new_dirs, member.as_deref()).await?;
     Ok(VolumeCheck {
         member,
         missing,
@@ -403,6 +404,43 @@ pub async fn check_volumes(
         new_dirs,
         layout,
     })
+}
+
+/// Before a directory is made inside a volume, makes sure its data is not in a volume of its
+/// own (`VOLUME-DIR`, marked for this instance): the layout lxops used on Incus too before it
+/// attached directories inside a volume. Such a device would come up empty, with its data left
+/// aside; the launch is refused instead, with the way out.
+async fn check_per_device_volumes(
+    server: &dyn InstanceServer,
+    instance: &config::Instance,
+    new_dirs: &[NewDirs],
+    member: Option<&str>,
+) -> Result<(), OpsError> {
+    let mark = host::instance_mark(&instance.project, &instance.name);
+    for n in new_dirs {
+        let v = &n.volume;
+        for dir in &n.dirs {
+            let own = format!("{}-{}", v.name, dir.replace('/', "-"));
+            let found = server
+                .volume(&v.pool, &own, member)
+                .await
+                .map_err(|e| server_error(&instance.name, "reading the volume", e))?;
+            if found.is_some_and(|f| f.config.get(VOLUME_MARK_KEY) == Some(&mark)) {
+                return Err(OpsError::Input(format!(
+                    "{}: the data of directory {dir} of volume {v} is in volume {}/{own}, \
+                     which an earlier lxops made for it (one volume per device directory); \
+                     nothing was changed: copy its data into {}/{dir} and delete it (`{} \
+                     storage volume delete {} {own}`), then run the command again",
+                    instance.file.display(),
+                    v.pool,
+                    v.name,
+                    cli(server),
+                    v.pool
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cli(server: &dyn InstanceServer) -> &'static str {

@@ -1003,3 +1003,33 @@ fn a_device_named_like_the_short_lived_devices_is_refused_before_anything_change
     assert!(lines.is_empty(), "{lines:?}");
     assert!(server.calls().is_empty(), "{:?}", server.calls());
 }
+
+#[test]
+fn data_in_a_per_device_volume_of_an_earlier_lxops_is_not_left_aside() {
+    let server = incus_server();
+    // a1-data-home, as lxops made it on Incus before directories were attached inside a
+    // volume: marked for a1, holding /home's data.
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a1-data-home".into(),
+        config: [(VOLUME_MARK_KEY.to_string(), "default/a1".to_string())].into(),
+        ..Volume::default()
+    });
+    let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
+    let err = result.unwrap_err();
+    assert!(err.is_input(), "{err}");
+    expect_test::expect![[r#"/cfg/x.yaml: the data of directory home of volume default/a1-data is in volume default/a1-data-home, which an earlier lxops made for it (one volume per device directory); nothing was changed: copy its data into a1-data/home and delete it (`incus storage volume delete default a1-data-home`), then run the command again"#]]
+        .assert_eq(&err.to_string());
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+    // A volume of that name marked for another instance does not stop the launch of a2.
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: "a2-data-home".into(),
+        config: [(VOLUME_MARK_KEY.to_string(), "default/other".to_string())].into(),
+        ..Volume::default()
+    });
+    launch_lines(&env(&server), load("a2", CONFIG).unwrap())
+        .1
+        .unwrap();
+}
