@@ -14,14 +14,19 @@ use lxops_tests::{lxops_binary, unique_name, Cleanup, Daemon, DAEMONS};
 /// (about 0.3 to 1 s here), from before the first request to after the last.
 const KILL_AFTER_MS: [u64; 8] = [20, 60, 110, 170, 250, 350, 500, 800];
 
-/// A busybox config with one device on a directory filesystem under `root`, and a cloud-config
-/// file that writes `/etc/lxops-converged`.
-fn config(root: &Path, image: &str) -> String {
+/// The cloud-config file `conv.cfg`, which writes `/etc/lxops-converged`.
+fn converged_cloud_config(root: &Path) {
     write_config(
         root,
         "conv.cfg",
         "#cloud-config\nwrite_files:\n- path: /etc/lxops-converged\n  content: \"yes\\n\"\n",
     );
+}
+
+/// A busybox config with one device on a directory filesystem under `root`, and a cloud-config
+/// file that writes `/etc/lxops-converged`.
+fn config(root: &Path, image: &str) -> String {
+    converged_cloud_config(root);
     write_config(
         root,
         "conv.yaml",
@@ -169,11 +174,7 @@ fn a_killed_fleet_launch_is_completed_by_running_it_again() {
 /// A busybox config with a volume filesystem and two devices on directories inside it (on
 /// Incus made through the short-lived whole-volume attach of a first start).
 fn volume_config(root: &Path) -> String {
-    write_config(
-        root,
-        "conv.cfg",
-        "#cloud-config\nwrite_files:\n- path: /etc/lxops-converged\n  content: \"yes\\n\"\n",
-    );
+    converged_cloud_config(root);
     write_config(
         root,
         "convvol.yaml",

@@ -715,6 +715,13 @@ fn without_a_target_the_least_loaded_member_wins_and_ties_spread_a_fleet() {
 // Incus: devices attach directories inside one volume (`source=VOLUME/DIR`), which must exist
 // before the device starts (the fake refuses to start it otherwise, as Incus does).
 
+/// The directories recorded on a volume (`user.lxops.dirs`).
+fn recorded_dirs(server: &FakeServer, volume: &str) -> Option<String> {
+    block_on(server.volume("default", volume, None))
+        .unwrap()
+        .and_then(|v| v.config.get(volume_dirs::DIRS_KEY).cloned())
+}
+
 fn incus_server() -> FakeServer {
     let server = server();
     server.enable_volume_subpath();
@@ -763,11 +770,8 @@ fn on_incus_the_first_start_makes_the_directories_through_a_short_lived_attach()
         server.volume_dirs("default", "a1-data"),
         ["home", "var", "var/log"]
     );
-    let volume = block_on(server.volume("default", "a1-data", None))
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        recorded_dirs(&server, "a1-data").as_deref(),
         Some("home,var/log")
     );
     // The instance is left with no devices of its own: the profile's are all plugged in.
@@ -898,11 +902,8 @@ fn a_device_added_later_gets_its_directory_made_in_the_existing_volume() {
         ),
         "{lines:?}"
     );
-    let volume = block_on(server.volume("default", "a1-data", None))
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        recorded_dirs(&server, "a1-data").as_deref(),
         Some("home,srv,var/log")
     );
 }
@@ -979,11 +980,8 @@ fn a_launch_killed_during_the_short_lived_attach_is_finished_by_running_it_again
     let a1 = block_on(server.instance("a1")).unwrap().unwrap();
     assert!(a1.is_running());
     assert!(a1.devices.is_empty(), "{:?}", a1.devices);
-    let volume = block_on(server.volume("default", "a1-data", None))
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        volume.config.get(volume_dirs::DIRS_KEY).map(String::as_str),
+        recorded_dirs(&server, "a1-data").as_deref(),
         Some("home,var/log")
     );
 }
