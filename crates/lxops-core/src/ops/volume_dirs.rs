@@ -34,6 +34,9 @@ pub struct NewDirs {
     pub volume: PlannedVolume,
     /// The directories (relative to the volume), sorted.
     pub dirs: Vec<String>,
+    /// The directories its config records already (`user.lxops.dirs`, as the launch's check
+    /// read it).
+    pub recorded: Vec<String>,
 }
 
 /// The directories a volume's config records.
@@ -66,15 +69,7 @@ fn waiting_devices(instance: &config::Instance, check: &VolumeCheck) -> Vec<Stri
     instance
         .devices
         .iter()
-        .filter(|d| {
-            device_volume(instance, d, check.layout).is_some_and(|v| {
-                v.dir.as_ref().is_some_and(|dir| {
-                    check.new_dirs.iter().any(|n| {
-                        n.volume.pool == v.pool && n.volume.name == v.volume && n.dirs.contains(dir)
-                    })
-                })
-            })
-        })
+        .filter(|d| device_volume(instance, d, check.layout).is_some_and(|v| check.makes_dir(&v)))
         .map(|d| d.name.clone())
         .collect()
 }
@@ -231,11 +226,7 @@ pub(crate) async fn make_dirs(
     .await?;
     for n in &check.new_dirs {
         let v = &n.volume;
-        let found = server
-            .volume(&v.pool, &v.name, check.member.as_deref())
-            .await
-            .map_err(|e| server_error(name, &format!("reading volume {v}"), e))?;
-        let mut dirs = found.map(|f| recorded(&f.config)).unwrap_or_default();
+        let mut dirs = n.recorded.clone();
         dirs.extend(n.dirs.iter().cloned());
         dirs.sort();
         dirs.dedup();

@@ -255,6 +255,17 @@ pub struct VolumeCheck {
     pub layout: VolumeLayout,
 }
 
+impl VolumeCheck {
+    /// Whether the launch makes the directory that device volume `v` attaches.
+    pub(crate) fn makes_dir(&self, v: &DeviceVolume<'_>) -> bool {
+        v.dir.as_ref().is_some_and(|dir| {
+            self.new_dirs.iter().any(|n| {
+                n.volume.pool == v.pool && n.volume.name == v.volume && n.dirs.contains(dir)
+            })
+        })
+    }
+}
+
 /// device-template: the template's volume for each of `volumes` (non-transient ones), paired
 /// by filesystem id and position (the template is evaluated from a config with the same
 /// filesystems and devices).
@@ -294,7 +305,11 @@ pub async fn check_volumes(
     template: Option<&config::Instance>,
     target: Option<&str>,
 ) -> Result<VolumeCheck, OpsError> {
-    let layout = volume_layout(server, &instance.name).await?;
+    let info = server
+        .info()
+        .await
+        .map_err(|e| server_error(&instance.name, "reading the server info", e))?;
+    let layout = VolumeLayout::of(&info);
     if volumes.is_empty() {
         return Ok(VolumeCheck {
             member: None,
@@ -329,10 +344,6 @@ pub async fn check_volumes(
             )));
         }
     }
-    let info = server
-        .info()
-        .await
-        .map_err(|e| server_error(name, "reading the server info", e))?;
     let member = if info.clustered {
         Some(choose_member(server, instance, volumes, target).await?)
     } else {
@@ -393,6 +404,7 @@ pub async fn check_volumes(
             (!dirs.is_empty()).then(|| NewDirs {
                 volume: v.clone(),
                 dirs,
+                recorded: has.to_vec(),
             })
         })
         .collect();
@@ -628,12 +640,7 @@ pub(crate) async fn own_new_volumes(
     let Some(owner) = owner else { return Ok(()) };
     let name = instance.name.as_str();
     let is_new = |v: &DeviceVolume<'_>| {
-        made.iter().any(|m| m.pool == v.pool && m.name == v.volume)
-            || v.dir.as_ref().is_some_and(|dir| {
-                check.new_dirs.iter().any(|n| {
-                    n.volume.pool == v.pool && n.volume.name == v.volume && n.dirs.contains(dir)
-                })
-            })
+        made.iter().any(|m| m.pool == v.pool && m.name == v.volume) || check.makes_dir(v)
     };
     let paths: Vec<&str> = instance
         .devices
