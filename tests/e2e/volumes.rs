@@ -23,6 +23,23 @@ pub(crate) struct VolumeCleanup {
     pub(crate) names: Vec<String>,
 }
 
+impl VolumeCleanup {
+    /// The volumes `config` can give these instances (on either daemon's layout).
+    fn of_instances(server: &Arc<dyn InstanceServer>, instances: &[&str]) -> Self {
+        VolumeCleanup {
+            server: server.clone(),
+            names: instances
+                .iter()
+                .flat_map(|n| {
+                    ["data", "data-home", "tmp", "gone"]
+                        .iter()
+                        .map(move |v| format!("{n}-{v}"))
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Drop for VolumeCleanup {
     fn drop(&mut self) {
         let server = self.server.clone();
@@ -220,13 +237,7 @@ fn volume_filesystems_keep_their_data_and_destroy_spares_foreign_volumes() {
     for daemon in DAEMONS {
         let server = server(daemon);
         let name = unique_name("vol");
-        let _volumes = VolumeCleanup {
-            server: server.clone(),
-            names: ["data", "data-home", "tmp", "gone"]
-                .iter()
-                .map(|v| format!("{name}-{v}"))
-                .collect(),
-        };
+        let _volumes = VolumeCleanup::of_instances(&server, &[&name]);
         let _cleanup = Cleanup::new(&server, &[&name]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let file = config(tmp.path(), &name, "default", "");
@@ -293,13 +304,7 @@ fn on_a_cluster_volumes_live_on_the_chosen_member_with_the_instance() {
         let server: Arc<dyn InstanceServer> = block_on(cluster.connect());
         let name = cluster::name("vol");
         let member = cluster.members[if https { 2 } else { 1 }];
-        let _volumes = VolumeCleanup {
-            server: server.clone(),
-            names: ["data", "data-home", "tmp", "gone"]
-                .iter()
-                .map(|v| format!("{name}-{v}"))
-                .collect(),
-        };
+        let _volumes = VolumeCleanup::of_instances(&server, &[&name]);
         let _cleanup = cluster::Cleanup::new(cluster, &[&name]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let file = config(tmp.path(), &name, "default", &format!("target: {member}\n"));
@@ -376,17 +381,7 @@ fn rename_takes_the_volumes_along() {
         let server = server(daemon);
         let old = unique_name("volren");
         let new = unique_name("volren");
-        let _volumes = VolumeCleanup {
-            server: server.clone(),
-            names: [&old, &new]
-                .iter()
-                .flat_map(|n| {
-                    ["data", "data-home", "tmp", "gone"]
-                        .iter()
-                        .map(move |v| format!("{n}-{v}"))
-                })
-                .collect(),
-        };
+        let _volumes = VolumeCleanup::of_instances(&server, &[&old, &new]);
         let _cleanup = Cleanup::new(&server, &[&old, &new]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let file = config(tmp.path(), &old, "default", "");
@@ -421,17 +416,7 @@ fn device_template_copies_volumes_with_their_data_and_owners() {
         let server = server(daemon);
         let template = unique_name("voltpl");
         let copy = unique_name("volcopy");
-        let _volumes = VolumeCleanup {
-            server: server.clone(),
-            names: [&template, &copy]
-                .iter()
-                .flat_map(|n| {
-                    ["data", "data-home", "tmp", "gone"]
-                        .iter()
-                        .map(move |v| format!("{n}-{v}"))
-                })
-                .collect(),
-        };
+        let _volumes = VolumeCleanup::of_instances(&server, &[&template, &copy]);
         let _cleanup = Cleanup::new(&server, &[&template, &copy]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let template_file = config(tmp.path(), &template, "default", "");
@@ -478,17 +463,7 @@ fn export_and_import_move_volume_data_to_another_instance() {
         let server = server(daemon);
         let from = unique_name("volexp");
         let to = unique_name("volimp");
-        let _volumes = VolumeCleanup {
-            server: server.clone(),
-            names: [&from, &to]
-                .iter()
-                .flat_map(|n| {
-                    ["data", "data-home", "tmp", "gone"]
-                        .iter()
-                        .map(move |v| format!("{n}-{v}"))
-                })
-                .collect(),
-        };
+        let _volumes = VolumeCleanup::of_instances(&server, &[&from, &to]);
         let _cleanup = Cleanup::new(&server, &[&from, &to]);
         let tmp = tempfile::tempdir().expect("tempdir");
         let archives = tmp.path().join("archives").display().to_string();

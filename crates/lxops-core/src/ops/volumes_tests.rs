@@ -66,6 +66,20 @@ fn load(name: &str, yaml: &str) -> Result<config::Instance, String> {
     Ok(instance)
 }
 
+/// Adds volume `name` of pool `default` as someone else would, with lxops' mark for
+/// `mark` (PROJECT/NAME) if given.
+fn add_volume(server: &FakeServer, name: &str, mark: Option<&str>) {
+    let config = mark
+        .map(|m| [(VOLUME_MARK_KEY.to_string(), m.to_string())].into())
+        .unwrap_or_default();
+    server.add_volume(Volume {
+        pool: "default".into(),
+        name: name.into(),
+        config,
+        ..Volume::default()
+    });
+}
+
 fn server() -> FakeServer {
     let server = FakeServer::new();
     server.add_image("img");
@@ -209,11 +223,7 @@ fn bad_volume_configs_are_refused_with_the_fix() {
 #[test]
 fn launch_creates_marked_volumes_before_the_instance_and_reuses_existing_ones() {
     let server = server();
-    server.add_volume(Volume {
-        pool: "default".into(),
-        name: "a1-data".into(),
-        ..Volume::default()
-    });
+    add_volume(&server, "a1-data", None);
     let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
     result.unwrap();
     expect_test::expect![[r#"
@@ -263,11 +273,7 @@ fn a_missing_pool_is_refused_naming_the_pools_and_nothing_is_created() {
 #[test]
 fn a_failed_create_removes_only_the_volumes_it_made() {
     let server = server();
-    server.add_volume(Volume {
-        pool: "default".into(),
-        name: "a1-data".into(),
-        ..Volume::default()
-    });
+    add_volume(&server, "a1-data", None);
     server.refuse_create("Invalid config");
     let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
     assert!(result.is_err());
@@ -322,10 +328,6 @@ fn destroy_removes_only_volumes_marked_for_the_instance() {
     // Someone replaces two of them with volumes lxops did not make for a1: one unmarked, one
     // marked for another instance. destroy must keep both.
     for (name, mark) in [("a1-tmp", None), ("a1-gone", Some("default/b1"))] {
-        let mut config = std::collections::BTreeMap::new();
-        if let Some(mark) = mark {
-            config.insert(VOLUME_MARK_KEY.to_string(), mark.to_string());
-        }
         block_on(async {
             server
                 .stop_instance("a1", crate::server::StopMode::Force)
@@ -334,12 +336,7 @@ fn destroy_removes_only_volumes_marked_for_the_instance() {
             server.delete_instance("a1").await.unwrap();
             server.delete_volume("default", name, None).await.unwrap();
         });
-        server.add_volume(Volume {
-            pool: "default".into(),
-            name: name.into(),
-            config,
-            ..Volume::default()
-        });
+        add_volume(&server, name, mark);
         launch_lines(&env, instance.clone()).1.unwrap();
     }
     let mut lines: Vec<String> = Vec::new();
@@ -637,11 +634,7 @@ fn device_template_copies_the_templates_volumes_but_not_transient_ones() {
 #[test]
 fn device_owner_owns_the_devices_of_new_volumes_from_inside() {
     let server = server();
-    server.add_volume(Volume {
-        pool: "default".into(),
-        name: "a1-data".into(),
-        ..Volume::default()
-    });
+    add_volume(&server, "a1-data", None);
     let env = env(&server);
     let instance = load("a1", &format!("device-owner: 1000:1001\n{CONFIG}")).unwrap();
     let (lines, result) = launch_lines(&env, instance);
@@ -805,11 +798,7 @@ fn a_relaunch_finds_the_recorded_directories_and_starts_straight_away() {
 #[test]
 fn a_volume_lxops_did_not_make_gets_no_directories_and_the_start_names_the_missing_one() {
     let server = incus_server();
-    server.add_volume(Volume {
-        pool: "default".into(),
-        name: "a1-data".into(),
-        ..Volume::default()
-    });
+    add_volume(&server, "a1-data", None);
     let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
     let err = result.unwrap_err().to_string();
     assert!(
@@ -1007,12 +996,7 @@ fn data_in_a_per_device_volume_of_an_earlier_lxops_is_not_left_aside() {
     let server = incus_server();
     // a1-data-home, as lxops made it on Incus before directories were attached inside a
     // volume: marked for a1, holding /home's data.
-    server.add_volume(Volume {
-        pool: "default".into(),
-        name: "a1-data-home".into(),
-        config: [(VOLUME_MARK_KEY.to_string(), "default/a1".to_string())].into(),
-        ..Volume::default()
-    });
+    add_volume(&server, "a1-data-home", Some("default/a1"));
     let (lines, result) = launch_lines(&env(&server), load("a1", CONFIG).unwrap());
     let err = result.unwrap_err();
     assert!(err.is_input(), "{err}");
@@ -1021,12 +1005,7 @@ fn data_in_a_per_device_volume_of_an_earlier_lxops_is_not_left_aside() {
     assert!(lines.is_empty(), "{lines:?}");
     assert!(server.calls().is_empty(), "{:?}", server.calls());
     // A volume of that name marked for another instance does not stop the launch of a2.
-    server.add_volume(Volume {
-        pool: "default".into(),
-        name: "a2-data-home".into(),
-        config: [(VOLUME_MARK_KEY.to_string(), "default/other".to_string())].into(),
-        ..Volume::default()
-    });
+    add_volume(&server, "a2-data-home", Some("default/other"));
     launch_lines(&env(&server), load("a2", CONFIG).unwrap())
         .1
         .unwrap();

@@ -721,11 +721,11 @@ impl InstanceServer for FakeServer {
             }
             self.record(&mut state, line);
             if state.subpath && request.argv.first().map(String::as_str) == Some("mkdir") {
-                let devices = self.live_devices(
-                    &state,
-                    &i_profiles(&state, &self.key(instance)),
-                    &i_devices(&state, &self.key(instance)),
-                );
+                let devices = state
+                    .instances
+                    .get(&self.key(instance))
+                    .map(|i| self.live_devices(&state, &i.instance.profiles, &i.instance.devices))
+                    .unwrap_or_default();
                 for path in request.argv.iter().skip(1).filter(|a| !a.starts_with('-')) {
                     Self::mkdir_in_volume(&mut state, &devices, path);
                 }
@@ -1520,22 +1520,6 @@ impl FakeServer {
             .map(|((_, n), _)| format!("/1.0/instances/{n}"))
             .collect()
     }
-}
-
-fn i_profiles(state: &State, key: &(String, String)) -> Vec<String> {
-    state
-        .instances
-        .get(key)
-        .map(|i| i.instance.profiles.clone())
-        .unwrap_or_default()
-}
-
-fn i_devices(state: &State, key: &(String, String)) -> Devices {
-    state
-        .instances
-        .get(key)
-        .map(|i| i.instance.devices.clone())
-        .unwrap_or_default()
 }
 
 impl FakeServer {
